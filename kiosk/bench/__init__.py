@@ -1,0 +1,1 @@
+"""Benchmarks (``yizhan bench …``): commands that print one JSON object of measured numbers."""

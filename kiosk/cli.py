@@ -1,0 +1,85 @@
+"""The ``yizhan`` command: ``kiosk``, ``sim``, ``probe``, ``sync``, ``hub``, ``bench``.
+
+Each group dispatches to the module that owns the work; every module exposes
+``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported lazily so that a field
+tool like ``yizhan probe bp`` does not load Kivy.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+#: group -> name -> (module, one-line help)
+COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
+    "sim": {
+        "idcard": ("drivers.sim.idcard", "resident ID card reader (SAM protocol) on a pty"),
+        "pcsc": ("drivers.sim.pcsc", "virtual contactless card for vsmartcard's vpcd"),
+        "qr": ("drivers.sim.qr", "QR frame source: generated images or a video file"),
+        "bp": ("drivers.sim.bp", "blood-pressure monitor on a pty"),
+        "glucose": ("drivers.sim.glucose", "glucometer on a pty"),
+    },
+    "probe": {
+        "idcard": ("drivers.probe.idcard", "read one ID card and print JSON"),
+        "pcsc": ("drivers.probe.pcsc", "read one contactless card UID and print JSON"),
+        "qr": ("drivers.probe.qr", "decode one QR token and print JSON"),
+        "bp": ("drivers.probe.bp", "take one blood-pressure reading and print JSON"),
+        "glucose": ("drivers.probe.glucose", "take one glucose reading and print JSON"),
+    },
+    "bench": {
+        "startup": ("kiosk.bench.startup", "kiosk cold start and idle RSS against a minimal Kivy app"),
+        "identify": ("kiosk.bench.identify", "card placed to greeting drawn, against wire time"),
+        "measure": ("kiosk.bench.measure", "device's last byte to result screen drawn, per driver"),
+        "sync": ("sync.bench", "outbox drain through Mosquitto into the hub, against raw QoS 1"),
+        "fill": ("sync.bench_fill", "journal N realistic synthetic records"),
+    },
+}
+#: Top-level commands that are one module each.
+SINGLE: dict[str, tuple[str, str]] = {
+    "kiosk": ("kiosk.main", "run the kiosk (add --demo for simulated devices)"),
+    "sync": ("sync.publisher_cli", "run the outbox publisher alone"),
+    "hub": ("sync.hub_cli", "the district hub: run, stations, publish, report"),
+}
+
+
+def _available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every available command."""
+    parser = argparse.ArgumentParser(prog="yizhan", description="Yizhan citizen-station kiosk and hub")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_) in SINGLE.items():
+        if _available(module):
+            p = sub.add_parser(name, help=help_, description=help_)
+            importlib.import_module(module).add_arguments(p)
+            p.set_defaults(_module=module)
+    for group, commands in COMMANDS.items():
+        present = {n: c for n, c in commands.items() if _available(c[0])}
+        if not present:
+            continue
+        gp = sub.add_parser(group, help=f"{group} commands")
+        gsub = gp.add_subparsers(dest="target", required=True, metavar="TARGET")
+        for name, (module, help_) in present.items():
+            p = gsub.add_parser(name, help=help_, description=help_)
+            importlib.import_module(module).add_arguments(p)
+            p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``yizhan`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

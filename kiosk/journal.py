@@ -1,0 +1,298 @@
+"""The durable local journal: SQLite in WAL mode, ``synchronous=FULL``, one immutable row per
+service event plus its outbox row, written in the same transaction.
+
+A call to :meth:`Journal.append` returns only after the commit, so a record the screen called
+saved survives a power cut. Records are never updated (a trigger refuses it); the outbox row is
+what the sync layer moves through ready → inflight → acked (see ``sync/outbox.py``).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from kiosk.privacy import contains_id_number
+from kiosk.records import Record, payload_from_dict, payload_to_json
+
+
+class JournalError(Exception):
+    """The journal cannot be used; the message says what to do."""
+
+
+class JournalTooNew(JournalError):
+    """The database was written by a newer Yizhan version."""
+
+
+class JournalCorrupt(JournalError):
+    """The database file is damaged or is not a Yizhan journal."""
+
+
+class PrivacyViolation(JournalError):
+    """A payload carries a full ID number; it is refused, never stored."""
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+_V1 = """
+CREATE TABLE records (
+    id          TEXT PRIMARY KEY,
+    station_id  TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    UNIQUE (station_id, seq)
+);
+CREATE INDEX records_kind ON records (kind, seq);
+CREATE TRIGGER records_immutable BEFORE UPDATE ON records
+BEGIN SELECT RAISE(ABORT, 'journal records are immutable'); END;
+
+CREATE TABLE outbox (
+    record_id    TEXT PRIMARY KEY REFERENCES records (id),
+    seq          INTEGER NOT NULL,
+    priority     INTEGER NOT NULL DEFAULT 0,
+    state        TEXT NOT NULL DEFAULT 'ready' CHECK (state IN ('ready', 'inflight', 'acked')),
+    batch_id     TEXT,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    enqueued_at  TEXT NOT NULL,
+    sent_at      TEXT,
+    acked_at     TEXT
+);
+CREATE INDEX outbox_next ON outbox (state, priority DESC, seq);
+
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+#: MIGRATIONS[i] is the SQL script taking a database from schema version i to i + 1.
+#: Append, never edit.
+MIGRATIONS: list[str] = [_V1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """Open a journal database with the durability settings every user of the file must share.
+
+    Raises:
+        JournalError / JournalCorrupt: with the file name and what to do.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+    except (OSError, sqlite3.Error) as exc:
+        raise JournalError(f"cannot open the journal {path}: {exc}. Check that the data directory "
+                           "exists and is writable by this user.") from exc
+    try:
+        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA busy_timeout=10000")
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        if "readonly" in str(exc) or "unable to open" in str(exc):
+            raise JournalError(f"the journal {path} is not writable: {exc}. Fix the permissions of "
+                               "the data directory.") from exc
+        raise JournalCorrupt(f"{path} is not a readable Yizhan journal ({exc}). It was left untouched: "
+                             "move it aside and restore a backup, or start with a new data directory.") from exc
+    if mode != "wal":
+        db.close()
+        raise JournalError(f"the journal {path} could not switch to WAL mode (got {mode!r}); "
+                           "put the data directory on a local file system.")
+    return db
+
+
+def migrate(db: sqlite3.Connection, path: Path | str) -> int:
+    """Bring the schema up to :data:`SCHEMA_VERSION`; returns the version found before.
+
+    Raises:
+        JournalTooNew: the file was made by a newer version (nothing is changed).
+        JournalCorrupt: the file holds tables but no Yizhan schema version.
+    """
+    found = db.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise JournalTooNew(f"the journal {path} has schema version {found}, newer than this Yizhan "
+                            f"understands ({SCHEMA_VERSION}). Install the newer Yizhan version again; "
+                            "the file was not changed.")
+    if found == 0:
+        tables = db.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+        if tables:
+            raise JournalCorrupt(f"{path} holds tables but is not a Yizhan journal; it was left untouched. "
+                                 "Point data_dir at an empty directory.")
+    for version in range(found, SCHEMA_VERSION):
+        script = f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]}\nPRAGMA user_version={version + 1};\nCOMMIT;"
+        try:
+            db.executescript(script)
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+    return found
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What :meth:`Journal.append` stored: the record, and whether it was new."""
+
+    record: Record
+    created: bool
+
+
+class Journal:
+    """The station's journal file.
+
+    Args:
+        path: the SQLite file (``<data_dir>/journal.sqlite3``).
+        station_id: the station every record is written for.
+
+    Thread-safe: one connection guarded by a lock. Other processes (the sync publisher) open the
+    same file with :func:`connect`.
+    """
+
+    FILENAME = "journal.sqlite3"
+
+    def __init__(self, path: Path | str, station_id: str) -> None:
+        self.path = Path(path)
+        self.station_id = station_id
+        self._lock = threading.Lock()
+        self._db = connect(self.path)
+        try:
+            self._check_integrity()
+            migrate(self._db, self.path)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _check_integrity(self) -> None:
+        try:
+            row = self._db.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise JournalCorrupt(f"{self.path} is damaged ({exc}); it was left untouched. Move it aside "
+                                 "and restore a backup.") from exc
+        if row[0] != "ok":
+            raise JournalCorrupt(f"{self.path} failed its integrity check ({row[0]}); it was left "
+                                 "untouched. Move it aside and restore a backup.")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def append(self, payload: Any, *, record_id: str | None = None, priority: int | None = None,
+               created_at: datetime | None = None) -> AppendResult:
+        """Store one record and its outbox row in one transaction; return after the commit.
+
+        Args:
+            payload: a dataclass registered with ``@record_kind``.
+            record_id: a deterministic id (e.g. uuid5 of a device reading) makes the append
+                idempotent: a second append with the same id returns the stored record.
+            priority: outbox priority, default the kind's ``PRIORITY``.
+            created_at: wall-clock time, default now (UTC).
+
+        Raises:
+            PrivacyViolation: the payload contains a full ID number.
+        """
+        kind = type(payload).KIND
+        body = payload_to_json(payload)
+        if contains_id_number(body):
+            raise PrivacyViolation(f"a {kind} payload carries a full ID number; refused")
+        rid = record_id or str(uuid.uuid4())
+        ts = (created_at or _utcnow()).astimezone(timezone.utc)
+        ts = ts.replace(microsecond=ts.microsecond // 1000 * 1000)   # stored with millisecond precision
+        prio = type(payload).PRIORITY if priority is None else priority
+        with self._transaction() as db:
+            row = db.execute("SELECT * FROM records WHERE id = ?", (rid,)).fetchone()
+            if row:
+                return AppendResult(self._row_to_record(row), created=False)
+            seq = db.execute("SELECT coalesce(max(seq), 0) + 1 FROM records WHERE station_id = ?",
+                             (self.station_id,)).fetchone()[0]
+            stamp = ts.isoformat(timespec="milliseconds")
+            db.execute("INSERT INTO records (id, station_id, seq, kind, created_at, payload) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (rid, self.station_id, seq, kind, stamp, body))
+            db.execute("INSERT INTO outbox (record_id, seq, priority, enqueued_at) VALUES (?, ?, ?, ?)",
+                       (rid, seq, prio, stamp))
+        return AppendResult(Record(rid, self.station_id, seq, kind, ts, payload), created=True)
+
+    @staticmethod
+    def _row_to_record(row: tuple) -> Record:
+        rid, station, seq, kind, created_at, payload = row
+        return Record(rid, station, seq, kind, datetime.fromisoformat(created_at),
+                      payload_from_dict(kind, json.loads(payload)))
+
+    def get(self, record_id: str) -> Record | None:
+        """The record with that id, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM records WHERE id = ?", (record_id,)).fetchone()
+        return self._row_to_record(row) if row else None
+
+    def records(self, kind: str | None = None, *, after_seq: int = 0, limit: int = 1000,
+                newest_first: bool = False, where: dict[str, Any] | None = None) -> list[Record]:
+        """Records in sequence order (or newest first), optionally of one kind.
+
+        Args:
+            where: equality filters on top-level payload fields, e.g. ``{"person_key": k}``.
+        """
+        sql = "SELECT * FROM records WHERE seq > ?"
+        args: list[Any] = [after_seq]
+        if kind:
+            sql += " AND kind = ?"
+            args.append(kind)
+        for key, value in (where or {}).items():
+            if not key.isidentifier():
+                raise ValueError(f"bad payload field name {key!r}")
+            sql += f" AND json_extract(payload, '$.{key}') = ?"
+            args.append(value)
+        sql += f" ORDER BY seq {'DESC' if newest_first else 'ASC'} LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [self._row_to_record(r) for r in rows]
+
+    def count(self, kind: str | None = None) -> int:
+        """How many records (of one kind) the journal holds."""
+        with self._lock:
+            if kind:
+                return self._db.execute("SELECT count(*) FROM records WHERE kind = ?", (kind,)).fetchone()[0]
+            return self._db.execute("SELECT count(*) FROM records").fetchone()[0]
+
+    def pending_count(self) -> int:
+        """Outbox rows not yet acknowledged by the hub."""
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM outbox WHERE state != 'acked'").fetchone()[0]
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        """A value from the journal's key/value table."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a value in the journal's key/value table (committed before returning)."""
+        with self._transaction() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

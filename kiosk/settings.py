@@ -1,0 +1,362 @@
+"""Station settings: TOML files in ``config/`` loaded once into frozen, validated dataclasses.
+
+Load order: ``config/defaults.toml`` (every default, documented), then the station file
+(``config/station.toml``, or ``--config``/``YIZHAN_CONFIG``), then environment overrides
+(``YIZHAN_STATION_ID``, ``YIZHAN_DATA_DIR``). Secrets (district HMAC key, MQTT password, admin PIN)
+never live in ``config/``: they come from ``YIZHAN_DISTRICT_KEY``/``YIZHAN_MQTT_PASSWORD``/
+``YIZHAN_ADMIN_PIN`` or a secrets file outside git (``<data_dir>/secrets.toml`` by default).
+
+Every problem in every file is collected and reported at once, as ``file: key: problem``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import os
+import secrets as pysecrets
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: The settings format this version writes and reads.
+CONFIG_VERSION = 1
+#: MIGRATIONS[v] turns a version-v document (a dict) into version v + 1. Append, never edit.
+MIGRATIONS: dict[int, typing.Callable[[dict], dict]] = {}
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+DEFAULTS_FILE = CONFIG_DIR / "defaults.toml"
+DEMO_FILE = CONFIG_DIR / "demo.toml"
+DEFAULT_STATION_FILE = CONFIG_DIR / "station.toml"
+#: PIN of demo mode only (documented in the README); a real station sets its own.
+DEMO_ADMIN_PIN = "2468"
+
+
+class ConfigError(Exception):
+    """Settings are invalid; ``errors`` lists every problem as 'file: key: problem'."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("invalid settings:\n  " + "\n  ".join(errors))
+
+
+def _meta(minimum=None, maximum=None, choices=None, doc=""):
+    return {"min": minimum, "max": maximum, "choices": choices, "doc": doc}
+
+
+@dataclass(frozen=True)
+class StationSettings:
+    """Who this kiosk is."""
+
+    id: str = field(metadata=_meta(doc="station id, letters digits - _ only"))
+    name: str
+    district: str
+    address: str
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    """Where the kiosk keeps its data (journal, logs, secrets)."""
+
+    data_dir: str
+    secrets_file: str
+
+
+@dataclass(frozen=True)
+class UiSettings:
+    """Screen, language and idle behaviour."""
+
+    fullscreen: bool
+    width: int = field(metadata=_meta(320, 7680))
+    height: int = field(metadata=_meta(240, 4320))
+    language: str = field(metadata=_meta(choices=["zh_CN", "en"]))
+    idle_warning_s: int = field(metadata=_meta(5, 3600))
+    idle_reset_s: int = field(metadata=_meta(10, 3600))
+    idle_reset_overrides: dict[str, int]
+    admin_hold_s: float = field(metadata=_meta(1, 30))
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    """The PIN-protected admin screen."""
+
+    max_tries: int = field(metadata=_meta(1, 20))
+    lockout_s: int = field(metadata=_meta(10, 86400))
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """One configured device: a driver name, a pyserial port URL and driver options."""
+
+    driver: str
+    port: str = ""
+    baudrate: int = 0
+    enabled: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """MQTT link to the district hub."""
+
+    enabled: bool
+    host: str
+    port: int = field(metadata=_meta(1, 65535))
+    tls: bool
+    ca_file: str
+    username: str
+    base_topic: str
+    batch_size: int = field(metadata=_meta(1, 5000))
+    ack_timeout_s: float = field(metadata=_meta(1, 3600))
+    keepalive_s: int = field(metadata=_meta(5, 3600))
+    queue_warn: int = field(metadata=_meta(1, 10_000_000))
+    retention_days: int = field(metadata=_meta(1, 3650))
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secrets, from the environment or the secrets file; never from ``config/``."""
+
+    district_key: bytes = field(repr=False)
+    mqtt_password: str = field(repr=False)
+    admin_pin_hash: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the kiosk is configured with."""
+
+    version: int
+    station: StationSettings
+    paths: PathSettings
+    ui: UiSettings
+    admin: AdminSettings
+    sync: SyncSettings
+    devices: dict[str, DeviceSettings]
+    secrets: Secrets = field(repr=False)
+    source: str = ""
+    demo: bool = False
+
+    @property
+    def data_dir(self) -> Path:
+        """The data directory as an absolute path."""
+        return Path(self.paths.data_dir).expanduser().resolve()
+
+    def idle_reset_for(self, screen: str) -> int:
+        """Seconds without a touch before ``screen`` resets to home."""
+        return self.ui.idle_reset_overrides.get(screen, self.ui.idle_reset_s)
+
+
+# --- admin PIN hashing -------------------------------------------------------------------------
+
+def hash_pin(pin: str, *, salt: bytes | None = None, iterations: int = 200_000) -> str:
+    """A PBKDF2-SHA256 hash of a PIN: ``pbkdf2_sha256$<iterations>$<salt hex>$<hash hex>``."""
+    salt = salt or pysecrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, iterations)
+    return f"pbkdf2_sha256${iterations}${salt.hex()}${digest.hex()}"
+
+
+def verify_pin(pin: str, stored: str) -> bool:
+    """Constant-time check of a PIN against :func:`hash_pin`'s output."""
+    try:
+        algo, iterations, salt, digest = stored.split("$")
+        if algo != "pbkdf2_sha256":
+            return False
+        got = hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(salt), int(iterations))
+    except ValueError:
+        return False
+    return hmac.compare_digest(got.hex(), digest)
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+def _read_toml(path: Path, errors: list[str]) -> dict:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        errors.append(f"{path}: file not found")
+    except PermissionError:
+        errors.append(f"{path}: not readable (check its permissions)")
+    except tomllib.TOMLDecodeError as exc:
+        errors.append(f"{path}: not valid TOML: {exc}")
+    except OSError as exc:
+        errors.append(f"{path}: cannot read: {exc}")
+    return {}
+
+
+def _merge(base: dict, over: Mapping) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _check(tp: Any, value: Any, key: str, meta: Mapping, errors: list[str], src: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _check(args[0], value, key, meta, errors, src)
+    if origin is dict:
+        if not isinstance(value, dict):
+            errors.append(f"{src}: {key}: must be a table")
+            return {}
+        _k, v_tp = typing.get_args(tp)
+        return {k: _check(v_tp, v, f"{key}.{k}", {}, errors, src) for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key, errors, src)
+    if tp is Any:
+        return value
+    ok = (isinstance(value, bool) if tp is bool else
+          isinstance(value, (int, float)) and not isinstance(value, bool) if tp is float else
+          isinstance(value, int) and not isinstance(value, bool) if tp is int else
+          isinstance(value, tp))
+    if not ok:
+        errors.append(f"{src}: {key}: must be {'true or false' if tp is bool else 'a number' if tp is float else 'a whole number' if tp is int else 'text'} (got {value!r})")
+        return None
+    if meta.get("min") is not None and value < meta["min"]:
+        errors.append(f"{src}: {key}: must be at least {meta['min']} (got {value!r})")
+    if meta.get("max") is not None and value > meta["max"]:
+        errors.append(f"{src}: {key}: must be at most {meta['max']} (got {value!r})")
+    if meta.get("choices") and value not in meta["choices"]:
+        errors.append(f"{src}: {key}: must be one of {', '.join(map(str, meta['choices']))} (got {value!r})")
+    return float(value) if tp is float else value
+
+
+def _build(cls: type, data: Any, prefix: str, errors: list[str], src: str) -> Any:
+    if not isinstance(data, Mapping):
+        errors.append(f"{src}: {prefix}: must be a table")
+        return None
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    known = set()
+    for f in dataclasses.fields(cls):
+        known.add(f.name)
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        if f.name in data:
+            kwargs[f.name] = _check(hints[f.name], data[f.name], key, f.metadata, errors, src)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            errors.append(f"{src}: {key}: missing")
+    for extra in sorted(set(data) - known):
+        errors.append(f"{src}: {prefix + '.' if prefix else ''}{extra}: unknown setting (a typo?)")
+    try:
+        return cls(**kwargs)
+    except TypeError:
+        return None
+
+
+def _migrate(doc: dict, src: str, errors: list[str]) -> dict:
+    version = doc.get("version", CONFIG_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool):
+        errors.append(f"{src}: version: must be a whole number (got {version!r})")
+        return doc
+    if version > CONFIG_VERSION:
+        errors.append(f"{src}: version: {version} is newer than this Yizhan understands ({CONFIG_VERSION}); "
+                      "update Yizhan")
+        return doc
+    while version < CONFIG_VERSION:
+        if version not in MIGRATIONS:
+            errors.append(f"{src}: version: no migration from version {version}")
+            return doc
+        doc = MIGRATIONS[version](dict(doc))
+        version += 1
+        doc["version"] = version
+    return doc
+
+
+def _load_secrets(path: Path, env: Mapping[str, str], demo: bool, errors: list[str]) -> Secrets:
+    data: dict = {}
+    if path.exists():
+        data = _read_toml(path, errors)
+    elif demo:
+        data = {"district_key": pysecrets.token_hex(32), "admin_pin_hash": hash_pin(DEMO_ADMIN_PIN)}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write("# Demo secrets, generated on first run. Never use them on a real station.\n")
+                fh.writelines(f'{k} = "{v}"\n' for k, v in data.items())
+        except FileExistsError:
+            data = _read_toml(path, errors)
+        except OSError as exc:
+            errors.append(f"{path}: cannot write demo secrets: {exc}")
+    src = str(path)
+    for extra in sorted(set(data) - {"district_key", "mqtt_password", "admin_pin_hash", "admin_pin"}):
+        errors.append(f"{src}: {extra}: unknown secret")
+    key_hex = env.get("YIZHAN_DISTRICT_KEY") or data.get("district_key", "")
+    key = b""
+    try:
+        key = bytes.fromhex(str(key_hex))
+    except ValueError:
+        errors.append(f"{src}: district_key: must be hex (64 hex digits = 32 bytes)")
+    if key_hex and len(key) < 16:
+        errors.append(f"{src}: district_key: must be at least 32 hex digits (16 bytes)")
+    if not key_hex:
+        errors.append(f"{src}: district_key: missing; set YIZHAN_DISTRICT_KEY or write it in {path}")
+    pin = env.get("YIZHAN_ADMIN_PIN") or data.get("admin_pin")
+    pin_hash = hash_pin(str(pin)) if pin else data.get("admin_pin_hash", "")
+    if pin is not None and not (str(pin).isdigit() and 4 <= len(str(pin)) <= 12):
+        errors.append(f"{src}: admin_pin: must be 4 to 12 digits")
+    if not pin_hash:
+        errors.append(f"{src}: admin_pin_hash: missing; set YIZHAN_ADMIN_PIN or admin_pin_hash "
+                      "(yizhan kiosk --hash-pin prints one)")
+    return Secrets(district_key=key, mqtt_password=env.get("YIZHAN_MQTT_PASSWORD") or data.get("mqtt_password", ""),
+                   admin_pin_hash=pin_hash)
+
+
+def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False,
+                  env: Mapping[str, str] | None = None) -> Settings:
+    """Load, merge, migrate and validate the settings.
+
+    Args:
+        config: the station file; default ``$YIZHAN_CONFIG``, else ``config/demo.toml`` in demo
+            mode, else ``config/station.toml``.
+        demo: demo mode (simulated devices; generates demo secrets in the data directory).
+        env: environment for overrides (default ``os.environ``).
+
+    Raises:
+        ConfigError: with every problem found.
+    """
+    env = os.environ if env is None else env
+    errors: list[str] = []
+    station_path = Path(config or env.get("YIZHAN_CONFIG") or (DEMO_FILE if demo else DEFAULT_STATION_FILE))
+    defaults = _read_toml(DEFAULTS_FILE, errors)
+    station = _migrate(_read_toml(station_path, errors), str(station_path), errors)
+    doc = _merge(defaults, station)
+    doc.setdefault("version", CONFIG_VERSION)
+    if env.get("YIZHAN_STATION_ID"):
+        doc.setdefault("station", {})["id"] = env["YIZHAN_STATION_ID"]
+    if env.get("YIZHAN_DATA_DIR"):
+        doc.setdefault("paths", {})["data_dir"] = env["YIZHAN_DATA_DIR"]
+    src = str(station_path)
+    sections = {f.name: f for f in dataclasses.fields(Settings)}
+    built: dict[str, Any] = {}
+    hints = typing.get_type_hints(Settings)
+    for name in ("station", "paths", "ui", "admin", "sync", "devices"):
+        built[name] = _check(hints[name], doc.get(name, {}), name, sections[name].metadata, errors, src)
+    for extra in sorted(set(doc) - set(built) - {"version"}):
+        errors.append(f"{src}: {extra}: unknown section (a typo?)")
+    st: StationSettings | None = built["station"]
+    if st and st.id and not all(c.isalnum() or c in "-_" for c in st.id):
+        errors.append(f"{src}: station.id: letters, digits, - and _ only (got {st.id!r})")
+    if st and not st.id:
+        errors.append(f"{src}: station.id: missing (set it, or YIZHAN_STATION_ID)")
+    ui: UiSettings | None = built["ui"]
+    if ui and ui.idle_warning_s >= ui.idle_reset_s:
+        errors.append(f"{src}: ui.idle_warning_s: must be less than ui.idle_reset_s")
+    paths: PathSettings | None = built["paths"]
+    secrets = Secrets(b"", "", "")
+    if paths:
+        data_dir = Path(paths.data_dir).expanduser()
+        secrets_path = Path(paths.secrets_file.replace("{data_dir}", str(data_dir))).expanduser()
+        secrets = _load_secrets(secrets_path, env, demo, errors)
+    if errors:
+        raise ConfigError(errors)
+    return Settings(version=doc["version"], secrets=secrets, source=src, demo=demo, **built)
