@@ -1,0 +1,180 @@
+"""What every blood-pressure driver shares: the plausibility rule, the read loop, typed errors.
+
+The model modules (``omron_hbp9030``, ``maibobo``, ``oem_nibp``, ``ascii_line``) derive from
+:class:`BpDevice`; framing lives in ``drivers/protocols/``. Nothing here knows a wire format.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import ClassVar
+
+import serial
+
+from drivers.base import MeasurementDevice, ProgressCallback
+from drivers.errors import (ConnectionFailed, DeviceReportedError, DeviceTimeout, DriverError,
+                            MeasurementRejected)
+from drivers.readings import BloodPressureReading, DeviceInfo, Progress
+from kiosk.i18n import N_
+
+#: Plausibility limits (mmHg, beats/min) also used by the BP_checker project for the HBP-9030;
+#: a reading outside them is a failed measurement, not a health finding.
+SYSTOLIC_RANGE = (60, 260)
+DIASTOLIC_RANGE = (30, 215)
+PULSE_RANGE = (40, 180)
+
+#: user_key -> the English sentence a person reads (translations in locale/zh_CN/.../bp.po).
+USER_MESSAGES: dict[str, str] = {
+    "bp_cuff_leak": N_("The cuff is leaking air or is loose. Please wrap the cuff again and measure again."),
+    "bp_motion": N_("Movement disturbed the measurement. Please sit still, do not talk, and measure again."),
+    "bp_over_pressure": N_("The cuff pressure went too high and the monitor stopped. Please measure again."),
+    "bp_weak_signal": N_("The pulse could not be detected. Please check the cuff position and measure again."),
+    "bp_measure_timeout": N_("The measurement took too long. Please rest a moment and measure again."),
+    "bp_device_fault": N_("The blood-pressure monitor has a fault. Please ask staff for help."),
+    "bp_wrong_format": N_("The blood-pressure monitor sends an unsupported format. Please ask staff to check its settings."),
+    "bp_config": N_("The blood-pressure monitor is not set up correctly. Please ask staff for help."),
+    "bp_implausible": N_("This reading does not look right. Please rest a moment and measure again."),
+    "bp_cancelled": N_("The measurement was stopped."),
+}
+
+
+class ImplausibleReading(MeasurementRejected):
+    """Values decoded fine but lie outside the plausibility limits: the person measures again.
+
+    Args:
+        message: which value was out of range.
+        systolic, diastolic, pulse: the decoded values, kept for logs and probes.
+    """
+
+    user_key = "bp_implausible"
+
+    def __init__(self, message: str, systolic: int, diastolic: int, pulse: int | None) -> None:
+        self.systolic, self.diastolic, self.pulse = systolic, diastolic, pulse
+        super().__init__(f"{message} ({systolic}/{diastolic} mmHg, pulse {pulse})")
+
+
+class MeasurementCancelled(DeviceTimeout):
+    """The caller set ``cancel``; the driver told the monitor to stop (when it can)."""
+
+    user_key = "bp_cancelled"
+
+
+class DriverConfigError(DriverError, ValueError):
+    """A driver option is wrong (for example a regular expression that does not compile)."""
+
+    user_key = "bp_config"
+
+
+def check_plausible(systolic: int, diastolic: int, pulse: int | None) -> None:
+    """Apply the plausibility limits SYS 60–260, DIA 30–215, pulse 40–180, SYS > DIA.
+
+    Raises:
+        ImplausibleReading: naming the first value that fails.
+    """
+    if not SYSTOLIC_RANGE[0] <= systolic <= SYSTOLIC_RANGE[1]:
+        raise ImplausibleReading("systolic out of range 60-260", systolic, diastolic, pulse)
+    if not DIASTOLIC_RANGE[0] <= diastolic <= DIASTOLIC_RANGE[1]:
+        raise ImplausibleReading("diastolic out of range 30-215", systolic, diastolic, pulse)
+    if pulse is not None and not PULSE_RANGE[0] <= pulse <= PULSE_RANGE[1]:
+        raise ImplausibleReading("pulse out of range 40-180", systolic, diastolic, pulse)
+    if systolic <= diastolic:
+        raise ImplausibleReading("systolic not above diastolic", systolic, diastolic, pulse)
+
+
+def device_error(code: int | str, table: dict, unknown_key: str = "bp_device_fault") -> DeviceReportedError:
+    """Build the typed error for a monitor's error code from a ``code -> (meaning, user_key)`` table."""
+    meaning, key = table.get(code, (f"unknown error code {code!r}", unknown_key))
+    return DeviceReportedError(code, meaning, key)
+
+
+class BpDevice(MeasurementDevice):
+    """A serial blood-pressure monitor: adds a cancellable, deadline-bound read loop and timings.
+
+    After each successful ``measure`` ``last_timing`` holds ``(last_byte, parsed)`` as
+    ``time.perf_counter()`` values: when the reading's final byte arrived and when the typed
+    reading was ready (the probe prints the difference).
+    """
+
+    KIND: ClassVar[str] = "bp"
+    #: Seconds between cancel checks while the line is idle (a read returns at once when bytes come).
+    POLL: ClassVar[float] = 0.05
+    #: Longest silence while the monitor is measuring (it streams cuff pressure or acknowledges).
+    FRAME_TIMEOUT: ClassVar[float] = 5.0
+    #: Longest whole measurement, inflate to result (real monitors take 30–60 s).
+    MEASURE_TIMEOUT: ClassVar[float] = 150.0
+
+    last_timing: tuple[float, float] | None = None
+    _last_rx: float = 0.0
+
+    def measure(self, progress=None, cancel=None, since=None):
+        """Take one reading (see :meth:`MeasurementDevice.measure`); resets ``last_timing`` first."""
+        self.last_timing = None
+        return super().measure(progress, cancel, since)
+
+    def device_info(self) -> DeviceInfo:
+        """Driver name and model (no monitor in this family reports a serial number)."""
+        return DeviceInfo(driver=self.NAME, model=self.MODEL)
+
+    def _read_some(self, deadline: float, cancel: threading.Event,
+                   on_cancel: Callable[[], None] | None = None, what: str = "data") -> bytes:
+        """Wait for the next bytes, up to ``deadline`` (a ``time.monotonic()`` value).
+
+        Returns:
+            At least one byte.
+
+        Raises:
+            MeasurementCancelled: ``cancel`` was set (``on_cancel`` ran first, to stop the monitor).
+            DeviceTimeout: nothing came before the deadline.
+            ConnectionFailed: the port went away (adapter unplugged).
+        """
+        port = self.port
+        while True:
+            if cancel.is_set():
+                if on_cancel is not None:
+                    try:
+                        on_cancel()
+                    except DriverError:
+                        pass
+                raise MeasurementCancelled(f"measurement on {self.port_url} cancelled")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DeviceTimeout(f"no {what} from {self.port_url} in time")
+            try:
+                port.timeout = min(left, self.POLL)
+                data = port.read(max(1, port.in_waiting))
+            except (serial.SerialException, OSError) as exc:
+                raise ConnectionFailed(f"{self.port_url} went away: {exc}") from exc
+            if data:
+                self._last_rx = time.perf_counter()
+                return data
+
+    def _discard_input(self) -> None:
+        """Drop bytes waiting in the port's input buffer (a vanished port becomes ConnectionFailed)."""
+        try:
+            self.port.reset_input_buffer()
+        except (serial.SerialException, OSError) as exc:
+            raise ConnectionFailed(f"{self.port_url} went away: {exc}") from exc
+
+    def _reading(self, systolic: int, diastolic: int, pulse: int | None, **extra) -> BloodPressureReading:
+        """Check plausibility, build the typed reading and stamp ``last_timing``."""
+        check_plausible(systolic, diastolic, pulse)
+        reading = BloodPressureReading(systolic=systolic, diastolic=diastolic, pulse=pulse,
+                                       device=self.device_info(), **extra)
+        self.last_timing = (self._last_rx, time.perf_counter())
+        return reading
+
+
+class PressureTracker:
+    """Turns a stream of cuff pressures into ``Progress`` updates with an inflating/deflating stage."""
+
+    def __init__(self, progress: ProgressCallback) -> None:
+        self._progress = progress
+        self._last: int | None = None
+        self._stage = "inflating"
+
+    def __call__(self, pressure: int) -> None:
+        if self._last is not None and pressure < self._last:
+            self._stage = "deflating"
+        self._last = pressure
+        self._progress(Progress(self._stage, pressure))

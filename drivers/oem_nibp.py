@@ -1,0 +1,111 @@
+"""Chinese OEM NIBP module with ":" / ">" frames (possibly SunTech Advantage-compatible [unconfirmed]).
+
+Port: 9600 baud, 8N1 (TTL UART, usually behind a USB-serial adapter).
+Supported: start with live cuff pressure (``3A 56 70``), busy retry, abort on cancel
+(``3A 79 01 00 4C``), live cuff pressure, result after the "K" packet (asked for with
+``3A 79 03 00 4A`` if the module does not send it by itself), result status codes. The module
+reports no timestamp, sequence number or serial number. Framing: ``drivers/protocols/nibp.py``;
+the result-record layout and its status codes are [unconfirmed] (documented there).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from typing import ClassVar
+
+from drivers.base import ProgressCallback
+from drivers.bp_common import USER_MESSAGES, BpDevice, MeasurementCancelled, PressureTracker, device_error
+from drivers.errors import DeviceReportedError, DeviceTimeout, DriverError, InvalidResponse
+from drivers.protocols import nibp
+from drivers.readings import BloodPressureReading, Progress
+
+__all__ = ["OemNibp", "USER_MESSAGES"]
+
+
+class OemNibp(BpDevice):
+    """OEM NIBP module: the kiosk starts the measurement, follows the cuff and reads the result."""
+
+    NAME: ClassVar[str] = "oem-nibp"
+    MODEL: ClassVar[str] = "OEM NIBP module (:/> protocol)"
+    BAUDRATE: ClassVar[int] = 9600
+    #: Seconds to wait for the "O" packet after a command.
+    ACK_TIMEOUT: ClassVar[float] = 2.0
+    #: Seconds to wait for the result the module sends after "K" before asking for it.
+    RESULT_WAIT: ClassVar[float] = 1.0
+    #: How often a "B" (busy) answer makes the driver send the start command again.
+    BUSY_RETRIES: ClassVar[int] = 3
+    BUSY_PAUSE: ClassVar[float] = 0.5
+
+    def _next(self, reader: nibp.ModuleReader, deadline: float, cancel: threading.Event,
+              what: str) -> nibp.Frame:
+        while (frame := reader.next_frame()) is None:
+            reader.feed(self._read_some(deadline, cancel, self._abort, what))
+        return frame
+
+    def _abort(self) -> None:
+        self.write(nibp.ABORT)
+
+    def _device_measure(self, progress: ProgressCallback, cancel: threading.Event,
+                        since: datetime | None) -> BloodPressureReading:
+        reader = nibp.ModuleReader()
+        self._discard_input()
+        self._start(reader, cancel)
+        progress(Progress("inflating", 0))
+        try:
+            return self._follow(reader, progress, cancel)
+        except (DeviceTimeout, InvalidResponse) as exc:
+            if not isinstance(exc, MeasurementCancelled):
+                try:
+                    self._abort()   # do not leave the cuff inflated
+                except DriverError:
+                    pass
+            raise
+
+    def _start(self, reader: nibp.ModuleReader, cancel: threading.Event) -> None:
+        for attempt in range(self.BUSY_RETRIES + 1):
+            self.write(nibp.START_LIVE)
+            deadline = time.monotonic() + self.ACK_TIMEOUT
+            frame = self._next(reader, deadline, cancel, "acknowledgement of start")
+            while frame.kind == nibp.KIND_PRESSURE:   # a late pressure frame of an earlier run
+                frame = self._next(reader, deadline, cancel, "acknowledgement of start")
+            if frame.kind == nibp.PACKET_O:
+                return
+            if frame.kind != nibp.PACKET_B:
+                raise InvalidResponse(f"NIBP module answered start with {frame.raw[:3].hex(' ')}", frame.raw)
+            # "B": the module is busy; the source says to send the command again.
+            if attempt < self.BUSY_RETRIES and cancel.wait(self.BUSY_PAUSE):
+                raise MeasurementCancelled(f"measurement on {self.port_url} cancelled")
+        raise DeviceReportedError("B", "module stays busy", "bp_device_fault")
+
+    def _follow(self, reader: nibp.ModuleReader, progress: ProgressCallback,
+                cancel: threading.Event) -> BloodPressureReading:
+        track = PressureTracker(progress)
+        overall = time.monotonic() + self.MEASURE_TIMEOUT
+        done = False
+        asked = False
+        while True:
+            wait = self.RESULT_WAIT if done and not asked else self.FRAME_TIMEOUT
+            deadline = min(overall, time.monotonic() + wait)
+            try:
+                frame = self._next(reader, deadline, cancel, "pressure or result")
+            except DeviceTimeout as exc:
+                if isinstance(exc, MeasurementCancelled) or not done or asked:
+                    raise
+                self.write(nibp.GET_RESULT)   # 3A 79 03 00 4A
+                asked = True
+                continue
+            if frame.kind == nibp.KIND_PRESSURE:
+                track(nibp.parse_pressure(frame))
+            elif frame.kind == nibp.PACKET_K:
+                done = True
+                progress(Progress("done"))
+            elif frame.kind == nibp.KIND_RESULT:
+                result = nibp.parse_result(frame)
+                if result.status:
+                    raise device_error(result.status, nibp.STATUS_CODES)
+                return self._reading(result.systolic, result.diastolic, result.pulse)
+            elif frame.kind == nibp.PACKET_A:
+                raise DeviceReportedError("A", "module aborted the measurement", "bp_device_fault")
+            elif frame.kind not in (nibp.PACKET_O, nibp.PACKET_S):
+                raise InvalidResponse(f"unexpected NIBP frame kind {frame.kind:#04x}", frame.raw)
