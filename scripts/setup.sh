@@ -38,6 +38,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
+  # compat mode: a .pth pointing at the checkout, so packages added later are importable at once
+  .venv/bin/python -m pip install -q -e ".[test]" --config-settings editable_mode=compat
   touch "$stamp"
 fi

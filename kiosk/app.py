@@ -1,0 +1,163 @@
+"""The Kivy application: the only module of ``kiosk/`` that imports Kivy.
+
+It configures Kivy (before any window exists), registers the Simplified Chinese font as the
+default for every widget, builds the shell from the screen registry and runs either the kiosk or
+the screen tour.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from kiosk.context import KioskContext
+
+log = logging.getLogger(__name__)
+
+TOUR_SIZE = (1280, 800)
+
+
+class FontMissing(RuntimeError):
+    """The Chinese font is not installed."""
+
+
+def font_path() -> Path:
+    """The Noto Sans SC font file (Simplified Chinese glyph forms), from the pip package.
+
+    Raises:
+        FontMissing: with the command that installs it.
+    """
+    try:
+        import pylopdf_fonts_zh_cn
+        path = Path(pylopdf_fonts_zh_cn.sans_path())
+    except ImportError:
+        path = Path("/nonexistent")
+    if not path.is_file():
+        raise FontMissing("the Chinese font (Noto Sans SC) is missing: run `make run` again, or "
+                          "`.venv/bin/pip install pylopdf-fonts-zh-cn==0.1.1`")
+    return path
+
+
+def configure_kivy(ctx: KioskContext, *, windowed: bool, size: tuple[int, int] | None = None) -> None:
+    """Set Kivy's environment and Config before the window is created."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
+    os.environ.setdefault("KIVY_HOME", str(ctx.settings.data_dir / "kivy"))
+    from kivy.config import Config
+
+    ui = ctx.settings.ui
+    width, height = size or (ui.width, ui.height)
+    Config.set("graphics", "width", str(width))
+    Config.set("graphics", "height", str(height))
+    Config.set("graphics", "fullscreen", "0" if windowed or not ui.fullscreen else "auto")
+    Config.set("graphics", "resizable", "0")
+    Config.set("kivy", "exit_on_escape", "0")
+    Config.set("input", "mouse", "mouse,multitouch_on_demand")
+
+
+def register_font() -> None:
+    """Make Noto Sans SC the default font of every Label (Kivy has no font fallback)."""
+    from kivy.core.text import DEFAULT_FONT, LabelBase
+
+    path = str(font_path())
+    LabelBase.register(DEFAULT_FONT, path, path, path, path)
+
+
+def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_marker: bool = False):
+    """Create (not run) the kiosk App."""
+    from kivy.app import App
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+
+    class YizhanKiosk(App):
+        title = "Yizhan 驿站"
+
+        def build(self):
+            register_font()
+            from screens import SCREENS
+            from screens.shell import Shell
+
+            self.shell = Shell(ctx, SCREENS, on_exit=self.stop)
+            self.shell.go("home")
+            Window.bind(on_request_close=self._on_request_close, on_keyboard=self._on_keyboard)
+            return self.shell
+
+        def on_start(self):
+            if tour_dir is not None:
+                Clock.schedule_once(lambda _dt: self._tour_step(list(self._tour_plan()), Path(tour_dir)), 0.3)
+                return
+            self.shell.start_clock()
+            if first_frame_marker:
+                Window.bind(on_flip=self._first_flip)
+
+        def _first_flip(self, *_args):
+            Window.unbind(on_flip=self._first_flip)
+            print(f"FIRST_FRAME {time.time():.6f}", flush=True)
+
+        def _on_request_close(self, *_args, **_kwargs):
+            # Kiosk mode: the window manager cannot close the kiosk; staff quit from the admin screen.
+            return ctx.settings.ui.fullscreen and not ctx.settings.demo
+
+        def _on_keyboard(self, _window, key, *_args):
+            return key == 27   # Esc never quits or goes back
+
+        # screen tour --------------------------------------------------------------------
+        def _tour_plan(self):
+            for screen in self.shell.manager.screens:
+                for state in screen.tour_states():
+                    yield screen.name, state, "zh_CN"
+            yield "home", "", "en"
+            yield "home", "idle_warning", "zh_CN"
+
+        def _tour_step(self, plan, out: Path):
+            if not plan:
+                self.stop()
+                return
+            name, state, lang = plan.pop(0)
+            self.shell.end_session()
+            self.shell.ctx.session.set_language(lang)
+            from screens.i18n import tr
+            tr.lang = lang
+            screen = self.shell.manager.get_screen(name)
+            self.shell.manager.current = name
+            if state == "idle_warning":
+                self.shell.ctx.session.begin("health")
+                self.shell.idle_seconds = 12
+                self.shell.idle_visible = True
+            else:
+                screen.load_demo(state)
+            self.shell.tick()
+            if state == "idle_warning":
+                self.shell.idle_visible = True
+            suffix = f"-{state}" if state and state != "idle_warning" else ("-idle" if state else "")
+            target = out / f"{name}{suffix}{'-en' if lang == 'en' else ''}.png"
+            Clock.schedule_once(lambda _dt: self._shoot(target, plan, out), 0.35)
+
+        def _shoot(self, target: Path, plan, out: Path):
+            written = Window.screenshot(name=str(target.with_suffix("")) + "_.png")
+            os.replace(written, target)
+            log.info("tour: wrote %s", target.name)
+            Clock.schedule_once(lambda _dt: self._tour_step(plan, out), 0.05)
+
+    return YizhanKiosk()
+
+
+def run_app(ctx: KioskContext, *, tour_dir: Path | None = None, windowed: bool = False,
+            first_frame_marker: bool = False) -> int:
+    """Run the kiosk (or the tour) until it stops; returns the exit code."""
+    if tour_dir is not None:
+        os.environ.pop("DISPLAY", None)   # SDL renders offscreen through Mesa
+        Path(tour_dir).mkdir(parents=True, exist_ok=True)
+    configure_kivy(ctx, windowed=windowed or tour_dir is not None,
+                   size=TOUR_SIZE if tour_dir is not None else None)
+    font_path()
+    app = build_app(ctx, tour_dir=Path(tour_dir) if tour_dir else None, first_frame_marker=first_frame_marker)
+    app.run()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("run `yizhan kiosk` instead")

@@ -1,0 +1,80 @@
+"""``yizhan kiosk``: run the kiosk, its screen tour, or check its configuration."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from kiosk.settings import ConfigError, hash_pin, load_settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``yizhan kiosk``."""
+    parser.add_argument("--demo", action="store_true",
+                        help="demo mode: simulated devices, config/demo.toml, data in ./data")
+    parser.add_argument("--config", metavar="FILE", help="station file (default config/station.toml or $YIZHAN_CONFIG)")
+    parser.add_argument("--data-dir", metavar="DIR", help="data directory (overrides the config; $YIZHAN_DATA_DIR)")
+    parser.add_argument("--check-config", action="store_true", help="validate the settings, print problems, exit")
+    parser.add_argument("--tour", metavar="DIR", help="render every screen offscreen into DIR/<screen>.png and exit")
+    parser.add_argument("--windowed", action="store_true", help="a window even if the config says fullscreen")
+    parser.add_argument("--hash-pin", action="store_true", help="read an admin PIN and print its hash for secrets.toml")
+    parser.add_argument("--first-frame-marker", action="store_true", help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``yizhan kiosk``. Exit codes: 0 ok, 2 bad settings, 3 data directory or journal, 4 font."""
+    if args.hash_pin:
+        pin = getpass.getpass("admin PIN: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+        if not (pin.isdigit() and 4 <= len(pin) <= 12):
+            print("yizhan: the PIN must be 4 to 12 digits", file=sys.stderr)
+            return 2
+        print(hash_pin(pin))
+        return 0
+    if args.data_dir:
+        os.environ["YIZHAN_DATA_DIR"] = args.data_dir
+    try:
+        settings = load_settings(args.config, demo=args.demo)
+    except ConfigError as exc:
+        print("yizhan: the settings have problems:", file=sys.stderr)
+        for line in exc.errors:
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    if args.check_config:
+        print(f"settings OK: station {settings.station.id} from {settings.source}; data in {settings.data_dir}")
+        return 0
+
+    from kiosk.context import build_context
+    from kiosk.journal import JournalError
+    from kiosk.logs import setup_logging
+
+    try:
+        log_path = setup_logging(settings.data_dir)
+    except OSError as exc:
+        print(f"yizhan: cannot write to the data directory {settings.data_dir}: {exc.strerror or exc}. "
+              "Create it and make it writable for this user, or set --data-dir.", file=sys.stderr)
+        return 3
+    try:
+        ctx = build_context(settings)
+    except JournalError as exc:
+        print(f"yizhan: {exc}", file=sys.stderr)
+        return 3
+    from kiosk.app import FontMissing, run_app
+    try:
+        if args.demo and not args.tour:
+            print(f"Yizhan demo: data in {settings.data_dir}, log {log_path}; admin PIN {settings_pin_hint(settings)} "
+                  "(hold the top-left corner for 3 s)", flush=True)
+        return run_app(ctx, tour_dir=Path(args.tour) if args.tour else None, windowed=args.windowed or args.demo,
+                       first_frame_marker=args.first_frame_marker)
+    except FontMissing as exc:
+        print(f"yizhan: {exc}", file=sys.stderr)
+        return 4
+    finally:
+        ctx.close()
+
+
+def settings_pin_hint(settings) -> str:
+    """The demo PIN, shown only in demo mode."""
+    from kiosk.settings import DEMO_ADMIN_PIN
+    return DEMO_ADMIN_PIN if settings.demo else "(set by the station)"

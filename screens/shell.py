@@ -1,0 +1,182 @@
+"""The shell around every screen: header, screen manager, idle countdown, hidden admin corner."""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.properties import (BooleanProperty, ColorProperty, NumericProperty, ObjectProperty,
+                             StringProperty)
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from kiosk.idle import IdleTimer
+from kiosk.i18n import N_
+from screens import theme, widgets  # noqa: F401  (widgets: loads the shared widget rules)
+from screens.i18n import tr
+
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+
+
+class AdminCorner(FloatLayout):
+    """An invisible area in the header's top-left corner: holding it opens the admin PIN pad."""
+
+    hold_s = NumericProperty(3.0)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._event = None
+        self.register_event_type("on_long_press")
+
+    def on_touch_down(self, touch) -> bool:
+        if self.collide_point(*touch.pos):
+            self._event = Clock.schedule_once(lambda _dt: self.dispatch("on_long_press"), self.hold_s)
+            touch.grab(self)
+            return True
+        return super().on_touch_down(touch)
+
+    def on_touch_up(self, touch) -> bool:
+        if touch.grab_current is self:
+            touch.ungrab(self)
+            if self._event:
+                self._event.cancel()
+                self._event = None
+            return True
+        return super().on_touch_up(touch)
+
+    def on_long_press(self) -> None:
+        """Dispatched after ``hold_s`` seconds of holding."""
+
+
+class IdleOverlay(FloatLayout):
+    """The countdown shown before an idle kiosk resets; any touch dismisses it."""
+
+    seconds = NumericProperty(0)
+    bg_color = ColorProperty(theme.OVERLAY)
+
+
+class Shell(FloatLayout):
+    """Root widget: owns navigation, the header's live fields, idle handling and session wipes."""
+
+    ctx = ObjectProperty(None)
+    station_name = StringProperty("")
+    clock_text = StringProperty("")
+    date_text = StringProperty("")
+    sync_text = StringProperty("")
+    sync_online = BooleanProperty(False)
+    sync_color = ColorProperty(theme.OFFLINE)
+    sync_icon = StringProperty("offline")
+    lang_button_text = StringProperty("English")
+    idle_visible = BooleanProperty(False)
+    idle_seconds = NumericProperty(0)
+
+    def __init__(self, ctx, screens: dict, on_exit=None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.ctx = ctx
+        self._on_exit = on_exit
+        self.station_name = ctx.settings.station.name
+        ui = ctx.settings.ui
+        self.idle = IdleTimer(ui.idle_warning_s, ui.idle_reset_s)
+        self.manager: ScreenManager = self.ids.manager
+        self.manager.transition = NoTransition()
+        for name, cls in screens.items():
+            self.manager.add_widget(cls(name=name, ctx=ctx, nav=self))
+        self.ids.corner.hold_s = ui.admin_hold_s
+        self.ids.corner.bind(on_long_press=lambda *_: self.go("admin_pin"))
+        tr.lang = ctx.session.lang
+        tr.bind(lang=self._on_lang)
+        self._on_lang()
+        self.tick()
+
+    # navigation -------------------------------------------------------------------
+    def go(self, name: str, **params) -> None:
+        """Show screen ``name`` after handing it ``params``."""
+        screen = self.manager.get_screen(name)
+        screen.enter(**params)
+        self.manager.current = name
+        s = self.ctx.settings
+        self.idle.configure(s.ui.idle_warning_s, s.idle_reset_for(name))
+        self.idle.touch()
+
+    def home(self) -> None:
+        """End the visit: wipe the session and every screen, show home."""
+        self.end_session()
+        self.go("home")
+
+    def end_session(self) -> None:
+        """Forget the person: session data, language, every screen's personal widgets."""
+        self.ctx.session.wipe()
+        for screen in self.manager.screens:
+            screen.reset()
+        tr.lang = self.ctx.session.lang
+        self.idle_visible = False
+
+    # language -----------------------------------------------------------------------
+    def toggle_language(self) -> None:
+        """Switch between Chinese and English for this visit."""
+        self.ctx.session.set_language("en" if self.ctx.session.lang == "zh_CN" else "zh_CN")
+        tr.lang = self.ctx.session.lang
+
+    def _on_lang(self, *_args) -> None:
+        self.lang_button_text = "English" if tr.lang == "zh_CN" else "中文"
+        self.tick()
+
+    # touches and the clock ----------------------------------------------------------------
+    def on_touch_down(self, touch) -> bool:
+        self.idle.touch()
+        if self.idle_visible:
+            self.idle_visible = False
+            return True
+        return super().on_touch_down(touch)
+
+    def tick(self, *_args) -> None:
+        """Once a second: header clock, sync state, idle countdown."""
+        now = datetime.now()
+        self.clock_text = now.strftime("%H:%M")
+        self.date_text = tr._("{month}/{day} {weekday}", tr.lang, month=now.month, day=now.day,
+                              weekday=tr._(WEEKDAYS[now.weekday()]))
+        sync = self.ctx.status.get("sync")
+        self.sync_online = bool(sync.get("connected"))
+        self.sync_color = theme.ONLINE if self.sync_online else theme.OFFLINE
+        self.sync_icon = "online" if self.sync_online else "offline"
+        queued = int(sync.get("queued", self.ctx.journal.pending_count() if not sync else 0))
+        if self.sync_online:
+            self.sync_text = tr._("Online")
+        elif queued:
+            self.sync_text = tr._("Offline · {n} queued", n=queued)
+        else:
+            self.sync_text = tr._("Offline")
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        state = self.idle.state()
+        if self.manager.current == "home" and not self.ctx.session.active:
+            self.idle_visible = False
+            self.idle.touch()
+            return
+        if state.phase == "expired":
+            self.home()
+        elif state.phase == "warning":
+            self.idle_seconds = int(state.remaining_s + 0.999)
+            self.idle_visible = True
+        else:
+            self.idle_visible = False
+
+    def start_clock(self) -> None:
+        """Start the once-a-second tick (not during tests that drive ticks themselves)."""
+        Clock.schedule_interval(self.tick, 0.5)
+
+    def request_exit(self) -> None:
+        """Quit the application (only reachable from the admin screen)."""
+        if self._on_exit:
+            self._on_exit()
+
+    @staticmethod
+    def now() -> float:
+        """Monotonic time, for screens that show elapsed times."""
+        return time.monotonic()
+
+
+Builder.load_file(str(Path(__file__).with_name("shell.kv")))
