@@ -284,6 +284,23 @@ class IdCardReader(SerialDevice):
             raise NoCard(0x80, sam.STATUS_TABLE[0x80][0])
         return self._select_and_read(started, time.monotonic(), fingerprint)
 
+    def read_when_presented(self, timeout: float, fingerprint: bool = False) -> tuple[IdDocument, CardTimings]:
+        """Wait up to ``timeout`` seconds for a card, then select and read it (for probes and tools).
+
+        Raises:
+            DeviceTimeout: no card came within ``timeout``, or the reader went silent.
+            DriverError: as :meth:`select_card` and :meth:`read_card`.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            started = time.monotonic()
+            if self.find_card():
+                return self._select_and_read(started, time.monotonic(), fingerprint)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DeviceTimeout(f"no card was placed on the reader within {timeout:g} s")
+            time.sleep(min(self.poll_interval, left))
+
     def _select_and_read(self, started: float, found: float, fingerprint: bool) -> tuple[IdDocument, CardTimings]:
         self.select_card()
         selected = time.monotonic()
