@@ -14,7 +14,7 @@ import serial
 
 from drivers.base import MeasurementDevice, ProgressCallback
 from drivers.errors import (ConnectionFailed, DeviceReportedError, DeviceTimeout, DriverError,
-                            MeasurementRejected)
+                            InvalidChecksum, InvalidResponse, MeasurementRejected)
 from drivers.readings import BloodPressureReading, DeviceInfo, Progress
 from kiosk.i18n import N_
 
@@ -148,6 +148,43 @@ class BpDevice(MeasurementDevice):
             if data:
                 self._last_rx = time.perf_counter()
                 return data
+
+    def _next_frame(self, reader, deadline: float, cancel: threading.Event,
+                    on_cancel: Callable[[], None] | None, what: str,
+                    fatal: Callable[[bytes], bool] = lambda raw: True):
+        """The next frame from a protocol reader (``feed``/``next_frame``/``pending``), tolerating noise.
+
+        A frame that fails its checksum or length check is line noise unless ``fatal(raw)`` says it
+        is the frame that mattered (the result): noise is skipped, and reported only if nothing
+        valid follows before the deadline.
+
+        Raises:
+            InvalidChecksum / InvalidResponse: a fatal bad frame, a frame cut off at the deadline,
+                or noise followed by silence.
+            DeviceTimeout, MeasurementCancelled, ConnectionFailed: as :meth:`_read_some`.
+        """
+        noise: InvalidResponse | None = None
+        while True:
+            try:
+                frame = reader.next_frame()
+            except InvalidResponse as exc:
+                if isinstance(exc, InvalidChecksum) and fatal(exc.raw):
+                    raise
+                noise = exc
+                continue
+            if frame is not None:
+                return frame
+            try:
+                reader.feed(self._read_some(deadline, cancel, on_cancel, what))
+            except DeviceTimeout as exc:
+                if isinstance(exc, MeasurementCancelled):
+                    raise
+                if reader.pending:
+                    raise InvalidResponse(f"frame cut off: no more bytes from {self.port_url}",
+                                          reader.pending) from exc
+                if noise is not None:
+                    raise noise from exc
+                raise
 
     def _discard_input(self) -> None:
         """Drop bytes waiting in the port's input buffer (a vanished port becomes ConnectionFailed)."""

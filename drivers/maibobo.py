@@ -22,6 +22,11 @@ from drivers.readings import BloodPressureReading, Progress
 __all__ = ["Maibobo", "USER_MESSAGES"]
 
 
+def _is_result(raw: bytes) -> bool:
+    """A damaged frame that has the result's type and length is the lost result, not noise."""
+    return raw[4:6] == proto.RESULT.to_bytes(2, "big") and raw[3] == proto.RESULT_DATA_LEN + 2
+
+
 class Maibobo(BpDevice):
     """Maibobo BP module: the kiosk starts the measurement and receives pressure and result."""
 
@@ -41,9 +46,7 @@ class Maibobo(BpDevice):
 
     def _next(self, deadline: float, cancel: threading.Event, what: str) -> proto.Frame:
         """The next frame from the module; STOP is sent when ``cancel`` is set."""
-        while (frame := self._reader.next_frame()) is None:
-            self._reader.feed(self._read_some(deadline, cancel, self._stop, what))
-        return frame
+        return self._next_frame(self._reader, deadline, cancel, self._stop, what, _is_result)
 
     def _stop(self) -> None:
         self.write(proto.host_frame(proto.STOP))   # CC 80 03 03 01 03 00 02

@@ -23,6 +23,11 @@ from drivers.readings import BloodPressureReading, Progress
 __all__ = ["OemNibp", "USER_MESSAGES"]
 
 
+def _is_result(raw: bytes) -> bool:
+    """A damaged frame that has the result's kind and length is the lost result, not noise."""
+    return raw[1] == nibp.RESULT_FRAME_LEN and raw[2] == nibp.KIND_RESULT
+
+
 class OemNibp(BpDevice):
     """OEM NIBP module: the kiosk starts the measurement, follows the cuff and reads the result."""
 
@@ -39,9 +44,7 @@ class OemNibp(BpDevice):
 
     def _next(self, reader: nibp.ModuleReader, deadline: float, cancel: threading.Event,
               what: str) -> nibp.Frame:
-        while (frame := reader.next_frame()) is None:
-            reader.feed(self._read_some(deadline, cancel, self._abort, what))
-        return frame
+        return self._next_frame(reader, deadline, cancel, self._abort, what, _is_result)
 
     def _abort(self) -> None:
         self.write(nibp.ABORT)

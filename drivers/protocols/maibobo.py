@@ -99,8 +99,9 @@ def device_frame(type_: int, data: bytes = b"\x00") -> bytes:
 class FrameReader:
     """Incremental decoder: feed bytes as they arrive, take frames out one by one.
 
-    Bytes before a header are skipped (counted in ``skipped``); a frame with a bad checksum or an
-    impossible length byte is consumed and reported by the next :meth:`next_frame` call.
+    Bytes before a header are skipped (counted in ``skipped``). A bad checksum or an impossible
+    length byte raises from :meth:`next_frame` after dropping only the first header byte, so a real
+    frame that starts inside line noise is still found on the next call.
 
     Args:
         header: the header to look for (``DEVICE_HEADER`` in the driver, ``HOST_HEADER`` in the
@@ -125,7 +126,7 @@ class FrameReader:
         """The next complete frame, or None until more bytes arrive.
 
         Raises:
-            InvalidChecksum: a whole frame arrived but its XOR does not match (frame dropped).
+            InvalidChecksum: a whole frame arrived but its XOR does not match (header byte dropped).
             InvalidResponse: a header followed by a wrong protocol byte or length (header dropped).
         """
         buf = self.buffer
@@ -150,10 +151,13 @@ class FrameReader:
         if len(buf) < total:
             return None
         raw = bytes(buf[:total])
-        del buf[:total]
         computed = xor(raw[2:-1])
         if computed != raw[-1]:
+            # Drop only the header: if it was line noise, a real frame may start inside it.
+            del buf[:1]
+            self.skipped += 1
             raise InvalidChecksum(raw, raw[-1], computed)
+        del buf[:total]
         return Frame((raw[4] << 8) | raw[5], raw[6:-1], raw)
 
 

@@ -112,7 +112,7 @@ class _Reader:
         """The next complete frame, or None until more bytes arrive.
 
         Raises:
-            InvalidChecksum: a whole frame whose bytes do not sum to 0 (frame dropped).
+            InvalidChecksum: a whole frame whose bytes do not sum to 0 (start byte dropped).
             InvalidResponse: a start byte followed by an impossible length or opcode (start dropped).
         """
         buf = self.buffer
@@ -135,9 +135,12 @@ class _Reader:
         if len(buf) < total:
             return None
         raw = bytes(buf[:total])
-        del buf[:total]
         if sum(raw) & 0xFF:
+            # Drop only the start byte: if it was line noise, a real frame may start inside it.
+            del buf[:1]
+            self.skipped += 1
             raise InvalidChecksum(raw, raw[-1], checksum(raw[:-1]))
+        del buf[:total]
         return self._frame(raw)
 
     def _frame(self, raw: bytes) -> Frame:
