@@ -4,12 +4,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from kivy.lang import Builder
+from kivy.metrics import dp
 from kivy.properties import ColorProperty, StringProperty
 
 from screens import theme
 from screens.base import KioskScreen
+from screens.widgets import KButton
 
 MAX_DIGITS = 12
+
+
+class PinKey(KButton):
+    """A keypad key: large digit on navy."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("bg_color", theme.RECORDS)
+        kwargs.setdefault("font_role", "title")
+        kwargs.setdefault("height", dp(124))
+        super().__init__(**kwargs)
 
 
 class AdminPinScreen(KioskScreen):

@@ -72,6 +72,7 @@ class Surface(BoxLayout):
 class Pressable(ButtonBehavior, Surface):
     """A Surface that acts as a button and darkens while pressed."""
 
+    bg_color = ColorProperty(theme.ACCENT)
     fg_color = ColorProperty(theme.ON_DARK)
     press_shade = NumericProperty(0)
 
@@ -88,6 +89,10 @@ class KButton(Pressable):
     icon_width = NumericProperty(0)
 
     def __init__(self, **kwargs) -> None:
+        # Defaults in Python, not in the kv rule: kv expressions in a base rule would override
+        # what a subclass or caller passes.
+        kwargs.setdefault("size_hint_y", None)
+        kwargs.setdefault("height", dp(theme.BUTTON_HEIGHT_DP))
         super().__init__(**kwargs)
         self.bind(icon=self._fit_icon, height=self._fit_icon)
         self._fit_icon()
