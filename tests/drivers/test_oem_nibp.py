@@ -70,9 +70,9 @@ def test_busy_then_start_again():
 
     def write(data):
         calls.append(data)
-        FakePort.write(port, data)
         if len(calls) == 2:   # the second start is accepted
             port.replies[START_LIVE] = O + K + RESULT_128_82_71
+        FakePort.write(port, data)
 
     port.write = write
     assert dev.measure().pulse == 71
