@@ -324,8 +324,11 @@ class LinkReceiver:
                 return items[0]
             left = deadline - time.monotonic()
             if left <= 0:
-                raise DeviceTimeout("the meter stopped sending in the middle of an ASTM transfer")
-            byte = self.transport.read_exact(1, timeout=left)
+                raise TransferAborted("the meter stopped sending in the middle of an ASTM transfer")
+            try:
+                byte = self.transport.read_exact(1, timeout=left)
+            except DeviceTimeout:
+                raise TransferAborted("the meter stopped sending in the middle of an ASTM transfer") from None
             items = reader.feed(byte)
             if items:
                 return items[0]
@@ -357,8 +360,8 @@ class LinkReceiver:
         (our ACK was lost) is ACKed and dropped.
 
         Raises:
-            TransferAborted: EOT before a terminator record, or more than 6 NAKs for one frame.
-            DeviceTimeout: the meter went quiet mid-transfer.
+            TransferAborted: EOT before a terminator record, more than 6 NAKs for one frame, or
+                the meter went quiet mid-transfer.
             ConnectionFailed: the port went away.
         """
         reader = FrameReader()

@@ -1,0 +1,73 @@
+"""Glucometers that send ASTM E1381/E1394 over a serial line (Ascensia/Bayer Contour family,
+point-of-care meters with an RS-232 or USB-serial data port).
+
+Port: 9600 8N1 by default (set ``baudrate`` in config if the meter is configured otherwise).
+
+Link (protocols.md §4.7): the host asks for data with EOT, as Contour meters expect; the meter
+opens with ENQ, the host answers ACK, then ACKs each frame whose checksum and frame number are
+right and NAKs the others (the meter sends them again); EOT ends the transfer. Records: the
+header ``H`` gives product, firmware versions, serial, unit (``U=0`` mg/dL, ``U=1`` mmol/L), the
+measuring range (``V=10600`` = 10–600 mg/dL) and the meter's clock; each ``R`` record with test
+``^^^Glucose`` is one reading (sequence number, value, unit, time). Results beyond the range are
+flagged by ``>``/``<`` (E1394 abnormal flags) or a ``HI``/``LO`` value and become ``range_flag``.
+Contour's other marker letters are [unconfirmed] and not interpreted (no meal context, no
+control-solution detection).
+"""
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from drivers.errors import DeviceTimeout, InvalidResponse
+from drivers.glucose_common import Glucometer, MeterRecord, MeterSilent
+from drivers.protocols import astm
+from drivers.readings import DeviceInfo, Unit
+
+_NUMBER = re.compile(r"[0-9]{1,4}(\.[0-9]{1,2})?")
+_UNITS = {"mg/dl": Unit.MG_DL, "mmol/l": Unit.MMOL_L}
+
+
+class AstmMeter(Glucometer):
+    """A glucometer speaking ASTM E1381/E1394 on a serial port."""
+
+    NAME: ClassVar[str] = "astm"
+    MODEL: ClassVar[str] = "ASTM E1381/E1394 glucometer"
+    BAUDRATE: ClassVar[int] = 9600
+    TIMEOUT: ClassVar[float] = 2.0
+    RANGE_MG_DL: ClassVar[tuple[int, int]] = (10, 600)
+    CLOCK_RESOLUTION: ClassVar[int] = 60
+
+    def _device_fetch(self, deadline: float) -> list[MeterRecord]:
+        self.drain_input()
+        self.write(astm.EOT)
+        link = astm.LinkReceiver(self, self.TIMEOUT)
+        try:
+            link.wait_enq(self.TIMEOUT)
+        except DeviceTimeout as exc:
+            raise MeterSilent(str(exc)) from exc
+        header, results = astm.check_message(link.receive())
+        self._serial = header.serial or None
+        self._firmware = "/".join(header.versions) or None
+        self._range_override = header.range_mg_dl
+        self._product = header.product or None
+        return [self._record(r, header) for r in results if r.test.lower() == "glucose"]
+
+    def device_info(self) -> DeviceInfo:
+        """As the base, with the product code from the last header (``Bayer7390`` …) in the model."""
+        info = super().device_info()
+        product = getattr(self, "_product", None)
+        return DeviceInfo(info.driver, f"{self.MODEL} ({product})" if product else self.MODEL,
+                          info.serial, info.firmware)
+
+    def _record(self, result: astm.Result, header: astm.Header) -> MeterRecord:
+        unit = _UNITS.get(result.unit.lower()) or header.unit
+        if unit is None:
+            raise InvalidResponse(f"result {result.seq} has no known unit: {result.unit!r}")
+        if result.range_flag is not None:
+            value = 0.0
+        elif _NUMBER.fullmatch(result.value):
+            value = float(result.value)
+        else:
+            raise InvalidResponse(f"result {result.seq} value is not a number: {result.value!r}")
+        return MeterRecord(value=value, unit=unit, taken_at=result.taken_at, seq=result.seq,
+                           range_flag=result.range_flag)
