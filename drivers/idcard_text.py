@@ -182,17 +182,18 @@ class IdDocument:
     __str__ = __repr__
 
 
-def _decode(block: bytes) -> str:
+def _decode(raw: bytes, what: str) -> str:
     try:
-        return block.decode("utf-16-le")
+        return raw.decode("utf-16-le")
     except UnicodeDecodeError:
-        raise InvalidDocument("text block is not valid UCS-2 (unpaired surrogate)") from None
+        raise InvalidDocument(f"{what} is not valid UCS-2 (unpaired surrogate)") from None
 
 
-def _field(text: str, spec: tuple[int, int]) -> str:
-    """The trimmed characters of one field (offsets are bytes, two per character)."""
+def _field(block: bytes, spec: tuple[int, int]) -> str:
+    """The trimmed text of one field; each field is decoded on its own, so a character
+    outside the BMP can never shift the fields after it."""
     offset, size = spec
-    return text[offset // 2:(offset + size) // 2].strip(" \x00")
+    return _decode(block[offset:offset + size], f"field at byte {offset}").strip(" \x00")
 
 
 def _date(value: str, field_name: str, offset: int) -> date:
@@ -230,9 +231,9 @@ def _id_number(value: str, offset: int, length: int = 18) -> str:
     return number
 
 
-def _validity(text: str, layout: dict[str, tuple[int, int]]) -> tuple[date, date | None]:
-    start = _date(_field(text, layout["valid_from"]), "validity start", layout["valid_from"][0])
-    end_text = _field(text, layout["valid_until"])
+def _validity(block: bytes, layout: dict[str, tuple[int, int]]) -> tuple[date, date | None]:
+    start = _date(_field(block, layout["valid_from"]), "validity start", layout["valid_from"][0])
+    end_text = _field(block, layout["valid_until"])
     end = None if end_text == LONG_TERM else _date(end_text, "validity end", layout["valid_until"][0])
     if end is not None and end < start:
         raise InvalidDocument("validity end is before validity start")
@@ -268,29 +269,28 @@ def parse_text(block: bytes) -> IdDocument:
     block = bytes(block)
     if len(block) != TEXT_SIZE:
         raise InvalidDocument(f"text block is {len(block)} bytes, expected {TEXT_SIZE}")
-    text = _decode(block)
-    flag = text[FLAG_OFFSET // 2]
-    kind = KIND_BY_FLAG.get(flag)
+    flag = block[FLAG_OFFSET:FLAG_OFFSET + 2]
+    kind = KIND_BY_FLAG.get(_decode(flag, "card-type flag") if flag[1] == 0 else "")
     if kind is None:
-        raise InvalidDocument(f"unknown card-type flag U+{ord(flag):04X} at byte {FLAG_OFFSET}")
+        raise InvalidDocument(f"unknown card-type flag {flag.hex(' ')} at byte {FLAG_OFFSET}")
     if kind is DocumentKind.FOREIGN_2017:
-        return _parse_foreign_2017(text)
+        return _parse_foreign_2017(block)
     if kind is DocumentKind.FOREIGN_2023:
-        return _parse_foreign_2023(text)
-    return _parse_resident(text, kind)
+        return _parse_foreign_2023(block)
+    return _parse_resident(block, kind)
 
 
-def _parse_resident(text: str, kind: DocumentKind) -> IdDocument:
+def _parse_resident(block: bytes, kind: DocumentKind) -> IdDocument:
     lay = RESIDENT_LAYOUT
-    f = {key: _field(text, spec) for key, spec in lay.items()}
+    f = {key: _field(block, spec) for key, spec in lay.items()}
     code = f["ethnicity"]
     if code and not (len(code) == 2 and code.isascii() and code.isdigit()):
         raise InvalidDocument(f"ethnicity code at byte {lay['ethnicity'][0]} is not two digits")
-    valid_from, valid_until = _validity(text, lay)
+    valid_from, valid_until = _validity(block, lay)
     extra: dict = {}
     if kind is DocumentKind.HMT_PERMIT:
-        extra["permit_number"] = _field(text, HMT_EXTRA["pass_number"]) or None
-        extra["issue_count"] = _count(_field(text, HMT_EXTRA["issue_count"]),
+        extra["permit_number"] = _field(block, HMT_EXTRA["pass_number"]) or None
+        extra["issue_count"] = _count(_field(block, HMT_EXTRA["issue_count"]),
                                       "issue count", HMT_EXTRA["issue_count"][0])
     return IdDocument(
         kind=kind,
@@ -309,12 +309,12 @@ def _parse_resident(text: str, kind: DocumentKind) -> IdDocument:
     )
 
 
-def _parse_foreign_2017(text: str) -> IdDocument:
+def _parse_foreign_2017(block: bytes) -> IdDocument:
     lay = FOREIGN_2017_LAYOUT
-    f = {key: _field(text, spec) for key, spec in lay.items()}
+    f = {key: _field(block, spec) for key, spec in lay.items()}
     if not f["english_name"] and not f["name"]:
         raise InvalidDocument(f"both names (bytes {lay['english_name'][0]} and {lay['name'][0]}) are empty")
-    valid_from, valid_until = _validity(text, lay)
+    valid_from, valid_until = _validity(block, lay)
     return IdDocument(
         kind=DocumentKind.FOREIGN_2017,
         name=_optional_name(f["name"], lay["name"][0]),
@@ -330,15 +330,15 @@ def _parse_foreign_2017(text: str) -> IdDocument:
     )
 
 
-def _parse_foreign_2023(text: str) -> IdDocument:
+def _parse_foreign_2023(block: bytes) -> IdDocument:
     lay = FOREIGN_2023_LAYOUT
-    f = {key: _field(text, spec) for key, spec in lay.items()}
+    f = {key: _field(block, spec) for key, spec in lay.items()}
     # The English name runs over two fields: characters 1-35 at byte 52, 36-46 at byte 220.
-    first = text[lay["english_name_1"][0] // 2:sum(lay["english_name_1"]) // 2]
-    english = (first + text[lay["english_name_2"][0] // 2:sum(lay["english_name_2"]) // 2]).strip(" \x00")
+    (o1, n1), (o2, n2) = lay["english_name_1"], lay["english_name_2"]
+    english = _decode(block[o1:o1 + n1] + block[o2:o2 + n2], "English name").strip(" \x00")
     if not english and not f["name"]:
         raise InvalidDocument("both names (bytes 0 and 52) are empty")
-    valid_from, valid_until = _validity(text, lay)
+    valid_from, valid_until = _validity(block, lay)
     return IdDocument(
         kind=DocumentKind.FOREIGN_2023,
         name=_optional_name(f["name"], lay["name"][0]),

@@ -104,7 +104,7 @@ def text_block(fields: dict[int, str], flag: str = " ") -> bytes:
     """A 256-byte UCS-2 LE block of spaces with ``fields`` written at their byte offsets."""
     block = bytearray(utf16(" ") * 128)
     for offset, value in fields.items():
-        raw = utf16(value)
+        raw = utf16(value)[:256 - offset]
         block[offset:offset + len(raw)] = raw
     block[248:250] = utf16(flag)
     return bytes(block)
