@@ -1,0 +1,80 @@
+"""Every registered screen, in every tour state and both languages, passes the elder-friendly audit."""
+from __future__ import annotations
+
+import pytest
+
+from tests.support.audit import audit
+
+
+def _states():
+    from screens import SCREENS
+    for name, cls in SCREENS.items():
+        for state in cls.tour_states(cls.__new__(cls)):
+            yield name, state
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_every_screen_state_passes_the_audit(harness, lang):
+    from screens.i18n import tr
+
+    failures = []
+    for name, state in _states():
+        harness.shell.end_session()
+        harness.ctx.session.set_language(lang)
+        tr.lang = lang
+        harness.shell.manager.current = name
+        harness.screen(name).load_demo(state)
+        harness.frames(4)
+        failures += [f"{name}[{state}]/{lang}: {p}" for p in audit(harness.shell)]
+    harness.shell.end_session()
+    assert not failures, "\n".join(failures)
+
+
+def test_idle_overlay_passes_the_audit(harness):
+    harness.shell.go("help")
+    harness.shell.idle_seconds = 9
+    harness.shell.idle_visible = True
+    harness.frames(4)
+    try:
+        assert not audit(harness.shell)
+    finally:
+        harness.shell.home()
+
+
+def test_audit_catches_breaches(harness):
+    """The audit is not a rubber stamp: small, faint, clipped text and small buttons are reported."""
+    from kivy.uix.boxlayout import BoxLayout
+
+    from screens import theme
+    from screens.widgets import KButton, KLabel, Surface
+
+    box = Surface(bg_color=theme.CARD, size=(600, 300), size_hint=(None, None))
+    small = KLabel(text="小字", role="body")
+    small.font_size = 12
+    faint = KLabel(text="浅色", color=theme.rgb("#B0B0B0"))
+    clipped = KLabel(text="这一行字太长了放不下" * 4, size_hint_x=None, width=80)
+    tiny = KButton(text="按", size_hint=(None, None), size=(40, 40))
+    inner = BoxLayout()
+    for w in (small, faint, clipped, tiny):
+        inner.add_widget(w)
+    box.add_widget(inner)
+    harness.window.add_widget(box)
+    try:
+        harness.frames(4)
+        problems = "\n".join(audit(box))
+        assert "text too small" in problems
+        assert "contrast" in problems and "浅色" in problems
+        assert "cut off" in problems
+        assert "touch target too small" in problems
+    finally:
+        harness.window.remove_widget(box)
+
+
+def test_palette_text_pairs_reach_aaa_contrast():
+    from screens import theme
+    for fill in (theme.HEALTH, theme.VOLUNTEER, theme.RECORDS, theme.HELP, theme.ACCENT, theme.NEUTRAL,
+                 theme.OK, theme.WARN, theme.DANGER, theme.ONLINE, theme.OFFLINE, theme.HEADER):
+        assert theme.contrast(theme.ON_DARK, fill) >= 7, fill
+    for surface in (theme.PAGE, theme.CARD):
+        assert theme.contrast(theme.INK, surface) >= 7
+        assert theme.contrast(theme.INK_SOFT, surface) >= 7

@@ -1,0 +1,91 @@
+"""The elder-friendly audit: walks a widget tree and lists every rule it breaks.
+
+Rules (product.md): touch targets at least 64 dp both ways, text at least 24 sp, key figures
+(labels with ``role == "figure"``) at least 64 sp, text contrast at least 7:1 against the colour
+actually behind it, and no text cut off by its box.
+"""
+from __future__ import annotations
+
+from kivy.metrics import dp, sp
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.label import Label
+from kivy.uix.textinput import TextInput
+
+from screens import theme
+
+
+def _visible(widget) -> bool:
+    w = widget
+    while w is not None:
+        if getattr(w, "opacity", 1) <= 0.01 or getattr(w, "disabled", False) and w.opacity < 1:
+            return False
+        w = w.parent if w.parent is not w else None
+    return widget.width > 0 and widget.height > 0
+
+
+def _composite(fg, bg):
+    a = fg[3] if len(fg) > 3 else 1.0
+    return tuple(fg[i] * a + bg[i] * (1 - a) for i in range(3)) + (1.0,)
+
+
+def background_of(widget):
+    """The opaque colour behind ``widget``: its own or its nearest ancestors' ``bg_color``s, composited."""
+    layers = []
+    w = widget
+    while w is not None:
+        colour = getattr(w, "bg_color", None)
+        if colour is not None and len(colour) == 4 and colour[3] > 0:
+            layers.append(tuple(colour))
+            if colour[3] >= 0.999:
+                break
+        w = w.parent if w.parent is not w else None
+    result = theme.PAGE
+    for layer in reversed(layers):
+        result = _composite(layer, result)
+    return result
+
+
+def _needed_size(label) -> tuple[float, float]:
+    """The size the label's text needs when wrapped at the label's width (unbounded height).
+
+    Kivy crops lines that do not fit a fixed ``text_size`` height, so the label's own texture
+    cannot show clipping; lay the text out again without the height bound.
+    """
+    from kivy.core.text import Label as CoreLabel
+
+    width = label.text_size[0] if label.text_size[0] else None
+    core = CoreLabel(text=label.text, font_size=label.font_size, font_name=label.font_name, bold=label.bold,
+                     italic=label.italic, padding=label.padding, halign=label.halign, text_size=(width, None),
+                     line_height=label.line_height)
+    core.refresh()
+    return core.content_width if width is None else min(core.content_width, width), core.content_height
+
+
+def _name(widget) -> str:
+    text = getattr(widget, "text", "")
+    return f"{type(widget).__name__}({text[:30]!r})" if text else type(widget).__name__
+
+
+def audit(root) -> list[str]:
+    """Every elder-friendliness problem in the visible tree under ``root``."""
+    problems: list[str] = []
+    for w in root.walk(restrict=True):
+        if not _visible(w):
+            continue
+        if isinstance(w, (ButtonBehavior, TextInput)):
+            if w.width < dp(theme.TOUCH_MIN_DP) - 0.5 or w.height < dp(theme.TOUCH_MIN_DP) - 0.5:
+                problems.append(f"touch target too small: {_name(w)} is {w.width:.0f}x{w.height:.0f} px, "
+                                f"needs {dp(theme.TOUCH_MIN_DP):.0f}")
+        if isinstance(w, Label) and w.text.strip():
+            if w.font_size < sp(theme.BODY_MIN_SP) - 0.01:
+                problems.append(f"text too small: {_name(w)} at {w.font_size:.0f} px, needs {sp(theme.BODY_MIN_SP):.0f}")
+            if getattr(w, "role", "") == "figure" and w.font_size < sp(theme.FIGURE_MIN_SP) - 0.01:
+                problems.append(f"key figure too small: {_name(w)} at {w.font_size:.0f} px")
+            ratio = theme.contrast(_composite(w.color, background_of(w)), background_of(w))
+            if ratio < theme.CONTRAST_MIN:
+                problems.append(f"contrast {ratio:.1f}:1 below {theme.CONTRAST_MIN}:1: {_name(w)}")
+            need_w, need_h = _needed_size(w)
+            if not w.shorten and (need_w > w.width + 2 or need_h > w.height + 2):
+                problems.append(f"text cut off: {_name(w)} needs {need_w:.0f}x{need_h:.0f} px "
+                                f"in {w.width:.0f}x{w.height:.0f}")
+    return problems
