@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from drivers.base import ProgressCallback
-from drivers.bp_common import USER_MESSAGES, BpDevice, device_error
+from drivers.bp_common import USER_MESSAGES, BpDevice, MeasurementCancelled, device_error
 from drivers.errors import DeviceTimeout, InvalidResponse
 from drivers.protocols import omron
 from drivers.protocols.lines import LineReader
@@ -40,20 +40,35 @@ class OmronHBP9030(BpDevice):
         lines = LineReader(max_len=4 * omron.LINE_LEN)
         if since is not None and since.tzinfo is not None:
             since = since.astimezone().replace(tzinfo=None)   # the monitor's clock is local time
+        noise: InvalidResponse | None = None
         progress(Progress("waiting"))
         while True:
             try:
                 data = self._read_some(deadline, cancel, what="format-5 line")
             except DeviceTimeout as exc:
+                if isinstance(exc, MeasurementCancelled):
+                    raise
                 if lines.pending:
                     raise InvalidResponse("Omron record cut off (no line end)",
                                           omron.redact(lines.pending)) from exc
+                if noise is not None:
+                    raise noise from exc
                 raise
             lines.feed(data)
             while (line := lines.next_line()) is not None:
                 if not line.strip():
                     continue
-                record = omron.parse_line(line)
+                try:
+                    record = omron.parse_line(line)
+                except omron.WrongFormat:
+                    raise
+                except InvalidResponse as exc:
+                    # A short line is line noise (a cable plugged in, a monitor waking up); a
+                    # record-sized line that does not parse is the reading, damaged.
+                    if len(line) >= omron.LINE_LEN:
+                        raise
+                    noise = exc
+                    continue
                 # A line from before this measurement was asked for (left in a buffer) is stale;
                 # the device clock has minute resolution.
                 if since is not None and record.taken_at < since.replace(second=0, microsecond=0):
