@@ -85,10 +85,24 @@ class Shell(FloatLayout):
             self.manager.add_widget(cls(name=name, ctx=ctx, nav=self))
         self.ids.corner.hold_s = ui.admin_hold_s
         self.ids.corner.bind(on_long_press=lambda *_: self.go("admin_pin"))
+        self.idle_overlay = IdleOverlay()
+        self.bind(idle_seconds=self.idle_overlay.setter("seconds"))
         tr.lang = ctx.session.lang
         tr.bind(lang=self._on_lang)
         self._on_lang()
         self.tick()
+
+    def on_idle_visible(self, _instance, visible: bool) -> None:
+        """Show the countdown overlay above everything, or take it away entirely."""
+        if visible and self.idle_overlay.parent is None:
+            self.add_widget(self.idle_overlay)
+        elif not visible and self.idle_overlay.parent is self:
+            self.remove_widget(self.idle_overlay)
+
+    def close(self) -> None:
+        """Detach from the shared language object and stop ticking (the app is stopping)."""
+        tr.unbind(lang=self._on_lang)
+        Clock.unschedule(self.tick)
 
     # navigation -------------------------------------------------------------------
     def go(self, name: str, **params) -> None:

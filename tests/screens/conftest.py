@@ -41,6 +41,7 @@ class ShellHarness:
         return self.shell.manager.get_screen(name)
 
     def close(self) -> None:
+        self.shell.close()
         self.window.remove_widget(self.shell)
 
 

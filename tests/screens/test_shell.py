@@ -1,0 +1,160 @@
+"""Shell behaviour on a real (offscreen) window: idle reset wipes the person, language resets,
+the admin corner and the PIN lockout, a real touch on a tile."""
+from __future__ import annotations
+
+from kiosk.session import Person
+from tests.support.audit import audit
+
+DEMO_PERSON = Person(role="resident", person_key="ab" * 32, display_name="王*明", masked_id="310***********1234",
+                     birth_year=1950, gender="male", age_band="70-79", source="demo")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _texts(widget) -> str:
+    return "\n".join(getattr(w, "text", "") for w in widget.walk(restrict=True))
+
+
+def test_idle_warning_then_reset_wipes_the_session(harness):
+    shell = harness.shell
+    clock = FakeClock()
+    shell.idle.clock = clock
+    shell.go("identify", purpose="health")
+    harness.ctx.session.identify(DEMO_PERSON)
+    shell.toggle_language()
+    harness.screen("identify").show_message("王*明, hello", error=False)
+    clock.t += 50          # past the 45 s warning
+    shell.tick()
+    assert shell.idle_visible and 1 <= shell.idle_seconds <= 10
+    harness.frames(2)
+    assert "Returning to the start in" in _texts(shell)
+    clock.t += 11          # past the 60 s reset
+    shell.tick()
+    harness.frames(2)
+    assert shell.manager.current == "home"
+    assert not shell.idle_visible
+    assert harness.ctx.session.person is None and harness.ctx.session.purpose == ""
+    assert harness.ctx.session.lang == "zh_CN"
+    for screen in shell.manager.screens:
+        assert "王" not in _texts(screen), screen.name
+
+
+def test_a_touch_dismisses_the_countdown(harness):
+    from kivy.tests.common import UnitTestTouch
+
+    shell = harness.shell
+    clock = FakeClock()
+    shell.idle.clock = clock
+    shell.go("help")
+    clock.t += 50
+    shell.tick()
+    assert shell.idle_visible
+    touch = UnitTestTouch(640, 400)
+    touch.touch_down()
+    touch.touch_up()
+    assert not shell.idle_visible
+    shell.tick()
+    assert shell.manager.current == "help"
+    shell.home()
+
+
+def test_language_switch_lasts_one_visit(harness):
+    shell = harness.shell
+    shell.go("help")
+    shell.toggle_language()
+    harness.frames(2)
+    assert harness.ctx.session.lang == "en"
+    assert "How to use this kiosk" in _texts(shell)
+    shell.home()
+    harness.frames(2)
+    assert harness.ctx.session.lang == "zh_CN"
+    assert "欢迎来到" in _texts(shell)
+
+
+def test_real_touch_on_the_health_tile_opens_identify(harness):
+    from kivy.tests.common import UnitTestTouch
+
+    from screens.widgets import Tile
+
+    shell = harness.shell
+    shell.home()
+    harness.frames(2)
+    tile = next(w for w in shell.walk(restrict=True) if isinstance(w, Tile) and w.icon == "heart")
+    touch = UnitTestTouch(*tile.to_window(*tile.center))
+    touch.touch_down()
+    harness.frames(1)
+    touch.touch_up()
+    harness.frames(2)
+    assert shell.manager.current == "identify"
+    assert harness.ctx.session.purpose == "health"
+    shell.home()
+
+
+def test_admin_corner_needs_a_long_press(harness):
+    from kivy.clock import Clock
+    from kivy.tests.common import UnitTestTouch
+
+    shell = harness.shell
+    shell.home()
+    corner = shell.ids.corner
+    corner.hold_s = 0.05
+    touch = UnitTestTouch(corner.x + 10, corner.top - 10)
+    touch.touch_down()
+    touch.touch_up()          # a short tap does nothing
+    Clock.tick()
+    assert shell.manager.current == "home"
+    touch.touch_down()
+    import time
+    time.sleep(0.08)
+    Clock.tick()
+    touch.touch_up()
+    assert shell.manager.current == "admin_pin"
+    shell.home()
+
+
+def test_pin_pad_locks_out_after_five_wrong_pins_and_admin_opens_with_the_right_one(harness):
+    from kiosk.settings import DEMO_ADMIN_PIN
+
+    shell = harness.shell
+    shell.go("admin_pin")
+    pad = harness.screen("admin_pin")
+    for attempt in range(4):
+        for key in "9999":
+            pad.press(key)
+        pad.press("ok")
+        assert shell.manager.current == "admin_pin"
+        assert str(4 - attempt) in pad.message
+    for key in DEMO_ADMIN_PIN:
+        pad.press(key)
+    pad.press("ok")
+    assert shell.manager.current == "admin"        # the right PIN before the fifth failure
+    shell.go("admin_pin")
+    for _ in range(5):
+        for key in "1111":
+            pad.press(key)
+        pad.press("ok")
+    assert harness.ctx.pin_gate.locked_for() > 0
+    for key in DEMO_ADMIN_PIN:
+        pad.press(key)
+    pad.press("ok")
+    assert shell.manager.current == "admin_pin"    # locked: even the right PIN is refused
+    kinds = [r.payload.action for r in harness.ctx.journal.records("admin_event")]
+    assert kinds.count("lockout") == 1 and "login" in kinds
+    harness.ctx.journal.set_meta("admin.locked_until", "0")
+    shell.home()
+
+
+def test_admin_screen_quit_button_calls_the_exit_hook(harness):
+    shell = harness.shell
+    shell.go("admin")
+    harness.frames(2)
+    assert not audit(shell)
+    harness.screen("admin").exit_app()
+    assert harness.exited
+    shell.home()
