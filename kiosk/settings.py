@@ -349,7 +349,7 @@ def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False
     if st and not st.id:
         errors.append(f"{src}: station.id: missing (set it, or YIZHAN_STATION_ID)")
     ui: UiSettings | None = built["ui"]
-    if ui and ui.idle_warning_s >= ui.idle_reset_s:
+    if ui and None not in (ui.idle_warning_s, ui.idle_reset_s) and ui.idle_warning_s >= ui.idle_reset_s:
         errors.append(f"{src}: ui.idle_warning_s: must be less than ui.idle_reset_s")
     paths: PathSettings | None = built["paths"]
     secrets = Secrets(b"", "", "")

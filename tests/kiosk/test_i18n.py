@@ -1,0 +1,28 @@
+"""Every message the code marks has a Simplified Chinese translation, and placeholders match."""
+from __future__ import annotations
+
+import re
+
+from kiosk.i18n import Translator, catalog
+from tests.support.catalog import marked_msgids
+
+_FIELDS = re.compile(r"\{(\w*)\}")
+
+
+def test_every_marked_message_is_translated_to_chinese():
+    zh = catalog("zh_CN")
+    missing = [f"{where}: {msgid!r}" for msgid, where in marked_msgids().items() if msgid not in zh]
+    assert not missing, "untranslated:\n" + "\n".join(missing)
+
+
+def test_translations_keep_their_placeholders():
+    zh = catalog("zh_CN")
+    wrong = [m for m, t in zh.items() if sorted(_FIELDS.findall(m)) != sorted(_FIELDS.findall(t))]
+    assert not wrong, wrong
+
+
+def test_translator_defaults_to_chinese_and_falls_back_to_the_id():
+    assert Translator()._("Health check") == "健康自测"
+    assert Translator("en")._("Health check") == "Health check"
+    assert Translator("xx").lang == "zh_CN"
+    assert Translator("zh_CN")._("Returning to the start in {n} seconds", n=9) == "9 秒后将返回首页"
