@@ -87,7 +87,8 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
 
         def on_start(self):
             if tour_dir is not None:
-                Clock.schedule_once(lambda _dt: self._tour_step(list(self._tour_plan()), Path(tour_dir)), 0.3)
+                from screens import tour_plan
+                Clock.schedule_once(lambda _dt: self._tour_step(tour_plan(), Path(tour_dir)), 0.3)
                 return
             self.shell.start_clock()
             if first_frame_marker:
@@ -105,18 +106,11 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             return key == 27   # Esc never quits or goes back
 
         # screen tour --------------------------------------------------------------------
-        def _tour_plan(self):
-            for screen in self.shell.manager.screens:
-                for state in screen.tour_states():
-                    yield screen.name, state, "zh_CN"
-            yield "home", "", "en"
-            yield "home", "idle_warning", "zh_CN"
-
         def _tour_step(self, plan, out: Path):
             if not plan:
                 self.stop()
                 return
-            name, state, lang = plan.pop(0)
+            name, state, lang, filename = plan.pop(0)
             self.shell.end_session()
             self.shell.ctx.session.set_language(lang)
             from screens.i18n import tr
@@ -132,8 +126,7 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             self.shell.tick()
             if state == "idle_warning":
                 self.shell.idle_visible = True
-            suffix = f"-{state}" if state and state != "idle_warning" else ("-idle" if state else "")
-            target = out / f"{name}{suffix}{'-en' if lang == 'en' else ''}.png"
+            target = out / filename
             Clock.schedule_once(lambda _dt: self._shoot(target, plan, out), 0.35)
 
         def _shoot(self, target: Path, plan, out: Path):

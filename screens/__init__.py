@@ -18,3 +18,14 @@ SCREENS = {
     "admin_pin": AdminPinScreen,
     "admin": AdminScreen,
 }
+
+
+def tour_plan() -> list[tuple[str, str, str, str]]:
+    """(screen, state, language, PNG file name) for every picture the tour takes."""
+    plan = []
+    for name, cls in SCREENS.items():
+        for state in cls.tour_states():
+            plan.append((name, state, "zh_CN", f"{name}{'-' + state if state else ''}.png"))
+    plan.append(("home", "", "en", "home-en.png"))
+    plan.append(("home", "idle_warning", "zh_CN", "home-idle.png"))
+    return plan

@@ -39,7 +39,8 @@ class KioskScreen(Screen):
     def reset(self) -> None:
         """Clear every widget that may show personal data."""
 
-    def tour_states(self) -> list[str]:
+    @classmethod
+    def tour_states(cls) -> list[str]:
         """Names of the states the tour photographs ('' = the default state)."""
         return [""]
 

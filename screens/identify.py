@@ -55,7 +55,8 @@ class IdentifyScreen(KioskScreen):
     def reset(self) -> None:
         self.show_message("")
 
-    def tour_states(self) -> list[str]:
+    @classmethod
+    def tour_states(cls) -> list[str]:
         return ["", "error"]
 
     def load_demo(self, state: str = "") -> None:

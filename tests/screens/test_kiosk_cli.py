@@ -1,0 +1,72 @@
+"""`yizhan kiosk` failure modes: a clear message naming the problem and the fix, a non-zero exit,
+no traceback, and the journal never deleted or rewritten."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from kiosk.journal import SCHEMA_VERSION, Journal
+
+YIZHAN = [sys.executable, "-m", "kiosk.cli"]
+
+
+def run(*args, env_extra=None, timeout=60):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YIZHAN_")}
+    env.pop("DISPLAY", None)
+    env.update(env_extra or {})
+    return subprocess.run([*YIZHAN, *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_check_config_ok_and_broken(tmp_path):
+    ok = run("kiosk", "--demo", "--data-dir", str(tmp_path / "d"), "--check-config")
+    assert ok.returncode == 0 and "settings OK: station demo-001" in ok.stdout
+    bad = tmp_path / "station.toml"
+    bad.write_text('[station]\nid = "x y"\n[ui]\nwidth = "wide"\n', encoding="utf-8")
+    res = run("kiosk", "--config", str(bad), "--data-dir", str(tmp_path / "d2"), "--check-config")
+    assert res.returncode == 2
+    assert "station.id" in res.stderr and "ui.width" in res.stderr and "district_key" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_data_dir_that_is_a_file(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a directory")
+    res = run("kiosk", "--demo", "--data-dir", str(blocker / "d"), "--tour", str(tmp_path / "t"))
+    assert res.returncode in (2, 3), res.stderr
+    assert "Traceback" not in res.stderr
+    assert str(blocker) in res.stderr
+
+
+def test_newer_and_corrupt_journals_stop_the_kiosk_untouched(tmp_path):
+    data = tmp_path / "d"
+    data.mkdir()
+    journal = data / Journal.FILENAME
+    Journal(journal, "demo-001").close()
+    db = sqlite3.connect(journal)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    db.commit()
+    db.close()
+    before = journal.read_bytes()
+    res = run("kiosk", "--demo", "--data-dir", str(data), "--tour", str(tmp_path / "t"))
+    assert res.returncode == 3 and "newer" in res.stderr and "Traceback" not in res.stderr
+    assert journal.read_bytes() == before
+
+    journal.write_bytes(b"\0garbage" * 512)
+    res = run("kiosk", "--demo", "--data-dir", str(data), "--tour", str(tmp_path / "t"))
+    assert res.returncode == 3 and "left untouched" in res.stderr and "Traceback" not in res.stderr
+    assert journal.read_bytes() == b"\0garbage" * 512
+
+
+def test_tour_writes_one_png_per_screen_state(tmp_path):
+    out = tmp_path / "tour"
+    res = run("kiosk", "--demo", "--data-dir", str(tmp_path / "d"), "--tour", str(out), timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    from screens import tour_plan
+    names = sorted(p.name for p in out.glob("*.png"))
+    assert sorted(step[3] for step in tour_plan()) == names
+    for png in out.glob("*.png"):
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000     # a real, non-blank picture
