@@ -60,7 +60,8 @@ class AstmMeter(Glucometer):
                           info.serial, info.firmware)
 
     def _record(self, result: astm.Result, header: astm.Header) -> MeterRecord:
-        unit = _UNITS.get(result.unit.lower()) or header.unit
+        # A result without a unit is in the header's unit; an unknown unit is an error.
+        unit = _UNITS.get(result.unit.lower()) if result.unit else header.unit
         if unit is None:
             raise InvalidResponse(f"result {result.seq} has no known unit: {result.unit!r}")
         if result.range_flag is not None:

@@ -17,7 +17,7 @@ from collections import deque
 from typing import ClassVar
 
 from drivers.errors import DeviceTimeout
-from drivers.glucose_common import Glucometer, MeterRecord, MeterSilent, TruncatedTransfer
+from drivers.glucose_common import Glucometer, MeterRecord, MeterSilent, NoNewReading, TruncatedTransfer
 from drivers.protocols import sdcodefree as proto
 from drivers.readings import Unit
 
@@ -48,6 +48,9 @@ class SdCodeFree(Glucometer):
             try:
                 packet = self._read_packet(decoder, pending, deadline)
             except DeviceTimeout as exc:
+                if self.transfers:
+                    # It has talked before: the person has not measured yet.
+                    raise NoNewReading("no new session from the meter before the timeout") from exc
                 raise MeterSilent("the meter did not start a session; is it switched on?") from exc
             if packet.direction == proto.DIR_TO_HOST and packet.message == proto.MSG_CHALLENGE:
                 break
