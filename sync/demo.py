@@ -1,0 +1,206 @@
+"""A local Mosquitto and hub for ``make run`` (and the benchmark): own free ports, stopped by PID.
+
+    services = start_demo_services(data_dir)     # None when mosquitto is not installed
+    ...                                          # settings: sync.host/port = services.host/port
+    services.stop()
+
+Without Mosquitto the kiosk simply queues records in its outbox.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class DemoError(RuntimeError):
+    """A demo service did not start; the text says which and shows its log."""
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), 0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def _stop(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    os.kill(proc.pid, sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def mosquitto_available() -> bool:
+    """True when the ``mosquitto`` binary is installed."""
+    return bool(shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists())
+
+
+class LocalBroker:
+    """A Mosquitto on 127.0.0.1 with anonymous access, for demos and benchmarks.
+
+    Args:
+        workdir: where its config and log go.
+        port: default a free port.
+    """
+
+    def __init__(self, workdir: Path | str, port: int | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.host = "127.0.0.1"
+        self.port = port or free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> LocalBroker:
+        """Start it and wait until it accepts connections.
+
+        Raises:
+            DemoError: not installed or did not come up.
+        """
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not mosquitto_available():
+            raise DemoError("mosquitto is not installed (apt-get install mosquitto)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        conf, logf = self.workdir / "mosquitto.conf", self.workdir / "mosquitto.log"
+        conf.write_text(f"listener {self.port} {self.host}\nallow_anonymous true\npersistence false\n"
+                        f"log_dest file {logf}\nmax_queued_messages 100000\n")
+        self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.proc.poll() is None and not _port_open(self.host, self.port):
+            time.sleep(0.02)
+        if self.proc.poll() is not None or not _port_open(self.host, self.port):
+            self.stop()
+            raise DemoError(f"mosquitto did not start: {logf.read_text() if logf.exists() else ''}")
+        return self
+
+    def stop(self) -> None:
+        """Stop it by PID."""
+        _stop(self.proc)
+        self.proc = None
+
+
+class HubProcess:
+    """``yizhan hub run`` as a child process.
+
+    Args:
+        db: SQLite path or URL.
+        host, port: the broker.
+        name: the hub process name.
+        log_file: where its output goes (default discarded).
+    """
+
+    def __init__(self, db: str, host: str, port: int, name: str = "hub-demo", log_file: Path | None = None,
+                 extra_args: list[str] | None = None) -> None:
+        self.cmd = [sys.executable, "-m", "kiosk.cli", "hub", "run", "--db", db, "--host", host, "--port", str(port),
+                    "--name", name, *(extra_args or [])]
+        self.log_file = log_file
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 20.0) -> HubProcess:
+        """Start it and wait for its ready line.
+
+        Raises:
+            DemoError: it exited or did not get ready in time.
+        """
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        deadline = time.monotonic() + timeout
+        lines = []
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "ready" in line:
+                break
+        else:
+            line = ""
+        if not lines or "ready" not in lines[-1]:
+            self.stop()
+            raise DemoError("the hub did not start: " + "".join(lines)[-2000:])
+        self._drain()
+        return self
+
+    def _drain(self) -> None:
+        import threading
+
+        def pump(stream, sink):
+            for line in stream:
+                if sink:
+                    sink.write(line)
+                    sink.flush()
+        sink = open(self.log_file, "a", encoding="utf-8") if self.log_file else None
+        threading.Thread(target=pump, args=(self.proc.stdout, sink), daemon=True).start()
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop it by PID (``SIGKILL`` to simulate a crash)."""
+        _stop(self.proc, sig)
+        self.proc = None
+
+    @property
+    def running(self) -> bool:
+        """True while the process lives."""
+        return self.proc is not None and self.proc.poll() is None
+
+
+@dataclass
+class DemoServices:
+    """Handles of the demo broker and hub; :meth:`stop` ends both."""
+
+    broker: LocalBroker
+    hub: HubProcess
+    db_path: Path
+
+    @property
+    def host(self) -> str:
+        """Broker host for the kiosk's sync settings."""
+        return self.broker.host
+
+    @property
+    def port(self) -> int:
+        """Broker port for the kiosk's sync settings."""
+        return self.broker.port
+
+    def stop(self) -> None:
+        """Stop the hub, then the broker, by PID."""
+        self.hub.stop()
+        self.broker.stop()
+
+
+def start_demo_services(data_dir: Path | str) -> DemoServices | None:
+    """Start a local broker and hub (``<data_dir>/demo-hub/hub.sqlite3``) on free ports.
+
+    Returns:
+        the handles, or None when Mosquitto is not installed (the kiosk then just queues).
+
+    Raises:
+        DemoError: a service was installed but did not start.
+    """
+    if not mosquitto_available():
+        return None
+    folder = Path(data_dir) / "demo-hub"
+    broker = LocalBroker(folder / "mosquitto").start()
+    db = folder / "hub.sqlite3"
+    try:
+        hub = HubProcess(str(db), broker.host, broker.port, log_file=folder / "hub.log").start()
+    except BaseException:
+        broker.stop()
+        raise
+    return DemoServices(broker, hub, db)

@@ -1,0 +1,345 @@
+"""The district hub: validate every message, upsert records by id, ack after commit.
+
+:class:`HubStore` is the storage and validation core (no MQTT): ``handle_records`` turns one
+batch message into database rows plus the ack to send, and sets everything it cannot accept aside
+as dead letters with the reason. :class:`Hub` connects it to the broker with an MQTT 5 shared
+subscription (``$share/hub/<base>/+/records``) so that several hub processes split the load.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+
+from sync import hub_models as m
+from sync.messages import (ALL_STATIONS, DOCUMENT_TYPES, MAX_BATCH_BYTES, SUFFIX_ACK, SUFFIX_RECORDS, SUFFIX_STATUS,
+                           Ack, Document, MessageError, decode_batch, decode_status, encode_ack, encode_document,
+                           make_document, valid_station_id)
+from sync.mqtt import MqttLink
+
+log = logging.getLogger(__name__)
+
+#: Dead letters keep at most this much of the offending message.
+DEAD_LETTER_KEEP = MAX_BATCH_BYTES
+
+
+class HubError(Exception):
+    """The hub cannot work (database unreachable, bad URL); the text says what to fix."""
+
+    user_key = "hub_error"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def database_url(db: str) -> str:
+    """A SQLAlchemy URL from ``--db``: a URL as is, a plain path as a SQLite file."""
+    if "://" in db:
+        return db
+    return f"sqlite:///{Path(db).expanduser().resolve()}"
+
+
+def make_engine(db: str) -> Engine:
+    """An engine with the settings the hub needs (SQLite: WAL, FULL sync, BEGIN IMMEDIATE).
+
+    Raises:
+        HubError: bad URL or missing driver.
+    """
+    url = database_url(db)
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+            @event.listens_for(engine, "connect")
+            def _sqlite_connect(dbapi_conn, _record):
+                dbapi_conn.isolation_level = None
+                dbapi_conn.execute("PRAGMA journal_mode=WAL")
+                dbapi_conn.execute("PRAGMA synchronous=FULL")
+                dbapi_conn.execute("PRAGMA busy_timeout=30000")
+
+            @event.listens_for(engine, "begin")
+            def _sqlite_begin(conn):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise HubError(f"cannot use the database {url!r}: {exc}") from exc
+    return engine
+
+
+def _insert(conn: Connection, table):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message the hub sends after handling one (an ack)."""
+
+    station: str
+    suffix: str
+    payload: bytes
+
+
+class HubStore:
+    """Storage and validation of everything stations send.
+
+    Args:
+        db: a SQLAlchemy URL or a SQLite file path.
+        name: this hub process's name, stored with each record it commits.
+
+    Raises:
+        HubError: the database cannot be reached or its tables cannot be created.
+    """
+
+    def __init__(self, db: str, name: str = "hub") -> None:
+        self.name = name[:64]
+        self.engine = make_engine(db)
+        self.handled = 0
+        self.dead = 0
+        try:
+            m.metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise HubError(f"cannot open the hub database: {exc}") from exc
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+    # --- incoming ------------------------------------------------------------------------------
+
+    def _dead_letter(self, conn: Connection, topic: str, station: str | None, reason: str, raw: bytes,
+                     record_id: str | None = None) -> None:
+        conn.execute(m.dead_letters.insert().values(
+            received_at=_now(), topic=topic[:512], station=(station or "")[:64] or None, record_id=record_id,
+            reason=reason[:2000], size=len(raw), payload=raw[:DEAD_LETTER_KEEP]))
+        self.dead += 1
+
+    def reject(self, topic: str, station: str | None, reason: str, raw: bytes) -> None:
+        """Store a whole message as a dead letter (its own transaction)."""
+        log.warning("dead letter from %s: %s", topic[:200], reason[:300])
+        with self.engine.begin() as conn:
+            self._dead_letter(conn, topic, station, reason, raw)
+
+    def _with_retry(self, fn, attempts: int = 3):
+        for attempt in range(attempts):
+            try:
+                return fn()
+            except OperationalError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def handle_records(self, topic: str, station: str, raw: bytes) -> Reply | None:
+        """Validate and store one batch message; return the ack to publish after the commit.
+
+        Invalid messages become dead letters and get no ack (None). Never raises for bad input;
+        a database failure raises :class:`HubError` (no ack is sent, so the station resends).
+        """
+        self.handled += 1
+        if not valid_station_id(station):
+            self.reject(topic, None, f"topic station {station[:70]!r} is not a valid station id", raw)
+            return None
+        try:
+            batch = decode_batch(raw, station)
+        except MessageError as exc:
+            self.reject(topic, station, f"{type(exc).__name__}: {exc}", raw)
+            return None
+        try:
+            ack = self._with_retry(lambda: self._store(topic, batch))
+        except SQLAlchemyError as exc:
+            raise HubError(f"cannot store batch {batch.batch_id} of {station}: {exc}") from exc
+        return Reply(station, SUFFIX_ACK, encode_ack(ack))
+
+    def _store(self, topic: str, batch) -> Ack:
+        now = _now()
+        ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        with self.engine.begin() as conn:
+            fresh: dict[str, Any] = {}
+            for r in batch.records:
+                fresh.setdefault(r.id, r)
+            ids = list(fresh)
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                sql = f"SELECT id FROM hub_records WHERE id IN ({', '.join([ph] * len(chunk))})"
+                for (rid,) in conn.exec_driver_sql(sql, tuple(chunk)).fetchall():
+                    fresh.pop(rid, None)
+            if fresh:
+                # Plain driver SQL: compiling a 500-row executemany through the ORM layer costs more
+                # than the insert itself. ON CONFLICT covers a concurrent hub storing the same id.
+                conn.exec_driver_sql(
+                    "INSERT INTO hub_records (id, station, seq, kind, ts, payload, batch_id, hub, received_at) "
+                    f"VALUES ({', '.join([ph] * 9)}) ON CONFLICT (id) DO NOTHING",
+                    [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json, batch.batch_id, self.name, now)
+                     for r in fresh.values()])
+            for index, rid, reason, text in batch.rejected:
+                self._dead_letter(conn, topic, batch.station, f"record {index}: {reason}", text.encode("utf-8"), rid)
+            ins = _insert(conn, m.stations).values(station=batch.station, state="online", last_seen=now,
+                                                   last_batch_at=now)
+            conn.execute(ins.on_conflict_do_update(index_elements=["station"],
+                                                   set_={"last_seen": now, "last_batch_at": now}))
+        return Ack(batch.batch_id, len(fresh), len(batch.records) - len(fresh), len(batch.rejected))
+
+    def handle_status(self, topic: str, station: str, raw: bytes) -> None:
+        """Record a station's status message (invalid ones become dead letters)."""
+        if not raw:
+            return
+        try:
+            st = decode_status(raw, station if valid_station_id(station) else "\0")
+        except MessageError as exc:
+            self.reject(topic, station if valid_station_id(station) else None, f"{type(exc).__name__}: {exc}", raw)
+            return
+        values: dict[str, Any] = {"state": st.state, "status_ts": st.ts, "last_seen": _now()}
+        if st.app:
+            values["app"] = st.app
+        if st.queue is not None:
+            values.update(queue_depth=st.queue, oldest_unsynced=st.oldest, last_ack=st.last_ack, warn=st.warn,
+                          documents=json.dumps(st.documents, sort_keys=True))
+
+        def write():
+            with self.engine.begin() as conn:
+                row = conn.execute(select(m.stations.c.status_ts).where(m.stations.c.station == st.station)).first()
+                if row and row[0] and row[0] > st.ts:
+                    return
+                ins = _insert(conn, m.stations).values(station=st.station, **values)
+                conn.execute(ins.on_conflict_do_update(index_elements=["station"], set_=values))
+        try:
+            self._with_retry(write)
+        except SQLAlchemyError as exc:
+            log.error("cannot store the status of %s: %s", st.station, exc)
+
+    # --- queries and documents ----------------------------------------------------------------
+
+    def count_records(self, station: str | None = None) -> int:
+        """How many records the hub holds (for one station)."""
+        q = select(func.count()).select_from(m.records)
+        if station:
+            q = q.where(m.records.c.station == station)
+        with self.engine.connect() as conn:
+            return conn.execute(q).scalar_one()
+
+    def dead_letters(self) -> list[dict]:
+        """All dead letters, oldest first (reason, topic, station, size)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(m.dead_letters.c.id, m.dead_letters.c.topic, m.dead_letters.c.station,
+                                       m.dead_letters.c.record_id, m.dead_letters.c.reason, m.dead_letters.c.size)
+                                .order_by(m.dead_letters.c.id)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def stations(self) -> list[dict]:
+        """Every known station with status, last seen, queue depth, applied documents."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(m.stations).order_by(m.stations.c.station)).mappings().all()
+            counts = dict(conn.execute(select(m.records.c.station, func.count()).group_by(m.records.c.station)).all())
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["documents"] = json.loads(d["documents"]) if d.get("documents") else {}
+            d["records"] = counts.get(d["station"], 0)
+            out.append(d)
+        return out
+
+    def prepare_document(self, doc_type: str, body: Any, scope: str = ALL_STATIONS,
+                         version: int | None = None) -> Document:
+        """Validate a document, give it the next version for its type and scope, and store it.
+
+        Args:
+            version: an explicit version (must be higher than the stored one); default stored + 1.
+
+        Raises:
+            MessageError: the document would be rejected by kiosks (nothing is stored).
+        """
+        with self.engine.begin() as conn:
+            row = conn.execute(select(m.documents.c.version).where(
+                (m.documents.c.doc_type == doc_type) & (m.documents.c.scope == scope))).first()
+            current = row[0] if row else 0
+            if version is not None and version <= current:
+                from sync.messages import SchemaError
+                raise SchemaError(f"{doc_type} version {version} is not newer than the published {current}")
+            issued = _now().isoformat(timespec="milliseconds")
+            doc = make_document(doc_type, version or current + 1, scope, issued, body)
+            values = {"version": doc.version, "issued": issued, "body": json.dumps(body, ensure_ascii=False)}
+            if row:
+                conn.execute(update(m.documents).where((m.documents.c.doc_type == doc_type) &
+                                                       (m.documents.c.scope == scope)).values(**values))
+            else:
+                conn.execute(m.documents.insert().values(doc_type=doc_type, scope=scope, **values))
+        return doc
+
+
+class Hub:
+    """A hub process: the store behind a shared MQTT subscription.
+
+    Args:
+        store: the database side.
+        host, port, base_topic, tls, ca_file, username, password: the broker.
+        share: the shared-subscription group; every hub process of a district uses the same.
+        client_id: unique per process (default ``hub-<host>-<pid>``).
+    """
+
+    def __init__(self, store: HubStore, *, host: str, port: int, base_topic: str = "yizhan/v1", share: str = "hub",
+                 tls: bool = False, ca_file: str = "", username: str = "", password: str = "",
+                 client_id: str | None = None, keepalive: int = 30) -> None:
+        self.store = store
+        self.ready = threading.Event()
+        self.link = MqttLink(host=host, port=port, base_topic=base_topic,
+                             client_id=client_id or f"hub-{socket.gethostname()}-{os.getpid()}",
+                             tls=tls, ca_file=ca_file, username=username, password=password, keepalive=keepalive,
+                             on_connect=self.ready.set)
+        self.link.subscribe(SUFFIX_RECORDS, self._on_records, station="+", share=share)
+        self.link.subscribe(SUFFIX_STATUS, self._on_status, station="+")
+
+    def _on_records(self, station: str, suffix: str, payload: bytes, retained: bool) -> None:
+        topic = self.link.topic_filter(suffix, station) if valid_station_id(station) else f"?/{station}/{suffix}"
+        try:
+            reply = self.store.handle_records(topic, station, payload)
+        except HubError as exc:
+            log.error("%s; the station will resend", exc)
+            return
+        if reply:
+            try:
+                self.link.publish(reply.suffix, reply.payload, station=reply.station)
+            except Exception as exc:
+                log.warning("ack to %s not sent (%s); the station will resend", reply.station, exc)
+
+    def _on_status(self, station: str, suffix: str, payload: bytes, retained: bool) -> None:
+        self.store.handle_status(f"?/{station}/{suffix}", station, payload)
+
+    def start(self) -> None:
+        """Connect and subscribe (in the background)."""
+        self.link.start()
+
+    def stop(self) -> None:
+        """Disconnect."""
+        self.link.stop()
+
+    def publish_document(self, doc: Document, timeout: float = 10.0) -> None:
+        """Publish a prepared document retained at QoS 1 and wait for the broker's PUBACK.
+
+        Raises:
+            HubError: the broker could not be reached or did not confirm in time.
+        """
+        if not self.link.wait_connected(timeout):
+            raise HubError(f"cannot reach the MQTT broker {self.link.host}:{self.link.port}: {self.link.last_error}")
+        info = self.link.publish(doc.type, encode_document(doc), retain=True, station=doc.scope)
+        info.wait_for_publish(timeout)
+        if not info.is_published():
+            raise HubError("the broker did not confirm the document in time")
+
+
+__all__ = ["Hub", "HubStore", "HubError", "Reply", "database_url", "make_engine", "DOCUMENT_TYPES"]

@@ -1,0 +1,148 @@
+"""``yizhan hub``: run a hub process, list stations, publish downlink documents, list dead letters.
+
+    yizhan hub run --db hub.sqlite3 --host 127.0.0.1 --port 1883
+    yizhan hub stations --db postgresql://hub@db/yizhan
+    yizhan hub publish roster roster.json --station sh-pd-zj-001
+    yizhan hub dead-letters
+
+The broker password comes from ``YIZHAN_MQTT_PASSWORD``, never from the command line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+
+from sync.messages import ALL_STATIONS, DOCUMENT_TYPES, MessageError
+
+
+def _broker_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="MQTT broker host")
+    p.add_argument("--port", type=int, default=1883, help="MQTT broker port")
+    p.add_argument("--base-topic", default="yizhan/v1")
+    p.add_argument("--tls", action="store_true", help="connect with TLS")
+    p.add_argument("--ca-file", default="", help="CA certificate for TLS (default: system CAs)")
+    p.add_argument("--username", default="", help="broker user (password: $YIZHAN_MQTT_PASSWORD)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Sub-commands of ``yizhan hub``."""
+    sub = parser.add_subparsers(dest="hub_command", required=True, metavar="ACTION")
+    db_help = "SQLite file or SQLAlchemy URL, e.g. postgresql://user@host/db (default hub.sqlite3)"
+    p = sub.add_parser("run", help="receive records: validate, store, acknowledge")
+    p.add_argument("--db", default="hub.sqlite3", help=db_help)
+    p.add_argument("--name", default="", help="this process's name (default hub-<pid>)")
+    p.add_argument("--share", default="hub", help="shared-subscription group of the hub processes")
+    p.add_argument("--verbose", "-v", action="store_true")
+    _broker_options(p)
+    p = sub.add_parser("stations", help="list stations: status, last seen, queue depth")
+    p.add_argument("--db", default="hub.sqlite3", help=db_help)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = sub.add_parser("publish", help="publish a retained, versioned downlink document")
+    p.add_argument("doc_type", choices=DOCUMENT_TYPES)
+    p.add_argument("file", help="JSON file with the document body")
+    p.add_argument("--station", default=None, help="one station (default: every station)")
+    p.add_argument("--version", type=int, default=None, help="explicit version (default: the next one)")
+    p.add_argument("--db", default="hub.sqlite3", help=db_help)
+    _broker_options(p)
+    p = sub.add_parser("dead-letters", help="list messages the hub set aside, with the reason")
+    p.add_argument("--db", default="hub.sqlite3", help=db_help)
+
+
+def _hub_kwargs(args) -> dict:
+    return dict(host=args.host, port=args.port, base_topic=args.base_topic, tls=args.tls, ca_file=args.ca_file,
+                username=args.username, password=os.environ.get("YIZHAN_MQTT_PASSWORD", ""))
+
+
+def _run(args) -> int:
+    from sync.hub import Hub, HubStore
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    name = args.name or f"hub-{os.getpid()}"
+    store = HubStore(args.db, name=name)
+    hub = Hub(store, share=args.share, client_id=name, **_hub_kwargs(args))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    hub.start()
+    announced = False
+    while not stop.wait(0.05):
+        if not announced and hub.ready.is_set():
+            print(f"hub {name}: ready on {args.host}:{args.port}", flush=True)
+            announced = True
+    hub.stop()
+    store.close()
+    print(f"hub {name}: stopped after {store.handled} messages, {store.dead} dead letters", flush=True)
+    return 0
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return str(value)
+
+
+def _stations(args) -> int:
+    from sync.hub import HubStore
+    rows = HubStore(args.db).stations()
+    if args.json:
+        print(json.dumps(rows, default=_fmt, ensure_ascii=False, indent=1))
+        return 0
+    print(f"{'station':<20} {'status':<8} {'last seen':<26} {'queue':>7} {'records':>8}  documents")
+    for r in rows:
+        docs = " ".join(f"{k}={v}" for k, v in sorted(r["documents"].items())) or "-"
+        print(f"{r['station']:<20} {r['state']:<8} {_fmt(r['last_seen']):<26} {_fmt(r['queue_depth']):>7} "
+              f"{r['records']:>8}  {docs}")
+    return 0
+
+
+def _publish(args) -> int:
+    from sync.hub import Hub, HubError, HubStore
+    try:
+        body = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    store = HubStore(args.db)
+    try:
+        doc = store.prepare_document(args.doc_type, body, args.station or ALL_STATIONS, args.version)
+    except MessageError as exc:
+        print(f"not published: {exc}", file=sys.stderr)
+        return 2
+    hub = Hub(store, client_id=f"hub-publish-{os.getpid()}", **_hub_kwargs(args))
+    hub.start()
+    try:
+        hub.publish_document(doc)
+    except HubError as exc:
+        print(f"stored version {doc.version} but not published: {exc}; run the command again", file=sys.stderr)
+        return 1
+    finally:
+        hub.stop()
+    print(f"published {doc.type} version {doc.version} for {doc.scope}")
+    return 0
+
+
+def _dead_letters(args) -> int:
+    from sync.hub import HubStore
+    for row in HubStore(args.db).dead_letters():
+        print(f"{row['id']:>6} {row['station'] or '-':<16} {row['size']:>8} B  {row['reason']}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch ``yizhan hub <action>``."""
+    from sync.hub import HubError
+    actions = {"run": _run, "stations": _stations, "publish": _publish, "dead-letters": _dead_letters}
+    try:
+        return actions[args.hub_command](args)
+    except HubError as exc:
+        print(exc, file=sys.stderr)
+        return 1

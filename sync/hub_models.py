@@ -1,0 +1,65 @@
+"""The hub's tables (SQLAlchemy Core): records, dead letters, stations, downlink documents.
+
+The same schema runs on SQLite (the default, one file) and PostgreSQL (``postgresql://…``).
+"""
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table,
+                        Text)
+
+metadata = MetaData()
+
+#: One row per journal record, keyed by the record id the kiosk gave it: redelivery never duplicates.
+records = Table(
+    "hub_records", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("station", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("ts", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("batch_id", String(64)),
+    Column("hub", String(64)),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("hub_records_station_seq", "station", "seq"),
+    Index("hub_records_kind_ts", "kind", "ts"),
+)
+
+#: Everything the hub could not accept, with the reason; nothing is silently dropped.
+dead_letters = Table(
+    "hub_dead_letters", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("topic", String(512), nullable=False),
+    Column("station", String(64)),
+    Column("record_id", String(64)),
+    Column("reason", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+)
+
+#: The last known state of every station.
+stations = Table(
+    "hub_stations", metadata,
+    Column("station", String(64), primary_key=True),
+    Column("state", String(16), nullable=False, default="unknown"),
+    Column("last_seen", DateTime(timezone=True)),
+    Column("status_ts", String(40)),
+    Column("app", String(40)),
+    Column("queue_depth", Integer),
+    Column("oldest_unsynced", String(40)),
+    Column("last_ack", String(40)),
+    Column("warn", Boolean),
+    Column("documents", Text),
+    Column("last_batch_at", DateTime(timezone=True)),
+)
+
+#: The downlink documents as published (latest version per type and scope).
+documents = Table(
+    "hub_documents", metadata,
+    Column("doc_type", String(16), primary_key=True),
+    Column("scope", String(64), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("issued", String(40), nullable=False),
+    Column("body", Text, nullable=False),
+)

@@ -1,0 +1,57 @@
+"""``yizhan sync --data-dir DIR [--config FILE]``: run the outbox publisher alone.
+
+It runs until SIGINT/SIGTERM, then publishes ``offline`` and exits; rows not yet acknowledged stay
+in the journal's outbox for the next run.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from kiosk.settings import ConfigError, load_settings
+from sync.outbox import OutboxError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``yizhan sync``."""
+    parser.add_argument("--data-dir", required=True, help="the kiosk data directory (journal.sqlite3 inside)")
+    parser.add_argument("--config", help="station settings file (default: $YIZHAN_CONFIG or config/station.toml)")
+    parser.add_argument("--demo", action="store_true", help="use the demo settings")
+    parser.add_argument("--batch-size", type=int, default=None, help="records per message (default: [sync] batch_size)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log every resend")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the publisher until interrupted; returns the exit code."""
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    env = dict(os.environ, YIZHAN_DATA_DIR=str(args.data_dir))
+    try:
+        settings = load_settings(args.config, demo=args.demo, env=env)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if not settings.sync.enabled:
+        print("sync is disabled: set [sync] enabled = true in the station settings", file=sys.stderr)
+        return 2
+    from sync.publisher import Publisher
+    try:
+        publisher = Publisher(settings, batch_size=args.batch_size)
+    except OutboxError as exc:
+        print(f"cannot open the outbox: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    publisher.start()
+    print(f"sync: station {settings.station.id} -> {settings.sync.host}:{settings.sync.port} "
+          f"({publisher.status().queue_depth} records queued)", flush=True)
+    while not stop.wait(1.0):
+        pass
+    publisher.stop()
+    print(f"sync: stopped, {publisher.status().queue_depth} records still queued", flush=True)
+    return 0
