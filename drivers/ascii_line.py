@@ -116,7 +116,13 @@ class AsciiLine(BpDevice):
             try:
                 data = self._read_some(deadline, cancel, what="reading line")
             except DeviceTimeout as exc:
-                if unmatched and not isinstance(exc, MeasurementCancelled):
+                if isinstance(exc, MeasurementCancelled):
+                    raise
+                if lines.pending:
+                    raise InvalidResponse("line cut off (no line end)",
+                                          redact_id_numbers(lines.pending[:80].decode(self.encoding, "replace"))
+                                          .encode("utf-8", "replace")) from exc
+                if unmatched:
                     last = redact_id_numbers(unmatched[-1][:80])
                     raise InvalidResponse(
                         f"{len(unmatched)} line(s) did not match the pattern; last: {last!r}") from exc

@@ -47,7 +47,16 @@ class OemNibp(BpDevice):
         return self._next_frame(reader, deadline, cancel, self._abort, what, _is_result)
 
     def _abort(self) -> None:
+        """Send abort and take the module's "O" off the line, so the next start sees its own."""
         self.write(nibp.ABORT)
+        reader = nibp.ModuleReader()
+        deadline = time.monotonic() + self.ACK_TIMEOUT
+        try:
+            while self._next_frame(reader, deadline, threading.Event(), None, "abort acknowledgement",
+                                   lambda raw: False).kind != nibp.PACKET_O:
+                pass
+        except DriverError:
+            pass   # best effort: the measurement has failed already
 
     def _device_measure(self, progress: ProgressCallback, cancel: threading.Event,
                         since: datetime | None) -> BloodPressureReading:

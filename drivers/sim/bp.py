@@ -239,7 +239,7 @@ class BpSimulator:
             self._script.clear()
             self._script.append(ok)
         elif frame.raw in (nibp.START_LIVE, nibp.START):
-            if self._script:
+            if nibp.PACKET_FRAMES[nibp.PACKET_K] in self._script:    # still measuring
                 self._script.append(nibp.PACKET_FRAMES[nibp.PACKET_B])
                 return
             self._script.append(ok)

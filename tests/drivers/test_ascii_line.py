@@ -56,7 +56,8 @@ BAD = [
     ("line that never matches, then silence", b"SYS:1X8 DIA: 82\r\n", InvalidResponse),
     ("out of range", b"SYS:300 DIA:82 PUL:70\r\n", ImplausibleReading),
     ("diastolic above systolic", b"SYS:80 DIA:120 PUL:70\r\n", ImplausibleReading),
-    ("half a line", b"SYS:128 DI", DeviceTimeout),
+    ("half a line", b"SYS:128 DI", InvalidResponse),
+    ("nothing at all", b"", DeviceTimeout),
     ("endless bytes without LF", b"x" * 600, LineTooLong),
 ]
 
