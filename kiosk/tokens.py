@@ -258,3 +258,19 @@ def verify_token(key: bytes, text: str, now: datetime | float | None = None) -> 
     return Token(kind=_KIND_NAMES[doc["k"]], subject=doc["s"],
                  issued_at=datetime.fromtimestamp(doc["i"], timezone.utc),
                  expires_at=datetime.fromtimestamp(doc["e"], timezone.utc), station=doc["t"])
+
+
+def peek_kind(text: str) -> str | None:
+    """The kind a token *claims*, without checking its signature (for probes and logs only).
+
+    Returns:
+        ``"resident"``, ``"volunteer"`` or None when the text is not a readable YZ1 token.
+    """
+    try:
+        parts = text.strip().split(".") if isinstance(text, str) and len(text) <= MAX_TEXT else []
+        if len(parts) != 3 or parts[0] != VERSION:
+            return None
+        doc = json.loads(_b64decode(parts[1]).decode("ascii"))
+        return _KIND_NAMES.get(doc.get("k")) if isinstance(doc, dict) else None
+    except (TokenError, UnicodeDecodeError, ValueError, RecursionError, TypeError):
+        return None
