@@ -50,31 +50,37 @@ def _available(module: str) -> bool:
         return False
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every available command."""
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser. Only the module of the command named in ``argv`` is imported (so a
+    kiosk start or a probe does not load OpenCV, pyscard and paho for the other commands); every
+    available command is still listed in ``--help``."""
+    argv = sys.argv[1:] if argv is None else argv
+    words = [a for a in argv if not a.startswith("-")][:2]
     parser = argparse.ArgumentParser(prog="yizhan", description="Yizhan citizen-station kiosk and hub")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_) in SINGLE.items():
         if _available(module):
             p = sub.add_parser(name, help=help_, description=help_)
-            importlib.import_module(module).add_arguments(p)
+            if words[:1] == [name]:
+                importlib.import_module(module).add_arguments(p)
             p.set_defaults(_module=module)
     for group, commands in COMMANDS.items():
         present = {n: c for n, c in commands.items() if _available(c[0])}
         if not present:
             continue
-        gp = sub.add_parser(group, help=f"{group} commands")
+        gp = sub.add_parser(group, help=f"{group} commands: {', '.join(present)}")
         gsub = gp.add_subparsers(dest="target", required=True, metavar="TARGET")
         for name, (module, help_) in present.items():
             p = gsub.add_parser(name, help=help_, description=help_)
-            importlib.import_module(module).add_arguments(p)
+            if words[:2] == [group, name]:
+                importlib.import_module(module).add_arguments(p)
             p.set_defaults(_module=module)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``yizhan`` console script."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except KeyboardInterrupt:
