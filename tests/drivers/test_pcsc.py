@@ -292,6 +292,16 @@ def test_sim_cli_and_probe(pcscd):
     assert wait_for(lambda: not _present(R1), GUARD)
 
 
+def test_sim_cli_removes_after_seconds(pcscd):
+    sim = _cli("sim", "pcsc", "--uid", "0102", "--seconds", "0.5")
+    out, err = sim.communicate(timeout=30)
+    assert sim.returncode == 0, err
+    assert [json.loads(line)["event"] for line in out.splitlines()] == ["inserted", "removed"]
+    assert wait_for(lambda: not _present(R0), GUARD)
+    bad = _cli("sim", "pcsc", "--uid", "zz")
+    assert bad.communicate(timeout=30)[1].startswith("error:") and bad.returncode == 2
+
+
 def test_probe_errors(pcscd):
     probe = _cli("probe", "pcsc", "--reader", "NoSuchReader", "--timeout", "0.5")
     out, err = probe.communicate(timeout=30)

@@ -181,3 +181,12 @@ def test_fuzz_signed_payload_bytes(raw):
         assert isinstance(verify_token(KEY, f"{signed}.{_b64(tag)}", now=NOW), Token)
     except TokenError:
         pass
+
+
+def test_peek_kind_does_not_verify():
+    from kiosk.tokens import peek_kind
+    text = issue_token(KEY, "resident", RESIDENT, 60, "s1", now=NOW)
+    assert peek_kind(text) == "resident"
+    assert peek_kind(issue_token(OTHER_KEY, "volunteer", "V1", 60, "s1", now=NOW)) == "volunteer"
+    for junk in ("", "hello", "YZ1.!!.x", "YZ1.e30.AAAA", "YZ1." + "A" * 600 + ".A", None):
+        assert peek_kind(junk) is None
