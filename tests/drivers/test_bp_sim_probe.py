@@ -20,13 +20,17 @@ PUSH = ("omron-hbp9030", "ascii-line")
 DRIVERS = driver_names("bp")
 
 
-def fast(name: str, **options):
-    """The registered driver class with short timeouts (class attributes, not sleeps)."""
+def fast(name: str, timeout: float = 3.0):
+    """The registered driver class with shorter timeouts (class attributes, not sleeps).
+
+    Tests that succeed never wait for a timeout, so theirs are generous (other suites may load the
+    machine); tests that expect a timeout pass a shorter one.
+    """
     base = load_driver("bp", name)
-    attrs = {"FRAME_TIMEOUT": 0.5, "POLL": 0.02}
+    attrs = {"FRAME_TIMEOUT": timeout, "POLL": 0.02}
     for attr in ("ACK_TIMEOUT", "RESULT_WAIT"):
         if hasattr(base, attr):
-            attrs[attr] = 0.3
+            attrs[attr] = timeout / 2 if attr == "RESULT_WAIT" else timeout
     return type(f"Fast{base.__name__}", (base,), attrs)
 
 
@@ -37,9 +41,9 @@ def sim(request, tmp_path):
     simulator.stop()
 
 
-def open_driver(sim: BpSimulator, **options):
-    options.setdefault("wait_s", 3.0)
-    dev = fast(sim.protocol)(sim.path, options=options)
+def open_driver(sim: BpSimulator, timeout: float = 3.0, **options):
+    options.setdefault("wait_s", timeout)
+    dev = fast(sim.protocol, timeout)(sim.path, options=options)
     dev.open()
     return dev
 
@@ -92,7 +96,7 @@ FAULT_ERRORS = {
 
 @pytest.mark.parametrize("fault", sorted(FAULT_ERRORS))
 def test_faults_give_typed_errors(sim, fault):
-    dev = open_driver(sim, wait_s=1.0)
+    dev = open_driver(sim, timeout=1.0)
     try:
         sim.inject(fault)
         queue(sim)
@@ -120,7 +124,7 @@ def test_garbage_on_the_line_is_skipped(sim):
 
 
 def test_monitor_that_never_answers(sim):
-    dev = open_driver(sim, wait_s=0.5)
+    dev = open_driver(sim, timeout=0.5)
     try:
         sim.inject("silent")
         queue(sim)
