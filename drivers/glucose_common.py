@@ -10,6 +10,7 @@ Options (from ``config/``): ``measure_timeout`` and ``poll_interval`` in seconds
 """
 from __future__ import annotations
 
+import termios
 import threading
 import time
 from dataclasses import dataclass
@@ -221,6 +222,17 @@ class Glucometer(MeasurementDevice):
             control_solution=record.control)
 
     # -- byte I/O helpers ----------------------------------------------------------------
+    def read_exact(self, n: int, timeout: float | None = None) -> bytes:
+        """As :meth:`SerialDevice.read_exact`; a port that vanishes mid-read is ConnectionFailed.
+
+        (The base restores the port timeout in ``finally``, which itself fails on a pulled
+        cable with a bare SerialException.)
+        """
+        try:
+            return super().read_exact(n, timeout)
+        except (serial.SerialException, OSError) as exc:
+            raise ConnectionFailed(f"{self.port_url} went away: {exc}") from exc
+
     def read_some(self, timeout: float) -> bytes:
         """Whatever bytes arrive within ``timeout`` (at least one, or b'' on timeout).
 
@@ -249,5 +261,5 @@ class Glucometer(MeasurementDevice):
         """
         try:
             self.port.reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, termios.error) as exc:
             raise ConnectionFailed(f"{self.port_url} went away: {exc}") from exc

@@ -73,7 +73,8 @@ class SdCodeFree(Glucometer):
             except DeviceTimeout as exc:
                 raise TruncatedTransfer(f"transfer ended after {index} of {count} readings") from exc
             records.append(proto.parse_reading(packet.message))
-        # No record numbers on the wire: number the readings from the oldest, 1 upwards.
+        # No record numbers on the wire: number the readings from the oldest, 1 upwards; readings
+        # of the same minute keep their order on the wire (later on the wire = newer).
         records.sort(key=lambda r: r.taken_at)
         return [MeterRecord(value=r.mg_dl, unit=Unit.MG_DL, taken_at=r.taken_at, seq=i, meal=r.meal)
                 for i, r in enumerate(records, start=1)]

@@ -224,10 +224,9 @@ class GlucoseSimulator:
                       for r in readings]
         else:
             return
-        if self._take("truncated"):
+        # A truncated transfer is a dump that stops halfway (header plus half the records).
+        if cmd == lifescan_ascii.CMD_DUMP and self._take("truncated"):
             lines = lines[:max(1, (len(lines) + 1) // 2)]
-            if len(lines) == 1 and cmd != lifescan_ascii.CMD_DUMP:
-                lines = []
         wire = [lifescan_ascii.encode_line(line, corrupt=self._corrupt()) for line in lines]
         self._sent_in_transfer = 0
         total = sum(map(len, wire))
@@ -337,7 +336,8 @@ class GlucoseSimulator:
         self._send(sdcodefree.build_packet(message, sdcodefree.DIR_TO_HOST, corrupt=self._corrupt()), total)
 
     def _sd_session(self, decoder: sdcodefree.PacketDecoder) -> None:
-        readings = sorted((r for r in self._snapshot() if not r.control), key=lambda r: r.when, reverse=True)
+        # Oldest first, as stored [unconfirmed: the real meter's order is not documented].
+        readings = sorted((r for r in self._snapshot() if not r.control), key=lambda r: r.when)
         messages = [sdcodefree.build_reading(r.when, r.mg_dl, r.meal) for r in readings]
         if self._take("truncated"):
             messages = messages[:len(messages) // 2]
