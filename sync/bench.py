@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``yizhan bench sync``."""
     parser.add_argument("--records", type=int, default=10000, help="records to drain")
     parser.add_argument("--batch-size", type=int, default=500, help="records per MQTT message")
-    parser.add_argument("--window", type=int, default=2, help="batches in flight at once")
+    parser.add_argument("--window", type=int, default=4, help="batches in flight at once")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
 
 
@@ -40,7 +40,7 @@ def _hub_counts(db: Path, station: str) -> tuple[int, int, int]:
     return rows, ids, seqs
 
 
-def bench(records: int, batch_size: int, workdir: Path, window: int = 2) -> dict:
+def bench(records: int, batch_size: int, workdir: Path, window: int = 4) -> dict:
     """Run the benchmark in ``workdir``; returns the result fields."""
     from sync.publisher import Publisher
     station = "bench-001"

@@ -80,7 +80,7 @@ class LocalBroker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf, logf = self.workdir / "mosquitto.conf", self.workdir / "mosquitto.log"
         conf.write_text(f"listener {self.port} {self.host}\nallow_anonymous true\npersistence false\n"
-                        f"log_dest file {logf}\nmax_queued_messages 100000\n")
+                        f"log_dest file {logf}\nmax_queued_messages 100000\nset_tcp_nodelay true\n")
         self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and self.proc.poll() is None and not _port_open(self.host, self.port):

@@ -290,17 +290,18 @@ class Hub:
         host, port, base_topic, tls, ca_file, username, password: the broker.
         share: the shared-subscription group; every hub process of a district uses the same.
         client_id: unique per process (default ``hub-<host>-<pid>``).
+        reconnect_max_s: longest wait between reconnect attempts.
     """
 
     def __init__(self, store: HubStore, *, host: str, port: int, base_topic: str = "yizhan/v1", share: str = "hub",
                  tls: bool = False, ca_file: str = "", username: str = "", password: str = "",
-                 client_id: str | None = None, keepalive: int = 30) -> None:
+                 client_id: str | None = None, keepalive: int = 30, reconnect_max_s: float = 30) -> None:
         self.store = store
         self.ready = threading.Event()
         self.link = MqttLink(host=host, port=port, base_topic=base_topic,
                              client_id=client_id or f"hub-{socket.gethostname()}-{os.getpid()}",
                              tls=tls, ca_file=ca_file, username=username, password=password, keepalive=keepalive,
-                             on_connect=self.ready.set)
+                             on_connect=self.ready.set, reconnect_max_s=reconnect_max_s)
         self.link.subscribe(SUFFIX_RECORDS, self._on_records, station="+", share=share)
         self.link.subscribe(SUFFIX_STATUS, self._on_status, station="+")
 

@@ -39,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default="hub.sqlite3", help=db_help)
     p.add_argument("--name", default="", help="this process's name (default hub-<pid>)")
     p.add_argument("--share", default="hub", help="shared-subscription group of the hub processes")
+    p.add_argument("--reconnect-max", type=float, default=30.0,
+                   help="longest wait between reconnect attempts, seconds")
     p.add_argument("--verbose", "-v", action="store_true")
     _broker_options(p)
     p = sub.add_parser("stations", help="list stations: status, last seen, queue depth")
@@ -66,7 +68,7 @@ def _run(args) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     name = args.name or f"hub-{os.getpid()}"
     store = HubStore(args.db, name=name)
-    hub = Hub(store, share=args.share, client_id=name, **_hub_kwargs(args))
+    hub = Hub(store, share=args.share, client_id=name, reconnect_max_s=args.reconnect_max, **_hub_kwargs(args))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

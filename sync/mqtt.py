@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import socket
 import ssl
 import subprocess
 import sys
@@ -125,6 +126,7 @@ class MqttLink:
         self._client.on_connect_fail = self._handle_connect_fail
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
+        self._client.on_socket_open = self._handle_socket_open
 
     # --- topics ------------------------------------------------------------------------------
 
@@ -231,6 +233,15 @@ class MqttLink:
         return info
 
     # --- paho callbacks (network thread) ----------------------------------------------------
+
+    @staticmethod
+    def _handle_socket_open(client, userdata, sock) -> None:
+        # Acks and PUBACKs are tiny writes; with Nagle's algorithm each waits for the peer's
+        # delayed ACK (tens of ms per batch round trip).
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):
+            pass
 
     def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:

@@ -112,7 +112,7 @@ class Publisher:
     def __init__(self, settings: Settings, journal_path: Path | str | None = None, *,
                  data_dir: Path | str | None = None, batch_size: int | None = None,
                  reconnect_min_s: float = 1, reconnect_max_s: float = 30, status_interval_s: float = 5.0,
-                 poll_s: float = 0.5, window: int = 2) -> None:
+                 poll_s: float = 0.5, window: int = 4) -> None:
         self.settings = settings
         self.sync = settings.sync
         self.station = settings.station.id

@@ -73,6 +73,7 @@ class Mosquitto:
             "persistence false\n"
             f"log_dest file {self.log}\n"
             "max_queued_messages 100000\n"
+            "set_tcp_nodelay true\n"
             + extra_config)
         self.proc: subprocess.Popen | None = None
 

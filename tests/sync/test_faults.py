@@ -32,7 +32,7 @@ def hubs(tmp_path, mosquitto, hub_db):
 
     def start(name: str = "hub-1") -> HubProcess:
         hub = HubProcess(str(hub_db), mosquitto.host, mosquitto.port, name=name,
-                         log_file=tmp_path / f"{name}.log").start()
+                         log_file=tmp_path / f"{name}.log", extra_args=["--reconnect-max", "1"]).start()
         started.append(hub)
         return hub
     yield start
@@ -68,7 +68,7 @@ def test_broker_stopped_and_restarted_during_a_drain(kiosk, hubs, mosquitto, hub
 
 def test_network_cut_longer_than_the_ack_timeout(tmp_path, kiosk, hubs, mosquitto, hub_db):
     data, config = kiosk
-    ids = fill_journal(data, "st-a", 200)
+    ids = fill_journal(data, "st-a", 100)
     hubs()
     settings = load(config, data)
     pub = Publisher(settings, batch_size=2, window=1, reconnect_min_s=1, reconnect_max_s=1, poll_s=0.05)
