@@ -108,7 +108,7 @@ def _load(raw: bytes | bytearray | str, limit: int, what: str) -> dict:
     if not isinstance(doc, dict):
         raise MalformedMessage(f"{what} is not a JSON object (got {type(doc).__name__})")
     version = doc.get("v")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:
         if isinstance(version, int) and not isinstance(version, bool):
             raise UnsupportedVersion(f"{what} has format version {version}; this side understands {FORMAT_VERSION}")
         raise SchemaError(f"{what}: field 'v' must be {FORMAT_VERSION} (got {version!r})")
