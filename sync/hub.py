@@ -47,6 +47,12 @@ def _now() -> datetime:
 def database_url(db: str) -> str:
     """A SQLAlchemy URL from ``--db``: a URL as is, a plain path as a SQLite file."""
     if "://" in db:
+        scheme, rest = db.split("://", 1)
+        if scheme in ("postgresql", "postgres"):
+            # SQLAlchemy 2.1 defaults to psycopg 3; use psycopg2 when that is what is installed.
+            import importlib.util
+            driver = "psycopg" if importlib.util.find_spec("psycopg") else "psycopg2"
+            return f"postgresql+{driver}://{rest}"
         return db
     return f"sqlite:///{Path(db).expanduser().resolve()}"
 

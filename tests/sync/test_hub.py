@@ -1,0 +1,260 @@
+"""The hub: validation into dead letters, upsert by id, stations, the CLI, PostgreSQL."""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sync.demo import HubProcess
+from sync.hub import HubStore
+from sync.messages import WireRecord, decode_ack, encode_batch, encode_status, Status
+from sync.mqtt import MqttLink
+from tests.support.services import wait_for
+from tests.sync.helpers import ROOT
+
+TS = "2026-11-22T08:00:00.000+00:00"
+TOPIC = "yizhan/v1/st-a/records"
+
+
+def rec(i, station="st-a"):
+    return WireRecord(f"{station}-r{i}", station, i, "visit", TS, '{"person_key":"k","role":"resident","source":"qr"}')
+
+
+@pytest.fixture()
+def store(tmp_path):
+    s = HubStore(str(tmp_path / "hub.sqlite3"), name="hub-t")
+    yield s
+    s.close()
+
+
+def test_upsert_by_record_id_and_ack_counts(store):
+    raw = encode_batch("st-a", "b1", [rec(1), rec(2)])
+    first = decode_ack(store.handle_records(TOPIC, "st-a", raw).payload)
+    again = decode_ack(store.handle_records(TOPIC, "st-a", raw).payload)
+    overlap = decode_ack(store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b2", [rec(2), rec(3)])).payload)
+    assert (first.stored, first.duplicates) == (2, 0)
+    assert (again.stored, again.duplicates) == (0, 2)
+    assert (overlap.batch_id, overlap.stored, overlap.duplicates) == ("b2", 1, 1)
+    assert store.count_records("st-a") == 3 and store.dead_letters() == []
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b"{broken", "MalformedMessage"),
+    (b'{"v":1,"station":"st-a","batch":"b","rows":[]}', "SchemaError"),
+    (b'{"v":1,' + b" " * (4 * 1024 * 1024) + b"}", "MessageTooLarge"),
+    (encode_batch("st-b", "b", [rec(1, "st-b")]), "StationMismatch"),
+])
+def test_bad_messages_become_dead_letters_without_an_ack(store, raw, reason):
+    assert store.handle_records(TOPIC, "st-a", raw) is None
+    (dead,) = store.dead_letters()
+    assert dead["reason"].startswith(reason) and dead["station"] == "st-a" and dead["size"] == len(raw)
+    assert store.count_records() == 0
+
+
+def test_bad_records_in_a_good_batch_are_dead_lettered_and_counted(store):
+    good = json.loads(rec(1).to_json())
+    raw = json.dumps({"v": 1, "station": "st-a", "batch": "b", "records": [good, dict(good, id="x", seq="3")]})
+    ack = decode_ack(store.handle_records(TOPIC, "st-a", raw.encode()).payload)
+    assert (ack.stored, ack.rejected) == (1, 1)
+    (dead,) = store.dead_letters()
+    assert dead["record_id"] == "x" and "seq" in dead["reason"]
+
+
+def test_invalid_topic_station_is_a_dead_letter(store):
+    assert store.handle_records("yizhan/v1/_x/records", "_x", encode_batch("st-a", "b", [rec(1)])) is None
+    assert "station id" in store.dead_letters()[0]["reason"]
+
+
+def test_station_status_is_tracked_and_older_status_ignored(store):
+    online = Status("st-a", "online", "2026-11-22T08:00:01.000+00:00", "0.1.0", 7, TS, TS, False, {"roster": 2})
+    store.handle_status("t", "st-a", encode_status(online))
+    store.handle_status("t", "st-a", encode_status(Status("st-a", "offline", TS)))        # older: ignored
+    store.handle_status("t", "st-a", b"garbage")
+    (row,) = store.stations()
+    assert (row["state"], row["queue_depth"], row["documents"], row["app"]) == ("online", 7, {"roster": 2}, "0.1.0")
+    assert len(store.dead_letters()) == 1
+
+
+def test_documents_get_increasing_versions(store):
+    body = {"services": [{"id": "bp", "name": "血压"}]}
+    assert store.prepare_document("catalog", body).version == 1
+    assert store.prepare_document("catalog", body).version == 2
+    assert store.prepare_document("catalog", body, scope="st-a").version == 1
+    from sync.messages import SchemaError
+    with pytest.raises(SchemaError):
+        store.prepare_document("catalog", body, version=2)
+    with pytest.raises(SchemaError):
+        store.prepare_document("catalog", {"services": "none"})
+
+
+_fuzz_db = tempfile.mkdtemp(prefix="yizhan-hub-fuzz-")
+atexit.register(shutil.rmtree, _fuzz_db, True)
+_fuzz_store = None
+
+
+def fuzz_store() -> HubStore:
+    global _fuzz_store
+    if _fuzz_store is None:
+        _fuzz_store = HubStore(os.path.join(_fuzz_db, "hub.sqlite3"))
+    return _fuzz_store
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.binary(max_size=200),
+                 st.builds(lambda recs, station: json.dumps({"v": 1, "station": station, "batch": "b",
+                                                            "records": recs}).encode(),
+                           st.lists(st.dictionaries(st.sampled_from(["id", "station", "seq", "kind", "ts", "payload"]),
+                                                    st.one_of(st.text(max_size=8), st.integers(), st.just(TS),
+                                                              st.just("st-a"), st.dictionaries(st.text(max_size=3),
+                                                                                               st.integers())),
+                                                    max_size=6), max_size=3),
+                           st.sampled_from(["st-a", "st-b"]))),
+       st.sampled_from(["st-a", "_bad", "st-a/#"]))
+def test_fuzz_hub_validation_only_dead_letters(raw, topic_station):
+    store = fuzz_store()
+    before_dead, before_rows = store.dead, store.count_records()
+    reply = store.handle_records(f"yizhan/v1/{topic_station}/records", topic_station, raw)
+    if reply is None:
+        assert store.dead == before_dead + 1
+    else:
+        ack = decode_ack(reply.payload)
+        assert store.count_records() == before_rows + ack.stored
+
+
+def test_running_hub_survives_bad_input_and_still_acks(tmp_path, mosquitto):
+    db = tmp_path / "hub.sqlite3"
+    hub = HubProcess(str(db), mosquitto.host, mosquitto.port, log_file=tmp_path / "hub.log").start()
+    acks = []
+    link = MqttLink(host=mosquitto.host, port=mosquitto.port, client_id="bad-actor", base_topic="yizhan/v1",
+                    station="st-a")
+    link.subscribe("ack", lambda *a: acks.append(decode_ack(a[2])))
+    link.start()
+    try:
+        assert link.wait_connected(10)
+        wait_for(lambda: False, 0.2)
+        for raw in (b"\x00\xff", b'{"v":1}', b"[" * 100000, b"x" * (5 * 1024 * 1024),
+                    encode_batch("st-b", "spoof", [rec(1, "st-b")])):
+            link.publish("records", raw).wait_for_publish(5)
+        link.publish("records", encode_batch("st-a", "good", [rec(1)])).wait_for_publish(5)
+        assert wait_for(lambda: len(acks) == 1, 15)
+        assert hub.running
+    finally:
+        link.stop()
+        hub.stop()
+    store = HubStore(str(db))
+    reasons = [d["reason"].split(":")[0] for d in store.dead_letters()]
+    assert reasons == ["MalformedMessage", "SchemaError", "MalformedMessage", "MessageTooLarge", "StationMismatch"]
+    assert acks[0].batch_id == "good" and store.count_records() == 1
+
+
+def yizhan(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **(env or {})}, timeout=60)
+
+
+def test_cli_stations_and_publish(tmp_path, mosquitto):
+    db = tmp_path / "hub.sqlite3"
+    store = HubStore(str(db))
+    store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b", [rec(1), rec(2)]))
+    store.handle_status("t", "st-a", encode_status(Status("st-a", "online", TS, "0.1.0", 5, None, None)))
+    out = yizhan("hub", "stations", "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    line = next(l for l in out.stdout.splitlines() if l.startswith("st-a"))
+    assert line.split()[1] == "online" and line.split()[3:5] == ["5", "2"]
+    data = json.loads(yizhan("hub", "stations", "--db", str(db), "--json").stdout)
+    assert data[0]["records"] == 2
+
+    got = []
+    link = MqttLink(host=mosquitto.host, port=mosquitto.port, client_id="watch", base_topic="yizhan/v1",
+                    station="st-a")
+    link.subscribe("roster", lambda *a: got.append(a), station="_all")
+    link.start()
+    try:
+        assert link.wait_connected(10)
+        body = tmp_path / "roster.json"
+        body.write_text(json.dumps({"volunteers": [{"id": "v1", "name": "王*明", "card_uid": "04A1B2C3"}]}))
+        out = yizhan("hub", "publish", "roster", str(body), "--db", str(db), "--port", str(mosquitto.port))
+        assert out.returncode == 0 and "version 1" in out.stdout, out.stderr
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps({"volunteers": [{"id": "v1", "name": "x"}]}))
+        out = yizhan("hub", "publish", "roster", str(bad), "--db", str(db), "--port", str(mosquitto.port))
+        assert out.returncode == 2 and "card_uid or a person_key" in out.stderr
+        assert wait_for(lambda: got, 10)
+    finally:
+        link.stop()
+    station, suffix, payload, retained = got[0]
+    assert (station, suffix) == ("_all", "roster") and json.loads(payload)["version"] == 1
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------------
+
+def _pg_url() -> str | None:
+    url = os.environ.get("YIZHAN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        import psycopg2
+        psycopg2.connect(url, connect_timeout=3).close()
+        return url
+    except Exception:
+        return None
+
+
+@pytest.fixture()
+def pg_schema_url():
+    url = _pg_url()
+    if url is None:
+        pytest.skip("no PostgreSQL server reachable (set YIZHAN_TEST_PG_URL)")
+    import psycopg2
+    schema = f"yizhan_test_{uuid.uuid4().hex[:10]}"
+    con = psycopg2.connect(url)
+    con.autocommit = True
+    con.cursor().execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in url else "?"
+    yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    con.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
+    con.close()
+
+
+def test_postgresql_store_upserts_and_dead_letters(pg_schema_url):
+    store = HubStore(pg_schema_url, name="hub-pg")
+    try:
+        raw = encode_batch("st-a", "b1", [rec(1), rec(2)])
+        assert decode_ack(store.handle_records(TOPIC, "st-a", raw).payload).stored == 2
+        assert decode_ack(store.handle_records(TOPIC, "st-a", raw).payload).duplicates == 2
+        assert store.handle_records(TOPIC, "st-a", b"{") is None
+        assert store.count_records("st-a") == 2 and len(store.dead_letters()) == 1
+        assert store.stations()[0]["records"] == 2
+    finally:
+        store.close()
+
+
+def test_postgresql_hub_drain_exactly_once(tmp_path, mosquitto, pg_schema_url):
+    from sync.publisher import Publisher
+    from tests.sync.helpers import fill_journal, load, outbox_depth, station_config
+    data = tmp_path / "kiosk"
+    data.mkdir()
+    ids = fill_journal(data, "st-p", 150)
+    hub = HubProcess(pg_schema_url, mosquitto.host, mosquitto.port, name="hub-pg", log_file=tmp_path / "hub.log").start()
+    pub = Publisher(load(station_config(tmp_path / "p.toml", "st-p", mosquitto.port, batch_size=20), data),
+                    poll_s=0.05)
+    pub.start()
+    try:
+        assert wait_for(lambda: outbox_depth(data) == 0, 60)
+    finally:
+        pub.stop()
+        hub.stop()
+    store = HubStore(pg_schema_url)
+    try:
+        with store.engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT id, seq FROM hub_records WHERE station = 'st-p'").fetchall()
+    finally:
+        store.close()
+    assert sorted(r[0] for r in rows) == sorted(ids) and sorted(r[1] for r in rows) == list(range(1, 151))
