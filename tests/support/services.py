@@ -55,10 +55,11 @@ class Mosquitto:
         workdir: where the config (and log) go.
         port: fixed port (default: a free one); kept across stop()/start() for restart tests.
         extra_config: more mosquitto.conf lines (ACLs, password file, listeners).
+        config: a complete mosquitto.conf instead (its first listener must be ``port`` on 127.0.0.1).
     """
 
     def __init__(self, workdir: Path, port: int | None = None, extra_config: str = "",
-                 anonymous: bool = True) -> None:
+                 anonymous: bool = True, config: str | None = None) -> None:
         if not shutil.which("mosquitto"):
             raise RuntimeError("mosquitto is not installed (make test installs it: apt-get install mosquitto)")
         self.workdir = Path(workdir)
@@ -67,6 +68,10 @@ class Mosquitto:
         self.port = port or free_port()
         self.conf = self.workdir / "mosquitto.conf"
         self.log = self.workdir / "mosquitto.log"
+        if config is not None:                # a complete configuration (listeners included)
+            self.conf.write_text(config)
+            self.proc = None
+            return
         self.conf.write_text(
             f"listener {self.port} {self.host}\n"
             f"allow_anonymous {'true' if anonymous else 'false'}\n"
