@@ -136,7 +136,7 @@ class MqttLink:
         Raises:
             TopicError: wildcard, separator or invalid station id.
         """
-        station = station or self.station
+        station = self.station if station is None else station
         if station is None or not (station == ALL_STATIONS or valid_station_id(station)):
             raise TopicError(f"station id {station!r} is not valid in a topic")
         return f"{self.base_topic}/{station}/{_check_suffix(suffix)}"
