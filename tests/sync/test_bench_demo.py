@@ -1,0 +1,60 @@
+"""`yizhan bench fill`, `yizhan bench sync` (small) and the demo services: they run and count honestly."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+from kiosk.records import known_kinds
+from sync.demo import start_demo_services
+from sync.publisher import Publisher
+from tests.support.services import port_open, wait_for
+from tests.sync.helpers import ENV, ROOT, fill_journal, hub_rows, load, outbox_depth, station_config
+
+
+def yizhan(*args):
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **ENV}, timeout=300)
+
+
+def test_bench_fill_journals_realistic_records(tmp_path):
+    out = yizhan("bench", "fill", "--records", "400", "--data-dir", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["records"] == 400
+    con = sqlite3.connect(tmp_path / "journal.sqlite3")
+    kinds = dict(con.execute("SELECT kind, count(*) FROM records GROUP BY kind").fetchall())
+    pending = con.execute("SELECT count(*) FROM outbox WHERE state = 'ready'").fetchone()[0]
+    con.close()
+    assert sum(kinds.values()) == 400 == pending
+    assert {"visit", "bench.bp", "bench.glucose"} <= set(kinds)
+    assert set(kinds) <= set(known_kinds()) | {"bench.bp", "bench.glucose", "bench.alert"}
+
+
+def test_bench_sync_small_run_counts_lost_and_duplicates():
+    out = yizhan("bench", "sync", "--records", "300", "--batch-size", "50")
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["records"] == 300 and result["lost"] == 0 and result["duplicates"] == 0
+    assert result["raw_lost"] == 0
+    assert {"seconds", "records_per_s", "raw_qos1_msgs_per_s", "ratio"} <= set(result)
+
+
+def test_demo_services_receive_records_and_stop(tmp_path):
+    services = start_demo_services(tmp_path)
+    assert services is not None
+    data = tmp_path / "kiosk"
+    data.mkdir()
+    ids = fill_journal(data, "demo-001", 25)
+    pub = Publisher(load(station_config(tmp_path / "d.toml", "demo-001", services.port), data), poll_s=0.05)
+    pub.start()
+    hub_proc, broker_proc = services.hub.proc, services.broker.proc
+    try:
+        assert wait_for(lambda: outbox_depth(data) == 0, 30)
+    finally:
+        pub.stop()
+        services.stop()
+    assert sorted(r[0] for r in hub_rows(services.db_path, "demo-001")) == sorted(ids)
+    assert hub_proc.poll() is not None and broker_proc.poll() is not None
+    assert not port_open(services.host, services.port)
