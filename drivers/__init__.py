@@ -13,6 +13,12 @@ DRIVERS: dict[str, dict[str, str]] = {
     "idcard": {
         "sam": "drivers.idcard_sam:IdCardReader",
     },
+    "pcsc": {
+        "pcsc": "drivers.pcsc:PcscReader",
+    },
+    "camera": {
+        "opencv": "drivers.qr:QrScanner",
+    },
     "bp": {
         "omron-hbp9030": "drivers.omron_hbp9030:OmronHBP9030",
         "maibobo": "drivers.maibobo:Maibobo",

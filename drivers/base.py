@@ -118,7 +118,7 @@ class SerialDevice(ABC):
             raise ConnectionFailed(f"{self.port_url} went away: {exc}") from exc
         finally:
             if timeout is not None:
-                port.timeout = self.TIMEOUT
+                self._restore_timeout(port)
         if len(data) != n:
             raise DeviceTimeout(f"expected {n} bytes from {self.port_url}, got {len(data)}: {data.hex(' ')}")
         return data
@@ -134,10 +134,17 @@ class SerialDevice(ABC):
             raise ConnectionFailed(f"{self.port_url} went away: {exc}") from exc
         finally:
             if timeout is not None:
-                port.timeout = self.TIMEOUT
+                self._restore_timeout(port)
         if not data.endswith(terminator):
             raise DeviceTimeout(f"no {terminator!r} from {self.port_url} (got {data[:64]!r})")
         return data
+
+    def _restore_timeout(self, port: serial.SerialBase) -> None:
+        # On a pulled cable, setting the timeout fails too; that must not replace the typed error.
+        try:
+            port.timeout = self.TIMEOUT
+        except (serial.SerialException, OSError, ValueError):
+            pass
 
     # -- model hooks -----------------------------------------------------------------
     def _device_open(self) -> None:

@@ -91,8 +91,25 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
                 Clock.schedule_once(lambda _dt: self._tour_step(tour_plan(), Path(tour_dir)), 0.3)
                 return
             self.shell.start_clock()
+            self._start_services()
             if first_frame_marker:
                 Window.bind(on_flip=self._first_flip)
+
+        def _start_services(self):
+            from kiosk.identify_sources import IdentitySources
+
+            def post(fn):
+                Clock.schedule_once(lambda _dt: fn(), 0)
+
+            identify = self.shell.manager.get_screen("identify")
+            sources = IdentitySources(ctx.settings, ctx.services["identity"], ctx.status, post,
+                                      on_event=self.shell.on_identity_event,
+                                      on_frame=lambda frame: post(lambda: identify.show_preview(frame)))
+            ctx.services["identity_sources"] = sources
+            sources.start()
+
+        def on_stop(self):
+            self.shell.close()
 
         def _first_flip(self, *_args):
             Window.unbind(on_flip=self._first_flip)

@@ -50,7 +50,7 @@ class KioskContext:
 
     def close(self) -> None:
         """Stop services and close the journal."""
-        for service in self.services.values():
+        for service in reversed(list(self.services.values())):   # last started, first stopped
             stop = getattr(service, "stop", None)
             if callable(stop):
                 stop()
@@ -63,7 +63,13 @@ def build_context(settings: Settings) -> KioskContext:
     Raises:
         JournalError: the journal cannot be opened (message says what to do).
     """
+    from kiosk.identity import IdentityService
+    from kiosk.roster import Roster
+
     journal = Journal(settings.data_dir / Journal.FILENAME, settings.station.id)
     session = Session(default_language=settings.ui.language, lang=settings.ui.language)
     gate = PinGate(settings.secrets.admin_pin_hash, settings.admin.max_tries, settings.admin.lockout_s, journal)
-    return KioskContext(settings=settings, journal=journal, session=session, pin_gate=gate)
+    ctx = KioskContext(settings=settings, journal=journal, session=session, pin_gate=gate)
+    ctx.services["identity"] = IdentityService(settings.secrets.district_key, journal,
+                                               lambda: Roster.load(settings.data_dir))
+    return ctx

@@ -55,11 +55,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"yizhan: cannot write to the data directory {settings.data_dir}: {exc.strerror or exc}. "
               "Create it and make it writable for this user, or set --data-dir.", file=sys.stderr)
         return 3
+    rig = None
+    if args.demo:
+        from kiosk.demo import DemoRig
+        rig = DemoRig(settings)
+        settings = rig.start()
     try:
         ctx = build_context(settings)
     except JournalError as exc:
         print(f"yizhan: {exc}", file=sys.stderr)
+        if rig:
+            rig.stop()
         return 3
+    if rig:
+        ctx.services["demo"] = rig
     from kiosk.app import FontMissing, run_app
     try:
         if args.demo and not args.tour:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from screens.admin import AdminScreen
 from screens.admin_pin import AdminPinScreen
+from screens.consent import ConsentScreen
+from screens.greeting import GreetingScreen
 from screens.help import HelpScreen
 from screens.home import HomeScreen
 from screens.identify import IdentifyScreen
@@ -14,6 +16,8 @@ from screens.identify import IdentifyScreen
 SCREENS = {
     "home": HomeScreen,
     "identify": IdentifyScreen,
+    "consent": ConsentScreen,
+    "greeting": GreetingScreen,
     "help": HelpScreen,
     "admin_pin": AdminPinScreen,
     "admin": AdminScreen,

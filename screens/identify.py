@@ -1,15 +1,18 @@
-"""Identify: ask the person to place a card or show a QR code."""
+"""Identify: ask the person to place a card or show a QR code, then greet them."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from kivy.animation import Animation
+from kivy.clock import Clock
+from kivy.graphics.texture import Texture
 from kivy.lang import Builder
-from kivy.properties import ColorProperty, NumericProperty, StringProperty
+from kivy.properties import ColorProperty, NumericProperty, ObjectProperty, StringProperty
 
 from kiosk.i18n import N_
 from screens import theme
 from screens.base import KioskScreen
+from screens.widgets import KButton
 
 PURPOSE_TITLES = {
     "health": N_("Health check"),
@@ -17,10 +20,11 @@ PURPOSE_TITLES = {
     "records": N_("My records"),
     "session": N_("Health-check day"),
 }
+READER_OFFLINE = N_("The card reader is not connected. Please ask the staff, or use a QR code.")
 
 
 class IdentifyScreen(KioskScreen):
-    """The identification prompt. Card and QR sources report into :meth:`show_message`."""
+    """The identification prompt. Identity events arrive through :meth:`on_identity`."""
 
     purpose = StringProperty("")
     purpose_title = StringProperty("")
@@ -28,12 +32,31 @@ class IdentifyScreen(KioskScreen):
     message_color = ColorProperty(theme.CARD)
     message_text_color = ColorProperty(theme.INK)
     hint_offset = NumericProperty(0)
-    personal = False
+    preview = ObjectProperty(None, allownone=True)
+    #: Called after the greeting is drawn for an identification (benchmark hook).
+    greeted_hook = ObjectProperty(None, allownone=True)
+
+    def on_ctx(self, instance, ctx) -> None:
+        super().on_ctx(instance, ctx)
+        if ctx is not None and ctx.settings.demo and "demo" in ctx.services:
+            Clock.schedule_once(lambda _dt: self._add_demo_buttons(), 0)
+
+    def _add_demo_buttons(self) -> None:
+        bar = self.ids.demo_bar
+        bar.clear_widgets()
+        bar.height = theme.BUTTON_HEIGHT_DP * 0.8
+        place = KButton(text=self._("Demo: place a card"), icon="card", bg_color=theme.RECORDS)
+        place.bind(on_release=lambda *_: self.ctx.services["demo"].place_card())
+        take = KButton(text=self._("Demo: take the card away"), bg_color=theme.NEUTRAL)
+        take.bind(on_release=lambda *_: self.ctx.services["demo"].remove_card())
+        bar.add_widget(place)
+        bar.add_widget(take)
 
     def enter(self, purpose: str = "", **_params) -> None:
         self.purpose = purpose or self.ctx.session.purpose
         self.purpose_title = self._(PURPOSE_TITLES.get(self.purpose, N_("Identify yourself")))
-        self.show_message("")
+        state = self.ctx.status.get("idcard").get("state")
+        self.show_message(self._(READER_OFFLINE) if state == "disconnected" else "", error=state == "disconnected")
 
     def on_enter(self, *_args) -> None:
         """Start the card hint animation (a gentle up-and-down of the arrow)."""
@@ -46,6 +69,47 @@ class IdentifyScreen(KioskScreen):
     def on_leave(self, *_args) -> None:
         Animation.cancel_all(self, "hint_offset")
 
+    # -- events from the identity sources (UI thread) ---------------------------------------------
+    def on_identity(self, item) -> None:
+        """An :class:`IdentityEvent` or a :class:`SourceProblem` from a worker."""
+        from kiosk.identity import Identified, Refused
+        from kiosk.identify_sources import SourceProblem
+
+        if isinstance(item, SourceProblem):
+            self.show_message(self._(item.message) if item.message else
+                              self._("The card could not be read. Please take it away and place it again."),
+                              error=True)
+            return
+        outcome = item.outcome
+        if isinstance(outcome, Refused):
+            self.show_message(self._(outcome.message), error=True)
+            return
+        if isinstance(outcome, Identified):
+            session = self.ctx.session
+            session.identify(outcome.person)
+            if outcome.consent_given is False:
+                session.scratch["consent"] = False
+            wants_health = (self.purpose or session.purpose) in ("health", "records")
+            if outcome.needs_consent and wants_health:
+                self.nav.go("consent")
+            else:
+                self.nav.go("greeting")
+            if self.greeted_hook is not None:
+                self.greeted_hook(item)
+
+    def show_preview(self, frame) -> None:
+        """Show a camera frame (BGR numpy array) in the QR panel; UI thread only."""
+        height, width = frame.shape[:2]
+        texture = self.preview
+        if texture is None or texture.size != (width, height):
+            texture = Texture.create(size=(width, height), colorfmt="bgr")
+            texture.flip_vertical()
+        texture.blit_buffer(frame.tobytes(), colorfmt="bgr", bufferfmt="ubyte")
+        self.preview = texture
+        self.ids.preview_image.texture = texture
+        self.ids.preview_image.opacity = 1
+        self.ids.qr_icon.opacity = 0
+
     def show_message(self, text: str, error: bool = False) -> None:
         """Show a status line under the prompt; errors use the danger colour and stay readable."""
         self.message = text
@@ -57,13 +121,18 @@ class IdentifyScreen(KioskScreen):
 
     @classmethod
     def tour_states(cls) -> list[str]:
-        return ["", "error"]
+        return ["", "error", "expired", "offline"]
 
     def load_demo(self, state: str = "") -> None:
+        from kiosk.identity import REFUSALS
         self.enter(purpose="health")
         if state == "error":
             self.show_message(self._("The card could not be read. Please take it away and place it again."),
                               error=True)
+        elif state == "expired":
+            self.show_message(self._(REFUSALS["document_expired"]), error=True)
+        elif state == "offline":
+            self.show_message(self._(READER_OFFLINE), error=True)
 
 
 Builder.load_file(str(Path(__file__).with_name("identify.kv")))

@@ -114,6 +114,22 @@ class Shell(FloatLayout):
         self.idle.configure(s.ui.idle_warning_s, s.idle_reset_for(name))
         self.idle.touch()
 
+    def has_screen(self, name: str) -> bool:
+        """True if a screen of that name is registered."""
+        return self.manager.has_screen(name)
+
+    def on_identity_event(self, item) -> None:
+        """An identity outcome or a read problem from a worker (already on the UI thread).
+
+        Only the screen showing now may act on it (the identify prompt, a health-check day);
+        a card tapped on any other screen is ignored.
+        """
+        screen = self.manager.current_screen
+        handler = getattr(screen, "on_identity", None)
+        if handler is not None:
+            self.idle.touch()
+            handler(item)
+
     def home(self) -> None:
         """End the visit: wipe the session and every screen, show home."""
         self.end_session()

@@ -1,0 +1,108 @@
+"""Demo mode (``make run``): simulators that speak the real device protocols, run in-process on
+ptys, and the kiosk's real drivers reading them. Demo buttons on the screens tell the simulators
+what to do (place a card, take a reading); nothing else in the kiosk knows it is a demo."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from datetime import datetime
+
+from kiosk.privacy import person_key
+from kiosk.settings import DeviceSettings, Settings
+
+log = logging.getLogger(__name__)
+
+#: The card kinds the "place a card" demo button cycles through.
+DEMO_CARDS = ("resident", "resident_young", "hmt_permit", "foreign_2023", "resident_expired")
+#: UID of the demo volunteer's contactless card.
+DEMO_VOLUNTEER_UID = "04A1B2C3"
+#: Blood-pressure readings the demo monitor cycles through: normal, high-normal, grade 2, urgent.
+DEMO_BP = ((118, 76, 68), (134, 86, 72), (162, 101, 80), (186, 112, 90))
+#: Glucose readings (mg/dL) the demo meter cycles through: 5.4, 6.6, 12.1, 3.4 mmol/L.
+DEMO_GLUCOSE_MG_DL = (97, 119, 218, 61)
+
+
+class DemoRig:
+    """Starts the simulators and rewrites the device settings to point at them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.dev_dir = settings.data_dir / "dev"
+        self.idcard = None
+        self.bp = None
+        self.glucose = None
+        self._card_index = 0
+        self._bp_index = 0
+        self._glucose_index = 0
+
+    def start(self) -> Settings:
+        """Start every simulator; returns settings whose devices use them."""
+        from drivers.sim.idcard import IdCardSimulator
+
+        self.dev_dir.mkdir(parents=True, exist_ok=True)
+        devices = dict(self.settings.devices)
+        self.idcard = IdCardSimulator(link=str(self.dev_dir / "idcard"), baudrate=115200).start()
+        devices["idcard"] = DeviceSettings(driver="sam", port=self.idcard.path, baudrate=115200)
+        try:
+            from drivers.sim.bp import BpSimulator
+            self.bp = BpSimulator("maibobo", link=str(self.dev_dir / "bp"), step_s=0.12).start()
+            devices["bp"] = DeviceSettings(driver="maibobo", port=self.bp.path)
+        except Exception as exc:    # the demo runs without a monitor rather than not at all
+            log.error("demo blood-pressure simulator unavailable: %s", exc)
+        try:
+            from drivers.sim.glucose import GlucoseSimulator
+            self.glucose = GlucoseSimulator("onetouch-ultra2", link=str(self.dev_dir / "glucose")).start()
+            devices["glucose"] = DeviceSettings(driver="onetouch-ultra2", port=self.glucose.path)
+        except Exception as exc:
+            log.error("demo glucometer simulator unavailable: %s", exc)
+        self._write_roster()
+        return dataclasses.replace(self.settings, devices=devices)
+
+    def _write_roster(self) -> None:
+        """A local roster with one demo volunteer (the second sample card, and a contactless card)."""
+        from drivers.sim.idcard import SAMPLE_CARDS
+
+        volunteer_key = person_key(self.settings.secrets.district_key, SAMPLE_CARDS["resident_young"].expected.number)
+        body = {"teams": [{"id": "orange", "name": "暖心橙"}, {"id": "red", "name": "党旗红"}],
+                "volunteers": [{"id": "V0001", "name": "测试乙", "person_key": volunteer_key,
+                                "card_uid": DEMO_VOLUNTEER_UID, "teams": ["orange"]}]}
+        (self.settings.data_dir / "roster.json").write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+
+    # -- demo buttons -------------------------------------------------------------------------------
+    def place_card(self) -> str:
+        """Put the next sample card on the simulated reader; returns its kind."""
+        kind = DEMO_CARDS[self._card_index % len(DEMO_CARDS)]
+        self._card_index += 1
+        self.idcard.remove()
+        self.idcard.present(kind)
+        return kind
+
+    def remove_card(self) -> None:
+        """Take the card off the simulated reader."""
+        self.idcard.remove()
+
+    def queue_bp(self) -> tuple[int, int, int]:
+        """The reading the simulated monitor will produce on its next measurement."""
+        reading = DEMO_BP[self._bp_index % len(DEMO_BP)]
+        self._bp_index += 1
+        if self.bp:
+            self.bp.queue_reading(*reading)
+        return reading
+
+    def add_glucose(self) -> float:
+        """A new reading stored in the simulated meter, as if just measured; returns mg/dL."""
+        value = DEMO_GLUCOSE_MG_DL[self._glucose_index % len(DEMO_GLUCOSE_MG_DL)]
+        self._glucose_index += 1
+        if self.glucose:
+            self.glucose.add_reading(value, datetime.now())
+        return value
+
+    def stop(self) -> None:
+        """Stop the simulators."""
+        for sim in (self.idcard, self.bp, self.glucose):
+            if sim is not None:
+                try:
+                    sim.stop()
+                except Exception as exc:
+                    log.warning("stopping a demo simulator: %s", exc)

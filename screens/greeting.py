@@ -1,0 +1,105 @@
+"""Greeting: 王*明，您好 — and the next steps for what the person came to do."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.lang import Builder
+from kivy.metrics import dp
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+
+from kiosk.i18n import N_
+from screens import theme
+from screens.base import KioskScreen
+from screens.widgets import KButton
+
+#: purpose -> (button text, icon, target screen, colour) in the order offered
+NEXT_STEPS = {
+    "health": [(N_("Start the health check"), "heart", "health_menu", theme.HEALTH),
+               (N_("My records"), "records", "records", theme.RECORDS)],
+    "records": [(N_("My records"), "records", "records", theme.RECORDS),
+                (N_("Start the health check"), "heart", "health_menu", theme.HEALTH)],
+    "volunteer": [(N_("Volunteer service"), "volunteer", "volunteer", theme.VOLUNTEER)],
+}
+HEALTH_SCREENS = {"health_menu", "records"}
+
+
+class GreetingScreen(KioskScreen):
+    """Shows who was identified (masked) and offers the next steps."""
+
+    personal = True
+    hello = StringProperty("")
+    subtitle = StringProperty("")
+    facts = StringProperty("")
+    note = StringProperty("")
+    has_note = BooleanProperty(False)
+    note_height = NumericProperty(0)
+
+    def enter(self, **_params) -> None:
+        person = self.ctx.session.person
+        if person is None:
+            self.reset()
+            return
+        name = person.display_name or self._("Resident")
+        self.hello = self._("{name}, hello!", name=name)
+        if person.role == "volunteer":
+            self.subtitle = self._("Volunteer · thank you for your service")
+        else:
+            self.subtitle = self._("Welcome to the citizen station")
+        parts = []
+        if person.masked_id:
+            parts.append(self._("Card {number}", number=person.masked_id))
+        if person.birth_year:
+            parts.append(self._("Born {year}", year=person.birth_year))
+        self.facts = "   ".join(parts)
+        declined = self.ctx.session.scratch.get("consent") is False
+        self.has_note = declined
+        self.note_height = dp(96) if declined else 0
+        self.note = self._("You did not agree to health data processing, so health checks are off. "
+                           "Everything else is available.") if declined else ""
+        self._build_actions(declined)
+
+    def _build_actions(self, declined: bool) -> None:
+        box = self.ids.actions
+        box.clear_widgets()
+        purpose = self.ctx.session.purpose or "health"
+        role = self.ctx.session.person.role if self.ctx.session.person else "resident"
+        steps = list(NEXT_STEPS.get(purpose, NEXT_STEPS["health"]))
+        if role == "volunteer" and purpose != "volunteer":
+            steps += NEXT_STEPS["volunteer"]
+        for text, icon, target, colour in steps:
+            if declined and target in HEALTH_SCREENS:
+                continue
+            if not self.nav.has_screen(target):
+                continue
+            button = KButton(text=self._(text), icon=icon, bg_color=colour, font_role="title")
+            button.bind(on_release=lambda _b, t=target: self.nav.go(t))
+            box.add_widget(button)
+
+    def reset(self) -> None:
+        self.hello = self.subtitle = self.facts = self.note = ""
+        self.has_note = False
+        self.note_height = 0
+        if "actions" in self.ids:
+            self.ids.actions.clear_widgets()
+
+    @classmethod
+    def tour_states(cls) -> list[str]:
+        return ["", "declined", "volunteer"]
+
+    def load_demo(self, state: str = "") -> None:
+        from kiosk.session import Person
+        if state == "volunteer":
+            self.ctx.session.begin("volunteer")
+            self.ctx.session.identify(Person(role="volunteer", person_key="1" * 64, display_name="李*华",
+                                             source="demo", volunteer_id="V0001", team="orange"))
+            self.enter()
+            return
+        self.ctx.session.begin("health")
+        if state == "declined":
+            self.ctx.session.scratch["consent"] = False
+        self.ctx.session.identify(Person(role="resident", person_key="0" * 64, display_name="王*明",
+                                         masked_id="310***********1234", birth_year=1950, source="demo"))
+        self.enter()
+
+
+Builder.load_file(str(Path(__file__).with_name("greeting.kv")))
