@@ -10,14 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.services import wait_for
-
 from drivers import load_driver
 from drivers.errors import ConnectionFailed, DeviceTimeout, DriverError, InvalidResponse
 from drivers.glucose_common import MeterSilent, NoNewReading
 from drivers.readings import MealContext, RangeFlag, Unit
 from drivers.sim.glucose import GlucoseSimulator
-from tests.support.services import stop_pid
+from tests.support.services import stop_pid, wait_for
 
 PROTOCOLS = ["onetouch-ultra2", "astm", "sd-codefree"]
 YIZHAN = str(Path(sys.executable).with_name("yizhan"))
