@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="station settings file (default: $YIZHAN_CONFIG or config/station.toml)")
     parser.add_argument("--demo", action="store_true", help="use the demo settings")
     parser.add_argument("--batch-size", type=int, default=None, help="records per message (default: [sync] batch_size)")
+    parser.add_argument("--window", type=int, default=4, help="batches in flight at once (1: strictly one by one)")
     parser.add_argument("--reconnect-max", type=float, default=30.0,
                         help="longest wait between reconnect attempts, seconds (backoff doubles up to it)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log every resend")
@@ -42,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from sync.publisher import Publisher
     try:
-        publisher = Publisher(settings, batch_size=args.batch_size, reconnect_max_s=args.reconnect_max)
+        publisher = Publisher(settings, batch_size=args.batch_size, reconnect_max_s=args.reconnect_max,
+                              window=args.window)
     except OutboxError as exc:
         print(f"cannot open the outbox: {exc}", file=sys.stderr)
         return 1

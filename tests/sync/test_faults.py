@@ -92,13 +92,13 @@ def test_network_cut_longer_than_the_ack_timeout(tmp_path, kiosk, hubs, mosquitt
 
 def test_publisher_sigkilled_at_random_moments_during_a_drain(kiosk, hubs, hub_db):
     data, config = kiosk
-    ids = fill_journal(data, "st-a", 1500, urgent_every=97)
+    ids = fill_journal(data, "st-a", 2400, urgent_every=97)
     hubs()
     rng = random.Random(20261122)
     mid_drain_kills = 0
     for _ in range(24):
-        pub = PublisherProcess(data, config, "--batch-size", "3").start()
-        settle(rng.uniform(0.01, 0.25))
+        pub = PublisherProcess(data, config, "--batch-size", "1", "--window", "1").start()
+        settle(rng.uniform(0.01, 0.2))
         stored = len(hub_rows(hub_db, "st-a"))
         pub.kill()
         mid_drain_kills += 0 < stored < len(ids)
