@@ -155,6 +155,73 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
     return YizhanKiosk()
 
 
+class HeadlessShell:
+    """The kiosk shell on an offscreen window, driven frame by frame without ``App.run`` — for the
+    benchmarks and UI tests. ``post`` hands work to the Kivy clock like the running app does."""
+
+    def __init__(self, ctx: KioskContext, size: tuple[int, int] = TOUR_SIZE) -> None:
+        os.environ.pop("DISPLAY", None)
+        configure_kivy(ctx, windowed=True, size=size)
+        from kivy.base import EventLoop
+        from kivy.core.window import Window
+
+        from screens import SCREENS
+        from screens.shell import Shell
+
+        EventLoop.ensure_window()
+        self.window = Window
+        Window.size = size
+        register_font()
+        self.ctx = ctx
+        self.exited = False
+        self.shell = Shell(ctx, SCREENS, on_exit=self._exit)
+        for child in list(Window.children):
+            Window.remove_widget(child)
+        Window.add_widget(self.shell)
+        self.shell.go("home")
+        self.flips: list[float] = []
+        Window.bind(on_flip=self._on_flip)
+        self.frames(3)
+
+    def _exit(self) -> None:
+        self.exited = True
+
+    def _on_flip(self, *_args) -> None:
+        self.flips.append(time.monotonic())
+
+    @staticmethod
+    def post(fn) -> None:
+        """Run ``fn`` on the UI thread at the next frame."""
+        from kivy.clock import Clock
+        Clock.schedule_once(lambda _dt: fn(), 0)
+
+    def frames(self, n: int = 2) -> None:
+        """Run ``n`` frames of the event loop (input, clock, layout, drawing)."""
+        from kivy.base import EventLoop
+        for _ in range(n):
+            EventLoop.idle()
+
+    def pump_until(self, predicate, timeout: float = 10.0) -> bool:
+        """Run frames until ``predicate()`` is true; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.frames(1)
+            if predicate():
+                return True
+            time.sleep(0.001)
+        return False
+
+    def screen(self, name: str):
+        """The registered screen ``name``."""
+        return self.shell.manager.get_screen(name)
+
+    def close(self) -> None:
+        """Detach the shell from the window."""
+        self.window.unbind(on_flip=self._on_flip)
+        self.shell.close()
+        self.window.remove_widget(self.shell)
+
+
 def run_app(ctx: KioskContext, *, tour_dir: Path | None = None, windowed: bool = False,
             first_frame_marker: bool = False) -> int:
     """Run the kiosk (or the tour) until it stops; returns the exit code."""

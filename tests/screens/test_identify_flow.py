@@ -14,15 +14,13 @@ from kiosk.settings import DeviceSettings
 
 @pytest.fixture()
 def rig(harness, tmp_path):
-    from kivy.clock import Clock
-
     sim = IdCardSimulator(link=str(tmp_path / "idcard"), baudrate=115200).start()
     ctx = harness.ctx
     devices = {"idcard": DeviceSettings(driver="sam", port=sim.path, baudrate=115200,
                                         options={"poll_interval": 0.05})}
     settings = dataclasses.replace(ctx.settings, devices=devices)
     sources = IdentitySources(settings, ctx.services["identity"], ctx.status,
-                              post=lambda fn: Clock.schedule_once(lambda _dt: fn(), 0),
+                              post=harness.post,
                               on_event=harness.shell.on_identity_event)
     sources.start()
     yield sim
@@ -32,13 +30,7 @@ def rig(harness, tmp_path):
 
 
 def pump_until(harness, predicate, timeout=10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        harness.frames(1)
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
+    return harness.pump_until(predicate, timeout)
 
 
 def texts(widget) -> str:
