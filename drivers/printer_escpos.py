@@ -132,14 +132,18 @@ def wrap(text: str, columns: int) -> list[str]:
 
 
 def layout(slip: Slip, columns: int) -> list[tuple[int, str]]:
-    """The slip as (size, line) pairs: size 2 = double width and height, 1 = normal; "" = blank."""
+    """The slip as (size, line) pairs; "" is a blank line.
+
+    Sizes: 1 normal, 2 double width and height (the title), 3 double height only (the readings,
+    so a reading like "血压 128/82 mmHg" still fits one line of 58 mm paper).
+    """
     half = max(columns // 2, 2)
     out: list[tuple[int, str]] = [(1, line) for line in wrap(slip.station, columns)]
     out.append((1, ""))
     out += [(1, line) for line in wrap(f"{slip.name}  {slip.time}", columns)]
     out.append((1, "-" * columns))
     for reading in slip.readings:
-        out += [(2, line) for line in wrap(reading, half)]
+        out += [(3, line) for line in wrap(reading, columns)]
     out.append((1, ""))
     out += [(2, line) for line in wrap(slip.title, half)]
     out += [(1, line) for line in wrap(slip.advice, columns)]
@@ -206,9 +210,12 @@ class SlipPrinter:
             if size == 2:
                 p.set(double_width=True, double_height=True, bold=True)
                 p._raw(FS_CHINESE_SIZE + b"\x0c")
+            elif size == 3:
+                p.set(double_height=True, bold=True)
+                p._raw(FS_CHINESE_SIZE + b"\x08")
             self._chinese(p, line)
             p._raw(b"\n")
-            if size == 2:
+            if size != 1:
                 p.set(normal_textsize=True, bold=False)
                 p._raw(FS_CHINESE_SIZE + b"\x00")
         p.cut(mode=self.cut_mode)                     # ESC d 6 (feed past the cutter), GS V

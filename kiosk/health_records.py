@@ -25,10 +25,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from drivers.readings import (BloodPressureReading, GlucoseReading, MealContext, RangeFlag, Unit)
+from drivers.printer_escpos import Slip
 from kiosk import health
 from kiosk.health import (LOINC_BP_PANEL, LOINC_DIASTOLIC, LOINC_GLUCOSE_CAPILLARY_MASS,
                           LOINC_GLUCOSE_CAPILLARY_MOLES, LOINC_HEART_RATE, LOINC_SYSTOLIC, UCUM_MG_DL,
                           UCUM_MMHG, UCUM_MMOL_L, UCUM_PER_MIN, Assessment, Level)
+from kiosk.i18n import N_, Translator
 from kiosk.journal import Journal
 from kiosk.records import Record, record_kind
 
@@ -355,6 +357,42 @@ def to_fhir_observation(record: Record) -> dict[str, Any]:
         **value,
     }
     return observation
+
+
+def build_slip(record: Record, *, station_name: str, masked_name: str, lang: str = "zh_CN") -> Slip:
+    """The printed slip of a measurement record, translated (Chinese by default).
+
+    Args:
+        record: a ``bp_measurement`` or ``glucose_measurement`` record.
+        station_name: printed as the header.
+        masked_name: the person's masked name (王*明), from ``kiosk.privacy.mask_name``.
+        lang: catalog language.
+
+    Raises:
+        NotAMeasurement: the record is of another kind.
+    """
+    tr = Translator(lang)
+    p = record.payload
+    if isinstance(p, BpMeasurement):
+        readings = [tr._(N_("Blood pressure {systolic}/{diastolic} mmHg"), systolic=p.systolic, diastolic=p.diastolic)]
+        if p.pulse is not None:
+            readings.append(tr._(N_("Pulse {pulse} per minute"), pulse=p.pulse))
+    elif isinstance(p, GlucoseMeasurement):
+        shown = alert_values(p).replace(p.unit.value, "").strip()
+        meal = tr._(_MEAL_TEXT[p.meal]) if p.meal in _MEAL_TEXT else ""
+        readings = [tr._(N_("Blood sugar {value} mmol/L"), value=shown) + (f" ({meal})" if meal else "")]
+    else:
+        raise NotAMeasurement(f"record {record.id} is a {record.kind!r}, not a measurement")
+    entry = health._BP_TEXT.get(p.category) or health._GLU_TEXT.get(p.category)
+    title, advice = (entry[1], entry[2]) if entry else (p.category, "")
+    when = p.device_time or record.created_at.astimezone().replace(tzinfo=None)
+    return Slip(station=station_name, name=masked_name, time=f"{when:%Y-%m-%d %H:%M}", readings=tuple(readings),
+                title=tr._(title), advice=tr._(advice) if advice else "", note=tr._(health.SCREENING_NOTE))
+
+
+_MEAL_TEXT = {MealContext.FASTING: N_("fasting"), MealContext.AFTER_MEAL_2H: N_("2 hours after a meal"),
+              MealContext.RANDOM: N_("random"), MealContext.BEFORE_MEAL: N_("before a meal"),
+              MealContext.AFTER_MEAL: N_("after a meal")}
 
 
 def _category_title(category: str) -> str:

@@ -38,8 +38,8 @@ def test_slip_bytes_on_the_wire(printer_sim):
     assert FS_CHINESE_ON + "血压 128/82 mmHg".encode("gb18030") + FS_CHINESE_OFF in data
     texts = [i for i in items if isinstance(i, Text)]
     assert texts and all(t.chinese for t in texts)
-    # Chinese glyphs are enlarged with FS ! for the readings and the title.
-    assert Command("FS !", b"\x0c") in items
+    # Chinese glyphs are enlarged with FS !: double height for the readings, double size for the title.
+    assert Command("FS !", b"\x08") in items and Command("FS !", b"\x0c") in items
     # The job ends with a feed and the cut, and nothing after it.
     assert is_cut(items[-1]) and items[-2] == Command("ESC d", b"\x06")
     assert data.endswith(b"\x1dV\x00")
@@ -167,9 +167,27 @@ def test_wrap_keeps_every_character_within_the_width(text, columns):
 
 def test_layout_marks_readings_and_title_large():
     sizes = dict((line, size) for size, line in layout(SLIP, 32) if line)
-    assert sizes["血压 128/82 mmHg"] == 2 and sizes["血压正常高值"] == 2 and sizes["示范市民驿站"] == 1
+    assert sizes["血压 128/82 mmHg"] == 3 and sizes["血压正常高值"] == 2 and sizes["示范市民驿站"] == 1
 
 
 def test_render_refuses_unencodable_text():
     with pytest.raises(DriverError):
         SlipPrinter("loop://").render(Slip("站", "\ud800", "t", (), "x", "y", "z"))
+
+
+def test_journaled_measurement_prints_in_chinese(printer_sim, tmp_path):
+    from datetime import datetime
+
+    from drivers.readings import BloodPressureReading, DeviceInfo
+    from kiosk.health import assess_bp
+    from kiosk.health_records import build_slip, record_measurement
+    from kiosk.journal import Journal
+
+    with Journal(tmp_path / "j.sqlite3", "st-1") as journal:
+        reading = BloodPressureReading(186, 112, 90, DeviceInfo("omron-hbp9030", "Omron HBP-9030"),
+                                       taken_at=datetime(2025, 3, 1, 9, 30))
+        rec, alert = record_measurement(journal, "pk-1", reading, assess_bp(186, 112), station_id="st-1")
+        SlipPrinter(printer_sim.path).print_slip(build_slip(rec, station_name="示范市民驿站", masked_name="王*明"))
+    lines = [line for line in text_lines(printer_sim.wait_for_cut(WAIT)) if line]
+    assert "血压 186/112 mmHg" in lines and "王*明  2025-03-01 09:30" in lines
+    assert alert is not None
