@@ -8,7 +8,6 @@ kept. A station document takes precedence over the all-stations one of the same 
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile

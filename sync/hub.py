@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import socket
 import threading
 import time
@@ -20,11 +21,11 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from sync import hub_models as m
 from sync.messages import (ALL_STATIONS, DOCUMENT_TYPES, MAX_BATCH_BYTES, SUFFIX_ACK, SUFFIX_RECORDS, SUFFIX_STATUS,
-                           Ack, Document, MessageError, decode_batch, decode_status, encode_ack, encode_document,
+                           Ack, Batch, Document, MessageError, SchemaError, decode_batch, decode_status, encode_ack, encode_document,
                            make_document, valid_station_id)
 from sync.mqtt import MqttLink
 
@@ -157,22 +158,34 @@ class HubStore:
         Invalid messages become dead letters and get no ack (None). Never raises for bad input;
         a database failure raises :class:`HubError` (no ack is sent, so the station resends).
         """
+        batch = self.validate_records(topic, station, raw)
+        return None if batch is None else self.store_batch(topic, batch)
+
+    def validate_records(self, topic: str, station: str, raw: bytes) -> Batch | None:
+        """Decode a batch message; a message that cannot be accepted becomes a dead letter (None)."""
         self.handled += 1
         if not valid_station_id(station):
             self.reject(topic, None, f"topic station {station[:70]!r} is not a valid station id", raw)
             return None
         try:
-            batch = decode_batch(raw, station)
+            return decode_batch(raw, station)
         except MessageError as exc:
             self.reject(topic, station, f"{type(exc).__name__}: {exc}", raw)
             return None
+
+    def store_batch(self, topic: str, batch: Batch) -> Reply:
+        """Commit a validated batch (records by id, rejected records as dead letters); return its ack.
+
+        Raises:
+            HubError: the database failed after retries; nothing was acknowledged.
+        """
         try:
             ack = self._with_retry(lambda: self._store(topic, batch))
         except SQLAlchemyError as exc:
-            raise HubError(f"cannot store batch {batch.batch_id} of {station}: {exc}") from exc
-        return Reply(station, SUFFIX_ACK, encode_ack(ack))
+            raise HubError(f"cannot store batch {batch.batch_id} of {batch.station}: {exc}") from exc
+        return Reply(batch.station, SUFFIX_ACK, encode_ack(ack))
 
-    def _store(self, topic: str, batch) -> Ack:
+    def _store(self, topic: str, batch: Batch) -> Ack:
         now = _now()
         ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         with self.engine.begin() as conn:
@@ -275,7 +288,6 @@ class HubStore:
                 (m.documents.c.doc_type == doc_type) & (m.documents.c.scope == scope))).first()
             current = row[0] if row else 0
             if version is not None and version <= current:
-                from sync.messages import SchemaError
                 raise SchemaError(f"{doc_type} version {version} is not newer than the published {current}")
             issued = _now().isoformat(timespec="milliseconds")
             doc = make_document(doc_type, version or current + 1, scope, issued, body)
@@ -291,6 +303,11 @@ class HubStore:
 class Hub:
     """A hub process: the store behind a shared MQTT subscription.
 
+    Messages are validated on the MQTT thread and committed by a writer thread, so the next
+    batch is parsed while the previous one is being written to disk. The ack is published only
+    after the commit; a batch the broker delivered but the hub did not commit (crash) is resent
+    by its station after the ack timeout.
+
     Args:
         store: the database side.
         host, port, base_topic, tls, ca_file, username, password: the broker.
@@ -304,6 +321,8 @@ class Hub:
                  client_id: str | None = None, keepalive: int = 30, reconnect_max_s: float = 30) -> None:
         self.store = store
         self.ready = threading.Event()
+        self._queue: queue.Queue[tuple[str, Batch] | None] = queue.Queue(maxsize=8)
+        self._writer: threading.Thread | None = None
         self.link = MqttLink(host=host, port=port, base_topic=base_topic,
                              client_id=client_id or f"hub-{socket.gethostname()}-{os.getpid()}",
                              tls=tls, ca_file=ca_file, username=username, password=password, keepalive=keepalive,
@@ -312,27 +331,43 @@ class Hub:
         self.link.subscribe(SUFFIX_STATUS, self._on_status, station="+")
 
     def _on_records(self, station: str, suffix: str, payload: bytes, retained: bool) -> None:
-        topic = self.link.topic_filter(suffix, station) if valid_station_id(station) else f"?/{station}/{suffix}"
-        try:
-            reply = self.store.handle_records(topic, station, payload)
-        except HubError as exc:
-            log.error("%s; the station will resend", exc)
-            return
-        if reply:
+        topic = f"{self.link.base_topic}/{station}/{suffix}"
+        batch = self.store.validate_records(topic, station, payload)
+        if batch is not None:
+            self._queue.put((topic, batch))
+
+    def _write(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            topic, batch = item
+            try:
+                reply = self.store.store_batch(topic, batch)
+            except HubError as exc:
+                log.error("%s; the station will resend", exc)
+                continue
             try:
                 self.link.publish(reply.suffix, reply.payload, station=reply.station)
             except Exception as exc:
                 log.warning("ack to %s not sent (%s); the station will resend", reply.station, exc)
 
     def _on_status(self, station: str, suffix: str, payload: bytes, retained: bool) -> None:
-        self.store.handle_status(f"?/{station}/{suffix}", station, payload)
+        self.store.handle_status(f"{self.link.base_topic}/{station}/{suffix}", station, payload)
 
     def start(self) -> None:
-        """Connect and subscribe (in the background)."""
+        """Start the writer, connect and subscribe (in the background)."""
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write, name="hub-writer", daemon=True)
+            self._writer.start()
         self.link.start()
 
     def stop(self) -> None:
-        """Disconnect."""
+        """Commit and acknowledge what was received, then disconnect."""
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join(30)
+            self._writer = None
         self.link.stop()
 
     def publish_document(self, doc: Document, timeout: float = 10.0) -> None:
@@ -348,5 +383,3 @@ class Hub:
         if not info.is_published():
             raise HubError("the broker did not confirm the document in time")
 
-
-__all__ = ["Hub", "HubStore", "HubError", "Reply", "database_url", "make_engine", "DOCUMENT_TYPES"]

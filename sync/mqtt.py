@@ -114,7 +114,10 @@ class MqttLink:
         self.generation = 0
         self.last_error = ""
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        self._client.enable_logger(logging.getLogger("sync.mqtt.paho"))
+        if log.isEnabledFor(logging.DEBUG):
+            # paho repeats "not connected" at ERROR level on every retry; this wrapper logs
+            # availability once, so paho's own log is only wanted when debugging.
+            self._client.enable_logger(logging.getLogger("sync.mqtt.paho"))
         if username:
             self._client.username_pw_set(username, password or None)
         if tls:
@@ -193,7 +196,8 @@ class MqttLink:
             except (MqttError, RuntimeError, ValueError):
                 pass
         self._started = False
-        self._client.disconnect()
+        if self._connected.is_set():
+            self._client.disconnect()
         self._client.loop_stop()
         self._connected.clear()
 

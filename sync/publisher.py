@@ -237,6 +237,9 @@ class Publisher:
         ack_timeout = self.sync.ack_timeout_s
         while not self._stop.is_set():
             try:
+                # Cleared before looking at the acks: an ack arriving from here on sets it again and
+                # ends the wait below at once (clearing after the wait could lose it).
+                self._wake.clear()
                 now = time.monotonic()
                 if now - last_prune > 3600:
                     pruned = self.outbox.prune(self.sync.retention_days)
@@ -257,7 +260,6 @@ class Publisher:
                     self._refresh()
                 if not self.link.connected:
                     self._wake.wait(0.2)
-                    self._wake.clear()
                     continue
                 if self._status_due.is_set() or (now - last_status > self.status_interval_s and window):
                     self._status_due.clear()
@@ -271,7 +273,6 @@ class Publisher:
                 if not window:
                     self._refresh()
                     self._wake.wait(self.poll_s)
-                    self._wake.clear()
                     continue
                 generation = self.link.generation
                 for flight in window.values():
@@ -286,7 +287,6 @@ class Publisher:
                     flight.generation, flight.sent_at = generation, time.monotonic()
                 due = min(f.sent_at for f in window.values()) + ack_timeout - time.monotonic()
                 self._wake.wait(min(0.25, max(0.005, due)))
-                self._wake.clear()
             except NotConnected:
                 continue
             except MessageError as exc:

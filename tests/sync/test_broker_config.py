@@ -1,12 +1,10 @@
 """The shipped broker set-up (config/mosquitto/): TLS listener, password file, per-station ACL."""
 from __future__ import annotations
 
-import json
 import os
 import pwd
 import shutil
 import subprocess
-import threading
 
 import pytest
 
@@ -15,7 +13,7 @@ from sync.messages import WireRecord, decode_ack, encode_batch
 from sync.mqtt import MqttLink
 from sync.publisher import Publisher
 from tests.support.services import Mosquitto, free_port, wait_for
-from tests.sync.helpers import ROOT, fill_journal, hub_rows, load, outbox_depth, station_config
+from tests.sync.helpers import ROOT, fill_journal, hub_rows, outbox_depth, station_config
 
 SHIPPED = ROOT / "config" / "mosquitto"
 TS = "2026-11-22T08:00:00.000+00:00"

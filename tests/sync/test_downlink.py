@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
-import pytest
 
 from sync.downlink import DownlinkStore, applied_versions, current_documents
 from sync.messages import ALL_STATIONS, encode_document, make_document

@@ -5,7 +5,6 @@ import logging
 import signal
 import subprocess
 import sys
-import threading
 
 import pytest
 
