@@ -7,7 +7,12 @@ from __future__ import annotations
 from screens.admin import AdminScreen
 from screens.admin_pin import AdminPinScreen
 from screens.consent import ConsentScreen
+from screens.glucose_context import GlucoseContextScreen
 from screens.greeting import GreetingScreen
+from screens.health_menu import HealthMenuScreen
+from screens.measure import MeasureScreen
+from screens.records import RecordsScreen
+from screens.result import ResultScreen
 from screens.help import HelpScreen
 from screens.home import HomeScreen
 from screens.identify import IdentifyScreen
@@ -18,6 +23,11 @@ SCREENS = {
     "identify": IdentifyScreen,
     "consent": ConsentScreen,
     "greeting": GreetingScreen,
+    "health_menu": HealthMenuScreen,
+    "glucose_context": GlucoseContextScreen,
+    "measure": MeasureScreen,
+    "result": ResultScreen,
+    "records": RecordsScreen,
     "help": HelpScreen,
     "admin_pin": AdminPinScreen,
     "admin": AdminScreen,

@@ -33,6 +33,17 @@ class KioskScreen(Screen):
         from screens.i18n import tr
         return tr._(msgid, **fmt)
 
+    def show_only(self, visible: str, *panels: str) -> None:
+        """Show the panel with id ``visible`` and collapse the others (hidden, no touches, no space)."""
+        for name in panels:
+            panel = self.ids[name]
+            shown = name == visible
+            panel.opacity = 1 if shown else 0
+            panel.disabled = not shown
+            panel.size_hint_y = 1 if shown else None
+            if not shown:
+                panel.height = 0
+
     def enter(self, **params) -> None:
         """Prepare the screen for display with navigation ``params``."""
 

@@ -114,6 +114,11 @@ class Shell(FloatLayout):
         self.idle.configure(s.ui.idle_warning_s, s.idle_reset_for(name))
         self.idle.touch()
 
+    @staticmethod
+    def post(fn) -> None:
+        """Run ``fn`` on the UI thread at the next frame (for workers' results)."""
+        Clock.schedule_once(lambda _dt: fn(), 0)
+
     def has_screen(self, name: str) -> bool:
         """True if a screen of that name is registered."""
         return self.manager.has_screen(name)

@@ -17,6 +17,7 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.label import Label
 
 from screens import theme
+from screens.charts import CuffGauge, TrendChart  # noqa: F401  (registered for kv)
 from screens.icons import Icon  # noqa: F401  (registered for kv)
 
 ROLE_SP = {"small": theme.TEXT_SMALL_SP, "body": theme.TEXT_BODY_SP, "title": theme.TEXT_TITLE_SP,

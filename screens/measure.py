@@ -1,0 +1,144 @@
+"""Measure: pictures of what to do, then a live cuff gauge (or "reading the meter"), then the result."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from kivy.lang import Builder
+from kivy.properties import NumericProperty, OptionProperty, StringProperty
+
+from drivers.errors import DriverError
+from drivers.readings import MealContext, Progress
+from kiosk.i18n import N_
+from screens.base import KioskScreen
+
+STEPS = {
+    "bp": [("person", N_("Sit down, feet flat, and rest quietly for a moment")),
+           ("heart", N_("Wrap the cuff around your left upper arm, level with your heart")),
+           ("gauge", N_("Tap Start. Do not talk or move while it measures"))],
+    "glucose": [("drop", N_("Measure your blood sugar on the meter as usual")),
+                ("check", N_("Wait until the meter shows your result")),
+                ("records", N_("Tap Read result and the kiosk fetches it from the meter"))],
+}
+STAGES = {"waiting": N_("Getting ready…"), "inflating": N_("Inflating the cuff…"),
+          "deflating": N_("Measuring, please keep still…"), "done": N_("Finishing…")}
+
+
+class MeasureScreen(KioskScreen):
+    """One measurement of ``kind`` ("bp" or "glucose") through the device manager."""
+
+    personal = True
+    kind = OptionProperty("bp", options=["bp", "glucose"])
+    phase = OptionProperty("ready", options=["ready", "measuring", "error"])
+    title = StringProperty("")
+    start_text = StringProperty("")
+    stage_text = StringProperty("")
+    error_text = StringProperty("")
+    cuff = NumericProperty(0)
+    step1 = StringProperty("")
+    step2 = StringProperty("")
+    step3 = StringProperty("")
+    icon1 = StringProperty("")
+    icon2 = StringProperty("")
+    icon3 = StringProperty("")
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._job = None
+        self.context: MealContext | None = None
+
+    def enter(self, kind: str = "bp", context: MealContext | None = None, **_params) -> None:
+        self._cancel_job()
+        self.kind = kind
+        self.context = context
+        self.phase = "ready"
+        self.on_phase(self, self.phase)
+        self.cuff = 0
+        self.title = self._("Blood pressure") if kind == "bp" else self._("Blood glucose")
+        self.start_text = self._("Start measuring") if kind == "bp" else self._("Read result")
+        for i, (icon, text) in enumerate(STEPS[kind], start=1):
+            setattr(self, f"icon{i}", icon)
+            setattr(self, f"step{i}", self._(text))
+
+    def on_phase(self, _instance, phase: str) -> None:
+        self.show_only(f"{phase}_panel", "ready_panel", "measuring_panel", "error_panel")
+
+    def start(self) -> None:
+        """Start the measurement on the device manager's worker."""
+        devices = self.ctx.services.get("devices")
+        if devices is None:
+            from kiosk.devices import USER_MESSAGES
+            self._failed_text(self._(USER_MESSAGES["device_not_configured"]))
+            return
+        self.phase = "measuring"
+        self.cuff = 0
+        self.stage_text = self._(STAGES["waiting"] if self.kind == "bp" else N_("Reading the meter…"))
+        since = None
+        if self.kind == "glucose":
+            # Readings taken on the meter since this person started count (a little slack for the meter's clock).
+            since = datetime.fromtimestamp(self.ctx.session.started_at) - timedelta(minutes=2)
+        try:
+            self._job = devices.measure(self.kind, on_progress=self.on_progress, on_result=self.on_result,
+                                        on_error=self.on_error, since=since)
+        except DriverError as exc:          # not configured, or busy with another measurement
+            self.on_error(exc)
+
+    def on_progress(self, progress: Progress) -> None:
+        """Live update from the device (UI thread)."""
+        if progress.cuff_pressure is not None:
+            self.cuff = progress.cuff_pressure
+        if progress.stage in STAGES:
+            self.stage_text = self._(STAGES[progress.stage])
+
+    def on_result(self, reading) -> None:
+        """The reading arrived (UI thread): journal it and show the result."""
+        from kiosk.health_flow import NoPerson, complete_measurement
+        self._job = None
+        try:
+            outcome = complete_measurement(self.ctx, reading, self.context)
+        except NoPerson:
+            self.nav.home()
+            return
+        self.nav.go("result", outcome=outcome)
+
+    def on_error(self, exc) -> None:
+        """A typed driver error (UI thread)."""
+        from kiosk.health_flow import error_message
+        self._job = None
+        self._failed_text(self._(error_message(exc)))
+
+    def _failed_text(self, text: str) -> None:
+        self.error_text = text
+        self.phase = "error"
+
+    def cancel(self) -> None:
+        """Stop the measurement (the driver deflates the cuff)."""
+        self._cancel_job()
+        self.phase = "ready"
+
+    def _cancel_job(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+            self._job = None
+
+    def reset(self) -> None:
+        self._cancel_job()
+        self.phase = "ready"
+        self.error_text = self.stage_text = ""
+
+    @classmethod
+    def tour_states(cls) -> list[str]:
+        return ["", "measuring", "error", "glucose"]
+
+    def load_demo(self, state: str = "") -> None:
+        self.enter(kind="glucose" if state == "glucose" else "bp")
+        if state == "measuring":
+            self.phase = "measuring"
+            self.cuff = 146
+            self.stage_text = self._(STAGES["deflating"])
+        elif state == "error":
+            from drivers.bp_common import USER_MESSAGES
+            self._failed_text(self._(next(iter(USER_MESSAGES.values()))))
+
+
+Builder.load_file(str(Path(__file__).with_name("measure.kv")))

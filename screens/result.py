@@ -1,0 +1,99 @@
+"""Result: the numbers, big; the category as words, colour and icon; advice; a screening note."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.lang import Builder
+from kivy.metrics import dp
+from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, StringProperty
+
+from drivers.readings import BloodPressureReading
+from kiosk.health import Level
+from screens import theme
+from screens.base import KioskScreen
+
+LEVEL_STYLE = {Level.NORMAL: (theme.OK, "check"), Level.ELEVATED: (theme.WARN, "warning"),
+               Level.HIGH: (theme.DANGER, "warning"), Level.URGENT: (theme.DANGER, "warning")}
+
+
+class ResultScreen(KioskScreen):
+    """Shows a :class:`kiosk.health_flow.MeasurementOutcome`."""
+
+    personal = True
+    value = StringProperty("")
+    unit = StringProperty("")
+    second = StringProperty("")
+    title = StringProperty("")
+    advice = StringProperty("")
+    note = StringProperty("")
+    level_color = ColorProperty(theme.OK)
+    level_icon = StringProperty("check")
+    urgent = BooleanProperty(False)
+    urgent_height = NumericProperty(0)
+    print_text = StringProperty("")
+    can_print = BooleanProperty(False)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.outcome = None
+
+    def enter(self, outcome=None, **_params) -> None:
+        if outcome is None:
+            return
+        self.outcome = outcome
+        reading, assessment = outcome.reading, outcome.assessment
+        if isinstance(reading, BloodPressureReading):
+            self.value = f"{reading.systolic}/{reading.diastolic}"
+            self.unit = "mmHg"
+            self.second = self._("Pulse {pulse} per minute", pulse=reading.pulse) if reading.pulse else ""
+        else:
+            prefix = {"HI": "> ", "LO": "< "}.get(reading.range_flag.value if reading.range_flag else "", "")
+            self.value = f"{prefix}{reading.mmol_l:.1f}"
+            self.unit = "mmol/L"
+            self.second = ""
+        self.title = self._(assessment.title)
+        self.advice = self._(assessment.advice)
+        self.note = self._(assessment.screening_note)
+        self.level_color, self.level_icon = LEVEL_STYLE[assessment.level]
+        self.urgent = assessment.urgent
+        self.urgent_height = dp(96) if assessment.urgent else 0
+        self.can_print = "printer" in self.ctx.services
+        self.print_text = self._("Print a slip")
+
+    def print_slip(self) -> None:
+        """Print on the configured printer (worker thread); the button says how it went."""
+        from kiosk.health_flow import print_slip
+        if self.outcome is None:
+            return
+        self.print_text = self._("Printing…")
+
+        def done(error_key: str) -> None:
+            self.print_text = self._("Printed — please take your slip") if not error_key else \
+                self._("The printer is not working. Please ask the staff.")
+        if not print_slip(self.ctx, self.outcome, self.nav.post, done):
+            self.print_text = self._("No printer here")
+
+    def reset(self) -> None:
+        self.outcome = None
+        self.value = self.unit = self.second = self.title = self.advice = self.note = ""
+        self.urgent = False
+        self.urgent_height = 0
+
+    @classmethod
+    def tour_states(cls) -> list[str]:
+        return ["", "high", "urgent", "glucose"]
+
+    def load_demo(self, state: str = "") -> None:
+        from drivers.readings import DeviceInfo, GlucoseReading, MealContext, Unit
+        from kiosk.health_flow import MeasurementOutcome, assess
+        device = DeviceInfo(driver="demo", model="Demo")
+        if state == "glucose":
+            reading = GlucoseReading(mmol_l=6.4, device_value=115, device_unit=Unit.MG_DL, device=device,
+                                     meal=MealContext.FASTING)
+        else:
+            values = {"": (118, 76, 68), "high": (152, 96, 78), "urgent": (186, 112, 90)}[state]
+            reading = BloodPressureReading(*values, device=device)
+        self.enter(outcome=MeasurementOutcome(reading, assess(reading), None, None))
+
+
+Builder.load_file(str(Path(__file__).with_name("result.kv")))
