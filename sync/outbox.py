@@ -16,6 +16,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -122,18 +124,15 @@ class SqliteOutbox(Outbox):
             raise OutboxError(str(exc)) from exc
         self._lock = threading.Lock()
 
-    def _txn(self):
-        db = self._db
-
-        class _Txn:
-            def __enter__(self_inner):
-                db.execute("BEGIN IMMEDIATE")
-                return db
-
-            def __exit__(self_inner, exc_type, exc, tb):
-                db.execute("ROLLBACK" if exc_type else "COMMIT")
-                return False
-        return _Txn()
+    @contextmanager
+    def _txn(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def _rows(self, db: sqlite3.Connection, batch_id: str) -> tuple[WireRecord, ...]:
         rows = db.execute(
