@@ -107,6 +107,7 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
                                       on_frame=lambda frame: post(lambda: identify.show_preview(frame)))
             ctx.services["identity_sources"] = sources
             sources.start()
+            start_device_services(ctx, post)
 
         def on_stop(self):
             self.shell.close()
@@ -153,6 +154,23 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             Clock.schedule_once(lambda _dt: self._tour_step(plan, out), 0.05)
 
     return YizhanKiosk()
+
+
+def start_device_services(ctx: KioskContext, post) -> None:
+    """Start the measurement devices' manager and open the slip printer when one is configured."""
+    from kiosk.devices import DeviceManager
+
+    devices = DeviceManager(ctx.settings, ctx.status, post)
+    ctx.services["devices"] = devices
+    devices.start()
+    printer_cfg = ctx.settings.devices.get("printer")
+    if printer_cfg and printer_cfg.enabled:
+        from drivers.printer_escpos import PRINTERS
+        try:
+            ctx.services["printer"] = PRINTERS[printer_cfg.driver](printer_cfg.port, baudrate=printer_cfg.baudrate or None,
+                                                                   options=printer_cfg.options)
+        except KeyError:
+            log.error("unknown printer driver %r; known: %s", printer_cfg.driver, ", ".join(PRINTERS))
 
 
 class HeadlessShell:

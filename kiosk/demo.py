@@ -32,6 +32,7 @@ class DemoRig:
         self.idcard = None
         self.bp = None
         self.glucose = None
+        self.printer = None
         self._card_index = 0
         self._bp_index = 0
         self._glucose_index = 0
@@ -56,6 +57,13 @@ class DemoRig:
             devices["glucose"] = DeviceSettings(driver="onetouch-ultra2", port=self.glucose.path)
         except Exception as exc:
             log.error("demo glucometer simulator unavailable: %s", exc)
+        try:
+            from drivers.sim.printer import PrinterSimulator
+            self.printer = PrinterSimulator(link=str(self.dev_dir / "printer"))
+            self.printer.start()
+            devices["printer"] = DeviceSettings(driver="escpos", port=self.printer.path)
+        except Exception as exc:
+            log.error("demo printer simulator unavailable: %s", exc)
         self._write_roster()
         return dataclasses.replace(self.settings, devices=devices)
 
@@ -98,9 +106,16 @@ class DemoRig:
             self.glucose.add_reading(value, datetime.now())
         return value
 
+    def prepare(self, kind: str) -> None:
+        """Before a measurement: the simulated monitor or meter gets the next demo reading."""
+        if kind == "bp":
+            self.queue_bp()
+        else:
+            self.add_glucose()
+
     def stop(self) -> None:
         """Stop the simulators."""
-        for sim in (self.idcard, self.bp, self.glucose):
+        for sim in (self.idcard, self.bp, self.glucose, self.printer):
             if sim is not None:
                 try:
                     sim.stop()

@@ -107,6 +107,7 @@ class IdentitySources:
         try:
             for event in reader.events(self._stop):
                 if isinstance(event, CardPresented):
+                    self.status.set("idcard", state="connected", driver=cfg.driver, card=True)
                     seen = event.timings.started
                     outcome = self.service.from_document(event.document)
                     del event   # the document (full number) goes no further than this frame

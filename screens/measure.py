@@ -70,6 +70,9 @@ class MeasureScreen(KioskScreen):
             from kiosk.devices import USER_MESSAGES
             self._failed_text(self._(USER_MESSAGES["device_not_configured"]))
             return
+        demo = self.ctx.services.get("demo")
+        if demo is not None:
+            demo.prepare(self.kind)          # demo mode: the simulated device gets its next reading
         self.phase = "measuring"
         self.cuff = 0
         self.stage_text = self._(STAGES["waiting"] if self.kind == "bp" else N_("Reading the meter…"))

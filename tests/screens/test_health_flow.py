@@ -1,0 +1,96 @@
+"""End to end on the real window with the demo rig's simulators (real protocols over ptys):
+card → consent → health menu → blood pressure with a live gauge → result journaled; an urgent
+reading raises an alert that jumps the outbox queue; glucose with its meal context."""
+from __future__ import annotations
+
+import pytest
+
+from kiosk.settings import load_settings
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from kiosk.app import HeadlessShell, start_device_services
+    from kiosk.context import build_context
+    from kiosk.demo import DemoRig
+    from kiosk.identify_sources import IdentitySources
+
+    data = tmp_path_factory.mktemp("health-demo")
+    rig = DemoRig(load_settings(demo=True, env={"YIZHAN_DATA_DIR": str(data)}))
+    settings = rig.start()
+    ctx = build_context(settings)
+    ctx.services["demo"] = rig
+    h = HeadlessShell(ctx)
+    sources = IdentitySources(settings, ctx.services["identity"], ctx.status, h.post,
+                              on_event=h.shell.on_identity_event)
+    ctx.services["identity_sources"] = sources
+    sources.start()
+    start_device_services(ctx, h.post)
+    assert h.pump_until(lambda: ctx.status.get("bp").get("state") == "connected", 10)
+    yield h, rig
+    h.close()
+    ctx.close()
+
+
+def identify(h, rig, purpose="health"):
+    h.shell.home()
+    h.screen("home").choose(purpose)
+    rig.remove_card()
+    if h.ctx.status.get("idcard").get("card"):
+        assert h.pump_until(lambda: h.ctx.status.get("idcard").get("card") is False, 5)
+    rig.idcard.present("resident")
+    assert h.pump_until(lambda: h.shell.manager.current in ("consent", "greeting"), 10)
+    if h.shell.manager.current == "consent":
+        h.screen("consent").decide(True)
+    assert h.shell.manager.current == "greeting"
+
+
+def test_blood_pressure_end_to_end_with_live_gauge_and_urgent_alert(demo):
+    h, rig = demo
+    identify(h, rig)
+    h.shell.go("health_menu")
+    h.screen("health_menu").choose("bp")
+    measure = h.screen("measure")
+    gauge_values = []
+    measure.bind(cuff=lambda _w, v: gauge_values.append(v))
+    rig._bp_index = 3                      # the demo's next reading is the urgent one: 186/112
+    measure.start()
+    assert h.pump_until(lambda: h.shell.manager.current == "result", 20)
+    assert max(gauge_values) > 100        # the cuff pressure streamed live
+    result = h.screen("result")
+    assert result.value == "186/112" and result.urgent
+    journal = h.ctx.journal
+    record = journal.records("bp_measurement", newest_first=True, limit=1)[0]
+    assert (record.payload.systolic, record.payload.diastolic) == (186, 112)
+    assert record.payload.person_key == h.ctx.session.person.person_key
+    alerts = journal.records("health_alert", where={"measurement_id": record.id})
+    assert len(alerts) == 1
+    from sync.outbox import SqliteOutbox
+    outbox = SqliteOutbox(journal.path)
+    try:
+        first = outbox.next_batch(1)
+        assert [r.id for r in first.records] == [alerts[0].id]     # the alert leaves first
+    finally:
+        outbox.close()
+
+
+def test_glucose_with_meal_context(demo):
+    h, rig = demo
+    identify(h, rig, "health")
+    h.shell.go("glucose_context")
+    h.screen("glucose_context").answer("fasting")
+    assert h.shell.manager.current == "measure"
+    rig._glucose_index = 1                 # 119 mg/dL = 6.6 mmol/L: impaired fasting glucose
+    h.screen("measure").start()
+    assert h.pump_until(lambda: h.shell.manager.current == "result", 20)
+    assert h.screen("result").value == "6.6"
+    record = h.ctx.journal.records("glucose_measurement", newest_first=True, limit=1)[0]
+    assert record.payload.category == "glu_ifg" and record.payload.meal.value == "fasting"
+
+
+def test_records_show_the_trend(demo):
+    h, rig = demo
+    identify(h, rig, "records")
+    h.shell.go("records")
+    records = h.screen("records")
+    assert records.bp_series and "186/112" in records.bp_latest
