@@ -124,6 +124,7 @@ class Publisher:
         self.window = max(1, window)
         self.outbox = SqliteOutbox(self.journal_path)
         self.downlink = DownlinkStore(self.data_dir, self.station)
+        self._versions = self.downlink.versions()
         self._acks: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -202,6 +203,7 @@ class Publisher:
     def _on_document(self, station: str, suffix: str, payload: bytes, retained: bool) -> None:
         result = self.downlink.apply(suffix, station, payload)
         if result.applied:
+            self._versions = self.downlink.versions()
             self._status_due.set()
             self._wake.set()
 
@@ -210,7 +212,7 @@ class Publisher:
     def _make_snapshot(self) -> SyncStatus:
         stats = self.outbox.stats()
         return SyncStatus(self.sync.enabled, False, stats.depth, stats.inflight, stats.oldest_unsynced,
-                          stats.last_ack, self.downlink.versions(), stats.depth > self.sync.queue_warn)
+                          stats.last_ack, dict(self._versions), stats.depth > self.sync.queue_warn)
 
     def _refresh(self) -> SyncStatus:
         snap = self._make_snapshot()
