@@ -160,6 +160,11 @@ def start_device_services(ctx: KioskContext, post) -> None:
     """Start the measurement devices' manager and open the slip printer when one is configured."""
     from kiosk.devices import DeviceManager
 
+    from kiosk.health_session import HealthCheckSession
+
+    day = HealthCheckSession.current(ctx.journal, ctx.settings.station.id)
+    if day is not None:                    # a health-check day survives a restart
+        ctx.services["health_day"] = day
     devices = DeviceManager(ctx.settings, ctx.status, post)
     ctx.services["devices"] = devices
     devices.start()

@@ -9,6 +9,7 @@ from screens.admin_pin import AdminPinScreen
 from screens.consent import ConsentScreen
 from screens.glucose_context import GlucoseContextScreen
 from screens.greeting import GreetingScreen
+from screens.health_day import HealthDayScreen
 from screens.health_menu import HealthMenuScreen
 from screens.measure import MeasureScreen
 from screens.records import RecordsScreen
@@ -28,6 +29,7 @@ SCREENS = {
     "measure": MeasureScreen,
     "result": ResultScreen,
     "records": RecordsScreen,
+    "health_day": HealthDayScreen,
     "help": HelpScreen,
     "admin_pin": AdminPinScreen,
     "admin": AdminScreen,

@@ -140,6 +140,15 @@ class Shell(FloatLayout):
         self.end_session()
         self.go("home")
 
+    def finish(self) -> None:
+        """The person is done: during a health-check day back to its queue, otherwise home."""
+        day = self.ctx.services.get("health_day")
+        if day is not None and day.is_open and self.has_screen("health_day"):
+            self.end_session()
+            self.go("health_day")
+        else:
+            self.home()
+
     def end_session(self) -> None:
         """Forget the person: session data, language, every screen's personal widgets."""
         self.ctx.session.wipe()
@@ -192,7 +201,7 @@ class Shell(FloatLayout):
             self.idle.touch()
             return
         if state.phase == "expired":
-            self.home()
+            self.finish()
         elif state.phase == "warning":
             self.idle_seconds = int(state.remaining_s + 0.999)
             self.idle_visible = True

@@ -94,3 +94,42 @@ def test_records_show_the_trend(demo):
     h.shell.go("records")
     records = h.screen("records")
     assert records.bp_series and "186/112" in records.bp_latest
+
+
+def tap(h, rig, kind):
+    rig.remove_card()
+    if h.ctx.status.get("idcard").get("card"):
+        assert h.pump_until(lambda: h.ctx.status.get("idcard").get("card") is False, 5)
+    rig.idcard.present(kind)
+
+
+def test_health_check_day_attributes_measurements_and_closes_with_a_summary(demo):
+    h, rig = demo
+    h.shell.home()
+    h.shell.go("health_day")
+    day_screen = h.screen("health_day")
+    tap(h, rig, "resident")                     # a resident cannot open the day
+    assert h.pump_until(lambda: bool(day_screen.message), 10)
+    assert day_screen.phase == "closed"
+    tap(h, rig, "resident_young")               # the demo volunteer opens it
+    assert h.pump_until(lambda: day_screen.phase == "open", 10)
+    day = h.ctx.services["health_day"]
+    tap(h, rig, "resident")                     # first resident of the day
+    assert h.pump_until(lambda: h.shell.manager.current in ("health_menu", "consent"), 10)
+    if h.shell.manager.current == "consent":
+        h.screen("consent").decide(True)
+    h.shell.go("measure", kind="bp")
+    rig._bp_index = 2                           # 162/101: grade 2, abnormal but not urgent
+    h.screen("measure").start()
+    assert h.pump_until(lambda: h.shell.manager.current == "result", 20)
+    record = h.ctx.journal.records("bp_measurement", newest_first=True, limit=1)[0]
+    assert record.payload.session_id == day.session_id
+    h.shell.finish()                            # "Done" returns to the day's queue, person wiped
+    assert h.shell.manager.current == "health_day" and h.ctx.session.person is None
+    assert "1" in day_screen.counts
+    day_screen.close_day()
+    closed = h.ctx.journal.records("health_session_closed", where={"session_id": day.session_id})
+    assert len(closed) == 1
+    summary = closed[0].payload
+    assert (summary.residents_measured, summary.measurements, summary.abnormal, summary.urgent) == (1, 1, 1, 0)
+    assert day_screen.phase == "summary"
