@@ -38,6 +38,8 @@ class PtyPort:
         self._slave: int | None = None
         self._slave_name = ""
         self._lock = threading.Lock()
+        #: ``time.monotonic()`` right after the last byte was handed to the app (benchmarks).
+        self.last_write_at = 0.0
         self.plug()
 
     @property
@@ -137,6 +139,7 @@ class PtyPort:
             except OSError as exc:
                 raise PtyUnplugged(str(exc)) from exc
             sent += len(piece)
+            self.last_write_at = time.monotonic()
             if paced:
                 delay = start + self.wire_seconds(sent) - time.monotonic()
                 if delay > 0:
