@@ -108,6 +108,7 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             ctx.services["identity_sources"] = sources
             sources.start()
             start_device_services(ctx, post)
+            start_sync(ctx)
 
         def on_stop(self):
             self.shell.close()
@@ -154,6 +155,18 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             Clock.schedule_once(lambda _dt: self._tour_step(plan, out), 0.05)
 
     return YizhanKiosk()
+
+
+def start_sync(ctx: KioskContext) -> None:
+    """Start the outbox publisher in-process when sync is enabled (records wake it on append)."""
+    if not ctx.settings.sync.enabled:
+        return
+    from sync.publisher import Publisher
+
+    publisher = Publisher(ctx.settings, ctx.journal.path)
+    ctx.services["publisher"] = publisher
+    ctx.journal.listeners.append(lambda _record: publisher.wake())
+    publisher.start()
 
 
 def start_device_services(ctx: KioskContext, post) -> None:

@@ -163,6 +163,8 @@ class Journal:
         self.path = Path(path)
         self.station_id = station_id
         self._lock = threading.Lock()
+        #: Called with each new record after its commit (the publisher wakes up on it).
+        self.listeners: list = []
         self._db = connect(self.path)
         try:
             self._check_integrity()
@@ -225,7 +227,10 @@ class Journal:
                        "VALUES (?, ?, ?, ?, ?, ?)", (rid, self.station_id, seq, kind, stamp, body))
             db.execute("INSERT INTO outbox (record_id, seq, priority, enqueued_at) VALUES (?, ?, ?, ?)",
                        (rid, seq, prio, stamp))
-        return AppendResult(Record(rid, self.station_id, seq, kind, ts, payload), created=True)
+        record = Record(rid, self.station_id, seq, kind, ts, payload)
+        for listener in list(self.listeners):
+            listener(record)
+        return AppendResult(record, created=True)
 
     @staticmethod
     def _row_to_record(row: tuple) -> Record:

@@ -55,11 +55,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"yizhan: cannot write to the data directory {settings.data_dir}: {exc.strerror or exc}. "
               "Create it and make it writable for this user, or set --data-dir.", file=sys.stderr)
         return 3
-    rig = None
+    rig = hub = None
     if args.demo:
         from kiosk.demo import DemoRig
         rig = DemoRig(settings)
         settings = rig.start()
+        if not args.tour:
+            settings, hub = _demo_hub(settings)
     try:
         ctx = build_context(settings)
     except JournalError as exc:
@@ -69,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         return 3
     if rig:
         ctx.services["demo"] = rig
+    if hub:
+        ctx.services["demo_hub"] = hub
     from kiosk.app import FontMissing, run_app
     try:
         if args.demo and not args.tour:
@@ -81,6 +85,25 @@ def run(args: argparse.Namespace) -> int:
         return 4
     finally:
         ctx.close()
+
+
+def _demo_hub(settings):
+    """Demo mode with Mosquitto installed: a local broker and hub, so records can be seen arriving."""
+    import dataclasses
+
+    from sync.demo import DemoError, start_demo_services
+    try:
+        services = start_demo_services(settings.data_dir)
+    except DemoError as exc:
+        print(f"yizhan: demo hub not started ({exc}); the kiosk queues records instead", file=sys.stderr)
+        return settings, None
+    if services is None:
+        print("yizhan: Mosquitto is not installed; the kiosk queues records instead", file=sys.stderr)
+        return settings, None
+    print(f"Yizhan demo hub: broker 127.0.0.1:{services.port}, database {services.db_path} "
+          f"(yizhan hub stations --db {services.db_path})", flush=True)
+    sync = dataclasses.replace(settings.sync, enabled=True, host=services.host, port=services.port)
+    return dataclasses.replace(settings, sync=sync), services
 
 
 def settings_pin_hint(settings) -> str:

@@ -12,6 +12,7 @@ from kivy.properties import (BooleanProperty, ColorProperty, NumericProperty, Ob
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
+from kiosk.i18n import Translator
 from kiosk.idle import IdleTimer
 from kiosk.i18n import N_
 from screens import theme, widgets  # noqa: F401  (widgets: loads the shared widget rules)
@@ -181,18 +182,30 @@ class Shell(FloatLayout):
         self.clock_text = now.strftime("%H:%M")
         self.date_text = tr._("{month}/{day} {weekday}", tr.lang, month=now.month, day=now.day,
                               weekday=tr._(WEEKDAYS[now.weekday()]))
-        sync = self.ctx.status.get("sync")
-        self.sync_online = bool(sync.get("connected"))
+        self._update_sync()
+        self._check_idle()
+
+    def _update_sync(self) -> None:
+        from sync.publisher import USER_MESSAGES, status_text
+
+        publisher = self.ctx.services.get("publisher")
+        if publisher is not None:
+            status = publisher.status()
+            self.sync_online = status.connected
+            self.sync_text = status_text(status, Translator(tr.lang))
+        else:                               # no hub configured: records queue until there is one
+            self.sync_online = False
+            self.sync_text = tr._(USER_MESSAGES["sync_offline"], count=self._queued_cache())
         self.sync_color = theme.ONLINE if self.sync_online else theme.OFFLINE
         self.sync_icon = "online" if self.sync_online else "offline"
-        queued = int(sync.get("queued", self.ctx.journal.pending_count() if not sync else 0))
-        if self.sync_online:
-            self.sync_text = tr._("Online")
-        elif queued:
-            self.sync_text = tr._("Offline · {n} queued", n=queued)
-        else:
-            self.sync_text = tr._("Offline")
-        self._check_idle()
+
+    def _queued_cache(self) -> int:
+        # Without a publisher the queue only grows; counting it every 5 s is plenty.
+        now = time.monotonic()
+        if now - getattr(self, "_queued_at", -10.0) >= 5:
+            self._queued_at = now
+            self._queued = self.ctx.journal.pending_count()
+        return self._queued
 
     def _check_idle(self) -> None:
         state = self.idle.state()
