@@ -236,6 +236,7 @@ class Publisher:
         window: dict[str, _Flight] = {}
         last_status = 0.0
         last_prune = 0.0
+        last_offline_refresh = 0.0
         ack_timeout = self.sync.ack_timeout_s
         while not self._stop.is_set():
             try:
@@ -261,6 +262,10 @@ class Publisher:
                 if acked:
                     self._refresh()
                 if not self.link.connected:
+                    # Offline the queue still grows: keep the header's count current (once a second).
+                    if now - last_offline_refresh >= 1.0:
+                        self._refresh()
+                        last_offline_refresh = now
                     self._wake.wait(0.2)
                     continue
                 if self._status_due.is_set() or (now - last_status > self.status_interval_s and window):
