@@ -45,7 +45,7 @@ class Roster:
             from sync.downlink import current_documents
             hub = current_documents(data_dir).get("roster")
             if hub:
-                bodies.append(hub)
+                bodies.append(hub["body"])      # current_documents wraps the body with its version
         except Exception as exc:   # a broken downlink store must not stop identification
             log.error("hub roster unavailable: %s", exc)
         local = Path(data_dir) / LOCAL_FILE

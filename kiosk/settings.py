@@ -118,6 +118,21 @@ class SyncSettings:
 
 
 @dataclass(frozen=True)
+class VolunteerSettings:
+    """Time-bank rules: how shift minutes become credited hours, the cut-off, balance limits."""
+
+    rounding: str = field(default="quarter_rule", metadata=_meta(choices=["quarter_rule", "half_hour_units"]))
+    min_hours: float = field(default=0.5, metadata=_meta(0, 24))
+    daily_cap_hours: float = field(default=8.0, metadata=_meta(0.5, 24))
+    cutoff: str = field(default="21:00", metadata=_meta(doc="HH:MM local time; open shifts close then"))
+    auto_close_hours: float = field(default=1.0, metadata=_meta(0, 24))
+    double_tap_s: int = field(default=60, metadata=_meta(0, 3600))
+    max_shift_hours: float = field(default=16.0, metadata=_meta(1, 48))
+    balance_floor: float = field(default=0.0, metadata=_meta(-1000, 0))
+    timezone: str = "Asia/Shanghai"
+
+
+@dataclass(frozen=True)
 class Secrets:
     """Secrets, from the environment or the secrets file; never from ``config/``."""
 
@@ -140,6 +155,7 @@ class Settings:
     secrets: Secrets = field(repr=False)
     source: str = ""
     demo: bool = False
+    volunteer: VolunteerSettings = field(default_factory=VolunteerSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -339,7 +355,7 @@ def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False
     sections = {f.name: f for f in dataclasses.fields(Settings)}
     built: dict[str, Any] = {}
     hints = typing.get_type_hints(Settings)
-    for name in ("station", "paths", "ui", "admin", "sync", "devices"):
+    for name in ("station", "paths", "ui", "admin", "sync", "devices", "volunteer"):
         built[name] = _check(hints[name], doc.get(name, {}), name, sections[name].metadata, errors, src)
     for extra in sorted(set(doc) - set(built) - {"version"}):
         errors.append(f"{src}: {extra}: unknown section (a typo?)")
