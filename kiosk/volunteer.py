@@ -961,7 +961,8 @@ class TimeBank:
                 hours=0.0, rule=self.rules.describe(), clock="default", needs_review=True, auto_closed=True,
                 proposed_hours=float(self.rules.auto_close_hours), check_in_station=self.station_id)
             res = self.journal.append(payload, record_id=str(uuid.uuid5(NAMESPACE,
-                                                                        f"out:{cin.shift_id}:{self.station_id}")))
+                                                                        f"out:{cin.shift_id}:{self.station_id}")),
+                                      created_at=now)
             closed.append(CheckedOut(cin.shift_id, cin.volunteer_id, 0.0, cin.at, payload.until, minutes, cin.team,
                                      payload.proposed_hours, False, True, False, res.record.id))
         if closed:
