@@ -30,10 +30,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import functools
+
 import serial
-from escpos.escpos import Escpos
-from escpos.exceptions import Error as EscposError
-from escpos.printer import Dummy
 
 from drivers.errors import ConnectionFailed, DeviceTimeout, DriverError
 from kiosk.i18n import N_
@@ -152,21 +151,30 @@ def layout(slip: Slip, columns: int) -> list[tuple[int, str]]:
     return out
 
 
-class _PortPrinter(Escpos):
-    """python-escpos on an already open pyserial port (opened with ``serial_for_url``)."""
+@functools.cache
+def _port_printer_class() -> type:
+    """python-escpos on an already open pyserial port (opened with ``serial_for_url``).
 
-    def __init__(self, port: serial.SerialBase, profile: str | None = None) -> None:
-        super().__init__(profile=profile)
-        self._device = port
+    Built on first use: importing python-escpos loads its printer capability database (~0.2 s),
+    which the kiosk should not pay at start-up.
+    """
+    from escpos.escpos import Escpos
 
-    def _raw(self, msg: bytes) -> None:
-        self._device.write(msg)
+    class _PortPrinter(Escpos):
+        def __init__(self, port: serial.SerialBase, profile: str | None = None) -> None:
+            super().__init__(profile=profile)
+            self._device = port
 
-    def _read(self) -> bytes:
-        return self._device.read(1)
+        def _raw(self, msg: bytes) -> None:
+            self._device.write(msg)
 
-    def close(self) -> None:
-        """The port belongs to SlipPrinter, which closes it."""
+        def _read(self) -> bytes:
+            return self._device.read(1)
+
+        def close(self) -> None:
+            """The port belongs to SlipPrinter, which closes it."""
+
+    return _PortPrinter
 
 
 class SlipPrinter:
@@ -203,6 +211,8 @@ class SlipPrinter:
         Raises:
             DriverError: a character cannot be encoded in GB18030 (never for real text).
         """
+        from escpos.printer import Dummy
+
         p = Dummy(profile=self.profile)
         p.hw("INIT")                                  # ESC @: reset modes left by a previous job
         p.set_with_default()
@@ -289,7 +299,7 @@ class SlipPrinter:
 
     def _query(self, port: serial.SerialBase) -> dict[str, Any]:
         port.reset_input_buffer()
-        p = _PortPrinter(port, self.profile)
+        p = _port_printer_class()(port, self.profile)
         online_byte = p.query_status(DLE_EOT + bytes([STATUS_PRINTER]))
         if not online_byte or (online_byte[0] & _STATUS_FIXED_MASK) != _STATUS_FIXED:
             return {"answered": False, "online": None, "paper": None}
@@ -316,6 +326,7 @@ class SlipPrinter:
             vid, pid = (int(x, 16) for x in self.port_url[4:].split(":"))
         except ValueError:
             raise ConnectionFailed(f"bad USB printer address {self.port_url!r}; use usb:VID:PID in hex") from None
+        from escpos.exceptions import Error as EscposError
         try:
             from escpos.printer import Usb
             if not Usb.is_usable():

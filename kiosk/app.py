@@ -91,9 +91,12 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
                 Clock.schedule_once(lambda _dt: self._tour_step(tour_plan(), Path(tour_dir)), 0.3)
                 return
             self.shell.start_clock()
-            self._start_services()
             if first_frame_marker:
                 Window.bind(on_flip=self._first_flip)
+            # Devices, identity sources and sync start right after the first frame: the home
+            # screen needs none of them, and the kiosk shows up sooner.
+            Clock.schedule_once(lambda _dt: self._start_services(), 0.05)
+            Clock.schedule_once(self.shell.build_remaining, 0.1)
 
         def _start_services(self):
             from kiosk.identify_sources import IdentitySources
@@ -101,7 +104,7 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             def post(fn):
                 Clock.schedule_once(lambda _dt: fn(), 0)
 
-            identify = self.shell.manager.get_screen("identify")
+            identify = self.shell.screen("identify")
             sources = IdentitySources(ctx.settings, ctx.services["identity"], ctx.status, post,
                                       on_event=self.shell.on_identity_event,
                                       on_frame=lambda frame: post(lambda: identify.show_preview(frame)))
@@ -134,7 +137,7 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             self.shell.ctx.session.set_language(lang)
             from screens.i18n import tr
             tr.lang = lang
-            screen = self.shell.manager.get_screen(name)
+            screen = self.shell.screen(name)
             self.shell.manager.current = name
             if state == "idle_warning":
                 self.shell.ctx.session.begin("health")
@@ -214,6 +217,8 @@ class HeadlessShell:
         for child in list(Window.children):
             Window.remove_widget(child)
         Window.add_widget(self.shell)
+        for name in SCREENS:               # all built up front, as the running app has them soon after start
+            self.shell.screen(name)
         self.shell.go("home")
         self.flips: list[float] = []
         Window.bind(on_flip=self._on_flip)
@@ -249,7 +254,7 @@ class HeadlessShell:
 
     def screen(self, name: str):
         """The registered screen ``name``."""
-        return self.shell.manager.get_screen(name)
+        return self.shell.screen(name)
 
     def close(self) -> None:
         """Detach the shell from the window."""

@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check-config", action="store_true", help="validate the settings, print problems, exit")
     parser.add_argument("--tour", metavar="DIR", help="render every screen offscreen into DIR/<screen>.png and exit")
     parser.add_argument("--windowed", action="store_true", help="a window even if the config says fullscreen")
+    parser.add_argument("--no-hub", action="store_true",
+                        help="demo mode without the local broker and hub (records queue in the journal)")
     parser.add_argument("--hash-pin", action="store_true", help="read an admin PIN and print its hash for secrets.toml")
     parser.add_argument("--first-frame-marker", action="store_true", help=argparse.SUPPRESS)
 
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         from kiosk.demo import DemoRig
         rig = DemoRig(settings)
         settings = rig.start()
-        if not args.tour:
+        if not args.tour and not args.no_hub:
             settings, hub = _demo_hub(settings)
     try:
         ctx = build_context(settings)

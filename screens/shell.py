@@ -73,7 +73,7 @@ class Shell(FloatLayout):
     idle_visible = BooleanProperty(False)
     idle_seconds = NumericProperty(0)
 
-    def __init__(self, ctx, screens: dict, on_exit=None, **kwargs) -> None:
+    def __init__(self, ctx, screens: dict[str, str], on_exit=None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.ctx = ctx
         self._on_exit = on_exit
@@ -82,8 +82,8 @@ class Shell(FloatLayout):
         self.idle = IdleTimer(ui.idle_warning_s, ui.idle_reset_s)
         self.manager: ScreenManager = self.ids.manager
         self.manager.transition = NoTransition()
-        for name, cls in screens.items():
-            self.manager.add_widget(cls(name=name, ctx=ctx, nav=self))
+        self._classes = dict(screens)
+        self.screen("home")
         self.ids.corner.hold_s = ui.admin_hold_s
         self.ids.corner.bind(on_long_press=lambda *_: self.go("admin_pin"))
         self.idle_overlay = IdleOverlay()
@@ -106,9 +106,24 @@ class Shell(FloatLayout):
         Clock.unschedule(self.tick)
 
     # navigation -------------------------------------------------------------------
+    def screen(self, name: str):
+        """The registered screen ``name``, built on first use."""
+        if not self.manager.has_screen(name):
+            from screens import screen_class
+            self.manager.add_widget(screen_class(name)(name=name, ctx=self.ctx, nav=self))
+        return self.manager.get_screen(name)
+
+    def build_remaining(self, *_args) -> None:
+        """Build the screens not built yet, one per frame (after start-up, so the first frame is fast
+        and later navigation does not wait for a screen to be built)."""
+        missing = [n for n in self._classes if not self.manager.has_screen(n)]
+        if missing:
+            self.screen(missing[0])
+            Clock.schedule_once(self.build_remaining, 0)
+
     def go(self, name: str, **params) -> None:
         """Show screen ``name`` after handing it ``params``."""
-        screen = self.manager.get_screen(name)
+        screen = self.screen(name)
         screen.enter(**params)
         self.manager.current = name
         s = self.ctx.settings
@@ -122,7 +137,7 @@ class Shell(FloatLayout):
 
     def has_screen(self, name: str) -> bool:
         """True if a screen of that name is registered."""
-        return self.manager.has_screen(name)
+        return name in self._classes
 
     def on_identity_event(self, item) -> None:
         """An identity outcome or a read problem from a worker (already on the UI thread).

@@ -83,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
     kiosk_first, kiosk_rss, base_first, base_rss = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="yizhan-bench-") as tmp:
         env["KIVY_HOME"] = os.path.join(tmp, "kivy")
-        kiosk_cmd = [sys.executable, "-m", "kiosk.cli", "kiosk", "--demo", "--windowed", "--data-dir",
+        # Demo mode (simulated devices, all services) but without the demo's own broker and hub
+        # processes, which a real station does not start.
+        kiosk_cmd = [sys.executable, "-m", "kiosk.cli", "kiosk", "--demo", "--no-hub", "--windowed", "--data-dir",
                      os.path.join(tmp, "data"), "--first-frame-marker"]
         minimal_path = os.path.join(tmp, "minimal_app.py")   # Kivy's App needs a source file, not -c
         with open(minimal_path, "w", encoding="utf-8") as fh:

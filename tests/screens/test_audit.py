@@ -7,9 +7,9 @@ from tests.support.audit import audit
 
 
 def _states():
-    from screens import SCREENS
-    for name, cls in SCREENS.items():
-        for state in cls.tour_states():
+    from screens import SCREENS, screen_class
+    for name in SCREENS:
+        for state in screen_class(name).tour_states():
             yield name, state
 
 
