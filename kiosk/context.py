@@ -64,12 +64,14 @@ def build_context(settings: Settings) -> KioskContext:
         JournalError: the journal cannot be opened (message says what to do).
     """
     from kiosk.identity import IdentityService
-    from kiosk.roster import Roster
 
     journal = Journal(settings.data_dir / Journal.FILENAME, settings.station.id)
     session = Session(default_language=settings.ui.language, lang=settings.ui.language)
     gate = PinGate(settings.secrets.admin_pin_hash, settings.admin.max_tries, settings.admin.lockout_s, journal)
     ctx = KioskContext(settings=settings, journal=journal, session=session, pin_gate=gate)
-    ctx.services["identity"] = IdentityService(settings.secrets.district_key, journal,
-                                               lambda: Roster.load(settings.data_dir))
+    from kiosk.volunteer import TimeBank, load_roster
+
+    roster = lambda: load_roster(settings.data_dir, journal)  # noqa: E731  (hub roster + local registrations)
+    ctx.services["identity"] = IdentityService(settings.secrets.district_key, journal, roster)
+    ctx.services["timebank"] = TimeBank(journal, settings, roster)
     return ctx

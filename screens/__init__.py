@@ -20,6 +20,8 @@ SCREENS = {
     "result": "screens.result:ResultScreen",
     "records": "screens.records:RecordsScreen",
     "health_day": "screens.health_day:HealthDayScreen",
+    "volunteer": "screens.volunteer:VolunteerScreen",
+    "service": "screens.service:ServiceScreen",
     "help": "screens.help:HelpScreen",
     "admin_pin": "screens.admin_pin:AdminPinScreen",
     "admin": "screens.admin:AdminScreen",

@@ -157,6 +157,36 @@ class Icon(Widget):
         self._disc(0.5, 0.38, 0.28)
         Triangle(points=self._pts(0.24, 0.48, 0.76, 0.48, 0.5, 0.92))
 
+    def _face(self, mood: int) -> None:
+        """A round face; ``mood`` 1 (very unhappy) to 5 (very happy) bends the mouth."""
+        self._circle(0.5, 0.5, 0.44, w=0.06)
+        self._disc(0.35, 0.62, 0.05)
+        self._disc(0.65, 0.62, 0.05)
+        if mood == 3:
+            self._line(0.32, 0.34, 0.68, 0.34, w=0.06)
+            return
+        smile = mood > 3
+        r = 0.22 if mood in (1, 5) else 0.26
+        if smile:
+            self._circle(0.5, 0.42, r, w=0.06, a0=120, a1=240)
+        else:
+            self._circle(0.5, 0.16, r, w=0.06, a0=-60, a1=60)
+
+    def _draw_face1(self) -> None:
+        self._face(1)
+
+    def _draw_face2(self) -> None:
+        self._face(2)
+
+    def _draw_face3(self) -> None:
+        self._face(3)
+
+    def _draw_face4(self) -> None:
+        self._face(4)
+
+    def _draw_face5(self) -> None:
+        self._face(5)
+
     def _draw_printer(self) -> None:
         x, y = self._xy(0.08, 0.3)
         RoundedRectangle(pos=(x, y), size=(self._len(0.84), self._len(0.36)), radius=[self._len(0.05)])

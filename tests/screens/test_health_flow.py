@@ -133,3 +133,32 @@ def test_health_check_day_attributes_measurements_and_closes_with_a_summary(demo
     summary = closed[0].payload
     assert (summary.residents_measured, summary.measurements, summary.abnormal, summary.urgent) == (1, 1, 1, 0)
     assert day_screen.phase == "summary"
+
+
+def test_volunteer_checks_in_records_a_service_and_the_resident_rates_it(demo):
+    h, rig = demo
+    identify_as = "resident_young"              # the demo volunteer's ID card
+    h.shell.home()
+    h.screen("home").choose("volunteer")
+    tap(h, rig, identify_as)
+    assert h.pump_until(lambda: h.shell.manager.current == "greeting", 10)
+    assert h.ctx.session.person.role == "volunteer"
+    h.shell.go("volunteer")
+    page = h.screen("volunteer")
+    page.primary()                              # no open shift: choose team and activity
+    assert page.phase == "choose"
+    page.confirm_check_in()
+    assert page.phase == "done" and ":" in page.big
+    assert h.ctx.journal.count("volunteer_check_in") == 1
+    h.shell.go("service")
+    service = h.screen("service")
+    service.record()
+    assert service.phase == "confirm"
+    tap(h, rig, "resident")                     # the resident confirms with their own card
+    assert h.pump_until(lambda: service.phase == "rate", 10)
+    service.rate(2)                             # 不满意: a follow-up for staff
+    assert service.phase == "done"
+    confirmation = h.ctx.journal.records("service_confirmation")[-1].payload
+    assert confirmation.rating == 2
+    assert h.ctx.journal.count("service_follow_up") == 1
+    assert h.ctx.session.person.role == "volunteer"   # the volunteer's session carries on

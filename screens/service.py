@@ -1,0 +1,127 @@
+"""A volunteer records a service done for a resident; the resident taps a card to confirm it and
+rates it on the 5-level 好差评 scale with five big faces and words."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.lang import Builder
+from kivy.properties import OptionProperty, StringProperty
+
+from kiosk.i18n import N_
+from screens import theme
+from screens.base import KioskScreen
+from screens.widgets import KButton
+
+DURATIONS = (30, 60, 90, 120)
+SERVICE_FAILED = N_("The volunteer service could not be recorded. Please ask the staff.")
+
+
+class ServiceScreen(KioskScreen):
+    """Record → resident confirms by card → rating → thank you."""
+
+    personal = True
+    phase = OptionProperty("choose", options=["choose", "confirm", "rate", "done"])
+    summary = StringProperty("")
+    message = StringProperty("")
+    result = StringProperty("")
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._service = ""
+        self._minutes = 60
+        self._pending = None
+        self._resident = None
+
+    def on_phase(self, _instance, phase: str) -> None:
+        self.show_only(f"{phase}_panel", "choose_panel", "confirm_panel", "rate_panel", "done_panel")
+
+    def enter(self, **_params) -> None:
+        self.phase = "choose"
+        self.on_phase(self, self.phase)
+        self.message = ""
+        self._pending = self._resident = None
+        services = self.ctx.services["timebank"].catalog().resident_services
+        self._services = services[:6]
+        self._service = self._services[0].id if self._services else ""
+        self._fill()
+
+    def _fill(self) -> None:
+        box = self.ids.services
+        box.clear_widgets()
+        for s in self._services:
+            chosen = s.id == self._service
+            b = KButton(text=s.name, icon="check" if chosen else "", bg_color=theme.RECORDS if chosen else theme.NEUTRAL)
+            b.bind(on_release=lambda _b, i=s.id: self._pick_service(i))
+            box.add_widget(b)
+        box = self.ids.durations
+        box.clear_widgets()
+        for m in DURATIONS:
+            chosen = m == self._minutes
+            b = KButton(text=self._("{m} min", m=m), icon="check" if chosen else "",
+                        bg_color=theme.RECORDS if chosen else theme.NEUTRAL)
+            b.bind(on_release=lambda _b, v=m: self._pick_minutes(v))
+            box.add_widget(b)
+
+    def _pick_service(self, service_id: str) -> None:
+        self._service = service_id
+        self._fill()
+
+    def _pick_minutes(self, minutes: int) -> None:
+        self._minutes = minutes
+        self._fill()
+
+    def record(self) -> None:
+        """Journal the service; then wait for the resident's card."""
+        from kiosk.volunteer import VolunteerError
+        try:
+            self._pending = self.ctx.services["timebank"].record_service(self.ctx.session.person, self._service,
+                                                                         self._minutes)
+        except VolunteerError as exc:
+            self.message = self._(getattr(exc, "message", "") or SERVICE_FAILED)
+            return
+        self.summary = self._("{service}, {m} minutes", service=self._pending.service_name, m=self._minutes)
+        self.phase = "confirm"
+
+    def on_identity(self, item) -> None:
+        """The resident's card while waiting for confirmation."""
+        from kiosk.identity import Identified
+        outcome = getattr(item, "outcome", None)
+        if self.phase != "confirm" or not isinstance(outcome, Identified):
+            if outcome is not None and hasattr(outcome, "message"):
+                self.message = self._(outcome.message)
+            return
+        self._resident = outcome.person
+        self.message = ""
+        self.phase = "rate"
+
+    def rate(self, rating: int) -> None:
+        """The resident tapped a face."""
+        from kiosk.volunteer import RATINGS, VolunteerError
+        try:
+            done = self.ctx.services["timebank"].confirm_service(self._pending.service_id, self._resident, rating)
+        except VolunteerError as exc:
+            self.message = self._(getattr(exc, "message", "") or SERVICE_FAILED)
+            return
+        self.result = self._("Thank you! You rated it “{word}”.", word=self._(RATINGS[rating]))
+        if done.follow_up:
+            self.result += "\n" + self._("A staff member will contact you about this service.")
+        self._resident = None
+        self.phase = "done"
+
+    def reset(self) -> None:
+        self._pending = self._resident = None
+        self.summary = self.message = self.result = ""
+
+    @classmethod
+    def tour_states(cls) -> list[str]:
+        return ["", "confirm", "rate", "done"]
+
+    def load_demo(self, state: str = "") -> None:
+        self.enter()
+        if state:
+            self.summary = self._("{service}, {m} minutes", service="代购", m=60)
+            self.result = self._("Thank you! You rated it “{word}”.", word=self._("Very satisfied"))
+            self.phase = state
+
+
+Builder.load_file(str(Path(__file__).with_name("service.kv")))
