@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import signal
 import sys
 import threading
 import time
@@ -26,7 +25,7 @@ from datetime import datetime
 
 from drivers.errors import DriverError
 from drivers.protocols import maibobo, nibp, omron
-from drivers.sim.pty import PtyPort, PtyUnplugged
+from drivers.sim.pty import PtyPort, PtyUnplugged, serve_until_stopped
 
 PROTOCOLS = ("ascii-line", "maibobo", "oem-nibp", "omron-hbp9030")
 FAULTS = ("cuff_leak", "bad_checksum", "garbage", "truncated", "silent", "unplug", "replug", "none")
@@ -340,17 +339,9 @@ def run(args: argparse.Namespace) -> int:
         sim.queue_reading(*reading)
     for fault in args.fault:
         sim.inject(fault)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
     sim.start()
     _reply(protocol=args.protocol, port=sim.path, baud=args.baud)
-    threading.Thread(target=_commands, args=(sim, done), daemon=True).start()
-    try:
-        while not done.wait(0.5):
-            pass
-    finally:
-        sim.stop()
-    return 0
+    return serve_until_stopped(sim, _commands)
 
 
 def _commands(sim: BpSimulator, done: threading.Event) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
-import signal
 import struct
 import sys
 import termios
@@ -28,7 +27,7 @@ from datetime import datetime
 from drivers.errors import InvalidResponse
 from drivers.protocols import astm, lifescan_ascii, sdcodefree
 from drivers.readings import MG_DL_PER_MMOL_L, MealContext, RangeFlag, Unit
-from drivers.sim.pty import PtyPort, PtyUnplugged
+from drivers.sim.pty import PtyPort, PtyUnplugged, serve_until_stopped
 
 PROTOCOLS = ("onetouch-ultra2", "astm", "sd-codefree")
 FAULTS = ("bad_checksum", "garbage", "truncated", "silent", "nak_storm", "unplug", "replug",
@@ -396,17 +395,9 @@ def run(args: argparse.Namespace) -> int:
         sim.add_reading(**reading)
     for fault in args.fault:
         sim.inject(fault)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
     sim.start()
     print(json.dumps({"protocol": args.protocol, "port": sim.path, "baud": sim.baud}), flush=True)
-    threading.Thread(target=_commands, args=(sim, done), daemon=True).start()
-    try:
-        while not done.wait(0.2):
-            pass
-    finally:
-        sim.stop()
-    return 0
+    return serve_until_stopped(sim, _commands)
 
 
 def _commands(sim: GlucoseSimulator, done: threading.Event) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import termios
 import threading
 import time
@@ -144,3 +145,19 @@ class PtyPort:
                 delay = start + self.wire_seconds(sent) - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
+
+
+def serve_until_stopped(sim, command_loop) -> int:
+    """Serve a started simulator until SIGTERM, Ctrl-C or ``command_loop`` sets the event it gets.
+
+    ``command_loop(sim, done)`` runs on a daemon thread (it reads stdin commands). Returns 0.
+    """
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    threading.Thread(target=command_loop, args=(sim, done), daemon=True).start()
+    try:
+        while not done.wait(0.2):
+            pass
+    finally:
+        sim.stop()
+    return 0
