@@ -55,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _broker_options(p)
     p = sub.add_parser("dead-letters", help="list messages the hub set aside, with the reason")
     p.add_argument("--db", default="hub.sqlite3", help=db_help)
+    from sync import reports_cli
+    reports_cli.add_arguments(sub)          # report, certificate, review
 
 
 def _hub_kwargs(args) -> dict:
@@ -113,6 +115,9 @@ def _publish(args) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
+    if args.doc_type == "roster" and isinstance(body, dict):
+        from sync.timebank import roster_with_balances
+        body = roster_with_balances(args.db, body)     # each volunteer's hub balance travels with the roster
     store = HubStore(args.db)
     try:
         doc = store.prepare_document(args.doc_type, body, args.station or ALL_STATIONS, args.version)
@@ -141,7 +146,10 @@ def _dead_letters(args) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch ``yizhan hub <action>``."""
+    from sync import reports_cli
     from sync.hub import HubError
+    if args.hub_command in reports_cli.COMMANDS:
+        return reports_cli.run(args)
     actions = {"run": _run, "stations": _stations, "publish": _publish, "dead-letters": _dead_letters}
     try:
         return actions[args.hub_command](args)
