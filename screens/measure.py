@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import NumericProperty, OptionProperty, StringProperty
 
@@ -46,6 +47,12 @@ class MeasureScreen(KioskScreen):
         super().__init__(**kwargs)
         self._job = None
         self.context: MealContext | None = None
+        # Monitors stream cuff pressure many times a second; the gauge redraws at most 10 times a
+        # second (each redraw is a full frame, costly on kiosks without a GPU).
+        self._cuff_value = 0
+        self._cuff_trigger = Clock.create_trigger(self._show_cuff, 0.1)
+        self._stage_value = ""
+        self._stage_trigger = Clock.create_trigger(self._show_stage, 0.25)
 
     def enter(self, kind: str = "bp", context: MealContext | None = None, **_params) -> None:
         self._cancel_job()
@@ -89,14 +96,26 @@ class MeasureScreen(KioskScreen):
     def on_progress(self, progress: Progress) -> None:
         """Live update from the device (UI thread)."""
         if progress.cuff_pressure is not None:
-            self.cuff = progress.cuff_pressure
+            self._cuff_value = progress.cuff_pressure
+            self._cuff_trigger()
         if progress.stage in STAGES:
-            self.stage_text = self._(STAGES[progress.stage])
+            self._stage_value = self._(STAGES[progress.stage])
+            self._stage_trigger()
+
+    def _show_cuff(self, _dt=None) -> None:
+        if self.phase == "measuring":
+            self.cuff = self._cuff_value
+
+    def _show_stage(self, _dt=None) -> None:
+        if self.phase == "measuring" and self._stage_value != self.stage_text:
+            self.stage_text = self._stage_value
 
     def on_result(self, reading) -> None:
         """The reading arrived (UI thread): journal it and show the result."""
         from kiosk.health_flow import NoPerson, complete_measurement
         self._job = None
+        self._cuff_trigger.cancel()
+        self._stage_trigger.cancel()
         try:
             outcome = complete_measurement(self.ctx, reading, self.context)
         except NoPerson:

@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _one_driver(name: str, runs: int, tmp: Path) -> dict:
     from drivers.readings import MealContext
+    from drivers.sim.bp import PUSH_PROTOCOLS
     from kiosk.app import HeadlessShell, start_device_services
     from kiosk.context import build_context
     from kiosk.session import Person
@@ -57,11 +58,15 @@ def _one_driver(name: str, runs: int, tmp: Path) -> dict:
             ctx.session.identify(person)
             h.shell.go("measure", kind=kind, context=MealContext.RANDOM)
             h.frames(2)
-            if kind == "bp":
+            push = kind == "bp" and name in PUSH_PROTOCOLS
+            if kind == "bp" and not push:
                 sim.queue_reading(120 + i % 30, 78 + i % 10, 70)
-            else:
+            elif kind == "glucose":
                 sim.add_reading(mg_dl=90 + i, when=datetime.now() + timedelta(minutes=i))
             h.screen("measure").start()
+            if push:       # these monitors send the line when the person's measurement ends, while the kiosk waits
+                h.frames(2)
+                sim.queue_reading(120 + i % 30, 78 + i % 10, 70)
             if not h.pump_until(lambda: h.shell.manager.current == "result", 30):
                 return {"error": f"no result in run {i}: {h.screen('measure').error_text}"}
             switched = len(h.flips)
