@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.context import StatusBoard
@@ -28,6 +28,9 @@ class IdentityEvent:
     outcome: Outcome
     source: str
     seen_at: float
+    #: The name printed on the ID card, only while a staff registration asks for it (see
+    #: ``IdentitySources.capture_names``); never logged or journaled by the identity layer.
+    full_name: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class IdentitySources:
         self.on_frame = on_frame
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        #: Set by the staff registration screen while it waits for the volunteer's ID card.
+        self.capture_names = False
         self._pcsc = None
         self._qr = None
 
@@ -109,9 +114,10 @@ class IdentitySources:
                 if isinstance(event, CardPresented):
                     self.status.set("idcard", state="connected", driver=cfg.driver, card=True)
                     seen = event.timings.started
+                    name = event.document.name if self.capture_names else ""
                     outcome = self.service.from_document(event.document)
                     del event   # the document (full number) goes no further than this frame
-                    self._deliver(IdentityEvent(outcome, "idcard", seen))
+                    self._deliver(IdentityEvent(outcome, "idcard", seen, full_name=name))
                 elif isinstance(event, CardError):
                     key = event.error.user_key
                     self._deliver(SourceProblem("idcard", key, USER_MESSAGES.get(key, "")))

@@ -25,6 +25,7 @@ SCREENS = {
     "help": "screens.help:HelpScreen",
     "admin_pin": "screens.admin_pin:AdminPinScreen",
     "admin": "screens.admin:AdminScreen",
+    "register": "screens.register:RegisterScreen",
 }
 
 

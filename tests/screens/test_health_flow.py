@@ -162,3 +162,27 @@ def test_volunteer_checks_in_records_a_service_and_the_resident_rates_it(demo):
     assert confirmation.rating == 2
     assert h.ctx.journal.count("service_follow_up") == 1
     assert h.ctx.session.person.role == "volunteer"   # the volunteer's session carries on
+
+
+def test_staff_registers_a_volunteer_who_can_then_check_in(demo):
+    h, rig = demo
+    sources = h.ctx.services["identity_sources"]
+    h.shell.go("register")
+    page = h.screen("register")
+    assert sources.capture_names
+    tap(h, rig, "foreign_2023")                 # not yet a volunteer
+    assert h.pump_until(lambda: page.phase == "details", 10)
+    assert page.who == "测*新"
+    for digit in "13912345678":
+        page.press(digit)
+    page.register()
+    assert page.phase == "done" and not sources.capture_names
+    record = h.ctx.journal.records("volunteer_registered")[-1].payload
+    assert record.name == "测试新" and record.phone_masked.startswith("139") and "5678" in record.phone_masked
+    assert "12345" not in record.phone_masked
+    # The new volunteer is recognised at once by their card.
+    h.shell.home()
+    h.screen("home").choose("volunteer")
+    tap(h, rig, "foreign_2023")
+    assert h.pump_until(lambda: h.shell.manager.current == "greeting", 10)
+    assert h.ctx.session.person.role == "volunteer"

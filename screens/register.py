@@ -1,0 +1,138 @@
+"""Staff registers a volunteer: the volunteer's ID card gives the name and the person key, a
+keypad takes the phone number, buttons the team. Reached from the admin screen (behind the PIN)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.lang import Builder
+from kivy.properties import OptionProperty, StringProperty
+
+from kiosk.i18n import N_
+from kiosk.privacy import mask_name
+from screens import theme
+from screens.base import KioskScreen
+from screens.widgets import KButton
+
+PHONE_DIGITS = 11
+FAILED = N_("The volunteer could not be registered. Please check and try again.")
+
+
+class RegisterScreen(KioskScreen):
+    """Tap → phone and team → registered."""
+
+    personal = True
+    phase = OptionProperty("tap", options=["tap", "details", "done"])
+    who = StringProperty("")
+    phone = StringProperty("")
+    phone_display = StringProperty("")
+    message = StringProperty("")
+    result = StringProperty("")
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._name = ""
+        self._key = ""
+        self._team = ""
+
+    def on_phase(self, _instance, phase: str) -> None:
+        self.show_only(f"{phase}_panel", "tap_panel", "details_panel", "done_panel")
+
+    def _sources(self, capture: bool) -> None:
+        sources = self.ctx.services.get("identity_sources")
+        if sources is not None:
+            sources.capture_names = capture
+
+    def enter(self, **_params) -> None:
+        self.reset()
+        self.phase = "tap"
+        self.on_phase(self, self.phase)
+        self._sources(True)
+
+    def on_leave(self, *_args) -> None:
+        self._sources(False)
+
+    def on_identity(self, item) -> None:
+        """The volunteer's ID card."""
+        from kiosk.identity import Identified
+        outcome = getattr(item, "outcome", None)
+        if self.phase != "tap":
+            return
+        if not isinstance(outcome, Identified) or not getattr(item, "full_name", ""):
+            self.message = self._(getattr(outcome, "message", "") or
+                                  N_("Please use the volunteer's resident ID card."))
+            return
+        if outcome.person.role == "volunteer":
+            self.message = self._("This person is already a registered volunteer.")
+            return
+        self._name, self._key = item.full_name, outcome.person.person_key
+        self._sources(False)
+        self.who = mask_name(self._name)
+        self.message = ""
+        self._teams = self.ctx.services["timebank"].catalog().teams
+        self._team = self._teams[0].id if self._teams else ""
+        self._fill_teams()
+        self.phase = "details"
+
+    def _fill_teams(self) -> None:
+        box = self.ids.teams
+        box.clear_widgets()
+        for team in self._teams:
+            chosen = team.id == self._team
+            b = KButton(text=team.name, icon="check" if chosen else "",
+                        bg_color=theme.VOLUNTEER if chosen else theme.NEUTRAL, height=70)
+            b.bind(on_release=lambda _b, t=team.id: self._pick(t))
+            box.add_widget(b)
+
+    def _pick(self, team_id: str) -> None:
+        self._team = team_id
+        self._fill_teams()
+
+    def on_phone(self, _instance, phone: str) -> None:
+        self.phone_display = phone or self._("Mobile number")
+
+    def press(self, key: str) -> None:
+        """Phone keypad: a digit or 'clear'."""
+        if key == "clear":
+            self.phone = ""
+        elif key.isdigit() and len(self.phone) < PHONE_DIGITS:
+            self.phone += key
+
+    def register(self) -> None:
+        """Journal the registration (synced to the hub; usable here at once)."""
+        from kiosk.volunteer import VolunteerError
+        if len(self.phone) != PHONE_DIGITS:
+            self.message = self._("Please enter the 11-digit mobile number.")
+            return
+        try:
+            volunteer = self.ctx.services["timebank"].register_volunteer(self._name, self.phone, self._team,
+                                                                         person_key=self._key,
+                                                                         registered_by="admin")
+        except VolunteerError as exc:
+            self.message = self._(getattr(exc, "message", "") or FAILED)
+            return
+        self.result = self._("{name} is registered as volunteer {id}.", name=self.who, id=volunteer.id)
+        self._name = self._key = ""
+        self.phase = "done"
+
+    def reset(self) -> None:
+        self._sources(False)
+        self._name = self._key = ""
+        self.who = self.phone = self.message = self.result = ""
+        self.on_phone(self, "")
+
+    @classmethod
+    def tour_states(cls) -> list[str]:
+        return ["", "details"]
+
+    def load_demo(self, state: str = "") -> None:
+        self.enter()
+        if state == "details":
+            self.who = "王*明"
+            self.phone = "1391234"
+            self._teams = self.ctx.services["timebank"].catalog().teams
+            self._team = self._teams[1].id
+            self._fill_teams()
+            self.phase = "details"
+
+
+Builder.load_file(str(Path(__file__).with_name("register.kv")))
