@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kivy.lang import Builder
+from kivy.metrics import dp
 from kivy.properties import OptionProperty, StringProperty
 
 from kiosk.i18n import N_
@@ -36,6 +37,19 @@ class RegisterScreen(KioskScreen):
 
     def on_phase(self, _instance, phase: str) -> None:
         self.show_only(f"{phase}_panel", "tap_panel", "details_panel", "done_panel")
+        button = self.ids.register_button
+        button.opacity = 1 if phase == "details" else 0
+        button.disabled = phase != "details"
+
+    def on_kv_post(self, _base_widget) -> None:
+        keypad = self.ids.keypad
+        for key in "123456789" + "C0":
+            label = self._("Clear") if key == "C" else key
+            b = KButton(text=label, height=dp(66), bg_color=theme.NEUTRAL if key == "C" else theme.RECORDS)
+            b.bind(on_release=lambda _b, k=("clear" if key == "C" else key): self.press(k))
+            keypad.add_widget(b)
+            if key == "C":
+                self._clear_key = b
 
     def _sources(self, capture: bool) -> None:
         sources = self.ctx.services.get("identity_sources")
@@ -43,6 +57,7 @@ class RegisterScreen(KioskScreen):
             sources.capture_names = capture
 
     def enter(self, **_params) -> None:
+        self._clear_key.text = self._("Clear")      # built once; follows the visit's language
         self.reset()
         self.phase = "tap"
         self.on_phase(self, self.phase)

@@ -28,6 +28,37 @@ def _composite(fg, bg):
     return tuple(fg[i] * a + bg[i] * (1 - a) for i in range(3)) + (1.0,)
 
 
+def _surface(widget):
+    """The nearest ancestor (or self) that paints a background: text on it shares one layer."""
+    w = widget
+    while w is not None:
+        colour = getattr(w, "bg_color", None)
+        if colour is not None and len(colour) == 4 and colour[3] > 0:
+            return w
+        w = w.parent if w.parent is not w else None
+    return None
+
+
+def _ancestor(older, widget) -> bool:
+    w = widget.parent
+    while w is not None and w is not w.parent:
+        if w is older:
+            return True
+        w = w.parent
+    return False
+
+
+def _box(widget) -> tuple[float, float, float, float]:
+    x, y = widget.to_window(widget.x, widget.y)
+    return x, y, x + widget.width, y + widget.height
+
+
+def _overlap(a, b) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
 def background_of(widget):
     """The opaque colour behind ``widget``: its own or its nearest ancestors' ``bg_color``s, composited."""
     layers = []
@@ -69,10 +100,13 @@ def _name(widget) -> str:
 def audit(root) -> list[str]:
     """Every elder-friendliness problem in the visible tree under ``root``."""
     problems: list[str] = []
+    texts: list = []
+    targets: list = []
     for w in root.walk(restrict=True):
         if not _visible(w):
             continue
         if isinstance(w, (ButtonBehavior, TextInput)):
+            targets.append(w)
             if w.width < dp(theme.TOUCH_MIN_DP) - 0.5 or w.height < dp(theme.TOUCH_MIN_DP) - 0.5:
                 problems.append(f"touch target too small: {_name(w)} is {w.width:.0f}x{w.height:.0f} px, "
                                 f"needs {dp(theme.TOUCH_MIN_DP):.0f}")
@@ -84,8 +118,23 @@ def audit(root) -> list[str]:
             ratio = theme.contrast(_composite(w.color, background_of(w)), background_of(w))
             if ratio < theme.CONTRAST_MIN:
                 problems.append(f"contrast {ratio:.1f}:1 below {theme.CONTRAST_MIN}:1: {_name(w)}")
+            texts.append(w)
             need_w, need_h = _needed_size(w)
             if not w.shorten and (need_w > w.width + 2 or need_h > w.height + 2):
                 problems.append(f"text cut off: {_name(w)} needs {need_w:.0f}x{need_h:.0f} px "
                                 f"in {w.width:.0f}x{w.height:.0f}")
+    # Touch targets must not overlap: a finger on one must not press another.
+    for i, a in enumerate(targets):
+        for b in targets[i + 1:]:
+            if not (_ancestor(a, b) or _ancestor(b, a)) and _overlap(_box(a), _box(b)) > 1:
+                problems.append(f"touch targets overlap: {_name(a)} and {_name(b)}")
+    # Text boxes on the same surface must not overlap (a layout squeezed past its space).
+    for i, a in enumerate(texts):
+        for b in texts[i + 1:]:
+            if _surface(a) is not _surface(b) or _ancestor(a, b) or _ancestor(b, a):
+                continue
+            box_a, box_b = _box(a), _box(b)
+            smaller = min((box_a[2] - box_a[0]) * (box_a[3] - box_a[1]), (box_b[2] - box_b[0]) * (box_b[3] - box_b[1]))
+            if smaller > 0 and _overlap(box_a, box_b) > 0.2 * smaller:
+                problems.append(f"text overlaps other text: {_name(a)} and {_name(b)}")
     return problems
