@@ -116,15 +116,19 @@ def test_hub_sigkilled_mid_batch(kiosk, hubs, hub_db):
     ids = fill_journal(data, "st-a", 900)
     hub = hubs("hub-1")
     pub = PublisherProcess(data, config, "--batch-size", "30").start()
+    mid_drain = 0
     try:
         for target in (100, 400, 700):
             assert wait_for(lambda: len(hub_rows(hub_db, "st-a")) >= target, 30)
             hub.stop(signal.SIGKILL)
-            assert len(hub_rows(hub_db, "st-a")) < len(ids)
+            # On a fast machine the last records may all land before a kill; what matters is that
+            # kills do land mid-drain (counted) and that every record ends up stored exactly once.
+            mid_drain += len(hub_rows(hub_db, "st-a")) < len(ids)
             hub = hubs("hub-1")
         assert wait_drained(data, hub_db, "st-a", len(ids)), "the drain did not finish after the hub restarts"
     finally:
         pub.stop()
+    assert mid_drain >= 1, "no kill landed while records were still on their way"
     assert_exactly_once(hub_db, "st-a", ids)
 
 
