@@ -112,6 +112,8 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             sources.start()
             start_device_services(ctx, post)
             start_sync(ctx)
+            Clock.schedule_interval(lambda _dt: auto_close_shifts(ctx), AUTO_CLOSE_EVERY_S)
+            auto_close_shifts(ctx)
 
         def on_stop(self):
             self.shell.close()
@@ -158,6 +160,29 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             Clock.schedule_once(lambda _dt: self._tour_step(plan, out), 0.05)
 
     return YizhanKiosk()
+
+
+#: How often open volunteer shifts are checked against the day's cut-off.
+AUTO_CLOSE_EVERY_S = 300
+
+
+def auto_close_shifts(ctx: KioskContext) -> None:
+    """Close volunteer shifts still open past the cut-off (flagged for review), on a worker thread."""
+    import threading
+
+    timebank = ctx.services.get("timebank")
+    if timebank is None:
+        return
+
+    def work() -> None:
+        try:
+            closed = timebank.auto_close_open_shifts()
+        except Exception:      # a failed sweep is retried at the next interval; never crash the UI
+            log.exception("auto-closing volunteer shifts failed")
+            return
+        if closed:
+            log.info("auto-closed %d volunteer shift(s) at the cut-off; they need review", len(closed))
+    threading.Thread(target=work, name="auto-close-shifts", daemon=True).start()
 
 
 def start_sync(ctx: KioskContext) -> None:

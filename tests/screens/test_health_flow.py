@@ -186,3 +186,30 @@ def test_staff_registers_a_volunteer_who_can_then_check_in(demo):
     tap(h, rig, "foreign_2023")
     assert h.pump_until(lambda: h.shell.manager.current == "greeting", 10)
     assert h.ctx.session.person.role == "volunteer"
+
+
+def test_volunteer_spends_hours_within_the_balance_limit(demo):
+    h, rig = demo
+    h.shell.home()
+    h.screen("home").choose("volunteer")
+    tap(h, rig, "resident_young")
+    assert h.pump_until(lambda: h.shell.manager.current == "greeting", 10)
+    h.shell.go("volunteer")
+    page = h.screen("volunteer")
+    page.start_spend()
+    assert page.phase == "spend"
+    page._pick_spend_hours(3)
+    page.confirm_spend()                    # the demo volunteer has no hours yet: refused, nothing journaled
+    assert page.phase == "spend" and page.message
+    assert not [r for r in h.ctx.journal.records("ledger_movement") if r.payload.kind == "spend"]
+
+
+def test_open_shifts_are_auto_closed_for_review_past_the_cut_off(demo):
+    from datetime import timedelta
+    h, _rig = demo
+    timebank = h.ctx.services["timebank"]
+    open_before = [r for r in h.ctx.journal.records("volunteer_check_in")
+                   if not h.ctx.journal.records("volunteer_check_out", where={"shift_id": r.payload.shift_id})]
+    assert open_before, "the volunteer test left a shift open"
+    closed = timebank.auto_close_open_shifts(now=open_before[0].created_at + timedelta(days=2))
+    assert closed and all(c.needs_review for c in closed)
