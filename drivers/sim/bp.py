@@ -25,7 +25,7 @@ from datetime import datetime
 
 from drivers.errors import DriverError
 from drivers.protocols import maibobo, nibp, omron
-from drivers.sim.pty import PtyPort, PtyUnplugged, serve_until_stopped
+from drivers.sim.pty import PtyPort, PtySimulator, PtyUnplugged, serve_until_stopped
 
 PROTOCOLS = ("ascii-line", "maibobo", "oem-nibp", "omron-hbp9030")
 FAULTS = ("cuff_leak", "bad_checksum", "garbage", "truncated", "silent", "unplug", "replug", "none")
@@ -59,7 +59,7 @@ def pressure_profile(systolic: int, diastolic: int) -> list[int]:
     return up + down
 
 
-class BpSimulator:
+class BpSimulator(PtySimulator):
     """A simulated blood-pressure monitor on a pty.
 
     Args:
@@ -76,7 +76,9 @@ class BpSimulator:
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
         self.protocol = protocol
-        self.pty = PtyPort(link, baudrate=baud)
+        super().__init__()
+        self.port = PtyPort(link, baudrate=baud)
+        self.thread_name = f"bp-sim-{protocol}"
         self.step_s = step_s
         self.push_every = push_every
         self.received: list[bytes] = []          # host frames, for tests
@@ -88,34 +90,13 @@ class BpSimulator:
         self._last_reading = DEFAULT_READING
         self._next_push = 0.0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._reader = self._new_reader()
 
     # -- control ---------------------------------------------------------------------
-    @property
-    def path(self) -> str:
-        """What the app opens."""
-        return self.pty.path
 
-    def start(self) -> BpSimulator:
-        """Serve on a background thread."""
-        self._thread = threading.Thread(target=self._run, name=f"bp-sim-{self.protocol}", daemon=True)
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        """Stop serving and remove the pty."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-        self.pty.close()
 
-    def __enter__(self) -> BpSimulator:
-        return self.start()
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def queue_reading(self, systolic: int, diastolic: int, pulse: int) -> None:
         """The values of the next measurement (line monitors push it)."""
@@ -133,9 +114,9 @@ class BpSimulator:
         with self._lock:
             if fault == "unplug":
                 self._script.clear()
-                self.pty.unplug()
+                self.port.unplug()
             elif fault == "replug":
-                self.pty.replug()
+                self.port.replug()
                 self._reader = self._new_reader()
             elif fault == "silent":
                 self.silent = True
@@ -162,20 +143,25 @@ class BpSimulator:
             return nibp.HostReader()
         return None
 
-    def _run(self) -> None:
+    @property
+    def pty(self) -> PtyPort:
+        """The simulated port (``port``), under the name tests have used."""
+        return self.port
+
+    def _serve(self) -> None:
         while not self._stop.is_set():
-            if not self.pty.plugged:
+            if not self.port.plugged:
                 self._stop.wait(0.01)
                 continue
             try:
-                data = self.pty.read(4096, timeout=0 if self._script else 0.01)
+                data = self.port.read(4096, timeout=0 if self._script else 0.01)
                 with self._lock:
                     if data:
                         self._on_host_bytes(data)
                     self._maybe_push()
                     frame = self._script.popleft() if self._script and not self.silent else None
                 if frame is not None:
-                    self.pty.write(frame)
+                    self.port.write(frame)
                     if self._script:
                         self._stop.wait(self.step_s)
             except (PtyUnplugged, OSError):

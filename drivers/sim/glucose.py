@@ -27,7 +27,7 @@ from datetime import datetime
 from drivers.errors import InvalidResponse
 from drivers.protocols import astm, lifescan_ascii, sdcodefree
 from drivers.readings import MG_DL_PER_MMOL_L, MealContext, RangeFlag, Unit
-from drivers.sim.pty import PtyPort, PtyUnplugged, serve_until_stopped
+from drivers.sim.pty import PtyPort, PtySimulator, PtyUnplugged, serve_until_stopped
 
 PROTOCOLS = ("onetouch-ultra2", "astm", "sd-codefree")
 FAULTS = ("bad_checksum", "garbage", "truncated", "silent", "nak_storm", "unplug", "replug",
@@ -53,7 +53,7 @@ class _Cut(Exception):
     """A fault ended the current transfer early."""
 
 
-class GlucoseSimulator:
+class GlucoseSimulator(PtySimulator):
     """A simulated glucometer on a pty.
 
     Args:
@@ -74,40 +74,21 @@ class GlucoseSimulator:
         self.serial = serial or {"onetouch-ultra2": "QAZ12345Y", "astm": "7390-2336773"}.get(protocol, "")
         self.unit = unit
         self.paced = paced
+        super().__init__()
         self.port = PtyPort(link, self.baud)
+        self.thread_name = f"sim-glucose-{protocol}"
         self.readings: list[SimReading] = []
         self.received = bytearray()
         self._faults: dict[str, int] = {}
         self._silent = False
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._sent_in_transfer = 0
 
     # -- control ---------------------------------------------------------------------------
-    @property
-    def path(self) -> str:
-        """The port the app opens."""
-        return self.port.path
 
-    def start(self) -> GlucoseSimulator:
-        """Serve on a background thread."""
-        self._thread = threading.Thread(target=self._serve, name=f"sim-glucose-{self.protocol}", daemon=True)
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        """Stop serving and remove the pty."""
-        self._stop.set()
-        if self._thread:
-            self._thread.join(5)
-        self.port.close()
 
-    def __enter__(self) -> GlucoseSimulator:
-        return self.start()
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def add_reading(self, mg_dl: float | None = None, when: datetime | None = None, *,
                     mmol_l: float | None = None, meal: MealContext | None = None,

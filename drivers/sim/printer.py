@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from drivers.errors import InvalidResponse
-from drivers.sim.pty import PtyPort, PtyUnplugged
+from drivers.sim.pty import PtyPort, PtySimulator, PtyUnplugged
 
 ESC, GS, FS, DLE = 0x1B, 0x1D, 0x1C, 0x10
 LF, CR, HT, FF = 0x0A, 0x0D, 0x09, 0x0C
@@ -147,7 +147,7 @@ def is_cut(item: Command | Text) -> bool:
     return isinstance(item, Command) and item.name == "GS V"
 
 
-class PrinterSimulator:
+class PrinterSimulator(PtySimulator):
     """A receipt printer on a pty that records what it is sent.
 
     Args:
@@ -160,6 +160,7 @@ class PrinterSimulator:
 
     def __init__(self, link: str | None = None, baud: int = 9600, *, paper: str = "ok", online: bool = True,
                  answers_status: bool = True) -> None:
+        super().__init__()
         self.port = PtyPort(link, baud)
         self.paper = paper
         self.online = online
@@ -167,32 +168,13 @@ class PrinterSimulator:
         self.data = bytearray()
         self._scanned = 0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    @property
-    def path(self) -> str:
-        """What the app opens."""
-        return self.port.path
 
-    def start(self) -> PrinterSimulator:
-        """Serve on a background thread."""
-        self._thread = threading.Thread(target=self._serve, name="sim-printer", daemon=True)
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        """Stop serving and remove the pty."""
-        self._stop.set()
-        if self._thread:
-            self._thread.join(5)
-        self.port.close()
 
-    def __enter__(self) -> PrinterSimulator:
-        return self.start()
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
+
+    thread_name = "sim-printer"
 
     def unplug(self) -> None:
         """Pull the cable."""

@@ -147,6 +147,48 @@ class PtyPort:
                     time.sleep(delay)
 
 
+class PtySimulator:
+    """What every pty simulator shares: ``port`` (a :class:`PtyPort`), ``path``, ``start()`` serving
+    ``_serve`` on a daemon thread until ``stop()``, and use as a context manager.
+
+    Subclasses set ``self.port`` and call ``super().__init__()``; ``_serve`` loops until ``self._stop``.
+    """
+
+    port: PtyPort
+    thread_name = "sim"
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def path(self) -> str:
+        """What the app opens."""
+        return self.port.path
+
+    def _serve(self) -> None:
+        raise NotImplementedError
+
+    def start(self):
+        """Serve on a background thread; returns self."""
+        self._thread = threading.Thread(target=self._serve, name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and remove the pty."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        self.port.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
 def serve_until_stopped(sim, command_loop) -> int:
     """Serve a started simulator until SIGTERM, Ctrl-C or ``command_loop`` sets the event it gets.
 

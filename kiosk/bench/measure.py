@@ -38,11 +38,9 @@ def _one_driver(name: str, runs: int, tmp: Path) -> dict:
     if kind == "bp":
         from drivers.sim.bp import BpSimulator
         sim = BpSimulator(name, link=str(tmp / name), step_s=0.02).start()
-        port = sim.pty
     else:
         from drivers.sim.glucose import GlucoseSimulator
         sim = GlucoseSimulator(name, link=str(tmp / name)).start()
-        port = sim.port
     settings = load_settings(demo=True, env={"YIZHAN_DATA_DIR": str(tmp / f"data-{name}")})
     settings = dataclasses.replace(settings, devices={kind: DeviceSettings(driver=name, port=sim.path)})
     ctx = build_context(settings)
@@ -71,7 +69,7 @@ def _one_driver(name: str, runs: int, tmp: Path) -> dict:
                 return {"error": f"no result in run {i}: {h.screen('measure').error_text}"}
             switched = len(h.flips)
             h.pump_until(lambda: len(h.flips) > switched, 5)
-            samples.append(h.flips[switched] - port.last_write_at)
+            samples.append(h.flips[switched] - sim.port.last_write_at)
     finally:
         h.close()
         ctx.close()
