@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import reduce
 
 from drivers.errors import InvalidChecksum, InvalidResponse
+from drivers.protocols.stream import StreamBuffer
 
 HOST_HEADER = b"\xcc\x80"
 DEVICE_HEADER = b"\xaa\x80"
@@ -96,7 +97,7 @@ def device_frame(type_: int, data: bytes = b"\x00") -> bytes:
     return build(DEVICE_HEADER, type_, data)
 
 
-class FrameReader:
+class FrameReader(StreamBuffer):
     """Incremental decoder: feed bytes as they arrive, take frames out one by one.
 
     Bytes before a header are skipped (counted in ``skipped``). A bad checksum or an impossible
@@ -109,18 +110,8 @@ class FrameReader:
     """
 
     def __init__(self, header: bytes = DEVICE_HEADER) -> None:
+        super().__init__()
         self.header = header
-        self.buffer = bytearray()
-        self.skipped = 0
-
-    def feed(self, data: bytes) -> None:
-        """Append received bytes."""
-        self.buffer += data
-
-    @property
-    def pending(self) -> bytes:
-        """Bytes received but not yet part of a complete frame."""
-        return bytes(self.buffer)
 
     def next_frame(self) -> Frame | None:
         """The next complete frame, or None until more bytes arrive.

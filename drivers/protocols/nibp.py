@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from drivers.errors import InvalidChecksum, InvalidResponse
+from drivers.protocols.stream import StreamBuffer
 
 HOST_SOF = 0x3A
 MODULE_SOF = 0x3E
@@ -87,23 +88,10 @@ class Frame:
     raw: bytes
 
 
-class _Reader:
+class _Reader(StreamBuffer):
     """Shared incremental decoder: resync on the start byte, check the sum, hand out frames."""
 
     SOF: int
-
-    def __init__(self) -> None:
-        self.buffer = bytearray()
-        self.skipped = 0
-
-    def feed(self, data: bytes) -> None:
-        """Append received bytes."""
-        self.buffer += data
-
-    @property
-    def pending(self) -> bytes:
-        """Bytes received but not yet part of a complete frame."""
-        return bytes(self.buffer)
 
     def _length(self) -> int | None:
         raise NotImplementedError

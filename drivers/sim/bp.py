@@ -143,11 +143,6 @@ class BpSimulator(PtySimulator):
             return nibp.HostReader()
         return None
 
-    @property
-    def pty(self) -> PtyPort:
-        """The simulated port (``port``), under the name tests have used."""
-        return self.port
-
     def _serve(self) -> None:
         while not self._stop.is_set():
             if not self.port.plugged:
