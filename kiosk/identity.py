@@ -95,7 +95,7 @@ class IdentityService:
         """A contactless card's UID: known only through the roster."""
         volunteer = self._roster().by_card_uid(uid)
         if volunteer is None:
-            return Refused("unknown_card")
+            return Refused("unknown_card", uid.upper())    # the UID lets staff bind this card to someone
         return self._finish(self._volunteer_person(volunteer, "pcsc"))
 
     @staticmethod

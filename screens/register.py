@@ -22,7 +22,7 @@ class RegisterScreen(KioskScreen):
     """Tap → phone and team → registered."""
 
     personal = True
-    phase = OptionProperty("tap", options=["tap", "details", "done"])
+    phase = OptionProperty("tap", options=["tap", "details", "rebind", "done"])
     who = StringProperty("")
     phone = StringProperty("")
     phone_display = StringProperty("")
@@ -36,7 +36,7 @@ class RegisterScreen(KioskScreen):
         self._team = ""
 
     def on_phase(self, _instance, phase: str) -> None:
-        self.show_only(f"{phase}_panel", "tap_panel", "details_panel", "done_panel")
+        self.show_only(f"{phase}_panel", "tap_panel", "details_panel", "rebind_panel", "done_panel")
         button = self.ids.register_button
         button.opacity = 1 if phase == "details" else 0
         button.disabled = phase != "details"
@@ -67,9 +67,15 @@ class RegisterScreen(KioskScreen):
         self._sources(False)
 
     def on_identity(self, item) -> None:
-        """The volunteer's ID card."""
-        from kiosk.identity import Identified
+        """The volunteer's ID card; in the rebind step, the new contactless card."""
+        from kiosk.identity import Identified, Refused
         outcome = getattr(item, "outcome", None)
+        if self.phase == "rebind":
+            if isinstance(outcome, Refused) and outcome.reason == "unknown_card" and outcome.detail:
+                self._rebind(outcome.detail)
+            else:
+                self.message = self._("Please tap the new card that is not registered yet.")
+            return
         if self.phase != "tap":
             return
         if not isinstance(outcome, Identified) or not getattr(item, "full_name", ""):
@@ -77,7 +83,12 @@ class RegisterScreen(KioskScreen):
                                   N_("Please use the volunteer's resident ID card."))
             return
         if outcome.person.role == "volunteer":
-            self.message = self._("This person is already a registered volunteer.")
+            # Already registered: offer to replace a lost card with the next contactless card tapped.
+            self._volunteer_id = outcome.person.volunteer_id
+            self.who = outcome.person.display_name
+            self._sources(False)
+            self.message = ""
+            self.phase = "rebind"
             return
         self._name, self._key = item.full_name, outcome.person.person_key
         self._sources(False)
@@ -129,7 +140,18 @@ class RegisterScreen(KioskScreen):
         self._name = self._key = ""
         self.phase = "done"
 
+    def _rebind(self, uid: str) -> None:
+        from kiosk.volunteer import VolunteerError
+        try:
+            self.ctx.services["timebank"].rebind_card(self._volunteer_id, new_card_uid=uid)
+        except VolunteerError as exc:
+            self.message = self._(getattr(exc, "message", "") or FAILED)
+            return
+        self.result = self._("{name}'s new card is ready; the old one no longer works here.", name=self.who)
+        self.phase = "done"
+
     def reset(self) -> None:
+        self._volunteer_id = ""
         self._sources(False)
         self._name = self._key = ""
         self.who = self.phone = self.message = self.result = ""
@@ -137,10 +159,13 @@ class RegisterScreen(KioskScreen):
 
     @classmethod
     def tour_states(cls) -> list[str]:
-        return ["", "details"]
+        return ["", "details", "rebind"]
 
     def load_demo(self, state: str = "") -> None:
         self.enter()
+        if state == "rebind":
+            self.who = "李*华"
+            self.phase = "rebind"
         if state == "details":
             self.who = "王*明"
             self.phone = "1391234"

@@ -70,7 +70,7 @@ def test_volunteer_by_card_uid_and_by_person_key(journal, data_dir):
     assert by_uid.person.volunteer_id == "V1" and by_uid.person.team == "orange" and not by_uid.needs_consent
     by_card = svc.from_document(young)
     assert by_card.person.role == "volunteer" and by_card.person.display_name == "测*乙"
-    assert svc.from_card_uid("DEADBEEF") == Refused("unknown_card")
+    assert svc.from_card_uid("DEADBEEF") == Refused("unknown_card", "DEADBEEF")   # the UID, for staff to bind
 
 
 def test_qr_tokens_forged_expired_and_valid(journal, data_dir):

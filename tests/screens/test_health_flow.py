@@ -213,3 +213,22 @@ def test_open_shifts_are_auto_closed_for_review_past_the_cut_off(demo):
     assert open_before, "the volunteer test left a shift open"
     closed = timebank.auto_close_open_shifts(now=open_before[0].created_at + timedelta(days=2))
     assert closed and all(c.needs_review for c in closed)
+
+
+def test_a_lost_volunteer_card_is_replaced_by_the_next_unregistered_card(demo):
+    from kiosk.identify_sources import IdentityEvent
+
+    h, rig = demo
+    h.shell.go("register")
+    page = h.screen("register")
+    tap(h, rig, "resident_young")               # the demo volunteer's ID card
+    assert h.pump_until(lambda: page.phase == "rebind", 10)
+    identity = h.ctx.services["identity"]
+    new_card = identity.from_card_uid("0A0B0C0D")
+    assert new_card.reason == "unknown_card" and new_card.detail == "0A0B0C0D"
+    page.on_identity(IdentityEvent(new_card, "pcsc", 0.0))
+    assert page.phase == "done"
+    tapped = identity.from_card_uid("0a0b0c0d")
+    assert tapped.person.role == "volunteer" and tapped.person.volunteer_id == "V0001"
+    old = identity.from_card_uid("04A1B2C3")
+    assert getattr(old, "reason", "") == "unknown_card"      # the old card stops working here
