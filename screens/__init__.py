@@ -29,10 +29,15 @@ SCREENS = {
 }
 
 
+def load_class(target: str) -> type:
+    """Import ``module:Class`` and return the class."""
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
 def screen_class(name: str) -> type:
     """Import and return the class of the registered screen ``name``."""
-    module, _, cls = SCREENS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)
+    return load_class(SCREENS[name])
 
 
 def tour_plan() -> list[tuple[str, str, str, str]]:

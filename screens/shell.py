@@ -82,7 +82,7 @@ class Shell(FloatLayout):
         self.idle = IdleTimer(ui.idle_warning_s, ui.idle_reset_s)
         self.manager: ScreenManager = self.ids.manager
         self.manager.transition = NoTransition()
-        self._classes = dict(screens)
+        self._registry = dict(screens)
         self.screen("home")
         self.ids.corner.hold_s = ui.admin_hold_s
         self.ids.corner.bind(on_long_press=lambda *_: self.go("admin_pin"))
@@ -109,14 +109,14 @@ class Shell(FloatLayout):
     def screen(self, name: str):
         """The registered screen ``name``, built on first use."""
         if not self.manager.has_screen(name):
-            from screens import screen_class
-            self.manager.add_widget(screen_class(name)(name=name, ctx=self.ctx, nav=self))
+            from screens import load_class
+            self.manager.add_widget(load_class(self._registry[name])(name=name, ctx=self.ctx, nav=self))
         return self.manager.get_screen(name)
 
     def build_remaining(self, *_args) -> None:
         """Build the screens not built yet, one per frame (after start-up, so the first frame is fast
         and later navigation does not wait for a screen to be built)."""
-        missing = [n for n in self._classes if not self.manager.has_screen(n)]
+        missing = [n for n in self._registry if not self.manager.has_screen(n)]
         if missing:
             self.screen(missing[0])
             Clock.schedule_once(self.build_remaining, 0)
@@ -137,7 +137,7 @@ class Shell(FloatLayout):
 
     def has_screen(self, name: str) -> bool:
         """True if a screen of that name is registered."""
-        return name in self._classes
+        return name in self._registry
 
     def on_identity_event(self, item) -> None:
         """An identity outcome or a read problem from a worker (already on the UI thread).

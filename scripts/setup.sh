@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 # libpcsclite-dev, gcc, python3-dev: pyscard has no Linux wheel and builds from source.
 # mosquitto: the MQTT broker the sync tests and the demo start. libmtdev1: Kivy touch input.
 # libgl1 libegl1 libgl1-mesa-dri: OpenGL for Kivy (software rendering when there is no GPU).
-# poppler-utils: renders certificates (PDF) to PNG for checking.
+# poppler-utils: renders certificates (PDF) to PNG for checking. openssl: test certificates for the broker TLS/ACL test.
 APT_PACKAGES="python3-venv python3-dev gcc libpcsclite-dev pcscd vsmartcard-vpcd mosquitto mosquitto-clients
-libmtdev1 libgl1 libegl1 libgl1-mesa-dri poppler-utils"
+libmtdev1 libgl1 libegl1 libgl1-mesa-dri poppler-utils openssl"
 
 missing=()
 for p in $APT_PACKAGES; do

@@ -25,7 +25,7 @@ from datetime import datetime
 
 from drivers.errors import DriverError
 from drivers.protocols import maibobo, nibp, omron
-from drivers.sim.pty import PtyPort, PtySimulator, PtyUnplugged, serve_until_stopped
+from drivers.sim.pty import PtyPort, PtySimulator, PtyUnplugged, reading_commands, serve_until_stopped
 
 PROTOCOLS = ("ascii-line", "maibobo", "oem-nibp", "omron-hbp9030")
 FAULTS = ("cuff_leak", "bad_checksum", "garbage", "truncated", "silent", "unplug", "replug", "none")
@@ -322,27 +322,4 @@ def run(args: argparse.Namespace) -> int:
         sim.inject(fault)
     sim.start()
     _reply(protocol=args.protocol, port=sim.path, baud=args.baud)
-    return serve_until_stopped(sim, _commands)
-
-
-def _commands(sim: BpSimulator, done: threading.Event) -> None:
-    for line in sys.stdin:
-        words = line.split()
-        if not words:
-            continue
-        try:
-            if words[0] == "reading" and len(words) == 2:
-                sim.queue_reading(*parse_reading(words[1]))
-            elif words[0] == "fault" and len(words) == 2:
-                sim.inject(words[1])
-            elif words[0] in ("unplug", "replug") and len(words) == 1:
-                sim.inject(words[0])
-            elif words[0] == "quit":
-                done.set()
-                return
-            else:
-                raise ValueError("commands: reading S/D/P | fault NAME | unplug | replug | quit")
-        except ValueError as exc:
-            _reply(ok=False, error=str(exc))
-        else:
-            _reply(ok=True, command=line.strip(), port=sim.path)
+    return serve_until_stopped(sim, reading_commands(lambda text: sim.queue_reading(*parse_reading(text))))

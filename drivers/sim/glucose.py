@@ -27,7 +27,7 @@ from datetime import datetime
 from drivers.errors import InvalidResponse
 from drivers.protocols import astm, lifescan_ascii, sdcodefree
 from drivers.readings import MG_DL_PER_MMOL_L, MealContext, RangeFlag, Unit
-from drivers.sim.pty import PtyPort, PtySimulator, PtyUnplugged, serve_until_stopped
+from drivers.sim.pty import PtyPort, PtySimulator, PtyUnplugged, reading_commands, serve_until_stopped
 
 PROTOCOLS = ("onetouch-ultra2", "astm", "sd-codefree")
 FAULTS = ("bad_checksum", "garbage", "truncated", "silent", "nak_storm", "unplug", "replug",
@@ -378,27 +378,4 @@ def run(args: argparse.Namespace) -> int:
         sim.inject(fault)
     sim.start()
     print(json.dumps({"protocol": args.protocol, "port": sim.path, "baud": sim.baud}), flush=True)
-    return serve_until_stopped(sim, _commands)
-
-
-def _commands(sim: GlucoseSimulator, done: threading.Event) -> None:
-    """stdin commands: ``reading 7.8``, ``fault bad_checksum``, ``unplug``, ``replug``, ``quit``."""
-    for line in sys.stdin:
-        words = line.split()
-        if not words:
-            continue
-        try:
-            if words[0] == "reading" and len(words) == 2:
-                sim.add_reading(**parse_reading(words[1]))
-            elif words[0] == "fault" and len(words) == 2:
-                sim.inject(words[1])
-            elif words[0] in ("unplug", "replug") and len(words) == 1:
-                sim.inject(words[0])
-            elif words[0] == "quit":
-                done.set()
-                return
-            else:
-                raise ValueError(f"unknown command {line.strip()!r}")
-            print(json.dumps({"ok": line.strip()}), flush=True)
-        except ValueError as exc:
-            print(json.dumps({"error": str(exc)}), flush=True)
+    return serve_until_stopped(sim, reading_commands(lambda text: sim.add_reading(**parse_reading(text))))

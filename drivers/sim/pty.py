@@ -6,9 +6,11 @@ serial adapter pulled and plugged back (the stable ``link`` path points at the n
 """
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
+import sys
 import termios
 import threading
 import time
@@ -203,3 +205,35 @@ def serve_until_stopped(sim, command_loop) -> int:
     finally:
         sim.stop()
     return 0
+
+
+def reading_commands(apply_reading):
+    """The stdin command loop of the measuring-device simulators, for :func:`serve_until_stopped`.
+
+    Commands: ``reading X`` (``apply_reading(X)``; ValueError for a bad value), ``fault NAME``,
+    ``unplug``, ``replug``, ``quit``. Each is answered with one JSON line, ``{"ok": true, ...}`` or
+    ``{"ok": false, "error": ...}``.
+    """
+    def loop(sim, done: threading.Event) -> None:
+        for line in sys.stdin:
+            words = line.split()
+            if not words:
+                continue
+            try:
+                if words[0] == "reading" and len(words) == 2:
+                    apply_reading(words[1])
+                elif words[0] == "fault" and len(words) == 2:
+                    sim.inject(words[1])
+                elif words[0] in ("unplug", "replug") and len(words) == 1:
+                    sim.inject(words[0])
+                elif words[0] == "quit":
+                    done.set()
+                    return
+                else:
+                    raise ValueError("commands: reading VALUE | fault NAME | unplug | replug | quit")
+            except ValueError as exc:
+                answer = {"ok": False, "error": str(exc)}
+            else:
+                answer = {"ok": True, "command": line.strip(), "port": sim.path}
+            print(json.dumps(answer, ensure_ascii=False), flush=True)
+    return loop

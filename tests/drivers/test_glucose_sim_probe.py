@@ -217,7 +217,8 @@ def test_sim_cli_with_stdin_commands(tmp_path):
         assert first["value"] == 5.5
         sim.stdin.write("reading 8.9\n")
         sim.stdin.flush()
-        assert json.loads(sim.stdout.readline()) == {"ok": "reading 8.9"}
+        reply = json.loads(sim.stdout.readline())
+        assert reply["ok"] is True and reply["command"] == "reading 8.9"
         since = (datetime.now() - timedelta(minutes=1)).isoformat()
         second = json.loads(probe("--driver", "sd-codefree", "--port", info["port"], "--since", since,
                                   "--timeout", "5").stdout)

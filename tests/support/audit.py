@@ -128,6 +128,15 @@ def audit(root) -> list[str]:
         for b in targets[i + 1:]:
             if not (_ancestor(a, b) or _ancestor(b, a)) and _overlap(_box(a), _box(b)) > 1:
                 problems.append(f"touch targets overlap: {_name(a)} and {_name(b)}")
+    # A button must not cover text that is not its own (a layout pushed past its space).
+    for label in texts:
+        box = _box(label)
+        area = (box[2] - box[0]) * (box[3] - box[1])
+        for target in targets:
+            if _ancestor(target, label) or area <= 0:
+                continue
+            if _overlap(box, _box(target)) > 0.2 * area:
+                problems.append(f"button covers text: {_name(target)} over {_name(label)}")
     # Text boxes on the same surface must not overlap (a layout squeezed past its space).
     for i, a in enumerate(texts):
         for b in texts[i + 1:]:
