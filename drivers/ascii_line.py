@@ -23,7 +23,7 @@ from drivers.bp_common import USER_MESSAGES, BpDevice, DriverConfigError, Measur
 from drivers.errors import DeviceReportedError, DeviceTimeout, InvalidResponse
 from drivers.protocols.lines import LineReader
 from drivers.readings import BloodPressureReading, Progress
-from kiosk.privacy import redact_id_numbers
+from drivers.idnumber import scrub_id_numbers
 
 __all__ = ["AsciiLine", "USER_MESSAGES", "compile_pattern", "parse_line"]
 
@@ -66,7 +66,7 @@ def parse_line(text: str, pattern: re.Pattern, error_pattern: re.Pattern | None 
     if match is None:
         if error_pattern is not None and (err := error_pattern.search(text)):
             code = err.group("code")
-            line = redact_id_numbers(text[:80])
+            line = scrub_id_numbers(text[:80])
             raise DeviceReportedError(code, f"monitor printed an error line: {line!r}", "bp_device_fault")
         return None
 
@@ -77,7 +77,7 @@ def parse_line(text: str, pattern: re.Pattern, error_pattern: re.Pattern | None 
         raw = raw.strip()
         if not (raw.isascii() and raw.isdigit()) or len(raw) > 4:
             raise InvalidResponse(f"group {name!r} matched {raw[:20]!r}, not a number",
-                                  redact_id_numbers(text[:80]).encode("utf-8", "replace"))
+                                  scrub_id_numbers(text[:80]).encode("utf-8", "replace"))
         return int(raw)
 
     sys_, dia = number("sys"), number("dia")
@@ -120,10 +120,10 @@ class AsciiLine(BpDevice):
                     raise
                 if lines.pending:
                     raise InvalidResponse("line cut off (no line end)",
-                                          redact_id_numbers(lines.pending[:80].decode(self.encoding, "replace"))
+                                          scrub_id_numbers(lines.pending[:80].decode(self.encoding, "replace"))
                                           .encode("utf-8", "replace")) from exc
                 if unmatched:
-                    last = redact_id_numbers(unmatched[-1][:80])
+                    last = scrub_id_numbers(unmatched[-1][:80])
                     raise InvalidResponse(
                         f"{len(unmatched)} line(s) did not match the pattern; last: {last!r}") from exc
                 raise

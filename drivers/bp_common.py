@@ -16,7 +16,7 @@ from drivers.base import MeasurementDevice, ProgressCallback
 from drivers.errors import (ConnectionFailed, DeviceReportedError, DeviceTimeout, DriverError,
                             InvalidChecksum, InvalidResponse, MeasurementRejected)
 from drivers.readings import BloodPressureReading, DeviceInfo, Progress
-from kiosk.i18n import N_
+from drivers.messages import N_
 
 #: Plausibility limits (mmHg, beats/min) also used by the BP_checker project for the HBP-9030;
 #: a reading outside them is a failed measurement, not a health finding.

@@ -23,7 +23,7 @@ from drivers.base import MeasurementDevice, ProgressCallback
 from drivers.errors import ConnectionFailed, DeviceTimeout, InvalidResponse, MeasurementRejected
 from drivers.readings import (MG_DL_PER_MMOL_L, DeviceInfo, GlucoseReading, MealContext, Progress,
                               RangeFlag, Unit)
-from kiosk.i18n import N_
+from drivers.messages import N_
 
 #: user_key -> the English sentence a person reads (translations in locale/zh_CN/.../health.po).
 USER_MESSAGES: dict[str, str] = {

@@ -9,8 +9,8 @@ the layouts apart (protocols.md §1.6–1.8):
 * ``'Y'`` foreign permanent resident ID card, 2023 version (外国人永久居留身份证)
 
 This is a pure function of the bytes: no I/O. The result, :class:`IdDocument`, holds the full
-number in memory only; its ``repr`` masks the number, the names and the address because
-reprs end up in logs.
+number in memory only; its ``repr`` leaves out the number, the names, the address and the birth
+date because reprs end up in logs (masking for display is ``kiosk.privacy``'s).
 """
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from drivers.errors import InvalidResponse
-from kiosk.i18n import N_
-from kiosk.privacy import id_number_valid, mask_id_number, mask_name
+from drivers.messages import N_
+from drivers.idnumber import id_number_valid
 
 TEXT_SIZE = 256
 #: Byte offset of the one-character card-type flag.
@@ -155,16 +155,6 @@ class IdDocument:
         return id_number_valid(self.number)
 
     @property
-    def masked_number(self) -> str:
-        """The number for display: 310***********1234."""
-        return mask_id_number(self.number)
-
-    @property
-    def masked_name(self) -> str:
-        """The Chinese name masked (王*明), else the English name masked."""
-        return mask_name(self.name) if self.name else mask_name(self.english_name or "")
-
-    @property
     def display_name(self) -> str:
         """Chinese name when the card has one, else the English name."""
         return self.name or (self.english_name or "")
@@ -175,8 +165,8 @@ class IdDocument:
 
     def __repr__(self) -> str:
         until = self.valid_until.isoformat() if self.valid_until else LONG_TERM
-        return (f"IdDocument(kind={self.kind.value}, name={self.masked_name!r}, number={self.masked_number!r}, "
-                f"gender={self.gender.name.lower()}, birth_year={self.birth_date.year}, "
+        # No name, number, address or birth data: a document must never leak through a log line.
+        return (f"IdDocument(kind={self.kind.value}, number=<{len(self.number)} chars>, "
                 f"valid={self.valid_from.isoformat()}..{until}, check_digit_ok={self.check_digit_ok})")
 
     __str__ = __repr__

@@ -29,7 +29,7 @@ from smartcard import scard
 
 from drivers.errors import (ConnectionFailed, DeviceReportedError, DeviceTimeout, DriverError,
                             InvalidResponse)
-from kiosk.i18n import N_
+from drivers.messages import N_
 
 log = logging.getLogger(__name__)
 

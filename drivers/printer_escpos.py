@@ -35,7 +35,7 @@ import functools
 import serial
 
 from drivers.errors import ConnectionFailed, DeviceTimeout, DriverError
-from kiosk.i18n import N_
+from drivers.messages import N_
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 
 from drivers.errors import ConnectionFailed, InvalidResponse, UnsupportedFeature
-from kiosk.i18n import N_
+from drivers.messages import N_
 
 try:
     import cv2

@@ -1,4 +1,6 @@
-"""Yizhan kiosk core: settings, identity, health and volunteer rules, journal. Never imports Kivy
-(only ``kiosk.app`` does)."""
+"""Yizhan kiosk core: settings, identity, health rules, the volunteer time bank, the journal.
+
+Never imports Kivy; imports only ``drivers`` below it (``tests/test_layers.py`` checks).
+"""
 
 __version__ = "0.1.0"

@@ -13,14 +13,13 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from drivers.messages import N_
+
+__all__ = ["N_", "LANGUAGES", "DEFAULT_LANGUAGE", "Translator", "catalog", "gettext"]
+
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DEFAULT_LANGUAGE = "zh_CN"
 LANGUAGES = ("zh_CN", "en")
-
-
-def N_(msgid: str) -> str:
-    """Mark a message id for extraction without translating it now."""
-    return msgid
 
 
 @functools.cache

@@ -12,27 +12,10 @@ import hmac
 import re
 from datetime import date
 
-# GB 11643-1999 / ISO 7064 MOD 11-2 weights over the first 17 digits.
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK_CHARS = "10X98765432"
-_ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx])(?![0-9A-Za-z])")
+# The number's format facts live with the drivers that read it; re-exported for the core.
+from drivers.idnumber import ID_CANDIDATE_RE, id_check_char, id_number_valid, normalise_id_number  # noqa: F401
 
-
-def id_check_char(first17: str) -> str:
-    """The check character for the first 17 digits of an ID number."""
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
-    return _CHECK_CHARS[total % 11]
-
-
-def normalise_id_number(number: str) -> str:
-    """Strip spaces and upper-case the trailing x."""
-    return "".join(number.split()).upper()
-
-
-def id_number_valid(number: str) -> bool:
-    """True when ``number`` is 17 digits plus the right check character."""
-    n = normalise_id_number(number)
-    return len(n) == 18 and n[:17].isdigit() and id_check_char(n[:17]) == n[17]
+_ID_RE = ID_CANDIDATE_RE
 
 
 def contains_id_number(text: str) -> bool:

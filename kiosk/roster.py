@@ -11,6 +11,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from kiosk.documents import current_documents
+
 log = logging.getLogger(__name__)
 
 LOCAL_FILE = "roster.json"
@@ -42,7 +44,6 @@ class Roster:
         """Merge the hub's roster document and the local file; unreadable parts are logged and skipped."""
         bodies = []
         try:
-            from sync.downlink import current_documents
             hub = current_documents(data_dir).get("roster")
             if hub:
                 bodies.append(hub["body"])      # current_documents wraps the body with its version

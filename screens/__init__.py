@@ -2,7 +2,7 @@
 
 The registry names each screen's class as ``module:Class``; a module (and its kv file) is imported
 when its screen is first built, so start-up pays only for the home screen. Importing a screen
-module imports Kivy; only ``kiosk.app`` does so.
+module imports Kivy; only ``app.kiosk_app`` does so.
 """
 from __future__ import annotations
 

@@ -125,7 +125,7 @@ class RegisterScreen(KioskScreen):
 
     def register(self) -> None:
         """Journal the registration (synced to the hub; usable here at once)."""
-        from kiosk.volunteer import VolunteerError
+        from kiosk.timebank.errors import VolunteerError
         if len(self.phone) != PHONE_DIGITS:
             self.message = self._("Please enter the 11-digit mobile number.")
             return
@@ -141,7 +141,7 @@ class RegisterScreen(KioskScreen):
         self.phase = "done"
 
     def _rebind(self, uid: str) -> None:
-        from kiosk.volunteer import VolunteerError
+        from kiosk.timebank.errors import VolunteerError
         try:
             self.ctx.services["timebank"].rebind_card(self._volunteer_id, new_card_uid=uid)
         except VolunteerError as exc:

@@ -72,7 +72,7 @@ class ServiceScreen(KioskScreen):
 
     def record(self) -> None:
         """Journal the service; then wait for the resident's card."""
-        from kiosk.volunteer import VolunteerError
+        from kiosk.timebank.errors import VolunteerError
         try:
             self._pending = self.ctx.services["timebank"].record_service(self.ctx.session.person, self._service,
                                                                          self._minutes)
@@ -96,7 +96,8 @@ class ServiceScreen(KioskScreen):
 
     def rate(self, rating: int) -> None:
         """The resident tapped a face."""
-        from kiosk.volunteer import RATINGS, VolunteerError
+        from kiosk.timebank.errors import VolunteerError
+        from kiosk.timebank.kinds import RATINGS
         try:
             done = self.ctx.services["timebank"].confirm_service(self._pending.service_id, self._resident, rating)
         except VolunteerError as exc:

@@ -44,7 +44,7 @@ class VolunteerScreen(KioskScreen):
 
     def refresh(self) -> None:
         """Read the volunteer's status from the time bank."""
-        from kiosk.volunteer import NotRegistered
+        from kiosk.timebank.errors import NotRegistered
         person = self.ctx.session.person
         if person is None:
             return
@@ -76,8 +76,8 @@ class VolunteerScreen(KioskScreen):
     # -- actions ------------------------------------------------------------------------------------
     def primary(self) -> None:
         """Check in (after choosing a team) or check out."""
-        from kiosk.volunteer import (CheckedInElsewhere, CheckedOut, Ignored, NeedsCheckIn, NotAVolunteer,
-                                     VolunteerError)
+        from kiosk.timebank.errors import VolunteerError
+        from kiosk.timebank.results import CheckedInElsewhere, CheckedOut, Ignored, NeedsCheckIn, NotAVolunteer
         person = self.ctx.session.person
         if person is None:
             return
@@ -132,7 +132,7 @@ class VolunteerScreen(KioskScreen):
 
     def confirm_check_in(self) -> None:
         """Start the shift with the chosen team and activity."""
-        from kiosk.volunteer import VolunteerError
+        from kiosk.timebank.errors import VolunteerError
         try:
             done = self.ctx.services["timebank"].check_in(self.ctx.session.person, self._team, self._activity)
         except VolunteerError as exc:
@@ -177,7 +177,7 @@ class VolunteerScreen(KioskScreen):
 
     def confirm_spend(self) -> None:
         """Journal the spend movement; refused below the configured balance limit."""
-        from kiosk.volunteer import InsufficientBalance, VolunteerError
+        from kiosk.timebank.errors import InsufficientBalance, VolunteerError
         name = next((s.name for s in self._spend_services if s.id == self._spend_service), self._spend_service)
         try:
             moved = self.ctx.services["timebank"].spend(self.ctx.session.person, self._spend_hours, name)
@@ -205,7 +205,7 @@ class VolunteerScreen(KioskScreen):
     def load_demo(self, state: str = "") -> None:
         from datetime import datetime, timedelta, timezone
 
-        from kiosk.volunteer import NeedsCheckIn, ServiceSummary, VolunteerStatus
+        from kiosk.timebank.results import NeedsCheckIn, ServiceSummary, VolunteerStatus
         now = datetime.now(timezone.utc)
         services = (ServiceSummary("s1", "代购", now - timedelta(days=1), 1.0, True, 5),
                     ServiceSummary("s2", "上门探访", now - timedelta(days=3), 1.5, True, 4))

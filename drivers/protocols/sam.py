@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import reduce
 
 from drivers.errors import DeviceReportedError, InvalidChecksum, InvalidResponse
-from kiosk.i18n import N_
+from drivers.messages import N_
 
 PREAMBLE = b"\xaa\xaa\xaa\x96\x69"
 #: Preamble plus the two length bytes: what is read before the length is known.

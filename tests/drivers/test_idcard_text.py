@@ -136,8 +136,7 @@ def test_repr_masks_number_name_and_address():
     for text in (repr(doc), str(doc), f"{doc}"):
         assert "11010519491231002X" not in text and not contains_id_number(text)
         assert "王测明" not in text and "样例路" not in text
-        assert "110***********002X" in text and "王*明" in text
-    assert doc.masked_number == "110***********002X"
+        assert "002X" not in text and "1949" not in text
 
 
 @pytest.mark.parametrize(("block", "message"), [

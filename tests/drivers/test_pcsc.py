@@ -269,7 +269,7 @@ def test_stop_is_prompt_even_with_long_poll(pcscd):
 
 # -- command line -----------------------------------------------------------------------------
 def _cli(*args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "kiosk.cli", *args], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "app.cli", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kw)
 
 

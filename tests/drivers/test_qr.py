@@ -241,7 +241,7 @@ def _cli(*args: str, key: str | None = KEY_HEX) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "YIZHAN_DISTRICT_KEY"}
     if key is not None:
         env["YIZHAN_DISTRICT_KEY"] = key
-    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True,
                           env=env, timeout=60)
 
 

@@ -7,18 +7,35 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from kiosk.journal import Journal
 from kiosk.records import PayloadError, payload_from_dict
 from kiosk.session import Person
 from kiosk.settings import VolunteerSettings
-from kiosk.volunteer import (ISSUED, SPENT, AlreadyCheckedIn, AlreadyConfirmed, CardInUse, CheckedIn,
-                             CheckedInElsewhere, CheckedOut, HourRules, Ignored, InsufficientBalance, InvalidDuration,
-                             InvalidHours, InvalidRating, LedgerMovement, NeedsCheckIn, NotAVolunteer, NotCheckedIn,
-                             RegistrationInvalid, SelfConfirmation, TimeBank, UnknownPendingService, UnknownService,
-                             UnknownTeam, compute_hours, hours_for_minutes, ledger_balances, load_roster, mask_phone,
-                             volunteer_account)
+from kiosk.timebank.catalog import load_roster
+from kiosk.timebank.errors import (
+    AlreadyCheckedIn,
+    AlreadyConfirmed,
+    CardInUse,
+    InsufficientBalance,
+    InvalidDuration,
+    InvalidHours,
+    InvalidRating,
+    NotCheckedIn,
+    RegistrationInvalid,
+    SelfConfirmation,
+    UnknownPendingService,
+    UnknownService,
+    UnknownTeam,
+)
+from kiosk.timebank.kinds import ISSUED, SPENT, LedgerMovement, ledger_balances, volunteer_account
+from kiosk.timebank.registration import mask_phone
+from kiosk.timebank.results import CheckedIn, CheckedInElsewhere, CheckedOut, Ignored, NeedsCheckIn, NotAVolunteer
+from kiosk.timebank.rules import HourRules, compute_hours, hours_for_minutes
+from kiosk.timebank.service import TimeBank
 from sync.downlink import DownlinkStore
 from sync.messages import encode_document, make_document
 

@@ -6,8 +6,8 @@ import pytest
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory):
-    """:class:`kiosk.app.HeadlessShell` over demo settings, one per test module."""
-    from kiosk.app import HeadlessShell
+    """:class:`app.kiosk_app.HeadlessShell` over demo settings, one per test module."""
+    from app.kiosk_app import HeadlessShell
     from kiosk.context import build_context
     from kiosk.settings import load_settings
 

@@ -13,7 +13,7 @@ def _pixels(text: str, font_name: str | None = None) -> bytes:
 
 
 def test_default_font_draws_distinct_chinese_glyphs(harness):
-    from kiosk.app import font_path
+    from app.kiosk_app import font_path
 
     # With the registered default font, different characters give different images, and neither
     # is the "missing glyph" box the font draws for a code point it has no glyph for.

@@ -10,9 +10,9 @@ from kiosk.settings import load_settings
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from kiosk.app import HeadlessShell, start_device_services
+    from app.kiosk_app import HeadlessShell, start_device_services
     from kiosk.context import build_context
-    from kiosk.demo import DemoRig
+    from app.demo import DemoRig
     from kiosk.identify_sources import IdentitySources
 
     data = tmp_path_factory.mktemp("health-demo")

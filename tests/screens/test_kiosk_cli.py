@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kiosk.journal import SCHEMA_VERSION, Journal
 
-YIZHAN = [sys.executable, "-m", "kiosk.cli"]
+YIZHAN = [sys.executable, "-m", "app.cli"]
 
 
 def run(*args, env_extra=None, timeout=60):

@@ -13,9 +13,9 @@ from kiosk.settings import load_settings
 
 @pytest.fixture()
 def online(tmp_path):
-    from kiosk.app import HeadlessShell, start_sync
+    from app.kiosk_app import HeadlessShell, start_sync
     from kiosk.context import build_context
-    from sync.demo import start_demo_services
+    from app.demo_hub import start_demo_services
 
     services = start_demo_services(tmp_path / "hub")
     assert services is not None, "mosquitto is installed by make test's set-up"

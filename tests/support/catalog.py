@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("kiosk", "drivers", "screens", "sync")
+PACKAGES = ("drivers", "kiosk", "sync", "hub", "screens", "app")
 MARKERS = {"_", "N_"}
 # kv: _("..."), tr._("...") with a literal first argument
 _KV_CALL = re.compile(r"""(?<![A-Za-z0-9_])_\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""")

@@ -91,7 +91,7 @@ class PublisherProcess:
     """``yizhan sync`` as a child process (stopped by PID)."""
 
     def __init__(self, data_dir: Path, config: Path, *extra: str) -> None:
-        self.cmd = [sys.executable, "-m", "kiosk.cli", "sync", "--data-dir", str(data_dir), "--config", str(config),
+        self.cmd = [sys.executable, "-m", "app.cli", "sync", "--data-dir", str(data_dir), "--config", str(config),
                     "--reconnect-max", "2", *extra]
         self.log = data_dir / "publisher.log"
         self.proc: subprocess.Popen | None = None

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from sync.demo import HubProcess
+from app.demo_hub import HubProcess
 from sync.messages import WireRecord, decode_ack, encode_batch
 from sync.mqtt import MqttLink
 from sync.publisher import Publisher

@@ -82,7 +82,7 @@ def test_hub_publish_reaches_the_kiosk_and_its_status(tmp_path, mosquitto):
                                                 "teams": ["red"]}], "teams": [{"id": "red", "name": "党旗红"}]}))
 
     def publish(*extra):
-        return subprocess.run([sys.executable, "-m", "kiosk.cli", "hub", "publish", "roster", str(body), "--db",
+        return subprocess.run([sys.executable, "-m", "app.cli", "hub", "publish", "roster", str(body), "--db",
                                str(db), "--port", str(mosquitto.port), *extra], capture_output=True, text=True,
                               cwd=ROOT, timeout=60)
     try:

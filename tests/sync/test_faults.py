@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from sync.demo import HubProcess
+from app.demo_hub import HubProcess
 from sync.messages import Ack, WireRecord, decode_ack, encode_batch
 from sync.mqtt import MqttLink
 from sync.publisher import Publisher

@@ -55,7 +55,7 @@ def test_birth_online_and_last_will_offline_after_sigkill(tmp_path, mosquitto):
                      station="st-a")
     watch.subscribe("status", lambda *m: statuses.append(decode_status(m[2], "st-a")))
     watch.start()
-    proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "sync", "--data-dir", str(data), "--config",
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "sync", "--data-dir", str(data), "--config",
                              str(config)], cwd=ROOT, env={**__import__("os").environ, **ENV},
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

@@ -7,7 +7,7 @@ import pytest
 
 from kiosk.journal import Journal
 from kiosk.records import Visit
-from sync.demo import HubProcess
+from app.demo_hub import HubProcess
 from sync.messages import decode_status
 from sync.mqtt import MqttLink
 from sync.publisher import Publisher

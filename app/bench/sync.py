@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from kiosk.settings import load_settings
-from sync.bench_fill import fill
-from sync.demo import HubProcess, LocalBroker
+from app.bench.fill import fill
+from app.demo_hub import HubProcess, LocalBroker
 from sync.mqtt import raw_qos1_rate
 
 

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sync.demo import HubProcess
-from sync.hub import HubStore
-from sync.messages import WireRecord, decode_ack, encode_batch, encode_status, Status
+from app.demo_hub import HubProcess
+from hub.store import HubStore
+from sync.messages import Status, WireRecord, decode_ack, encode_batch, encode_status
 from sync.mqtt import MqttLink
 from tests.support.services import wait_for
 from tests.sync.helpers import ROOT
@@ -157,7 +157,7 @@ def test_running_hub_survives_bad_input_and_still_acks(tmp_path, mosquitto):
 
 
 def yizhan(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, **(env or {})}, timeout=60)
 
 

@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _broker_options(p)
     p = sub.add_parser("dead-letters", help="list messages the hub set aside, with the reason")
     p.add_argument("--db", default="hub.sqlite3", help=db_help)
-    from sync import reports_cli
+    from hub import reports_cli
     reports_cli.add_arguments(sub)          # report, certificate, review
 
 
@@ -65,7 +65,7 @@ def _hub_kwargs(args) -> dict:
 
 
 def _run(args) -> int:
-    from sync.hub import Hub, HubStore
+    from hub.store import Hub, HubStore
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     name = args.name or f"hub-{os.getpid()}"
@@ -95,7 +95,7 @@ def _fmt(value) -> str:
 
 
 def _stations(args) -> int:
-    from sync.hub import HubStore
+    from hub.store import HubStore
     rows = HubStore(args.db).stations()
     if args.json:
         print(json.dumps(rows, default=_fmt, ensure_ascii=False, indent=1))
@@ -109,14 +109,14 @@ def _stations(args) -> int:
 
 
 def _publish(args) -> int:
-    from sync.hub import Hub, HubError, HubStore
+    from hub.store import Hub, HubError, HubStore
     try:
         body = json.loads(Path(args.file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
     if args.doc_type == "roster" and isinstance(body, dict):
-        from sync.timebank import roster_with_balances
+        from hub.timebank import roster_with_balances
         body = roster_with_balances(args.db, body)     # each volunteer's hub balance travels with the roster
     store = HubStore(args.db)
     try:
@@ -138,7 +138,7 @@ def _publish(args) -> int:
 
 
 def _dead_letters(args) -> int:
-    from sync.hub import HubStore
+    from hub.store import HubStore
     for row in HubStore(args.db).dead_letters():
         print(f"{row['id']:>6} {row['station'] or '-':<16} {row['size']:>8} B  {row['reason']}")
     return 0
@@ -146,8 +146,8 @@ def _dead_letters(args) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch ``yizhan hub <action>``."""
-    from sync import reports_cli
-    from sync.hub import HubError
+    from hub import reports_cli
+    from hub.store import HubError
     if args.hub_command in reports_cli.COMMANDS:
         return reports_cli.run(args)
     actions = {"run": _run, "stations": _stations, "publish": _publish, "dead-letters": _dead_letters}

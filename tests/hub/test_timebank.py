@@ -11,16 +11,25 @@ from decimal import Decimal
 
 import pytest
 
+from hub.store import HubStore
+from hub.timebank import (
+    AlreadyCredited,
+    NotReviewable,
+    balances,
+    credits,
+    needs_review,
+    review_shift,
+    roster_with_balances,
+    volunteer_balance,
+)
 from kiosk.journal import Journal
 from kiosk.session import Person
 from kiosk.settings import VolunteerSettings
-from kiosk.volunteer import TimeBank, volunteer_account
+from kiosk.timebank.kinds import volunteer_account
+from kiosk.timebank.service import TimeBank
 from sync.downlink import DownlinkStore
-from sync.hub import HubStore
 from sync.messages import encode_batch, encode_document, make_document
 from sync.outbox import SqliteOutbox
-from sync.timebank import (AlreadyCredited, NotReviewable, balances, credits, needs_review, review_shift,
-                           roster_with_balances, volunteer_balance)
 from tests.kiosk.test_volunteer import RESIDENT, ROSTER, WANG, Clock
 
 TZ8 = timezone(timedelta(hours=8))

@@ -30,10 +30,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
+from hub import models as m
 from kiosk.records import PayloadError, UnknownRecordKind, payload_from_dict, payload_to_json
-from kiosk.volunteer import (ISSUED, NAMESPACE, LedgerMovement, VolunteerCheckOut, ledger_balances,
-                             volunteer_account)
-from sync import hub_models as m
+from kiosk.timebank.kinds import (
+    ISSUED,
+    NAMESPACE,
+    LedgerMovement,
+    VolunteerCheckOut,
+    ledger_balances,
+    volunteer_account,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +80,7 @@ def engine_for(db: str | Engine) -> Engine:
     """An engine for a hub database (URL, SQLite path, or an engine as is); creates missing tables."""
     if isinstance(db, Engine):
         return db
-    from sync.hub import make_engine
+    from hub.store import make_engine
     engine = make_engine(db)
     m.metadata.create_all(engine)
     return engine

@@ -8,14 +8,14 @@ import subprocess
 import sys
 
 from kiosk.records import known_kinds
-from sync.demo import start_demo_services
+from app.demo_hub import start_demo_services
 from sync.publisher import Publisher
 from tests.support.services import port_open, wait_for
 from tests.sync.helpers import ENV, ROOT, fill_journal, hub_rows, load, outbox_depth, station_config
 
 
 def yizhan(*args):
-    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, **ENV}, timeout=300)
 
 

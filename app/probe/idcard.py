@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from drivers.errors import DriverError, UnsupportedFeature
+from kiosk.privacy import mask_id_number, mask_name, person_key, redact_id_numbers
 
 PROG = "yizhan probe idcard"
 
@@ -74,7 +75,6 @@ def probe(args: argparse.Namespace, key: bytes | None) -> dict:
     """
     from drivers.idcard_sam import IdCardReader
     from drivers.protocols.sam import SamStatusError
-    from kiosk.privacy import person_key
 
     with IdCardReader(args.port, baudrate=args.baud) as reader:
         try:
@@ -85,8 +85,8 @@ def probe(args: argparse.Namespace, key: bytes | None) -> dict:
     today = date.today()
     out = {
         "kind": document.kind.value,
-        "name": document.masked_name,
-        "number": document.masked_number,
+        "name": mask_name(document.display_name),
+        "number": mask_id_number(document.number),
         "birth_year": document.birth_date.year,
         "gender": document.gender.name.lower(),
         "valid_from": document.valid_from.isoformat(),
@@ -109,7 +109,6 @@ def probe(args: argparse.Namespace, key: bytes | None) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Run the probe; print one JSON object, or one error line on stderr."""
-    from kiosk.privacy import redact_id_numbers
 
     if args.timeout <= 0:
         print(f"{PROG}: error: --timeout must be positive", file=sys.stderr)

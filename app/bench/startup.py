@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         env["KIVY_HOME"] = os.path.join(tmp, "kivy")
         # Demo mode (simulated devices, all services) but without the demo's own broker and hub
         # processes, which a real station does not start.
-        kiosk_cmd = [sys.executable, "-m", "kiosk.cli", "kiosk", "--demo", "--no-hub", "--windowed", "--data-dir",
+        kiosk_cmd = [sys.executable, "-m", "app.cli", "kiosk", "--demo", "--no-hub", "--windowed", "--data-dir",
                      os.path.join(tmp, "data"), "--first-frame-marker"]
         minimal_path = os.path.join(tmp, "minimal_app.py")   # Kivy's App needs a source file, not -c
         with open(minimal_path, "w", encoding="utf-8") as fh:

@@ -53,9 +53,9 @@ def add_arguments(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run one of the sub-commands; 0 on success, 1 for a refused request, 2 for bad input."""
-    from sync.hub import HubError
-    from sync.reports import ReportError, certificate, report_volunteers
-    from sync.timebank import TimebankError, needs_review, review_shift
+    from hub.store import HubError
+    from hub.reports import ReportError, certificate, report_volunteers
+    from hub.timebank import TimebankError, needs_review, review_shift
     try:
         if args.hub_command == "report":
             path = report_volunteers(args.db, args.month, args.format, args.out, tz=args.tz)

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         return 3
     rig = hub = None
     if args.demo:
-        from kiosk.demo import DemoRig
+        from app.demo import DemoRig
         rig = DemoRig(settings)
         settings = rig.start()
         if not args.tour and not args.no_hub:
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         ctx.services["demo"] = rig
     if hub:
         ctx.services["demo_hub"] = hub
-    from kiosk.app import FontMissing, run_app
+    from app.kiosk_app import FontMissing, run_app
     try:
         if args.demo and not args.tour:
             print(f"Yizhan demo: data in {settings.data_dir}, log {log_path}; admin PIN {settings_pin_hint(settings)} "
@@ -93,7 +93,7 @@ def _demo_hub(settings):
     """Demo mode with Mosquitto installed: a local broker and hub, so records can be seen arriving."""
     import dataclasses
 
-    from sync.demo import DemoError, start_demo_services
+    from app.demo_hub import DemoError, start_demo_services
     try:
         services = start_demo_services(settings.data_dir)
     except DemoError as exc:

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, event, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from sync import hub_models as m
+from hub import models as m
 from sync.messages import (ALL_STATIONS, DOCUMENT_TYPES, MAX_BATCH_BYTES, SUFFIX_ACK, SUFFIX_RECORDS, SUFFIX_STATUS,
                            Ack, Batch, Document, MessageError, SchemaError, decode_batch, decode_status, encode_ack, encode_document,
                            make_document, valid_station_id)

@@ -16,30 +16,30 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     "sim": {
         "idcard": ("drivers.sim.idcard", "resident ID card reader (SAM protocol) on a pty"),
         "pcsc": ("drivers.sim.pcsc", "virtual contactless card for vsmartcard's vpcd"),
-        "qr": ("drivers.sim.qr", "QR frame source: generated images or a video file"),
+        "qr": ("app.sim_qr", "QR frame source: generated images or a video file"),
         "bp": ("drivers.sim.bp", "blood-pressure monitor on a pty"),
         "glucose": ("drivers.sim.glucose", "glucometer on a pty"),
     },
     "probe": {
-        "idcard": ("drivers.probe.idcard", "read one ID card and print JSON"),
-        "pcsc": ("drivers.probe.pcsc", "read one contactless card UID and print JSON"),
-        "qr": ("drivers.probe.qr", "decode one QR token and print JSON"),
-        "bp": ("drivers.probe.bp", "take one blood-pressure reading and print JSON"),
-        "glucose": ("drivers.probe.glucose", "take one glucose reading and print JSON"),
+        "idcard": ("app.probe.idcard", "read one ID card and print JSON"),
+        "pcsc": ("app.probe.pcsc", "read one contactless card UID and print JSON"),
+        "qr": ("app.probe.qr", "decode one QR token and print JSON"),
+        "bp": ("app.probe.bp", "take one blood-pressure reading and print JSON"),
+        "glucose": ("app.probe.glucose", "take one glucose reading and print JSON"),
     },
     "bench": {
-        "startup": ("kiosk.bench.startup", "kiosk cold start and idle RSS against a minimal Kivy app"),
-        "identify": ("kiosk.bench.identify", "card placed to greeting drawn, against wire time"),
-        "measure": ("kiosk.bench.measure", "device's last byte to result screen drawn, per driver"),
-        "sync": ("sync.bench", "outbox drain through Mosquitto into the hub, against raw QoS 1"),
-        "fill": ("sync.bench_fill", "journal N realistic synthetic records"),
+        "startup": ("app.bench.startup", "kiosk cold start and idle RSS against a minimal Kivy app"),
+        "identify": ("app.bench.identify", "card placed to greeting drawn, against wire time"),
+        "measure": ("app.bench.measure", "device's last byte to result screen drawn, per driver"),
+        "sync": ("app.bench.sync", "outbox drain through Mosquitto into the hub, against raw QoS 1"),
+        "fill": ("app.bench.fill", "journal N realistic synthetic records"),
     },
 }
 #: Top-level commands that are one module each.
 SINGLE: dict[str, tuple[str, str]] = {
-    "kiosk": ("kiosk.main", "run the kiosk (add --demo for simulated devices)"),
-    "sync": ("sync.publisher_cli", "run the outbox publisher alone"),
-    "hub": ("sync.hub_cli", "the district hub: run, stations, publish, report"),
+    "kiosk": ("app.main", "run the kiosk (add --demo for simulated devices)"),
+    "sync": ("app.sync_cli", "run the outbox publisher alone"),
+    "hub": ("hub.cli", "the district hub: run, stations, publish, report"),
 }
 
 

@@ -13,16 +13,17 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from app.demo_hub import HubProcess
+from hub.reports import report_volunteers
+from hub.store import HubStore
+from hub.timebank import roster_with_balances, volunteer_balance
 from kiosk.journal import Journal
-from kiosk.volunteer import CheckedInElsewhere, TimeBank
-from sync.demo import HubProcess
+from kiosk.timebank.results import CheckedInElsewhere
+from kiosk.timebank.service import TimeBank
 from sync.downlink import applied_versions
-from sync.hub import HubStore
 from sync.messages import encode_document
 from sync.mqtt import MqttLink
 from sync.publisher import Publisher
-from sync.reports import report_volunteers
-from sync.timebank import roster_with_balances, volunteer_balance
 from tests.kiosk.test_volunteer import RESIDENT, ROSTER, WANG, Clock
 from tests.support.services import wait_for
 from tests.sync.helpers import hub_rows, load, outbox_depth, station_config

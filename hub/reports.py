@@ -23,9 +23,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from kiosk.volunteer import DEFAULT_SERVICES, DEFAULT_TEAMS, RATINGS
-from sync import hub_models as m
-from sync.timebank import DEFAULT_TZ, HubRecord, credits, engine_for, load_records, month_of
+from hub import models as m
+from hub.timebank import DEFAULT_TZ, HubRecord, credits, engine_for, load_records, month_of
+from kiosk.timebank.catalog import DEFAULT_SERVICES, DEFAULT_TEAMS
+from kiosk.timebank.kinds import RATINGS
 
 #: 好差评 words by rating, for report columns (5 = 非常满意).
 RATING_WORDS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from hub.reports import ReportError, certificate, certificate_data, report_volunteers
+from hub.reports_cli import add_arguments, run
+from hub.store import HubStore
+from hub.timebank import review_shift
 from kiosk.session import Person
-from sync.hub import HubStore
-from sync.reports import ReportError, certificate, certificate_data, report_volunteers
-from sync.reports_cli import add_arguments, run
-from sync.timebank import review_shift
+from tests.hub.test_timebank import Kiosk
 from tests.kiosk.test_volunteer import RESIDENT, ROSTER, WANG, Clock
-from tests.sync.test_timebank import Kiosk
 
 TZ8 = timezone(timedelta(hours=8))
 #: Where the rendered certificate is kept for a person to look at.

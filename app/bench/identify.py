@@ -68,7 +68,7 @@ def _start_at_identify(h, purpose: str = "records") -> None:
 def run(args: argparse.Namespace) -> int:
     """Measure and print one JSON object."""
     from drivers.sim.idcard import SAMPLE_CARDS, IdCardSimulator
-    from kiosk.app import HeadlessShell
+    from app.kiosk_app import HeadlessShell
     from kiosk.context import build_context
     from kiosk.identify_sources import IdentitySources
     from kiosk.settings import DeviceSettings, load_settings

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _one_driver(name: str, runs: int, tmp: Path) -> dict:
     from drivers.readings import MealContext
     from drivers.sim.bp import PUSH_PROTOCOLS
-    from kiosk.app import HeadlessShell, start_device_services
+    from app.kiosk_app import HeadlessShell, start_device_services
     from kiosk.context import build_context
     from kiosk.session import Person
     from kiosk.settings import DeviceSettings, load_settings

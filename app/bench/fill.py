@@ -16,7 +16,7 @@ from pathlib import Path
 
 from kiosk.journal import Journal
 from kiosk.records import AdminEvent, ConsentDecision, Visit
-from sync.bench_records import BenchAlert, BenchBloodPressure, BenchGlucose
+from app.bench.records import BenchAlert, BenchBloodPressure, BenchGlucose
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
