@@ -4,6 +4,7 @@
     yizhan hub stations --db postgresql://hub@db/yizhan
     yizhan hub publish roster roster.json --station sh-pd-zj-001
     yizhan hub dead-letters
+    yizhan hub migrate --db hub.sqlite3 [--check]
 
 The broker password comes from ``YIZHAN_MQTT_PASSWORD``, never from the command line.
 """
@@ -19,6 +20,9 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub import schema
 from sync.messages import ALL_STATIONS, DOCUMENT_TYPES, MessageError
 
 
@@ -55,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _broker_options(p)
     p = sub.add_parser("dead-letters", help="list messages the hub set aside, with the reason")
     p.add_argument("--db", default="hub.sqlite3", help=db_help)
+    p = sub.add_parser("migrate", help="upgrade the hub database's schema to the newest revision (hub run does it "
+                                       "at start when safe)")
+    p.add_argument("--db", default="hub.sqlite3", help=db_help)
+    p.add_argument("--check", action="store_true",
+                   help="only say where the schema stands; exit 0 when current, 1 when an upgrade is due, "
+                        "2 when this hub cannot upgrade it")
     from hub import reports_cli
     reports_cli.add_arguments(sub)          # report, certificate, review
 
@@ -96,7 +106,7 @@ def _fmt(value) -> str:
 
 def _stations(args) -> int:
     from hub.store import HubStore
-    rows = HubStore(args.db).stations()
+    rows = HubStore(args.db, migrate=False).stations()
     if args.json:
         print(json.dumps(rows, default=_fmt, ensure_ascii=False, indent=1))
         return 0
@@ -115,10 +125,10 @@ def _publish(args) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
+    store = HubStore(args.db)
     if args.doc_type == "roster" and isinstance(body, dict):
         from hub.timebank import roster_with_balances
-        body = roster_with_balances(args.db, body)     # each volunteer's hub balance travels with the roster
-    store = HubStore(args.db)
+        body = roster_with_balances(store.engine, body)     # each volunteer's hub balance travels with the roster
     try:
         doc = store.prepare_document(args.doc_type, body, args.station or ALL_STATIONS, args.version)
     except MessageError as exc:
@@ -139,9 +149,35 @@ def _publish(args) -> int:
 
 def _dead_letters(args) -> int:
     from hub.store import HubStore
-    for row in HubStore(args.db).dead_letters():
+    for row in HubStore(args.db, migrate=False).dead_letters():
         print(f"{row['id']:>6} {row['station'] or '-':<16} {row['size']:>8} B  {row['reason']}")
     return 0
+
+
+def _migrate(args) -> int:
+    from hub.database import HubError, make_engine
+    engine = make_engine(args.db)
+    try:
+        if args.check:
+            now = schema.state(engine)
+            print(f"hub database: {now.describe()}")
+            return 0 if now.state == schema.CURRENT else 1 if now.upgradable else 2
+        try:
+            before, after = schema.upgrade(engine)
+        except schema.SchemaError as exc:
+            print(f"not migrated: {exc}", file=sys.stderr)
+            return 2
+        except SQLAlchemyError as exc:
+            raise HubError(f"cannot migrate the hub database: {exc}") from exc
+        if before.state == schema.CURRENT:
+            print(f"hub database already at revision {after.revision}")
+        elif before.state == schema.PRE_MIGRATION:
+            print(f"hub database made before migrations: stamped at {schema.BASELINE}, now at {after.revision}")
+        else:
+            print(f"hub database upgraded from {before.revision or 'nothing'} to {after.revision}")
+        return 0
+    finally:
+        engine.dispose()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -150,7 +186,8 @@ def run(args: argparse.Namespace) -> int:
     from hub.store import HubError
     if args.hub_command in reports_cli.COMMANDS:
         return reports_cli.run(args)
-    actions = {"run": _run, "stations": _stations, "publish": _publish, "dead-letters": _dead_letters}
+    actions = {"run": _run, "stations": _stations, "publish": _publish, "dead-letters": _dead_letters,
+               "migrate": _migrate}
     try:
         return actions[args.hub_command](args)
     except HubError as exc:

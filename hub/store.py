@@ -16,14 +16,14 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from hub import models as m
+from hub.database import HubError, open_engine
 from sync.messages import (ALL_STATIONS, DOCUMENT_TYPES, MAX_BATCH_BYTES, SUFFIX_ACK, SUFFIX_RECORDS, SUFFIX_STATUS,
                            Ack, Batch, Document, MessageError, SchemaError, decode_batch, decode_status, encode_ack, encode_document,
                            make_document, valid_station_id)
@@ -35,55 +35,8 @@ log = logging.getLogger(__name__)
 DEAD_LETTER_KEEP = MAX_BATCH_BYTES
 
 
-class HubError(Exception):
-    """The hub cannot work (database unreachable, bad URL); the text says what to fix."""
-
-    user_key = "hub_error"
-
-
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def database_url(db: str) -> str:
-    """A SQLAlchemy URL from ``--db``: a URL as is, a plain path as a SQLite file."""
-    if "://" in db:
-        scheme, rest = db.split("://", 1)
-        if scheme in ("postgresql", "postgres"):
-            # SQLAlchemy 2.1 defaults to psycopg 3; use psycopg2 when that is what is installed.
-            import importlib.util
-            driver = "psycopg" if importlib.util.find_spec("psycopg") else "psycopg2"
-            return f"postgresql+{driver}://{rest}"
-        return db
-    return f"sqlite:///{Path(db).expanduser().resolve()}"
-
-
-def make_engine(db: str) -> Engine:
-    """An engine with the settings the hub needs (SQLite: WAL, FULL sync, BEGIN IMMEDIATE).
-
-    Raises:
-        HubError: bad URL or missing driver.
-    """
-    url = database_url(db)
-    try:
-        if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-            @event.listens_for(engine, "connect")
-            def _sqlite_connect(dbapi_conn, _record):
-                dbapi_conn.isolation_level = None
-                dbapi_conn.execute("PRAGMA journal_mode=WAL")
-                dbapi_conn.execute("PRAGMA synchronous=FULL")
-                dbapi_conn.execute("PRAGMA busy_timeout=30000")
-
-            @event.listens_for(engine, "begin")
-            def _sqlite_begin(conn):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            engine = create_engine(url, pool_pre_ping=True)
-    except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise HubError(f"cannot use the database {url!r}: {exc}") from exc
-    return engine
 
 
 def _insert(conn: Connection, table):
@@ -109,20 +62,18 @@ class HubStore:
     Args:
         db: a SQLAlchemy URL or a SQLite file path.
         name: this hub process's name, stored with each record it commits.
+        migrate: bring the schema to the newest revision when safe (:func:`hub.schema.upgrade`);
+            False opens only a database already at the newest revision and changes no schema.
 
     Raises:
-        HubError: the database cannot be reached or its tables cannot be created.
+        HubError: the database cannot be reached, or its schema cannot be used (the text says why).
     """
 
-    def __init__(self, db: str, name: str = "hub") -> None:
+    def __init__(self, db: str, name: str = "hub", migrate: bool = True) -> None:
         self.name = name[:64]
-        self.engine = make_engine(db)
+        self.engine = open_engine(db, migrate=migrate)
         self.handled = 0
         self.dead = 0
-        try:
-            m.metadata.create_all(self.engine)
-        except SQLAlchemyError as exc:
-            raise HubError(f"cannot open the hub database: {exc}") from exc
 
     def close(self) -> None:
         """Release the connection pool."""

@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from hub import models as m
+from hub.database import open_engine
 from kiosk.records import PayloadError, UnknownRecordKind, payload_from_dict, payload_to_json
 from kiosk.timebank.kinds import (
     ISSUED,
@@ -77,13 +78,14 @@ class HubRecord:
 
 
 def engine_for(db: str | Engine) -> Engine:
-    """An engine for a hub database (URL, SQLite path, or an engine as is); creates missing tables."""
+    """An engine for a hub database (URL, SQLite path, or an engine as is) whose schema is current.
+
+    Raises:
+        HubError: no such database, or its schema is not at the newest revision (run `yizhan hub migrate`).
+    """
     if isinstance(db, Engine):
         return db
-    from hub.store import make_engine
-    engine = make_engine(db)
-    m.metadata.create_all(engine)
-    return engine
+    return open_engine(db)
 
 
 def load_records(conn: Connection, kinds: tuple[str, ...] = KINDS) -> list[HubRecord]:

@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 
 import pytest
 from hypothesis import given, settings
@@ -196,32 +195,6 @@ def test_cli_stations_and_publish(tmp_path, mosquitto):
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------------
-
-def _pg_url() -> str | None:
-    url = os.environ.get("YIZHAN_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    try:
-        import psycopg2
-        psycopg2.connect(url, connect_timeout=3).close()
-        return url
-    except Exception:
-        return None
-
-
-@pytest.fixture()
-def pg_schema_url():
-    url = _pg_url()
-    if url is None:
-        pytest.skip("no PostgreSQL server reachable (set YIZHAN_TEST_PG_URL)")
-    import psycopg2
-    schema = f"yizhan_test_{uuid.uuid4().hex[:10]}"
-    con = psycopg2.connect(url)
-    con.autocommit = True
-    con.cursor().execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in url else "?"
-    yield f"{url}{sep}options=-csearch_path%3D{schema}"
-    con.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
-    con.close()
-
 
 def test_postgresql_store_upserts_and_dead_letters(pg_schema_url):
     store = HubStore(pg_schema_url, name="hub-pg")
