@@ -135,7 +135,7 @@ def check_devices(states: Mapping[str, Mapping[str, Any]]) -> Check:
     """Every configured device answered."""
     if not states:
         return Check("devices", WARN, "no devices are configured", {})
-    bad = {n: s for n, s in states.items() if s.get("state") not in ("connected", "measuring", "unchecked")}
+    bad = {n: s for n, s in states.items() if s.get("state") not in ("connected", "measuring", "unchecked", "starting")}
     details = {n: dict(s) for n, s in states.items()}
     if bad:
         text = "; ".join(f"{n} ({s.get('port', '')}): {s.get('detail') or s.get('state')}" for n, s in sorted(bad.items()))
@@ -153,6 +153,8 @@ def check_printer_paper(states: Mapping[str, Mapping[str, Any]]) -> Check:
         return Check("printer_paper", FAIL, "the slip printer is out of paper", {"paper": paper})
     if paper == "near_end":
         return Check("printer_paper", WARN, "the slip printer's paper is near its end", {"paper": paper})
+    if printer.get("state") == "unchecked":
+        return Check("printer_paper", SKIP, "checked by yizhan doctor (the kiosk opens the printer only to print)")
     if paper == "ok":
         return Check("printer_paper", OK, "the slip printer has paper", {"paper": paper})
     return Check("printer_paper", WARN, "the printer does not report its paper sensor", {"paper": paper})
@@ -281,17 +283,36 @@ def check_outbox(settings: Settings, now: datetime | None = None) -> Check:
 
 def run_checks(settings: Settings, *, env: Mapping[str, str] | None = None,
                device_states: Mapping[str, Mapping[str, Any]] | None = None,
+               broker_connected: bool | None = None,
                probe: Callable[[Settings], dict] = probe_devices) -> list[Check]:
     """Every check except ``settings`` (the caller loaded them), in :data:`CHECK_NAMES` order.
 
     Args:
         device_states: the running kiosk's device states; None probes the devices now.
+        broker_connected: the running kiosk's link state; None connects to the broker now.
     """
     env = os.environ if env is None else env
     states = probe(settings) if device_states is None else device_states
+    if broker_connected is None or not settings.sync.enabled:
+        broker = check_broker(settings)
+    elif broker_connected:
+        broker = Check("broker", OK, f"the kiosk is connected to {settings.sync.host}:{settings.sync.port}")
+    else:
+        broker = Check("broker", FAIL, f"the kiosk is not connected to {settings.sync.host}:{settings.sync.port}")
     return [check_secrets(settings, env), check_devices(states), check_printer_paper(states),
-            check_broker(settings), check_tls(settings), check_clock(), check_disk(settings),
+            broker, check_tls(settings), check_clock(), check_disk(settings),
             check_journal(settings), check_outbox(settings)]
+
+
+def kiosk_device_states(settings: Settings, board: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The configured devices' states as the running kiosk sees them (the printer is only probed by
+    ``yizhan doctor``: the kiosk opens it to print)."""
+    states: dict[str, dict[str, Any]] = {}
+    for name, cfg in settings.devices.items():
+        if cfg.enabled:
+            states[name] = dict(board.get(name) or {"state": "unchecked" if name == "printer" else "starting"})
+            states[name].setdefault("port", cfg.port)
+    return states
 
 
 def healthy(checks: list[Check]) -> bool:

@@ -73,6 +73,7 @@ class Watchdog:
         self._beats: dict[str, float] = {}
         self._lock = threading.Lock()
         self._stuck: set[str] = set()
+        self._last_ping = float("-inf")
 
     @property
     def enabled(self) -> bool:
@@ -96,7 +97,8 @@ class Watchdog:
             return sorted(n for n, t in self._beats.items() if now - t > self.stale_s)
 
     def tick(self, name: str | None = None) -> bool:
-        """Beat ``name`` (if given), then ping systemd when no heartbeat is stuck.
+        """Beat ``name`` (if given), then ping systemd when no heartbeat is stuck (at most twice per
+        watchdog interval, however often it is called).
 
         Returns:
             True if a ping was sent.
@@ -109,8 +111,10 @@ class Watchdog:
                 log.error("not pinging the watchdog: %s stopped beating; systemd will restart the service",
                           ", ".join(sorted(stuck)))
             self._stuck = stuck
-        if stuck or not self.enabled:
+        now = time.monotonic()
+        if stuck or not self.enabled or now - self._last_ping < self.interval / 2:
             return False
+        self._last_ping = now
         return notify("WATCHDOG=1", self.env)
 
     def ready(self, status: str = "") -> bool:
