@@ -71,9 +71,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     reports_cli.add_arguments(sub)          # report, certificate, review
 
 
+def _mqtt_password() -> str:
+    """``$YIZHAN_MQTT_PASSWORD``, else the systemd credential ``mqtt_password`` (``LoadCredential=``)."""
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not os.environ.get("YIZHAN_MQTT_PASSWORD") and creds and (Path(creds) / "mqtt_password").exists():
+        return (Path(creds) / "mqtt_password").read_text(encoding="utf-8").strip()
+    return os.environ.get("YIZHAN_MQTT_PASSWORD", "")
+
+
 def _hub_kwargs(args) -> dict:
     return dict(host=args.host, port=args.port, base_topic=args.base_topic, tls=args.tls, ca_file=args.ca_file,
-                username=args.username, password=os.environ.get("YIZHAN_MQTT_PASSWORD", ""))
+                username=args.username, password=_mqtt_password())
 
 
 def _run(args) -> int:
