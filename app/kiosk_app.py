@@ -100,6 +100,7 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             self.shell.start_clock()
             watchdog = ctx.services.setdefault("watchdog", Watchdog())
             Clock.schedule_interval(lambda _dt: watchdog.tick("ui"), WATCHDOG_TICK_S)   # a hung UI thread stops it
+            Window.bind(on_flip=self._ready)
             if first_frame_marker:
                 Window.bind(on_flip=self._first_flip)
             # Devices, identity sources and sync start right after the first frame: the home
@@ -125,10 +126,13 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             auto_close_shifts(ctx)
             Clock.schedule_interval(lambda _dt: report_health(ctx), HEALTH_EVERY_S)
             Clock.schedule_once(lambda _dt: report_health(ctx), 10)
-            ctx.services["watchdog"].ready("home screen shown")
 
         def on_stop(self):
             self.shell.close()
+
+        def _ready(self, *_args):
+            Window.unbind(on_flip=self._ready)     # the first frame is drawn: systemd may call us started
+            ctx.services["watchdog"].ready("home screen shown")
 
         def _first_flip(self, *_args):
             Window.unbind(on_flip=self._first_flip)
