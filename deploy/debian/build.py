@@ -211,7 +211,7 @@ def build(out: Path, version: str, venv: str = "full", work: Path | None = None,
         stage.mkdir(parents=True)
         stages[name](stage)
         deb = out / f"{name}_{version}_amd64.deb"
-        compress = ["-Zgzip", "-z1"] if venv == "bare" else ["-Zxz", "-z6"]
+        compress = ["-Zgzip", "-z1"] if venv == "bare" else ["-Zzstd"]      # dpkg >= 1.21.18 (Debian 12)
         _run(["dpkg-deb", "--root-owner-group", *compress, "--build", str(stage), str(deb)], stdout=subprocess.DEVNULL)
         debs.append(deb)
     return debs
