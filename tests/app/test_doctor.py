@@ -125,3 +125,17 @@ def test_the_demo_reports_every_check(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert [c["name"] for c in doc["checks"]] == list(CHECK_NAMES)
     assert code == 0 and _by_name(doc)["devices"]["status"] == "ok"
+
+
+def test_the_kiosk_summary_uses_its_own_device_states_and_link(station):
+    from app.doctor import kiosk_device_states, run_checks, summary
+    from kiosk.settings import load_settings
+    settings = load_settings(station["config"])
+    states = kiosk_device_states(settings, {"idcard": {"state": "connected"}, "bp": {"state": "disconnected",
+                                                                                   "detail": "went away"}})
+    assert states["printer"]["state"] == "unchecked"          # the kiosk opens the printer only to print
+    station["broker"].stop()                                 # not contacted: the kiosk's link state is used
+    checks = {c.name: c for c in run_checks(settings, device_states=states, broker_connected=True)}
+    assert checks["broker"].status == "ok" and checks["printer_paper"].status == "skip"
+    doc = summary(list(checks.values()))
+    assert doc["ok"] is False and doc["checks"]["devices"] == "fail" and "went away" in doc["failing"]["devices"]
