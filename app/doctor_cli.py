@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     rig = None
     if args.demo:
-        from kiosk.demo import DemoRig
+        from app.demo import DemoRig
         rig = DemoRig(settings)
         settings = rig.start()
     try:

@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from sync import hub_models as m
+from hub import models as m
 
 #: Seconds from a batch's arrival to its ack: commits take milliseconds, a slow disk hundreds.
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -99,7 +99,7 @@ class HubMetrics:
     """The metrics of one hub process.
 
     Args:
-        store: the :class:`~sync.hub.HubStore` whose database the station gauges read (optional).
+        store: the :class:`~hub.store.HubStore` whose database the station gauges read (optional).
         registry: where to register (default: a new registry, so tests and processes never share).
     """
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.cli import main as yizhan
+from app.cli import main as yizhan
 from kiosk.backup import BackupError, BackupRefused, backup, read_manifest, restore
 from kiosk.journal import SCHEMA_VERSION, Journal
 from kiosk.records import Visit

@@ -10,7 +10,7 @@ from app.doctor import CHECK_NAMES
 from drivers.sim.bp import BpSimulator
 from drivers.sim.idcard import IdCardSimulator
 from drivers.sim.printer import PrinterSimulator
-from kiosk.cli import main as yizhan
+from app.cli import main as yizhan
 from kiosk.journal import Journal
 from kiosk.records import Visit
 

@@ -98,7 +98,7 @@ def _kiosk_pid(pgid: int) -> int | None:
             continue
         try:
             cmd = (entry / "cmdline").read_bytes().split(b"\0")
-            if cmd[0].endswith(b"python3") and b"kiosk.cli" in cmd and os.getpgid(int(entry.name)) == pgid:
+            if cmd[0].endswith(b"python3") and b"app.cli" in cmd and os.getpgid(int(entry.name)) == pgid:
                 return int(entry.name)
         except (OSError, ProcessLookupError):
             continue
@@ -110,7 +110,7 @@ def test_cage_session_fills_the_output_and_comes_back(rig):
     # Debian's python3 (readable by the kiosk user) with this checkout and its virtualenv's libraries,
     # as the package's /opt/yizhan/venv provides them.
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "XDG_RUNTIME_DIR": str(rig["run"]), "WLR_BACKENDS": "headless",
-           "WLR_LIBINPUT_NO_DEVICES": "1", "WLR_RENDERER": "pixman", "YIZHAN": "/usr/bin/python3 -m kiosk.cli",
+           "WLR_LIBINPUT_NO_DEVICES": "1", "WLR_RENDERER": "pixman", "YIZHAN": "/usr/bin/python3 -m app.cli",
            "YIZHAN_CONFIG": str(rig["config"]), "KIVY_HOME": str(rig["data"] / "kivy"),
            "XDG_CACHE_HOME": str(rig["data"] / "cache"), "PYTHONPATH": f"{ROOT}:{site}"}
     sup = Supervisor(["runuser", "-u", USER, "--", str(SESSION)], env, rig["base"] / "notify.sock",

@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from sync.hub import HubStore
+from hub.store import HubStore
 from sync.mqtt import MqttLink
 from sync.publisher import Publisher
 from tests.support.services import stop_pid, wait_for
@@ -57,13 +57,15 @@ def test_hub_metrics_readiness_and_station_health(tmp_path, mosquitto, notify_so
     notify_path, notify = notify_socket
     db = tmp_path / "hub.sqlite3"
     env = dict(os.environ, PYTHONUNBUFFERED="1", NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC="1000000")
-    hub = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "hub", "run", "--db", str(db), "--host", mosquitto.host,
+    hub = subprocess.Popen([sys.executable, "-m", "app.cli", "hub", "run", "--db", str(db), "--host", mosquitto.host,
                             "--port", str(mosquitto.port), "--name", "hub-m", "--metrics", "127.0.0.1:0"],
                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        lines = [hub.stdout.readline(), hub.stdout.readline()]
-        port = int(re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", lines[0]).group(1))
-        assert "ready" in lines[1], lines
+        lines = [hub.stdout.readline()]
+        while lines[-1] and "ready" not in lines[-1]:        # schema upgrade, metrics address, ready
+            lines.append(hub.stdout.readline())
+        port = int(re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", "".join(lines)).group(1))
+        assert "ready" in lines[-1], lines
         got = _messages(notify, 1.5)
         assert got[0].startswith("READY=1\nSTATUS=connected to"), got
         assert got.count("WATCHDOG=1") >= 2, got          # pinged every half WatchdogSec (0.5 s)
