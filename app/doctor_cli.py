@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 from app.doctor import FAIL, OK, Check, report, run_checks
 from kiosk.settings import ConfigError, load_settings
