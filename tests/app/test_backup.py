@@ -121,3 +121,19 @@ def test_prune_keeps_the_newest(tmp_path):
     assert [p.name for p in gone] == ["yizhan-st-a-20261101T000000Z.sqlite3", "yizhan-st-a-20261102T000000Z.sqlite3"]
     assert len(list((tmp_path / "b").iterdir())) == 6        # 2 backups x (file, manifest, checksum)
 
+
+
+def test_migrate_refuses_a_newer_journal_and_leaves_it_alone(tmp_path, capsys):
+    import hashlib
+    with Journal(tmp_path / Journal.FILENAME, "st-a") as j:
+        j.append(Visit(person_key="k1", source="demo", role="resident"))
+    db = sqlite3.connect(tmp_path / Journal.FILENAME)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+    before = hashlib.sha256((tmp_path / Journal.FILENAME).read_bytes()).hexdigest()
+    assert yizhan(["migrate", str(tmp_path), "--backup-dir", str(tmp_path / "b")]) == 1
+    assert "newer than this Yizhan" in capsys.readouterr().err
+    assert hashlib.sha256((tmp_path / Journal.FILENAME).read_bytes()).hexdigest() == before
+    assert not (tmp_path / "b").exists()
+    assert yizhan(["migrate", str(tmp_path / "none")]) == 0 and "no journal" in capsys.readouterr().out

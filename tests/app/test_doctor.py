@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from drivers.sim.printer import PrinterSimulator
 from app.cli import main as yizhan
 from kiosk.journal import Journal
 from kiosk.records import Visit
+from tests.sync.test_broker_config import PASSWORDS, make_certs, secured_broker  # noqa: F401  (fixture)
 
 
 @pytest.fixture()
@@ -139,3 +141,29 @@ def test_the_kiosk_summary_uses_its_own_device_states_and_link(station):
     assert checks["broker"].status == "ok" and checks["printer_paper"].status == "skip"
     doc = summary(list(checks.values()))
     assert doc["ok"] is False and doc["checks"]["devices"] == "fail" and "went away" in doc["failing"]["devices"]
+
+
+def _tls_station(tmp_path, broker, ca, user="st-a") -> Path:
+    secrets = tmp_path / "tls-secrets.toml"
+    secrets.write_text(f'district_key = "{"cd" * 32}"\nadmin_pin = "2468"\nmqtt_password = "{PASSWORDS[user]}"\n')
+    secrets.chmod(0o600)
+    cfg = tmp_path / "tls.toml"
+    cfg.write_text(f'version = 1\n[station]\nid = "{user}"\n[paths]\ndata_dir = "{tmp_path / "tls-data"}"\n'
+                   f'secrets_file = "{secrets}"\n[sync]\nenabled = true\nhost = "127.0.0.1"\n'
+                   f'port = {broker.tls_port}\ntls = true\nca_file = "{ca}"\nusername = "{user}"\n')
+    return cfg
+
+
+def test_tls_broker_certificate_expiry_and_a_wrong_ca(tmp_path, secured_broker, capsys):
+    code, doc = _doctor(capsys, _tls_station(tmp_path, secured_broker, secured_broker.ca))
+    checks = _by_name(doc)
+    assert checks["broker"]["status"] == "ok", checks["broker"]
+    tls = checks["tls_certificate"]
+    assert tls["status"] == "warn" and "expires in 2 days" in tls["message"]      # the test CA signs for 2 days
+    other = tmp_path / "other"
+    other.mkdir()
+    make_certs(other)
+    code, doc = _doctor(capsys, _tls_station(tmp_path, secured_broker, other / "ca.crt"))
+    tls = _by_name(doc)["tls_certificate"]
+    assert code == 1 and tls["status"] == "fail" and "certificate is not valid" in tls["message"]
+    assert _by_name(doc)["broker"]["status"] == "fail"
