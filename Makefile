@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make run` and `make test`. Both set everything up first.
-.PHONY: setup run test tour clean
+.PHONY: setup run test tour deb clean
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -18,5 +18,9 @@ test: setup
 tour: setup
 	$(HEADLESS) $(VENV)/bin/yizhan kiosk --demo --tour tour
 
+# The Debian packages (yizhan, yizhan-station, yizhan-hub) in dist/; built with Debian's python3.
+deb: setup
+	/usr/bin/python3 deploy/debian/build.py --out dist
+
 clean:
-	rm -rf $(VENV) build *.egg-info tour
+	rm -rf $(VENV) build dist *.egg-info tour

@@ -40,6 +40,10 @@ SINGLE: dict[str, tuple[str, str]] = {
     "kiosk": ("app.main", "run the kiosk (add --demo for simulated devices)"),
     "sync": ("app.sync_cli", "run the outbox publisher alone"),
     "hub": ("hub.cli", "the district hub: run, stations, publish, report"),
+    "doctor": ("app.doctor_cli", "check this station: settings, secrets, devices, broker, disk, journal, outbox"),
+    "backup": ("app.backup_cli", "online backup of the journal to a directory, with checksum and manifest"),
+    "restore": ("app.backup_cli", "restore a journal backup into an empty data directory"),
+    "migrate": ("app.migrate_cli", "bring the journal's schema up to date (backs it up first); for package upgrades"),
 }
 
 

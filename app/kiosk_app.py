@@ -9,14 +9,21 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
+from app.doctor import kiosk_device_states, run_checks, summary
 from kiosk.context import KioskContext
+from kiosk.sdnotify import Watchdog
 
 log = logging.getLogger(__name__)
 
 TOUR_SIZE = (1280, 800)
+#: The UI thread beats the systemd watchdog this often (WatchdogSec in the unit is 30 s).
+WATCHDOG_TICK_S = 2.0
+#: How often the doctor's summary is refreshed for the status message.
+HEALTH_EVERY_S = 300
 
 
 class FontMissing(RuntimeError):
@@ -91,6 +98,9 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
                 Clock.schedule_once(lambda _dt: self._tour_step(tour_plan(), Path(tour_dir)), 0.3)
                 return
             self.shell.start_clock()
+            watchdog = ctx.services.setdefault("watchdog", Watchdog())
+            Clock.schedule_interval(lambda _dt: watchdog.tick("ui"), WATCHDOG_TICK_S)   # a hung UI thread stops it
+            Window.bind(on_flip=self._ready)
             if first_frame_marker:
                 Window.bind(on_flip=self._first_flip)
             # Devices, identity sources and sync start right after the first frame: the home
@@ -114,9 +124,15 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             start_sync(ctx)
             Clock.schedule_interval(lambda _dt: auto_close_shifts(ctx), AUTO_CLOSE_EVERY_S)
             auto_close_shifts(ctx)
+            Clock.schedule_interval(lambda _dt: report_health(ctx), HEALTH_EVERY_S)
+            Clock.schedule_once(lambda _dt: report_health(ctx), 10)
 
         def on_stop(self):
             self.shell.close()
+
+        def _ready(self, *_args):
+            Window.unbind(on_flip=self._ready)     # the first frame is drawn: systemd may call us started
+            ctx.services["watchdog"].ready("home screen shown")
 
         def _first_flip(self, *_args):
             Window.unbind(on_flip=self._first_flip)
@@ -185,6 +201,20 @@ def auto_close_shifts(ctx: KioskContext) -> None:
     threading.Thread(target=work, name="auto-close-shifts", daemon=True).start()
 
 
+def report_health(ctx: KioskContext) -> None:
+    """Run the doctor's checks off the UI thread and put the summary into the status message."""
+    publisher = ctx.services.get("publisher")
+    if publisher is None:
+        return
+
+    def work() -> None:
+        states = kiosk_device_states(ctx.settings, ctx.status.snapshot())
+        checks = run_checks(ctx.settings, device_states=states, broker_connected=publisher.status().connected)
+        publisher.set_health(summary(checks))
+
+    threading.Thread(target=work, name="doctor", daemon=True).start()
+
+
 def start_sync(ctx: KioskContext) -> None:
     """Start the outbox publisher in-process when sync is enabled (records wake it on append)."""
     if not ctx.settings.sync.enabled:
@@ -192,6 +222,9 @@ def start_sync(ctx: KioskContext) -> None:
     from sync.publisher import Publisher
 
     publisher = Publisher(ctx.settings, ctx.journal.path)
+    watchdog = ctx.services.get("watchdog")
+    if watchdog is not None:
+        publisher.heartbeat = lambda: watchdog.beat("publisher")    # a stuck publisher stops the pings
     ctx.services["publisher"] = publisher
     ctx.journal.listeners.append(lambda _record: publisher.wake())
     publisher.start()

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     from kiosk.context import build_context
     from kiosk.journal import JournalError
+    from kiosk.journald import setup_journald
     from kiosk.logs import setup_logging
 
     try:
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"yizhan: cannot write to the data directory {settings.data_dir}: {exc.strerror or exc}. "
               "Create it and make it writable for this user, or set --data-dir.", file=sys.stderr)
         return 3
+    setup_journald(STATION=settings.station.id)
     rig = hub = None
     if args.demo:
         from app.demo import DemoRig

@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--share", default="hub", help="shared-subscription group of the hub processes")
     p.add_argument("--reconnect-max", type=float, default=30.0,
                    help="longest wait between reconnect attempts, seconds")
+    p.add_argument("--metrics", metavar="[HOST:]PORT", default="",
+                   help="serve Prometheus metrics on http://HOST:PORT/metrics (default host 127.0.0.1)")
     p.add_argument("--verbose", "-v", action="store_true")
     _broker_options(p)
     p = sub.add_parser("stations", help="list stations: status, last seen, queue depth")
@@ -69,18 +71,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     reports_cli.add_arguments(sub)          # report, certificate, review
 
 
+def _mqtt_password() -> str:
+    """``$YIZHAN_MQTT_PASSWORD``, else the systemd credential ``mqtt_password`` (``LoadCredential=``)."""
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not os.environ.get("YIZHAN_MQTT_PASSWORD") and creds and (Path(creds) / "mqtt_password").exists():
+        return (Path(creds) / "mqtt_password").read_text(encoding="utf-8").strip()
+    return os.environ.get("YIZHAN_MQTT_PASSWORD", "")
+
+
 def _hub_kwargs(args) -> dict:
     return dict(host=args.host, port=args.port, base_topic=args.base_topic, tls=args.tls, ca_file=args.ca_file,
-                username=args.username, password=os.environ.get("YIZHAN_MQTT_PASSWORD", ""))
+                username=args.username, password=_mqtt_password())
 
 
 def _run(args) -> int:
+    from hub.metrics import HubMetrics, parse_listen
     from hub.store import Hub, HubStore
+    from kiosk.journald import setup_journald
+    from kiosk.sdnotify import Watchdog
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     name = args.name or f"hub-{os.getpid()}"
+    setup_journald(HUB=name)
     store = HubStore(args.db, name=name)
-    hub = Hub(store, share=args.share, client_id=name, reconnect_max_s=args.reconnect_max, **_hub_kwargs(args))
+    metrics = HubMetrics(store)
+    if args.metrics:
+        try:
+            host, port = parse_listen(args.metrics)
+            server = metrics.serve(host, port)
+        except (ValueError, OSError) as exc:
+            print(f"hub {name}: cannot serve metrics on {args.metrics}: {exc}", file=sys.stderr)
+            return 2
+        print(f"hub {name}: metrics on http://{host}:{server.server_port}/metrics", flush=True)
+    watchdog = Watchdog()
+    hub = Hub(store, share=args.share, client_id=name, reconnect_max_s=args.reconnect_max, metrics=metrics,
+              heartbeat=lambda: watchdog.beat("writer"), **_hub_kwargs(args))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -89,7 +114,9 @@ def _run(args) -> int:
     while not stop.wait(0.05):
         if not announced and hub.ready.is_set():
             print(f"hub {name}: ready on {args.host}:{args.port}", flush=True)
+            watchdog.ready(f"connected to {args.host}:{args.port}")
             announced = True
+        watchdog.tick()
     hub.stop()
     store.close()
     print(f"hub {name}: stopped after {store.handled} messages, {store.dead} dead letters", flush=True)

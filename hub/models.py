@@ -4,7 +4,7 @@ The same schema runs on SQLite (the default, one file) and PostgreSQL (``postgre
 """
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table,
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, Index, Integer, LargeBinary, MetaData, String, Table,
                         Text)
 
 metadata = MetaData()
@@ -52,6 +52,18 @@ stations = Table(
     Column("warn", Boolean),
     Column("documents", Text),
     Column("last_batch_at", DateTime(timezone=True)),
+)
+
+#: Each station's latest ``yizhan doctor`` summary and the clock offset seen with its status message
+#: (hub clock at arrival minus the station's timestamp; broker latency is milliseconds).
+station_health = Table(
+    "hub_station_health", metadata,
+    Column("station", String(64), primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("status_ts", String(40), nullable=False),
+    Column("clock_offset_s", Float, nullable=False),
+    Column("healthy", Boolean),
+    Column("health", Text),
 )
 
 #: The downlink documents as published (latest version per type and scope).

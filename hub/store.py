@@ -14,6 +14,7 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -25,7 +26,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from hub import models as m
 from hub.database import HubError, open_engine
 from sync.messages import (ALL_STATIONS, DOCUMENT_TYPES, MAX_BATCH_BYTES, SUFFIX_ACK, SUFFIX_RECORDS, SUFFIX_STATUS,
-                           Ack, Batch, Document, MessageError, SchemaError, decode_batch, decode_status, encode_ack, encode_document,
+                           Ack, Batch, Document, MessageError, SchemaError, decode_ack, decode_batch, decode_status, encode_ack, encode_document,
                            make_document, valid_station_id)
 from sync.mqtt import MqttLink
 
@@ -165,8 +166,9 @@ class HubStore:
                                                    set_={"last_seen": now, "last_batch_at": now}))
         return Ack(batch.batch_id, len(fresh), len(batch.records) - len(fresh), len(batch.rejected))
 
-    def handle_status(self, topic: str, station: str, raw: bytes) -> None:
-        """Record a station's status message (invalid ones become dead letters)."""
+    def handle_status(self, topic: str, station: str, raw: bytes, retained: bool = False) -> None:
+        """Record a station's status message (invalid ones become dead letters). A live (not
+        retained) ``online`` status also records the doctor summary and the station's clock offset."""
         if not raw:
             return
         try:
@@ -181,6 +183,12 @@ class HubStore:
             values.update(queue_depth=st.queue, oldest_unsynced=st.oldest, last_ack=st.last_ack, warn=st.warn,
                           documents=json.dumps(st.documents, sort_keys=True))
 
+        arrived = _now()
+        health = {"received_at": arrived, "status_ts": st.ts,
+                  "clock_offset_s": (arrived - datetime.fromisoformat(st.ts)).total_seconds(),
+                  "healthy": None if st.health is None else st.health["ok"],
+                  "health": None if st.health is None else json.dumps(st.health, ensure_ascii=False)}
+
         def write():
             with self.engine.begin() as conn:
                 row = conn.execute(select(m.stations.c.status_ts).where(m.stations.c.station == st.station)).first()
@@ -188,6 +196,9 @@ class HubStore:
                     return
                 ins = _insert(conn, m.stations).values(station=st.station, **values)
                 conn.execute(ins.on_conflict_do_update(index_elements=["station"], set_=values))
+                if st.state == "online" and not retained:
+                    ins = _insert(conn, m.station_health).values(station=st.station, **health)
+                    conn.execute(ins.on_conflict_do_update(index_elements=["station"], set_=health))
         try:
             self._with_retry(write)
         except SQLAlchemyError as exc:
@@ -223,6 +234,12 @@ class HubStore:
             d["records"] = counts.get(d["station"], 0)
             out.append(d)
         return out
+
+    def station_health(self) -> dict[str, dict]:
+        """Per station: the last doctor summary it sent, whether it was healthy, and its clock offset."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(m.station_health)).mappings().all()
+        return {r["station"]: {**dict(r), "health": json.loads(r["health"]) if r["health"] else None} for r in rows}
 
     def prepare_document(self, doc_type: str, body: Any, scope: str = ALL_STATIONS,
                          version: int | None = None) -> Document:
@@ -265,14 +282,19 @@ class Hub:
         share: the shared-subscription group; every hub process of a district uses the same.
         client_id: unique per process (default ``hub-<host>-<pid>``).
         reconnect_max_s: longest wait between reconnect attempts.
+        metrics: a :class:`hub.metrics.HubMetrics` to count batches and ack latency (optional).
+        heartbeat: called by the writer thread at least once a second (systemd watchdog).
     """
 
     def __init__(self, store: HubStore, *, host: str, port: int, base_topic: str = "yizhan/v1", share: str = "hub",
                  tls: bool = False, ca_file: str = "", username: str = "", password: str = "",
-                 client_id: str | None = None, keepalive: int = 30, reconnect_max_s: float = 30) -> None:
+                 client_id: str | None = None, keepalive: int = 30, reconnect_max_s: float = 30,
+                 metrics: Any = None, heartbeat: Callable[[], None] | None = None) -> None:
         self.store = store
+        self.metrics = metrics
+        self.heartbeat = heartbeat or (lambda: None)
         self.ready = threading.Event()
-        self._queue: queue.Queue[tuple[str, Batch] | None] = queue.Queue(maxsize=8)
+        self._queue: queue.Queue[tuple[str, Batch, float] | None] = queue.Queue(maxsize=8)
         self._writer: threading.Thread | None = None
         self.link = MqttLink(host=host, port=port, base_topic=base_topic,
                              client_id=client_id or f"hub-{socket.gethostname()}-{os.getpid()}",
@@ -285,14 +307,20 @@ class Hub:
         topic = f"{self.link.base_topic}/{station}/{suffix}"
         batch = self.store.validate_records(topic, station, payload)
         if batch is not None:
-            self._queue.put((topic, batch))
+            arrived = self.metrics.batch_received(station, len(batch.records)) if self.metrics else time.monotonic()
+            self._queue.put((topic, batch, arrived))
 
     def _write(self) -> None:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                self.heartbeat()
+                continue
+            self.heartbeat()
             if item is None:
                 return
-            topic, batch = item
+            topic, batch, arrived = item
             try:
                 reply = self.store.store_batch(topic, batch)
             except HubError as exc:
@@ -300,11 +328,14 @@ class Hub:
                 continue
             try:
                 self.link.publish(reply.suffix, reply.payload, station=reply.station)
+                if self.metrics:
+                    ack = decode_ack(reply.payload)
+                    self.metrics.batch_acked(reply.station, ack.stored, ack.duplicates, arrived)
             except Exception as exc:
                 log.warning("ack to %s not sent (%s); the station will resend", reply.station, exc)
 
     def _on_status(self, station: str, suffix: str, payload: bytes, retained: bool) -> None:
-        self.store.handle_status(f"{self.link.base_topic}/{station}/{suffix}", station, payload)
+        self.store.handle_status(f"{self.link.base_topic}/{station}/{suffix}", station, payload, retained)
 
     def start(self) -> None:
         """Start the writer, connect and subscribe (in the background)."""

@@ -4,7 +4,8 @@ Load order: ``config/defaults.toml`` (every default, documented), then the stati
 (``config/station.toml``, or ``--config``/``YIZHAN_CONFIG``), then environment overrides
 (``YIZHAN_STATION_ID``, ``YIZHAN_DATA_DIR``). Secrets (district HMAC key, MQTT password, admin PIN)
 never live in ``config/``: they come from ``YIZHAN_DISTRICT_KEY``/``YIZHAN_MQTT_PASSWORD``/
-``YIZHAN_ADMIN_PIN`` or a secrets file outside git (``<data_dir>/secrets.toml`` by default).
+``YIZHAN_ADMIN_PIN`` or a secrets file outside git (``<data_dir>/secrets.toml`` by default; under
+systemd ``$CREDENTIALS_DIRECTORY/secrets.toml`` when the unit passes it with ``LoadCredential=``).
 
 Every problem in every file is collected and reported at once, as ``file: key: problem``.
 """
@@ -372,6 +373,9 @@ def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False
     if paths:
         data_dir = Path(paths.data_dir).expanduser()
         secrets_path = Path(paths.secrets_file.replace("{data_dir}", str(data_dir))).expanduser()
+        credential = Path(env.get("CREDENTIALS_DIRECTORY", "")) / "secrets.toml"
+        if env.get("CREDENTIALS_DIRECTORY") and credential.exists():     # systemd LoadCredential=secrets.toml:…
+            secrets_path = credential
         secrets = _load_secrets(secrets_path, env, demo, errors)
     if errors:
         raise ConfigError(errors)

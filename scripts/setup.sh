@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 # mosquitto: the MQTT broker the sync tests and the demo start. libmtdev1: Kivy touch input.
 # libgl1 libegl1 libgl1-mesa-dri: OpenGL for Kivy (software rendering when there is no GPU).
 # poppler-utils: renders certificates (PDF) to PNG for checking. openssl: test certificates for the broker TLS/ACL test.
+# systemd udev: systemd-analyze, sysusers, tmpfiles and udevadm for the packaging tests (make deb).
+# cage xwayland grim: the kiosk session (Wayland kiosk compositor) and its headless screenshot test.
 APT_PACKAGES="python3-venv python3-dev gcc libpcsclite-dev pcscd vsmartcard-vpcd mosquitto mosquitto-clients
-libmtdev1 libgl1 libegl1 libgl1-mesa-dri poppler-utils openssl"
+libmtdev1 libgl1 libegl1 libgl1-mesa-dri poppler-utils openssl systemd udev cage xwayland grim"
 
 missing=()
 for p in $APT_PACKAGES; do

@@ -350,6 +350,8 @@ class Status:
     last_ack: str | None = None
     warn: bool = False
     documents: dict[str, int] = field(default_factory=dict)
+    #: ``yizhan doctor``'s summary: {"ok": bool, "checks": {name: status}, "failing": {name: text}}.
+    health: dict[str, Any] | None = None
 
 
 def encode_status(status: Status) -> bytes:
@@ -360,6 +362,8 @@ def encode_status(status: Status) -> bytes:
     if status.queue is not None:
         doc.update(queue=status.queue, oldest=status.oldest, last_ack=status.last_ack, warn=status.warn,
                    documents=status.documents)
+    if status.health is not None:
+        doc["health"] = status.health
     return dumps(doc)
 
 
@@ -370,7 +374,8 @@ def decode_status(raw: bytes, topic_station: str | None = None) -> Status:
         MessageError: malformed, oversized, wrong schema, or another station's name.
     """
     doc = _load(raw, MAX_STATUS_BYTES, "status")
-    _extra(doc, {"v", "station", "state", "ts", "app", "queue", "oldest", "last_ack", "warn", "documents"}, "status")
+    _extra(doc, {"v", "station", "state", "ts", "app", "queue", "oldest", "last_ack", "warn", "documents", "health"},
+           "status")
     station = _check_station(_field(doc, "station", str, "status"), "status")
     if topic_station is not None and station != topic_station:
         raise StationMismatch(f"status from topic station {topic_station!r} names station {station!r}")
@@ -393,7 +398,10 @@ def decode_status(raw: bytes, topic_station: str | None = None) -> Status:
     for k, v in documents.items():
         if k not in DOCUMENT_TYPES or isinstance(v, bool) or not isinstance(v, int):
             raise SchemaError(f"status: documents entry {str(k)[:20]!r} is not a document version")
-    return Status(station, state, ts, app[:40], queue, oldest, last_ack, warn, dict(documents))
+    health = _field(doc, "health", dict, "status", optional=True)
+    if health is not None and not isinstance(health.get("ok"), bool):
+        raise SchemaError("status: health must carry ok = true or false")
+    return Status(station, state, ts, app[:40], queue, oldest, last_ack, warn, dict(documents), health)
 
 
 # --- downlink documents (hub → kiosk, retained) -----------------------------------------------------

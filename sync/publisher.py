@@ -16,6 +16,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -133,6 +134,9 @@ class Publisher:
         self._thread: threading.Thread | None = None
         self._resends = 0
         self.batches_acked = 0
+        self._health: dict | None = None
+        #: Called on every turn of the worker loop (the kiosk's systemd watchdog listens to it).
+        self.heartbeat: Callable[[], None] = lambda: None
         self._snapshot = self._make_snapshot()
         offline = encode_status(Status(self.station, "offline", _iso(datetime.now(timezone.utc)), APP_VERSION))
         self.link = MqttLink(host=self.sync.host, port=self.sync.port, client_id=f"kiosk-{self.station}",
@@ -174,6 +178,13 @@ class Publisher:
     def wake(self) -> None:
         """New rows were journaled: look at the outbox now instead of at the next poll."""
         self._wake.set()
+
+    def set_health(self, summary: dict | None) -> None:
+        """The station's ``yizhan doctor`` summary, sent in the retained status (at once if it changed)."""
+        if summary != self._health:
+            self._health = summary
+            self._status_due.set()
+            self._wake.set()
 
     def status(self) -> SyncStatus:
         """A thread-safe snapshot (never touches the database: the worker refreshes it)."""
@@ -223,7 +234,8 @@ class Publisher:
     def _publish_status(self) -> None:
         snap = self._refresh()
         status = Status(self.station, "online", _iso(datetime.now(timezone.utc)), APP_VERSION, snap.queue_depth,
-                        _iso(snap.oldest_unsynced), _iso(snap.last_ack), snap.queue_warn, snap.applied_versions)
+                        _iso(snap.oldest_unsynced), _iso(snap.last_ack), snap.queue_warn, snap.applied_versions,
+                        self._health)
         try:
             self.link.publish(SUFFIX_STATUS, encode_status(status), retain=True)
             if snap.queue_warn:
@@ -239,6 +251,7 @@ class Publisher:
         last_offline_refresh = 0.0
         ack_timeout = self.sync.ack_timeout_s
         while not self._stop.is_set():
+            self.heartbeat()
             try:
                 # Cleared before looking at the acks: an ack arriving from here on sets it again and
                 # ends the wait below at once (clearing after the wait could lose it).
