@@ -3,8 +3,46 @@ from __future__ import annotations
 
 from kivy.properties import ColorProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
+from kivy.weakproxy import WeakProxy
 
 from screens import theme
+
+
+class Presence:
+    """Hidden means gone: shows a widget by putting it in the tree, hides it by taking it out.
+
+    A hidden widget neither draws, nor takes touches, nor takes space (no height-0, disabled,
+    transparent leftovers whose fixed-height children overflow onto visible buttons). The first
+    call for a widget remembers its parent and its place among its siblings, so showing it again
+    puts it back where the kv rule had it. Strong references are kept because kv ``ids`` are weak.
+    """
+
+    def __init__(self) -> None:
+        self._parents: dict[int, object] = {}       # widget -> the parent the kv rule gave it
+        self._order: dict[int, list] = {}           # parent -> its children as first seen (all shown)
+
+    def set_shown(self, widget, shown: bool) -> None:
+        """Attach ``widget`` to its kv parent (``shown``) or detach it."""
+        widget = widget.__ref__() if isinstance(widget, WeakProxy) else widget
+        parent = self._parents.get(id(widget))
+        if parent is None:
+            parent = widget.parent
+            if parent is None:
+                raise ValueError(f"{widget!r} must be in the widget tree the first time it is shown or hidden")
+            self._parents[id(widget)] = parent
+            self._order.setdefault(id(parent), list(parent.children))
+        siblings = self._order[id(parent)]
+        if shown and widget.parent is None:
+            # Kivy's children run last-to-first; count the siblings in front of it that are showing.
+            index = sum(1 for w in siblings[:siblings.index(widget)] if w.parent is parent)
+            parent.add_widget(widget, index=index)
+        elif not shown and widget.parent is parent:
+            parent.remove_widget(widget)
+
+    def is_shown(self, widget) -> bool:
+        """True if ``widget`` is in the tree."""
+        widget = widget.__ref__() if isinstance(widget, WeakProxy) else widget
+        return widget.parent is not None
 
 
 class KioskScreen(Screen):
@@ -33,16 +71,22 @@ class KioskScreen(Screen):
         from screens.i18n import tr
         return tr._(msgid, **fmt)
 
+    def show(self, name: str, shown: bool = True) -> None:
+        """Show (or hide) the widget with kv id ``name``: hidden widgets are out of the tree.
+
+        The one way screens show and hide parts of themselves; nothing toggles ``disabled`` or
+        ``opacity`` for that.
+        """
+        if not hasattr(self, "_presence"):
+            self._presence = Presence()
+        self._presence.set_shown(self.ids[name], shown)
+
     def show_only(self, visible: str, *panels: str) -> None:
-        """Show the panel with id ``visible`` and collapse the others (hidden, no touches, no space)."""
+        """Show the panel with id ``visible`` and take the other ``panels`` out of the tree."""
         for name in panels:
-            panel = self.ids[name]
-            shown = name == visible
-            panel.opacity = 1 if shown else 0
-            panel.disabled = not shown
-            panel.size_hint_y = 1 if shown else None
-            if not shown:
-                panel.height = 0
+            if name != visible:
+                self.show(name, False)
+        self.show(visible, True)
 
     def enter(self, **params) -> None:
         """Prepare the screen for display with navigation ``params``."""

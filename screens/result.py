@@ -4,8 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kivy.lang import Builder
-from kivy.metrics import dp
-from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, ColorProperty, StringProperty
 
 from drivers.readings import BloodPressureReading
 from kiosk.health import Level
@@ -29,7 +28,6 @@ class ResultScreen(KioskScreen):
     level_color = ColorProperty(theme.OK)
     level_icon = StringProperty("check")
     urgent = BooleanProperty(False)
-    urgent_height = NumericProperty(0)
     print_text = StringProperty("")
     can_print = BooleanProperty(False)
 
@@ -56,9 +54,18 @@ class ResultScreen(KioskScreen):
         self.note = self._(assessment.screening_note)
         self.level_color, self.level_icon = LEVEL_STYLE[assessment.level]
         self.urgent = assessment.urgent
-        self.urgent_height = dp(96) if assessment.urgent else 0
         self.can_print = "printer" in self.ctx.services
         self.print_text = self._("Print a slip")
+
+    def on_kv_post(self, _base_widget) -> None:
+        self.on_urgent(self, self.urgent)
+        self.on_can_print(self, self.can_print)
+
+    def on_urgent(self, _instance, urgent: bool) -> None:
+        self.show("urgent_banner", urgent)
+
+    def on_can_print(self, _instance, can_print: bool) -> None:
+        self.show("print_button", can_print)
 
     def print_slip(self) -> None:
         """Print on the configured printer (worker thread); the button says how it went."""
@@ -77,7 +84,6 @@ class ResultScreen(KioskScreen):
         self.outcome = None
         self.value = self.unit = self.second = self.title = self.advice = self.note = ""
         self.urgent = False
-        self.urgent_height = 0
 
     @classmethod
     def tour_states(cls) -> list[str]:

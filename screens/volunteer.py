@@ -36,6 +36,9 @@ class VolunteerScreen(KioskScreen):
     def on_phase(self, _instance, phase: str) -> None:
         self.show_only(f"{phase}_panel", "status_panel", "choose_panel", "spend_panel", "done_panel")
 
+    def on_primary_text(self, _instance, text: str) -> None:
+        self.show("primary_button", bool(text))
+
     def enter(self, **_params) -> None:
         self.phase = "status"
         self.on_phase(self, self.phase)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.audit import audit
+from tests.support.touch import touch_audit
 
 
 def _states():
@@ -26,6 +27,24 @@ def test_every_screen_state_passes_the_audit(harness, lang):
         harness.screen(name).load_demo(state)
         harness.frames(4)
         failures += [f"{name}[{state}]/{lang}: {p}" for p in audit(harness.shell)]
+    harness.shell.end_session()
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_every_button_answers_a_finger_everywhere_on_it(harness, lang):
+    """The touch reachability audit: a 5×5 grid of real touches on every visible button of every state."""
+    from screens.i18n import tr
+
+    failures = []
+    for name, state in _states():
+        harness.shell.end_session()
+        harness.ctx.session.set_language(lang)
+        tr.lang = lang
+        harness.shell.manager.current = name
+        harness.screen(name).load_demo(state)
+        harness.frames(4)
+        failures += [f"{name}[{state}]/{lang}: {p}" for p in touch_audit(harness.shell)]
     harness.shell.end_session()
     assert not failures, "\n".join(failures)
 
