@@ -71,7 +71,7 @@ class KioskScreen(Screen):
         from screens.i18n import tr
         return tr._(msgid, **fmt)
 
-    def show(self, name: str, shown: bool = True) -> None:
+    def set_shown(self, name: str, shown: bool = True) -> None:
         """Show (or hide) the widget with kv id ``name``: hidden widgets are out of the tree.
 
         The one way screens show and hide parts of themselves; nothing toggles ``disabled`` or
@@ -85,8 +85,8 @@ class KioskScreen(Screen):
         """Show the panel with id ``visible`` and take the other ``panels`` out of the tree."""
         for name in panels:
             if name != visible:
-                self.show(name, False)
-        self.show(visible, True)
+                self.set_shown(name, False)
+        self.set_shown(visible, True)
 
     def enter(self, **params) -> None:
         """Prepare the screen for display with navigation ``params``."""

@@ -37,7 +37,7 @@ class RegisterScreen(KioskScreen):
 
     def on_phase(self, _instance, phase: str) -> None:
         self.show_only(f"{phase}_panel", "tap_panel", "details_panel", "rebind_panel", "done_panel")
-        self.show("register_button", phase == "details")
+        self.set_shown("register_button", phase == "details")
 
     def on_kv_post(self, _base_widget) -> None:
         keypad = self.ids.keypad

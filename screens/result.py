@@ -62,10 +62,10 @@ class ResultScreen(KioskScreen):
         self.on_can_print(self, self.can_print)
 
     def on_urgent(self, _instance, urgent: bool) -> None:
-        self.show("urgent_banner", urgent)
+        self.set_shown("urgent_banner", urgent)
 
     def on_can_print(self, _instance, can_print: bool) -> None:
-        self.show("print_button", can_print)
+        self.set_shown("print_button", can_print)
 
     def print_slip(self) -> None:
         """Print on the configured printer (worker thread); the button says how it went."""

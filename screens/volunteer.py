@@ -37,7 +37,7 @@ class VolunteerScreen(KioskScreen):
         self.show_only(f"{phase}_panel", "status_panel", "choose_panel", "spend_panel", "done_panel")
 
     def on_primary_text(self, _instance, text: str) -> None:
-        self.show("primary_button", bool(text))
+        self.set_shown("primary_button", bool(text))
 
     def enter(self, **_params) -> None:
         self.phase = "status"

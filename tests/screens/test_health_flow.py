@@ -1,11 +1,14 @@
-"""End to end on the real window with the demo rig's simulators (real protocols over ptys):
+"""End to end on the real window with the demo rig's simulators (real protocols over ptys), moved
+only by touches on what is visible (found by label) and cards placed on the simulated reader:
 card → consent → health menu → blood pressure with a live gauge → result journaled; an urgent
-reading raises an alert that jumps the outbox queue; glucose with its meal context."""
+reading raises an alert that jumps the outbox queue; glucose with its meal context; a health-check
+day; a volunteer's shift, service and rating; registration; spending hours."""
 from __future__ import annotations
 
 import pytest
 
-from kiosk.settings import load_settings
+from kiosk.settings import DEMO_ADMIN_PIN, load_settings
+from tests.support.touch import hold, press, press_keys
 
 
 @pytest.fixture(scope="module")
@@ -32,29 +35,49 @@ def demo(tmp_path_factory):
     ctx.close()
 
 
-def identify(h, rig, purpose="health"):
-    h.shell.home()
-    h.screen("home").choose(purpose)
+def place(h, rig, kind):
+    """Take any card off the simulated reader, then place the sample card ``kind`` on it."""
     rig.remove_card()
     if h.ctx.status.get("idcard").get("card"):
         assert h.pump_until(lambda: h.ctx.status.get("idcard").get("card") is False, 5)
-    rig.idcard.present("resident")
+    rig.idcard.present(kind)
+
+
+def identify(h, rig, tile="健康自测", card="resident"):
+    """From home: tap a tile, place a card, agree to the consent if asked; ends on the greeting."""
+    h.shell.home()
+    h.frames(2)
+    press(h, tile)
+    assert h.shell.manager.current == "identify"
+    place(h, rig, card)
     assert h.pump_until(lambda: h.shell.manager.current in ("consent", "greeting"), 10)
+    h.frames(2)
     if h.shell.manager.current == "consent":
-        h.screen("consent").decide(True)
+        press(h, "同意，继续")
     assert h.shell.manager.current == "greeting"
+
+
+def open_admin(h):
+    """Hold the hidden admin area, then type the demo PIN on the keypad."""
+    corner = h.shell.ids.corner
+    hold(h, *corner.to_window(*corner.center), seconds=h.ctx.settings.ui.admin_hold_s + 0.2)
+    assert h.shell.manager.current == "admin_pin"
+    press_keys(h, DEMO_ADMIN_PIN)
+    press(h, "确定")
+    assert h.shell.manager.current == "admin"
 
 
 def test_blood_pressure_end_to_end_with_live_gauge_and_urgent_alert(demo):
     h, rig = demo
     identify(h, rig)
-    h.shell.go("health_menu")
-    h.screen("health_menu").choose("bp")
+    press(h, "开始健康自测")
+    press(h, "量血压")
+    assert h.shell.manager.current == "measure"
     measure = h.screen("measure")
     gauge_values = []
     measure.bind(cuff=lambda _w, v: gauge_values.append(v))
     rig._bp_index = 3                      # the demo's next reading is the urgent one: 186/112
-    measure.start()
+    press(h, "开始测量")
     assert h.pump_until(lambda: h.shell.manager.current == "result", 20)
     assert max(gauge_values) > 100        # the cuff pressure streamed live
     result = h.screen("result")
@@ -74,14 +97,32 @@ def test_blood_pressure_end_to_end_with_live_gauge_and_urgent_alert(demo):
         outbox.close()
 
 
+def test_stop_while_the_cuff_inflates_returns_to_the_start_button(demo):
+    h, rig = demo
+    identify(h, rig)
+    press(h, "开始健康自测")
+    press(h, "量血压")
+    measurements = h.ctx.journal.count("bp_measurement")
+    press(h, "开始测量")
+    measure = h.screen("measure")
+    assert h.pump_until(lambda: measure.cuff > 20, 10)
+    press(h, "停止")
+    assert measure.phase == "ready"
+    h.frames(30)
+    assert h.shell.manager.current == "measure" and h.ctx.journal.count("bp_measurement") == measurements
+    press(h, "返回")
+    assert h.shell.manager.current == "health_menu"
+
+
 def test_glucose_with_meal_context(demo):
     h, rig = demo
-    identify(h, rig, "health")
-    h.shell.go("glucose_context")
-    h.screen("glucose_context").answer("fasting")
+    identify(h, rig)
+    press(h, "开始健康自测")
+    press(h, "测血糖")
+    press(h, "昨晚以后没吃东西", frames=2)
     assert h.shell.manager.current == "measure"
     rig._glucose_index = 1                 # 119 mg/dL = 6.6 mmol/L: impaired fasting glucose
-    h.screen("measure").start()
+    press(h, "读取结果")
     assert h.pump_until(lambda: h.shell.manager.current == "result", 20)
     assert h.screen("result").value == "6.6"
     record = h.ctx.journal.records("glucose_measurement", newest_first=True, limit=1)[0]
@@ -90,44 +131,42 @@ def test_glucose_with_meal_context(demo):
 
 def test_records_show_the_trend(demo):
     h, rig = demo
-    identify(h, rig, "records")
-    h.shell.go("records")
+    identify(h, rig, "我的记录")
+    press(h, "我的记录")
+    assert h.shell.manager.current == "records"
     records = h.screen("records")
     assert records.bp_series and "186/112" in records.bp_latest
-
-
-def tap(h, rig, kind):
-    rig.remove_card()
-    if h.ctx.status.get("idcard").get("card"):
-        assert h.pump_until(lambda: h.ctx.status.get("idcard").get("card") is False, 5)
-    rig.idcard.present(kind)
 
 
 def test_health_check_day_attributes_measurements_and_closes_with_a_summary(demo):
     h, rig = demo
     h.shell.home()
-    h.shell.go("health_day")
+    open_admin(h)
+    press(h, "义诊活动")
     day_screen = h.screen("health_day")
-    tap(h, rig, "resident")                     # a resident cannot open the day
+    assert h.shell.manager.current == "health_day"
+    place(h, rig, "resident")                   # a resident cannot open the day
     assert h.pump_until(lambda: bool(day_screen.message), 10)
     assert day_screen.phase == "closed"
-    tap(h, rig, "resident_young")               # the demo volunteer opens it
+    place(h, rig, "resident_young")             # the demo volunteer opens it
     assert h.pump_until(lambda: day_screen.phase == "open", 10)
     day = h.ctx.services["health_day"]
-    tap(h, rig, "resident")                     # first resident of the day
+    place(h, rig, "resident")                   # first resident of the day
     assert h.pump_until(lambda: h.shell.manager.current in ("health_menu", "consent"), 10)
+    h.frames(2)
     if h.shell.manager.current == "consent":
-        h.screen("consent").decide(True)
-    h.shell.go("measure", kind="bp")
+        press(h, "同意，继续")
+    press(h, "量血压")
     rig._bp_index = 2                           # 162/101: grade 2, abnormal but not urgent
-    h.screen("measure").start()
+    press(h, "开始测量")
     assert h.pump_until(lambda: h.shell.manager.current == "result", 20)
     record = h.ctx.journal.records("bp_measurement", newest_first=True, limit=1)[0]
     assert record.payload.session_id == day.session_id
-    h.shell.finish()                            # "Done" returns to the day's queue, person wiped
+    h.frames(2)
+    press(h, "完成")                             # back to the day's queue, person wiped
     assert h.shell.manager.current == "health_day" and h.ctx.session.person is None
     assert "1" in day_screen.counts
-    day_screen.close_day()
+    press(h, "结束义诊")
     closed = h.ctx.journal.records("health_session_closed", where={"session_id": day.session_id})
     assert len(closed) == 1
     summary = closed[0].payload
@@ -137,26 +176,28 @@ def test_health_check_day_attributes_measurements_and_closes_with_a_summary(demo
 
 def test_volunteer_checks_in_records_a_service_and_the_resident_rates_it(demo):
     h, rig = demo
-    identify_as = "resident_young"              # the demo volunteer's ID card
-    h.shell.home()
-    h.screen("home").choose("volunteer")
-    tap(h, rig, identify_as)
-    assert h.pump_until(lambda: h.shell.manager.current == "greeting", 10)
+    identify(h, rig, "志愿服务", card="resident_young")     # the demo volunteer's ID card
     assert h.ctx.session.person.role == "volunteer"
-    h.shell.go("volunteer")
+    press(h, "志愿服务")
     page = h.screen("volunteer")
-    page.primary()                              # no open shift: choose team and activity
+    press(h, "签到")                             # no open shift: choose team and activity
     assert page.phase == "choose"
-    page.confirm_check_in()
+    press(h, "签到")
     assert page.phase == "done" and ":" in page.big
     assert h.ctx.journal.count("volunteer_check_in") == 1
-    h.shell.go("service")
+    press(h, "完成")
+    assert h.shell.manager.current == "home"
+    identify(h, rig, "志愿服务", card="resident_young")
+    press(h, "志愿服务")
+    press(h, "记录一次服务")
     service = h.screen("service")
-    service.record()
+    assert h.shell.manager.current == "service"
+    press(h, "请居民确认")
     assert service.phase == "confirm"
-    tap(h, rig, "resident")                     # the resident confirms with their own card
+    place(h, rig, "resident")                   # the resident confirms with their own card
     assert h.pump_until(lambda: service.phase == "rate", 10)
-    service.rate(2)                             # 不满意: a follow-up for staff
+    h.frames(2)
+    press(h, "不满意")                           # a follow-up for staff
     assert service.phase == "done"
     confirmation = h.ctx.journal.records("service_confirmation")[-1].payload
     assert confirmation.rating == 2
@@ -167,39 +208,35 @@ def test_volunteer_checks_in_records_a_service_and_the_resident_rates_it(demo):
 def test_staff_registers_a_volunteer_who_can_then_check_in(demo):
     h, rig = demo
     sources = h.ctx.services["identity_sources"]
-    h.shell.go("register")
+    h.shell.home()
+    open_admin(h)
+    press(h, "登记志愿者")
     page = h.screen("register")
     assert sources.capture_names
-    tap(h, rig, "foreign_2023")                 # not yet a volunteer
+    place(h, rig, "foreign_2023")               # not yet a volunteer
     assert h.pump_until(lambda: page.phase == "details", 10)
+    h.frames(2)
     assert page.who == "测*新"
-    for digit in "13912345678":
-        page.press(digit)
-    page.register()
+    press_keys(h, "13912345678")
+    press(h, "登记")
     assert page.phase == "done" and not sources.capture_names
     record = h.ctx.journal.records("volunteer_registered")[-1].payload
     assert record.name == "测试新" and record.phone_masked.startswith("139") and "5678" in record.phone_masked
     assert "12345" not in record.phone_masked
     # The new volunteer is recognised at once by their card.
-    h.shell.home()
-    h.screen("home").choose("volunteer")
-    tap(h, rig, "foreign_2023")
-    assert h.pump_until(lambda: h.shell.manager.current == "greeting", 10)
+    identify(h, rig, "志愿服务", card="foreign_2023")
     assert h.ctx.session.person.role == "volunteer"
 
 
 def test_volunteer_spends_hours_within_the_balance_limit(demo):
     h, rig = demo
-    h.shell.home()
-    h.screen("home").choose("volunteer")
-    tap(h, rig, "resident_young")
-    assert h.pump_until(lambda: h.shell.manager.current == "greeting", 10)
-    h.shell.go("volunteer")
+    identify(h, rig, "志愿服务", card="resident_young")
+    press(h, "志愿服务")
     page = h.screen("volunteer")
-    page.start_spend()
+    press(h, "用时长兑换服务")
     assert page.phase == "spend"
-    page._pick_spend_hours(3)
-    page.confirm_spend()                    # the demo volunteer has no hours yet: refused, nothing journaled
+    press(h, "3 小时")
+    press(h, "用时长兑换服务")               # the demo volunteer has too few hours: refused, nothing journaled
     assert page.phase == "spend" and page.message
     assert not [r for r in h.ctx.journal.records("ledger_movement") if r.payload.kind == "spend"]
 
@@ -219,14 +256,16 @@ def test_a_lost_volunteer_card_is_replaced_by_the_next_unregistered_card(demo):
     from kiosk.identify_sources import IdentityEvent
 
     h, rig = demo
-    h.shell.go("register")
+    h.shell.home()
+    open_admin(h)
+    press(h, "登记志愿者")
     page = h.screen("register")
-    tap(h, rig, "resident_young")               # the demo volunteer's ID card
+    place(h, rig, "resident_young")             # the demo volunteer's ID card
     assert h.pump_until(lambda: page.phase == "rebind", 10)
     identity = h.ctx.services["identity"]
     new_card = identity.from_card_uid("0A0B0C0D")
     assert new_card.reason == "unknown_card" and new_card.detail == "0A0B0C0D"
-    page.on_identity(IdentityEvent(new_card, "pcsc", 0.0))
+    page.on_identity(IdentityEvent(new_card, "pcsc", 0.0))   # a contactless card event, as the PC/SC source sends it
     assert page.phase == "done"
     tapped = identity.from_card_uid("0a0b0c0d")
     assert tapped.person.role == "volunteer" and tapped.person.volunteer_id == "V0001"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kiosk.session import Person
 from tests.support.audit import audit
+from tests.support.touch import press, press_keys
 
 DEMO_PERSON = Person(role="resident", person_key="ab" * 32, display_name="王*明", masked_id="310***********1234",
                      birth_year=1950, gender="male", age_band="70-79", source="demo")
@@ -67,7 +68,8 @@ def test_a_touch_dismisses_the_countdown(harness):
 def test_language_switch_lasts_one_visit(harness):
     shell = harness.shell
     shell.go("help")
-    shell.toggle_language()
+    harness.frames(2)
+    press(harness, "English")
     harness.frames(2)
     assert harness.ctx.session.lang == "en"
     assert "How to use this kiosk" in _texts(shell)
@@ -123,26 +125,24 @@ def test_pin_pad_locks_out_after_five_wrong_pins_and_admin_opens_with_the_right_
 
     shell = harness.shell
     shell.go("admin_pin")
+    harness.frames(2)
     pad = harness.screen("admin_pin")
     for attempt in range(4):
-        for key in "9999":
-            pad.press(key)
-        pad.press("ok")
+        press_keys(harness, "9999")
+        press(harness, "确定")
         assert shell.manager.current == "admin_pin"
         assert str(4 - attempt) in pad.message
-    for key in DEMO_ADMIN_PIN:
-        pad.press(key)
-    pad.press("ok")
+    press_keys(harness, DEMO_ADMIN_PIN)
+    press(harness, "确定")
     assert shell.manager.current == "admin"        # the right PIN before the fifth failure
     shell.go("admin_pin")
+    harness.frames(2)
     for _ in range(5):
-        for key in "1111":
-            pad.press(key)
-        pad.press("ok")
+        press_keys(harness, "1111")
+        press(harness, "确定")
     assert harness.ctx.pin_gate.locked_for() > 0
-    for key in DEMO_ADMIN_PIN:
-        pad.press(key)
-    pad.press("ok")
+    press_keys(harness, DEMO_ADMIN_PIN)
+    press(harness, "确定")
     assert shell.manager.current == "admin_pin"    # locked: even the right PIN is refused
     kinds = [r.payload.action for r in harness.ctx.journal.records("admin_event")]
     assert kinds.count("lockout") == 1 and "login" in kinds
@@ -155,6 +155,6 @@ def test_admin_screen_quit_button_calls_the_exit_hook(harness):
     shell.go("admin")
     harness.frames(2)
     assert not audit(shell)
-    harness.screen("admin").exit_app()
+    press(harness, "退出程序")
     assert harness.exited
     shell.home()

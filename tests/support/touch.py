@@ -148,3 +148,22 @@ def visible_texts(root) -> list[str]:
     from kivy.uix.label import Label
     return [w.text for w in root.walk(restrict=True) if isinstance(w, Label) and w.text.strip() and _visible(w)]
 
+
+
+def hold(harness, x: float, y: float, seconds: float) -> None:
+    """Hold a finger at window coordinates (x, y) for ``seconds`` (frames keep running), then lift it."""
+    import time
+    touch = UnitTestTouch(x, y)
+    touch.touch_down()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        harness.frames(1)
+        time.sleep(0.01)
+    touch.touch_up()
+    harness.frames(2)
+
+
+def press_keys(harness, keys: str) -> None:
+    """Press keypad keys one after another by their visible labels (digits)."""
+    for key in keys:
+        press(harness, key, frames=1)
