@@ -5,6 +5,7 @@ import argparse
 import getpass
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from kiosk.settings import ConfigError, hash_pin, load_settings
@@ -17,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="station file (default config/station.toml or $YIZHAN_CONFIG)")
     parser.add_argument("--data-dir", metavar="DIR", help="data directory (overrides the config; $YIZHAN_DATA_DIR)")
     parser.add_argument("--check-config", action="store_true", help="validate the settings, print problems, exit")
-    parser.add_argument("--tour", metavar="DIR", help="render every screen offscreen into DIR/<screen>.png and exit")
+    parser.add_argument("--tour", metavar="DIR",
+                        help="render every screen offscreen into DIR/<screen>.png and exit (in a throwaway data "
+                             "directory unless --data-dir is given, so a running kiosk is never disturbed)")
     parser.add_argument("--windowed", action="store_true", help="a window even if the config says fullscreen")
     parser.add_argument("--no-hub", action="store_true",
                         help="demo mode without the local broker and hub (records queue in the journal)")
@@ -34,6 +37,11 @@ def run(args: argparse.Namespace) -> int:
             return 2
         print(hash_pin(pin))
         return 0
+    if args.tour and not args.data_dir:
+        # The tour starts its own simulators and writes its own journal: never in a running kiosk's data.
+        with tempfile.TemporaryDirectory(prefix="yizhan-tour-") as scratch:
+            args.data_dir = scratch
+            return run(args)
     if args.data_dir:
         os.environ["YIZHAN_DATA_DIR"] = args.data_dir
     try:

@@ -5,7 +5,9 @@ from kivy.properties import ColorProperty, ObjectProperty, StringProperty
 from kivy.uix.screenmanager import Screen
 from kivy.weakproxy import WeakProxy
 
+from kiosk.i18n import Msg, Text
 from screens import theme
+from screens.i18n import tr
 
 
 class Presence:
@@ -39,6 +41,10 @@ class Presence:
         elif not shown and widget.parent is parent:
             parent.remove_widget(widget)
 
+    def hidden(self) -> list:
+        """The widgets this object has taken out of the tree (they still need re-translating)."""
+        return [w for siblings in self._order.values() for w in siblings if w.parent is None]
+
     def is_shown(self, widget) -> bool:
         """True if ``widget`` is in the tree."""
         widget = widget.__ref__() if isinstance(widget, WeakProxy) else widget
@@ -66,10 +72,24 @@ class KioskScreen(Screen):
     def on_ctx(self, _instance, ctx) -> None:
         self.station_name = ctx.settings.station.name if ctx else ""
 
-    def _(self, msgid: str, **fmt) -> str:
-        """Translate in the session's language (for texts set from Python)."""
-        from screens.i18n import tr
-        return tr._(msgid, **fmt)
+    def _(self, msgid: str, **fmt) -> Msg:
+        """Translate in the session's language (for texts set from Python).
+
+        The result remembers its message id, so :meth:`retranslate` can render it again when the
+        language changes; texts set from Python must come from here (or be joined from such).
+        """
+        return Msg(msgid, tr.lang, **fmt)
+
+    def retranslate(self, lang: str) -> None:
+        """Render every text set from Python again in ``lang``: on the screen, on every widget in it,
+        shown or hidden (kv texts bound to ``tr.lang`` follow by themselves)."""
+        roots = [self] + (self._presence.hidden() if hasattr(self, "_presence") else [])
+        for root in roots:
+            for widget in root.walk(restrict=True):
+                for name in widget.properties():
+                    value = getattr(widget, name)
+                    if isinstance(value, Text):
+                        setattr(widget, name, value.to(lang))
 
     def set_shown(self, name: str, shown: bool = True) -> None:
         """Show (or hide) the widget with kv id ``name``: hidden widgets are out of the tree.

@@ -6,7 +6,7 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, StringProperty
 
-from kiosk.i18n import N_
+from kiosk.i18n import N_, Joined
 from screens import theme
 from screens.base import KioskScreen
 from screens.widgets import KButton
@@ -54,7 +54,7 @@ class GreetingScreen(KioskScreen):
             parts.append(self._("Card {number}", number=person.masked_id))
         if person.birth_year:
             parts.append(self._("Born {year}", year=person.birth_year))
-        self.facts = "   ".join(parts)
+        self.facts = Joined("   ", parts)
         declined = self.ctx.session.scratch.get("consent") is False
         self.has_note = declined
         self.note = self._("You did not agree to health data processing, so health checks are off. "

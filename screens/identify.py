@@ -18,7 +18,7 @@ PURPOSE_TITLES = {
     "health": N_("Health check"),
     "volunteer": N_("Volunteers"),
     "records": N_("My records"),
-    "session": N_("Health-check day"),
+    "session": N_("Screening day"),
 }
 HINT_STEP_S = 0.2
 HINT_PERIOD_S = 1.4

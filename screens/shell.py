@@ -16,6 +16,7 @@ from kiosk.i18n import Translator
 from kiosk.idle import IdleTimer
 from kiosk.i18n import N_
 from screens import theme, widgets  # noqa: F401  (widgets: loads the shared widget rules)
+from screens.base import Presence
 from screens.i18n import tr
 
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
@@ -151,6 +152,17 @@ class Shell(FloatLayout):
             self.idle.touch()
             handler(item)
 
+    def on_kv_post(self, _base_widget) -> None:
+        self._presence = Presence()
+        self.ids.manager.bind(current=self._show_home_button)
+
+    def _show_home_button(self, _manager, current: str) -> None:
+        self._presence.set_shown(self.ids.home_button, current != "home")
+
+    def go_home(self) -> None:
+        """The header's Home button: end the visit; during a health-check day its queue is home."""
+        self.finish()
+
     def home(self) -> None:
         """End the visit: wipe the session and every screen, show home."""
         self.end_session()
@@ -181,6 +193,8 @@ class Shell(FloatLayout):
 
     def _on_lang(self, *_args) -> None:
         self.lang_button_text = "English" if tr.lang == "zh_CN" else "中文"
+        for screen in self.manager.screens:
+            screen.retranslate(tr.lang)
         self.tick()
 
     # touches and the clock ----------------------------------------------------------------

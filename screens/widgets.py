@@ -88,6 +88,8 @@ class KButton(Pressable):
     icon = StringProperty("")
     font_role = OptionProperty("body", options=list(ROLE_SP))
     icon_width = NumericProperty(0)
+    #: The width icon, text and padding need (for buttons sized to their content).
+    content_width = NumericProperty(0)
 
     def __init__(self, **kwargs) -> None:
         # Defaults in Python, not in the kv rule: kv expressions in a base rule would override

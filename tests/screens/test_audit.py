@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.audit import audit
-from tests.support.touch import touch_audit
+from tests.support.touch import press, touch_audit, visible_texts
 
 
 def _states():
@@ -45,6 +45,43 @@ def test_every_button_answers_a_finger_everywhere_on_it(harness, lang):
         harness.screen(name).load_demo(state)
         harness.frames(4)
         failures += [f"{name}[{state}]/{lang}: {p}" for p in touch_audit(harness.shell)]
+    harness.shell.end_session()
+    assert not failures, "\n".join(failures)
+
+
+def _no_times(texts):
+    """Clock times vary between two renderings a moment apart; the words must not."""
+    import re
+    return [re.sub(r"\d\d:\d\d", "HH:MM", t) for t in texts]
+
+
+def _show(harness, name, state, lang):
+    from screens.i18n import tr
+    harness.shell.end_session()
+    harness.ctx.session.set_language(lang)
+    tr.lang = lang
+    harness.shell.manager.current = name
+    harness.screen(name).load_demo(state)
+    harness.frames(4)
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_a_language_switch_re_renders_every_visible_text_and_both_audits_pass(harness, lang):
+    """Each state shown in the other language, then switched to ``lang`` with the header button,
+    reads exactly as when shown in ``lang`` from the start, and passes both audits."""
+    other = "en" if lang == "zh_CN" else "zh_CN"
+    failures = []
+    for name, state in _states():
+        _show(harness, name, state, lang)
+        fresh = _no_times(visible_texts(harness.shell))
+        _show(harness, name, state, other)
+        press(harness, "English" if other == "zh_CN" else "中文", frames=4)
+        switched = _no_times(visible_texts(harness.shell))
+        stale = [t for t in switched if t not in fresh]
+        if stale or len(switched) != len(fresh):
+            failures.append(f"{name}[{state}] {other}→{lang}: not re-rendered: {stale[:4]}; "
+                            f"missing: {[t for t in fresh if t not in switched][:4]}")
+        failures += [f"{name}[{state}] {other}→{lang}: {p}" for p in audit(harness.shell) + touch_audit(harness.shell)]
     harness.shell.end_session()
     assert not failures, "\n".join(failures)
 

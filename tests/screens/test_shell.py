@@ -98,6 +98,33 @@ def test_real_touch_on_the_health_tile_opens_identify(harness):
     shell.home()
 
 
+def test_the_header_home_button_goes_home_and_the_admin_hold_is_not_on_it(harness):
+    from kivy.clock import Clock
+
+    from tests.support.touch import NotPressable, find_button, hold
+
+    shell = harness.shell
+    shell.home()
+    harness.frames(2)
+    try:
+        find_button(shell, "首页")
+        raise AssertionError("the Home button shows on the home screen")
+    except NotPressable:
+        pass
+    press(harness, "健康自测")
+    assert shell.manager.current == "identify" and harness.ctx.session.purpose == "health"
+    home = find_button(shell, "首页")
+    shell.ids.corner.hold_s = 0.05
+    hold(harness, *home.to_window(*home.center), seconds=0.15)      # holding Home is just a tap on Home
+    Clock.tick()
+    assert shell.manager.current == "home" and harness.ctx.session.purpose == ""
+    clock = shell.ids.clock
+    corner = shell.ids.corner
+    assert corner.collide_point(*clock.center) and not corner.collide_point(*home.center)
+    assert not corner.children and not corner.canvas.children     # invisible: draws nothing
+    shell.ids.corner.hold_s = harness.ctx.settings.ui.admin_hold_s
+
+
 def test_admin_corner_needs_a_long_press(harness):
     from kivy.clock import Clock
     from kivy.tests.common import UnitTestTouch

@@ -128,6 +128,14 @@ def audit(root) -> list[str]:
         for b in targets[i + 1:]:
             if not (_ancestor(a, b) or _ancestor(b, a)) and _overlap(_box(a), _box(b)) > 1:
                 problems.append(f"touch targets overlap: {_name(a)} and {_name(b)}")
+    # A button's own text must stay inside the button (a long translation pushed past its edges).
+    for target in targets:
+        outer = _box(target)
+        for label in texts:
+            if _ancestor(target, label):
+                box = _box(label)
+                if box[0] < outer[0] - 2 or box[2] > outer[2] + 2 or box[1] < outer[1] - 2 or box[3] > outer[3] + 2:
+                    problems.append(f"text sticks out of its button: {_name(label)} in {_name(target)}")
     # A button must not cover text that is not its own (a layout pushed past its space).
     for label in texts:
         box = _box(label)
