@@ -89,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.demo and not args.tour:
             print(f"Yizhan demo: data in {settings.data_dir}, log {log_path}; admin PIN {settings_pin_hint(settings)} "
-                  "(hold the top-left corner for 3 s)", flush=True)
+                  f"(hold the clock in the header for {settings.ui.admin_hold_s:g} s)", flush=True)
+        if not args.tour and not has_display():
+            print(NO_DISPLAY, flush=True)
         return run_app(ctx, tour_dir=Path(args.tour) if args.tour else None, windowed=args.windowed or args.demo,
                        first_frame_marker=args.first_frame_marker)
     except FontMissing as exc:
@@ -97,6 +99,17 @@ def run(args: argparse.Namespace) -> int:
         return 4
     finally:
         ctx.close()
+
+
+NO_DISPLAY = ("Yizhan: no display (DISPLAY and WAYLAND_DISPLAY are not set), so the kiosk draws offscreen and "
+              "no window appears. To see it, start it from a desktop session or a terminal with DISPLAY set "
+              "(e.g. DISPLAY=:0 make run), or render every screen to PNG files with `make tour`.")
+
+
+def has_display(env=os.environ) -> bool:
+    """True if SDL will open a visible window (an X or Wayland display, or an explicit video driver)."""
+    driver = env.get("SDL_VIDEODRIVER", "")
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or driver not in ("", "offscreen", "dummy"))
 
 
 def _demo_hub(settings):

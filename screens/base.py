@@ -86,7 +86,9 @@ class KioskScreen(Screen):
         roots = [self] + (self._presence.hidden() if hasattr(self, "_presence") else [])
         for root in roots:
             for widget in root.walk(restrict=True):
-                for name in widget.properties():
+                for name, prop in widget.properties().items():
+                    if not isinstance(prop, StringProperty):
+                        continue
                     value = getattr(widget, name)
                     if isinstance(value, Text):
                         setattr(widget, name, value.to(lang))

@@ -23,7 +23,7 @@ WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_
 
 
 class AdminCorner(FloatLayout):
-    """An invisible area in the header's top-left corner: holding it opens the admin PIN pad."""
+    """An invisible area over the header's clock: holding it opens the admin PIN pad."""
 
     hold_s = NumericProperty(3.0)
 

@@ -82,3 +82,25 @@ def test_tour_writes_one_png_per_screen_state_without_touching_the_demo_data(tmp
     for png in out.glob("*.png"):
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000     # a real, non-blank picture
+
+
+def test_start_up_without_a_display_says_so_and_keeps_kivy_noise_off_the_console(tmp_path):
+    """`make run` on a machine without a display: one line says nothing will appear and how to see
+    it; Kivy's "Older configuration version" chatter is not on the console."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YIZHAN_") and k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = subprocess.Popen([*YIZHAN, "kiosk", "--demo", "--no-hub", "--data-dir", str(tmp_path / "d"),
+                             "--first-frame-marker"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        out = []
+        for line in proc.stdout:
+            out.append(line)
+            if line.startswith("FIRST_FRAME"):
+                break
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    stdout = "".join(out)
+    assert "no display" in stdout and "make tour" in stdout and "DISPLAY=" in stdout, stdout
+    assert "Older configuration version" not in err + stdout and "Upgrading configuration" not in err + stdout, err
+    assert "Deprecated property" not in err, err
