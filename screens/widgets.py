@@ -16,6 +16,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.label import Label
 
+from drivers import linebreak
 from screens import theme
 from screens.charts import CuffGauge, TrendChart  # noqa: F401  (registered for kv)
 from screens.icons import Icon  # noqa: F401  (registered for kv)
@@ -55,6 +56,25 @@ class KLabel(Label):
             self.text_size = (self.width, None)
         else:
             self.text_size = self.size
+
+    def texture_update(self, *largs) -> None:
+        """Lay the text out by the Chinese line-breaking rules before Kivy draws it.
+
+        Kivy breaks Chinese anywhere (a line may start with ，, 事情 may be split); the label's text
+        is broken here into lines that fit, so Kivy has nothing left to break. ``text`` itself is
+        unchanged.
+        """
+        width = self.text_size[0]
+        if width and self.text and not self.shorten and not self.markup:
+            pad = self.padding[0] + self.padding[2]
+            core = self._label
+            self._label.text = "\n".join(linebreak.wrap(self.text, width - pad - 1, lambda s: core.get_extents(s)[0]))
+        super().texture_update(*largs)
+
+    def laid_out_lines(self) -> list[str]:
+        """The text's lines as drawn now (for the audit)."""
+        cached = getattr(self._label, "_cached_lines", None) or []
+        return ["".join(word.text for word in line.words) for line in cached]
 
     def _grow(self, *_args) -> None:
         if self.fit:
