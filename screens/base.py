@@ -110,6 +110,25 @@ class KioskScreen(Screen):
                 self.set_shown(name, False)
         self.set_shown(visible, True)
 
+    def fill_demo_cards(self, box_id: str, *roles: str, new_card: bool = False) -> None:
+        """Demo mode: buttons that place the sample cards fitting this wait, chosen by name (and,
+        with ``new_card``, one that taps an unregistered contactless card); out of the tree otherwise."""
+        from screens.widgets import KButton
+        demo = self.ctx.services.get("demo") if self.ctx is not None else None
+        box = self.ids[box_id]
+        box.clear_widgets()
+        self.set_shown(box_id, demo is not None and bool(roles or new_card))
+        if demo is None:
+            return
+        for kind, label, name in demo.cards(roles):
+            button = KButton(text=self._(label, name=name), bg_color=theme.DEMO)
+            button.bind(on_release=lambda _b, k=kind: demo.place_card(k))
+            box.add_widget(button)
+        if new_card:
+            button = KButton(text=self._("Tap a new card"), bg_color=theme.DEMO)
+            button.bind(on_release=lambda _b: demo.tap_new_card())
+            box.add_widget(button)
+
     def enter(self, **params) -> None:
         """Prepare the screen for display with navigation ``params``."""
 

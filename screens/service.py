@@ -34,6 +34,8 @@ class ServiceScreen(KioskScreen):
 
     def on_phase(self, _instance, phase: str) -> None:
         self.show_only(f"{phase}_panel", "choose_panel", "confirm_panel", "rate_panel", "done_panel")
+        if phase == "confirm":
+            self.fill_demo_cards("demo_bar", "resident", "permit")
 
     def enter(self, **_params) -> None:
         self.phase = "choose"

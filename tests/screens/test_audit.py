@@ -129,7 +129,7 @@ def test_audit_catches_breaches(harness):
 def test_palette_text_pairs_reach_aaa_contrast():
     from screens import theme
     for fill in (theme.HEALTH, theme.VOLUNTEER, theme.RECORDS, theme.HELP, theme.ACCENT, theme.NEUTRAL,
-                 theme.OK, theme.WARN, theme.DANGER, theme.ONLINE, theme.OFFLINE, theme.HEADER):
+                 theme.OK, theme.WARN, theme.DANGER, theme.ONLINE, theme.OFFLINE, theme.HEADER, theme.DEMO):
         assert theme.contrast(theme.ON_DARK, fill) >= 7, fill
     for surface in (theme.PAGE, theme.CARD):
         assert theme.contrast(theme.INK, surface) >= 7

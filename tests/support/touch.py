@@ -123,6 +123,7 @@ def press(harness, text: str | None = None, *, id: str | None = None, screen=Non
     Raises:
         NotPressable: no such visible button, several match, or the touch did not reach it.
     """
+    harness.frames(1)                 # what just appeared is laid out before a finger finds it
     button = find_button(harness.shell, text, id=id, screen=screen)
     seen = []
 
