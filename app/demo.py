@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import secrets
+import threading
 import time
 from datetime import datetime
 
@@ -36,6 +37,10 @@ DEMO_BP = ((118, 76, 68), (134, 86, 72), (162, 101, 80), (186, 112, 90))
 DEMO_GLUCOSE_MG_DL = (97, 119, 218, 61)
 
 
+#: The longest a demo card swap waits for the reader to notice the old card is gone.
+SWAP_WAIT_S = 3.0
+
+
 class DemoRig:
     """Starts the simulators and rewrites the device settings to point at them."""
 
@@ -49,6 +54,9 @@ class DemoRig:
         #: Delivers an identity event to the screen showing now (set by the app; for contactless cards).
         self.deliver = None
         self.identity = None
+        #: True once the kiosk's reader has reported the card gone (set by the app).
+        self.reader_empty = None
+        self._placed = False
         self._bp_index = 0
         self._glucose_index = 0
 
@@ -99,10 +107,21 @@ class DemoRig:
         return [(kind, label, name) for kind, (role, label, name) in DEMO_CARDS.items() if role in roles]
 
     def place_card(self, kind: str) -> None:
-        """Put the sample card ``kind`` on the simulated reader (any card already there is taken away
-        first, so the same card placed again is read again)."""
+        """Put the sample card ``kind`` on the simulated reader. A card already there is taken away
+        first and the new one placed once the reader has seen it go (``reader_empty``, at most
+        :data:`SWAP_WAIT_S`), so the same card placed again is read again and none is skipped."""
+        if not self._placed:
+            self._placed = True
+            self.idcard.present(kind)
+            return
         self.idcard.remove()
-        self.idcard.present(kind)
+
+        def swap() -> None:
+            deadline = time.monotonic() + SWAP_WAIT_S
+            while time.monotonic() < deadline and not (self.reader_empty is not None and self.reader_empty()):
+                time.sleep(0.05)
+            self.idcard.present(kind)
+        threading.Thread(target=swap, name="demo-card-swap", daemon=True).start()
 
     def tap_new_card(self) -> None:
         """A contactless card registered to nobody (a fresh UID each time) is tapped, as the PC/SC
@@ -113,6 +132,7 @@ class DemoRig:
 
     def remove_card(self) -> None:
         """Take the card off the simulated reader."""
+        self._placed = False
         self.idcard.remove()
 
     def queue_bp(self) -> tuple[int, int, int]:

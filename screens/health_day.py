@@ -34,7 +34,8 @@ class HealthDayScreen(KioskScreen):
 
     def on_phase(self, _instance, phase: str) -> None:
         self.show_only(f"{phase}_panel", "closed_panel", "open_panel", "summary_panel")
-        self.fill_demo_cards("demo_bar", *{"closed": ("volunteer",), "open": ("resident", "permit")}.get(phase, ()))
+        self.fill_demo_cards("demo_bar", *{"closed": ("volunteer",), "summary": ("volunteer",),
+                                                 "open": ("resident", "permit")}.get(phase, ()))
 
     def _refresh(self) -> None:
         day = self._day()

@@ -6,11 +6,15 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ColorProperty, StringProperty
 
-from drivers.readings import BloodPressureReading
+from drivers.readings import BloodPressureReading, MealContext
+from kiosk.i18n import N_
 from kiosk.health import Level
 from screens import theme
 from screens.base import KioskScreen
 
+#: The meal context a glucose result was judged by, as the person chose it.
+MEAL_WORDS = {MealContext.FASTING: N_("fasting"), MealContext.AFTER_MEAL_2H: N_("2 hours after a meal"),
+              MealContext.RANDOM: N_("any time (not fasting)")}
 LEVEL_STYLE = {Level.NORMAL: (theme.OK, "check"), Level.ELEVATED: (theme.WARN, "warning"),
                Level.HIGH: (theme.DANGER, "warning"), Level.URGENT: (theme.DANGER, "warning")}
 
@@ -42,13 +46,16 @@ class ResultScreen(KioskScreen):
         reading, assessment = outcome.reading, outcome.assessment
         if isinstance(reading, BloodPressureReading):
             self.value = f"{reading.systolic}/{reading.diastolic}"
-            self.unit = "mmHg"
+            self.unit = self._("mmHg")
             self.second = self._("Pulse {pulse} per minute", pulse=reading.pulse) if reading.pulse else ""
         else:
             prefix = {"HI": "> ", "LO": "< "}.get(reading.range_flag.value if reading.range_flag else "", "")
             self.value = f"{prefix}{reading.mmol_l:.1f}"
-            self.unit = "mmol/L"
-            self.second = ""
+            self.unit = self._("mmol/L")
+            record = getattr(outcome, "record", None)
+            meal = getattr(record.payload, "meal", None) if record is not None else None
+            meal = meal or getattr(reading, "meal", None)
+            self.second = self._("Measured: {context}", context=self._(MEAL_WORDS[meal])) if meal in MEAL_WORDS else ""
         self.title = self._(assessment.title)
         self.advice = self._(assessment.advice)
         self.note = self._(assessment.screening_note)

@@ -52,6 +52,15 @@ class AdminCorner(FloatLayout):
         """Dispatched after ``hold_s`` seconds of holding."""
 
 
+class InstantTransition(NoTransition):
+    """Switches screens within the same frame: the old screen leaves the tree before anything is
+    drawn (Kivy's NoTransition still draws one frame with both screens, one through the other)."""
+
+    def start(self, manager) -> None:
+        super().start(manager)
+        self.stop()
+
+
 class IdleOverlay(FloatLayout):
     """The countdown shown before an idle kiosk resets; any touch dismisses it."""
 
@@ -82,7 +91,7 @@ class Shell(FloatLayout):
         ui = ctx.settings.ui
         self.idle = IdleTimer(ui.idle_warning_s, ui.idle_reset_s)
         self.manager: ScreenManager = self.ids.manager
-        self.manager.transition = NoTransition()
+        self.manager.transition = InstantTransition()
         self._registry = dict(screens)
         self.screen("home")
         self.ids.corner.hold_s = ui.admin_hold_s

@@ -212,5 +212,5 @@ def test_journaled_measurement_prints_in_chinese(printer_sim, tmp_path):
         rec, alert = record_measurement(journal, "pk-1", reading, assess_bp(186, 112), station_id="st-1")
         SlipPrinter(printer_sim.path).print_slip(build_slip(rec, station_name="示范市民驿站", masked_name="王*明"))
     lines = [line for line in text_lines(printer_sim.wait_for_cut(WAIT)) if line]
-    assert "血压 186/112 mmHg" in lines and "王*明  2025-03-01 09:30" in lines
+    assert "血压 186/112 毫米汞柱" in lines and "王*明  2025-03-01 09:30" in lines
     assert alert is not None

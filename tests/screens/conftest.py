@@ -15,8 +15,10 @@ def harness(tmp_path_factory):
 
     data = tmp_path_factory.mktemp("kiosk-data")
     settings = load_settings(demo=True, env={"YIZHAN_DATA_DIR": str(data)})
-    rig = DemoRig(settings)
-    rig.start()                           # demo mode's sample-card buttons show, as in the tour
+    # Demo mode's sample-card buttons show, as in the tour; the rig's own files (device links, its
+    # roster) live beside the kiosk's data directory, not in it.
+    rig = DemoRig(load_settings(demo=True, env={"YIZHAN_DATA_DIR": str(tmp_path_factory.mktemp("demo-rig"))}))
+    rig.start()
     ctx = build_context(settings)
     ctx.services["demo"] = rig
     h = HeadlessShell(ctx)

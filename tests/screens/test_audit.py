@@ -27,8 +27,14 @@ def test_every_screen_state_passes_the_audit(harness, lang):
         harness.screen(name).load_demo(state)
         harness.frames(4)
         failures += [f"{name}[{state}]/{lang}: {p}" for p in audit(harness.shell)]
+        failures += [f"{name}[{state}]/{lang}: unit in the other language's form: {t!r}"
+                     for t in visible_texts(harness.shell) for u in OTHER_UNITS[lang] if u in t]
     harness.shell.end_session()
     assert not failures, "\n".join(failures)
+
+
+#: One form of each unit per language: 毫米汞柱 and 毫摩尔/升 in Chinese, mmHg and mmol/L in English.
+OTHER_UNITS = {"zh_CN": ("mmHg", "mmol/L"), "en": ("毫米汞柱", "毫摩尔")}
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
@@ -129,7 +135,7 @@ def test_audit_catches_breaches(harness):
 def test_palette_text_pairs_reach_aaa_contrast():
     from screens import theme
     for fill in (theme.HEALTH, theme.VOLUNTEER, theme.RECORDS, theme.HELP, theme.ACCENT, theme.NEUTRAL,
-                 theme.OK, theme.WARN, theme.DANGER, theme.ONLINE, theme.OFFLINE, theme.HEADER, theme.DEMO):
+                 theme.OK, theme.WARN, theme.DANGER, theme.ONLINE, theme.OFFLINE, theme.HEADER, theme.DEMO, theme.BLACK_RED):
         assert theme.contrast(theme.ON_DARK, fill) >= 7, fill
     for surface in (theme.PAGE, theme.CARD):
         assert theme.contrast(theme.INK, surface) >= 7

@@ -29,6 +29,7 @@ def demo(tmp_path_factory):
     ctx.services["identity_sources"] = sources
     sources.start()
     rig.deliver, rig.identity = h.shell.on_identity_event, ctx.services["identity"]
+    rig.reader_empty = lambda: ctx.status.get("idcard").get("card") is False
     start_device_services(ctx, h.post)
     assert h.pump_until(lambda: ctx.status.get("bp").get("state") == "connected", 10)
     yield h, rig
@@ -41,7 +42,7 @@ def place(h, rig, kind):
     rig.remove_card()
     if h.ctx.status.get("idcard").get("card"):
         assert h.pump_until(lambda: h.ctx.status.get("idcard").get("card") is False, 5)
-    rig.idcard.present(kind)
+    rig.place_card(kind)
 
 
 def identify(h, rig, tile="健康自测", card="resident"):
@@ -96,6 +97,14 @@ def test_blood_pressure_end_to_end_with_live_gauge_and_urgent_alert(demo):
         assert [r.id for r in first.records] == [alerts[0].id]     # the alert leaves first
     finally:
         outbox.close()
+    h.frames(2)
+    press(h, "看看变化")                          # the first tap works
+    assert h.shell.manager.current == "records"
+    assert "最近一次 186/112 毫米汞柱，" in h.screen("records").bp_latest
+    press(h, "回到本次结果")                      # back to the result, where the slip can be printed
+    assert h.shell.manager.current == "result" and h.screen("result").value == "186/112"
+    press(h, "打印小票")
+    assert h.pump_until(lambda: "打印好了" in h.screen("result").print_text, 10)
 
 
 def test_stop_while_the_cuff_inflates_returns_to_the_start_button(demo):
@@ -104,10 +113,14 @@ def test_stop_while_the_cuff_inflates_returns_to_the_start_button(demo):
     press(h, "开始健康自测")
     press(h, "量血压")
     measurements = h.ctx.journal.count("bp_measurement")
-    press(h, "开始测量")
-    measure = h.screen("measure")
-    assert measure.phase == "measuring"
-    press(h, "停止")                             # at once: the cuff deflates, nothing is measured
+    rig.bp.step_s = 0.5                          # a slow cuff, so the test is not a race with the monitor
+    try:
+        press(h, "开始测量")
+        measure = h.screen("measure")
+        assert measure.phase == "measuring"
+        press(h, "停止")                         # the cuff deflates, nothing is measured
+    finally:
+        rig.bp.step_s = 0.12
     assert measure.phase == "ready"
     h.frames(30)
     assert h.shell.manager.current == "measure" and h.ctx.journal.count("bp_measurement") == measurements
@@ -126,6 +139,7 @@ def test_glucose_with_meal_context(demo):
     press(h, "读取结果")
     assert h.pump_until(lambda: h.shell.manager.current == "result", 20)
     assert h.screen("result").value == "6.6"
+    assert h.screen("result").second == "测量时间：空腹"          # the meal context it was judged by
     record = h.ctx.journal.records("glucose_measurement", newest_first=True, limit=1)[0]
     assert record.payload.category == "glu_ifg" and record.payload.meal.value == "fasting"
 
@@ -306,11 +320,9 @@ def test_every_card_wait_offers_the_fitting_sample_cards_by_name(demo):
     h.shell.home()
     open_admin(h)
     press(h, "健康筛查日")
-    if h.screen("health_day").phase != "closed":
+    if h.screen("health_day").phase == "open":
         press(h, "结束健康筛查日")
-        h.shell.go("health_day")
-        h.frames(2)
-    assert demo_buttons() == ["志愿者 测*乙"]
+    assert demo_buttons() == ["志愿者 测*乙"]          # to open the (next) day
     press(h, "志愿者 测*乙")
     assert h.pump_until(lambda: h.screen("health_day").phase == "open", 10)
     h.frames(2)
@@ -327,3 +339,83 @@ def test_every_card_wait_offers_the_fitting_sample_cards_by_name(demo):
     assert demo_buttons() == ["刷一张新卡"]
     press(h, "刷一张新卡")
     assert h.screen("register").phase == "done"
+
+
+def test_declining_needs_a_second_tap_away_from_not_me_and_consent_can_be_given_later(demo):
+    from tests.support.touch import find_button
+
+    h, rig = demo
+
+    def box(button):
+        x, y = button.to_window(button.x, button.y)
+        return x, y, x + button.width, y + button.height
+
+    def overlap(a, b):
+        return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+    h.shell.home()
+    h.frames(2)
+    press(h, "健康自测")
+    place(h, rig, "hmt_permit")                 # first visit: consent is asked
+    assert h.pump_until(lambda: h.shell.manager.current == "consent", 10)
+    h.frames(2)
+    consent_buttons = [box(find_button(h.shell, "不同意")), box(find_button(h.shell, "同意，继续"))]
+    press(h, "不同意")
+    assert h.shell.manager.current == "consent"   # not yet: asked once more
+    assert not h.ctx.journal.records("consent", where={"person_key": h.ctx.session.person.person_key})
+    press(h, "确定，不同意")
+    assert h.shell.manager.current == "greeting"
+    not_me = box(find_button(h.shell, "不是我"))
+    assert not [b for b in consent_buttons if overlap(b, not_me)]   # a double tap cannot decline or leave
+    assert "开始健康自测" not in [b.text for b in h.shell.walk(restrict=True) if hasattr(b, "icon")]
+    press(h, "我现在同意")                          # changed their mind
+    assert h.shell.manager.current == "consent"
+    press(h, "同意，继续")
+    assert h.shell.manager.current == "greeting"
+    press(h, "开始健康自测")
+    assert h.shell.manager.current == "health_menu"
+    decisions = [r.payload.granted for r in h.ctx.journal.records(
+        "consent", where={"person_key": h.ctx.session.person.person_key})]
+    assert decisions == [False, True]
+
+
+def test_staff_record_a_withdrawal_and_the_persons_health_records_are_erased(demo):
+    h, rig = demo
+    identity = h.ctx.services["identity"]
+    key = identity.from_document(__import__("drivers.sim.idcard", fromlist=["SAMPLE_CARDS"])
+                                 .SAMPLE_CARDS["resident"].expected).person.person_key
+    before = h.ctx.journal.count("bp_measurement")
+    mine = len(h.ctx.journal.records("bp_measurement", where={"person_key": key}))
+    assert mine, "the earlier flows measured this resident"
+    h.shell.home()
+    open_admin(h)
+    press(h, "撤回同意")
+    press(h, "居民 测*甲")
+    page = h.screen("withdraw")
+    assert h.pump_until(lambda: page.phase == "confirm", 10)
+    h.frames(2)
+    assert f"有 {mine + len(h.ctx.journal.records('glucose_measurement', where={'person_key': key})) + len(h.ctx.journal.records('health_alert', where={'person_key': key}))} 条健康记录" in page.summary
+    press(h, "撤回并删除")
+    assert page.phase == "done"
+    assert not h.ctx.journal.records("bp_measurement", where={"person_key": key})
+    assert h.ctx.journal.count("bp_measurement") == before - mine
+    withdrawal = h.ctx.journal.records("consent_withdrawn", where={"person_key": key})
+    assert len(withdrawal) == 1 and identity.consent_status(key) is False
+
+
+def test_a_card_that_is_not_a_volunteers_is_refused_up_front(demo):
+    from tests.support.touch import NotPressable, find_button
+
+    h, rig = demo
+    identify(h, rig, "志愿服务", card="hmt_permit")
+    press(h, "志愿服务")
+    assert h.shell.manager.current == "volunteer"
+    assert "找工作人员为您登记" in h.screen("volunteer").shift
+    for label in ("记录一次服务", "用时长兑换服务", "签到"):
+        try:
+            find_button(h.shell, label)
+            raise AssertionError(f"{label} is offered to a card that is not a volunteer's")
+        except NotPressable:
+            pass
+    press(h, "完成")
+    assert h.shell.manager.current == "home"

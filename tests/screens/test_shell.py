@@ -185,3 +185,59 @@ def test_admin_screen_quit_button_calls_the_exit_hook(harness):
     press(harness, "退出程序")
     assert harness.exited
     shell.home()
+
+
+def test_a_screen_change_never_draws_two_screens_at_once(harness):
+    """No frame shows the old screen's text through the new one (a red Stop bar on a result)."""
+    shell = harness.shell
+    shell.home()
+    harness.frames(2)
+    shell.go("help")
+    assert [s.name for s in shell.manager.children] == ["help"]       # before any frame is drawn
+    shell.home()
+    assert [s.name for s in shell.manager.children] == ["home"]
+
+
+def test_reading_a_glucose_meter_shows_no_cuff_gauge(harness):
+    from screens.charts import CuffGauge
+    from tests.support.audit import _visible
+
+    shell = harness.shell
+    shell.end_session()
+    shell.manager.current = "measure"
+    harness.screen("measure").load_demo("glucose_reading")
+    harness.frames(3)
+    assert not [w for w in shell.walk(restrict=True) if isinstance(w, CuffGauge) and _visible(w)]
+    assert "正在读取血糖仪" in "".join(getattr(w, "text", "") for w in shell.walk(restrict=True))
+    harness.screen("measure").load_demo("measuring")
+    harness.frames(3)
+    assert [w for w in shell.walk(restrict=True) if isinstance(w, CuffGauge) and _visible(w)]
+    shell.home()
+
+
+def test_the_five_rating_faces_differ_in_face_colour_and_word(harness):
+    shell = harness.shell
+    shell.end_session()
+    shell.manager.current = "service"
+    harness.screen("service").load_demo("rate")
+    harness.frames(3)
+    faces = [w for w in shell.walk(restrict=True) if hasattr(w, "face") and hasattr(w, "word")]
+    assert [f.word for f in faces] == ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
+    colours = [tuple(round(c, 2) for c in f.bg_color[:3]) for f in faces]
+    for i, a in enumerate(colours):
+        for b in colours[i + 1:]:
+            assert sum(abs(x - y) for x, y in zip(a, b)) > 0.25, (a, b)     # not two shades of one colour
+    assert len({f.face for f in faces}) == 5
+    shell.home()
+
+
+def test_the_volunteer_page_says_hours_in_words_and_names_unconfirmed_services(harness):
+    shell = harness.shell
+    shell.end_session()
+    shell.manager.current = "volunteer"
+    harness.screen("volunteer").load_demo("")
+    harness.frames(3)
+    recent = harness.screen("volunteer").recent
+    assert "小时" in recent and " h" not in recent and "…" not in recent
+    assert "待居民确认" in recent
+    shell.home()
