@@ -125,6 +125,9 @@ def audit(root) -> list[str]:
             lines = ["".join(word.text for word in line.words) for line in getattr(w._label, "_cached_lines", [])]
             if len(lines) > 1:
                 problems += [f"line breaking: {_name(w)}: {p}" for p in bad_breaks(w.text, lines)]
+            laid = w._label.text.count("\n") + 1 if w._label.text else 0
+            if lines and len(lines) < laid and not w.shorten:
+                problems.append(f"text cut off: {_name(w)} shows {len(lines)} of its {laid} lines")
             need_w, need_h = _needed_size(w)
             if not w.shorten and (need_w > w.width + 2 or need_h > w.height + 2):
                 problems.append(f"text cut off: {_name(w)} needs {need_w:.0f}x{need_h:.0f} px "
