@@ -6,21 +6,39 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import secrets
+import threading
+import time
 from datetime import datetime
 
+from kiosk.i18n import N_
+from kiosk.identify_sources import IdentityEvent
 from kiosk.privacy import person_key
 from kiosk.settings import DeviceSettings, Settings
 
 log = logging.getLogger(__name__)
 
-#: The card kinds the "place a card" demo button cycles through.
-DEMO_CARDS = ("resident", "resident_young", "hmt_permit", "foreign_2023", "resident_expired")
+#: The sample cards offered by name where the kiosk waits for a card: kind -> (role, button label).
+#: Roles: "resident" (and "permit": a second resident, on a residence permit), "volunteer" (the demo
+#: volunteer, who can also open a screening day),
+#: "unregistered" (a person who is not yet a volunteer) and "expired" (the one expired card).
+DEMO_CARDS = {
+    "resident": ("resident", N_("Resident {name}"), "测*甲"),
+    "hmt_permit": ("permit", N_("Resident {name}"), "测*港"),
+    "resident_young": ("volunteer", N_("Volunteer {name}"), "测*乙"),
+    "foreign_2023": ("unregistered", N_("Not yet a volunteer {name}"), "测*新"),
+    "resident_expired": ("expired", N_("Expired {name}"), "测*丙丁"),
+}
 #: UID of the demo volunteer's contactless card.
 DEMO_VOLUNTEER_UID = "04A1B2C3"
 #: Blood-pressure readings the demo monitor cycles through: normal, high-normal, grade 2, urgent.
 DEMO_BP = ((118, 76, 68), (134, 86, 72), (162, 101, 80), (186, 112, 90))
 #: Glucose readings (mg/dL) the demo meter cycles through: 5.4, 6.6, 12.1, 3.4 mmol/L.
 DEMO_GLUCOSE_MG_DL = (97, 119, 218, 61)
+
+
+#: The longest a demo card swap waits for the reader to notice the old card is gone.
+SWAP_WAIT_S = 3.0
 
 
 class DemoRig:
@@ -33,7 +51,12 @@ class DemoRig:
         self.bp = None
         self.glucose = None
         self.printer = None
-        self._card_index = 0
+        #: Delivers an identity event to the screen showing now (set by the app; for contactless cards).
+        self.deliver = None
+        self.identity = None
+        #: True once the kiosk's reader has reported the card gone (set by the app).
+        self.reader_empty = None
+        self._placed = False
         self._bp_index = 0
         self._glucose_index = 0
 
@@ -78,16 +101,38 @@ class DemoRig:
         (self.settings.data_dir / "roster.json").write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
 
     # -- demo buttons -------------------------------------------------------------------------------
-    def place_card(self) -> str:
-        """Put the next sample card on the simulated reader; returns its kind."""
-        kind = DEMO_CARDS[self._card_index % len(DEMO_CARDS)]
-        self._card_index += 1
+    @staticmethod
+    def cards(roles) -> list[tuple[str, str, str]]:
+        """The sample cards fitting ``roles``, as (kind, label message id, masked name)."""
+        return [(kind, label, name) for kind, (role, label, name) in DEMO_CARDS.items() if role in roles]
+
+    def place_card(self, kind: str) -> None:
+        """Put the sample card ``kind`` on the simulated reader. A card already there is taken away
+        first and the new one placed once the reader has seen it go (``reader_empty``, at most
+        :data:`SWAP_WAIT_S`), so the same card placed again is read again and none is skipped."""
+        if not self._placed:
+            self._placed = True
+            self.idcard.present(kind)
+            return
         self.idcard.remove()
-        self.idcard.present(kind)
-        return kind
+
+        def swap() -> None:
+            deadline = time.monotonic() + SWAP_WAIT_S
+            while time.monotonic() < deadline and not (self.reader_empty is not None and self.reader_empty()):
+                time.sleep(0.05)
+            self.idcard.present(kind)
+        threading.Thread(target=swap, name="demo-card-swap", daemon=True).start()
+
+    def tap_new_card(self) -> None:
+        """A contactless card registered to nobody (a fresh UID each time) is tapped, as the PC/SC
+        source would report it."""
+        if self.deliver is not None and self.identity is not None:
+            uid = secrets.token_hex(4).upper()
+            self.deliver(IdentityEvent(self.identity.from_card_uid(uid), "pcsc", time.monotonic()))
 
     def remove_card(self) -> None:
         """Take the card off the simulated reader."""
+        self._placed = False
         self.idcard.remove()
 
     def queue_bp(self) -> tuple[int, int, int]:

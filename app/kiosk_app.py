@@ -120,6 +120,10 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
                                       on_frame=lambda frame: post(lambda: identify.show_preview(frame)))
             ctx.services["identity_sources"] = sources
             sources.start()
+            demo = ctx.services.get("demo")
+            if demo is not None:
+                demo.deliver, demo.identity = self.shell.on_identity_event, ctx.services["identity"]
+                demo.reader_empty = lambda: ctx.status.get("idcard").get("card") is False
             start_device_services(ctx, post)
             start_sync(ctx)
             Clock.schedule_interval(lambda _dt: auto_close_shifts(ctx), AUTO_CLOSE_EVERY_S)

@@ -5,6 +5,7 @@ import argparse
 import getpass
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from kiosk.settings import ConfigError, hash_pin, load_settings
@@ -17,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="station file (default config/station.toml or $YIZHAN_CONFIG)")
     parser.add_argument("--data-dir", metavar="DIR", help="data directory (overrides the config; $YIZHAN_DATA_DIR)")
     parser.add_argument("--check-config", action="store_true", help="validate the settings, print problems, exit")
-    parser.add_argument("--tour", metavar="DIR", help="render every screen offscreen into DIR/<screen>.png and exit")
+    parser.add_argument("--tour", metavar="DIR",
+                        help="render every screen offscreen into DIR/<screen>.png and exit (in a throwaway data "
+                             "directory unless --data-dir is given, so a running kiosk is never disturbed)")
     parser.add_argument("--windowed", action="store_true", help="a window even if the config says fullscreen")
     parser.add_argument("--no-hub", action="store_true",
                         help="demo mode without the local broker and hub (records queue in the journal)")
@@ -34,6 +37,11 @@ def run(args: argparse.Namespace) -> int:
             return 2
         print(hash_pin(pin))
         return 0
+    if args.tour and not args.data_dir:
+        # The tour starts its own simulators and writes its own journal: never in a running kiosk's data.
+        with tempfile.TemporaryDirectory(prefix="yizhan-tour-") as scratch:
+            args.data_dir = scratch
+            return run(args)
     if args.data_dir:
         os.environ["YIZHAN_DATA_DIR"] = args.data_dir
     try:
@@ -81,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.demo and not args.tour:
             print(f"Yizhan demo: data in {settings.data_dir}, log {log_path}; admin PIN {settings_pin_hint(settings)} "
-                  "(hold the top-left corner for 3 s)", flush=True)
+                  f"(hold the clock in the header for {settings.ui.admin_hold_s:g} s)", flush=True)
+        if not args.tour and not has_display():
+            print(NO_DISPLAY, flush=True)
         return run_app(ctx, tour_dir=Path(args.tour) if args.tour else None, windowed=args.windowed or args.demo,
                        first_frame_marker=args.first_frame_marker)
     except FontMissing as exc:
@@ -89,6 +99,17 @@ def run(args: argparse.Namespace) -> int:
         return 4
     finally:
         ctx.close()
+
+
+NO_DISPLAY = ("Yizhan: no display (DISPLAY and WAYLAND_DISPLAY are not set), so the kiosk draws offscreen and "
+              "no window appears. To see it, start it from a desktop session or a terminal with DISPLAY set "
+              "(e.g. DISPLAY=:0 make run), or render every screen to PNG files with `make tour`.")
+
+
+def has_display(env=os.environ) -> bool:
+    """True if SDL will open a visible window (an X or Wayland display, or an explicit video driver)."""
+    driver = env.get("SDL_VIDEODRIVER", "")
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or driver not in ("", "offscreen", "dummy"))
 
 
 def _demo_hub(settings):

@@ -34,6 +34,7 @@ import functools
 
 import serial
 
+from drivers import linebreak
 from drivers.errors import ConnectionFailed, DeviceTimeout, DriverError
 from drivers.messages import N_
 
@@ -103,31 +104,10 @@ def text_width(text: str) -> int:
 
 
 def wrap(text: str, columns: int) -> list[str]:
-    """Break ``text`` into lines of at most ``columns`` columns (wide glyphs count two).
-
-    Breaks at spaces when an ASCII word would be split, anywhere between Chinese characters.
-    """
-    lines: list[str] = []
-    for paragraph in text.split("\n"):
-        line, width = "", 0
-        for ch in paragraph:
-            w = text_width(ch)
-            if width + w > columns:
-                cut = line.rfind(" ")
-                if ch != " " and cut > 0 and line[cut + 1:].isascii():
-                    lines.append(line[:cut])
-                    line = line[cut + 1:]
-                else:
-                    lines.append(line.rstrip())
-                    line = ""
-                line = line.lstrip() if ch == " " else line
-                width = text_width(line)
-                if ch == " " and not line:
-                    continue
-            line += ch
-            width += w
-        lines.append(line.rstrip())
-    return lines
+    """Break ``text`` into lines of at most ``columns`` columns (wide glyphs count two), by the
+    Chinese line-breaking rules of :mod:`drivers.linebreak` (no line starts with ，。）, phrases
+    such as 正常高值 or 工作人员 are never split)."""
+    return linebreak.wrap(text, columns, text_width)
 
 
 def layout(slip: Slip, columns: int) -> list[tuple[int, str]]:

@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 DEAD_LETTER_KEEP = MAX_BATCH_BYTES
 
 
+#: A kiosk's consent withdrawal record, and the health record kinds it deletes by person key.
+WITHDRAWAL_KIND = "consent_withdrawn"
+HEALTH_KINDS = ("bp_measurement", "glucose_measurement", "health_alert")
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -158,6 +163,7 @@ class HubStore:
                     f"VALUES ({', '.join([ph] * 9)}) ON CONFLICT (id) DO NOTHING",
                     [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json, batch.batch_id, self.name, now)
                      for r in fresh.values()])
+            self._apply_withdrawals(conn, list(fresh.values()), ph)
             for index, rid, reason, text in batch.rejected:
                 self._dead_letter(conn, topic, batch.station, f"record {index}: {reason}", text.encode("utf-8"), rid)
             ins = _insert(conn, m.stations).values(station=batch.station, state="online", last_seen=now,
@@ -165,6 +171,33 @@ class HubStore:
             conn.execute(ins.on_conflict_do_update(index_elements=["station"],
                                                    set_={"last_seen": now, "last_batch_at": now}))
         return Ack(batch.batch_id, len(fresh), len(batch.records) - len(fresh), len(batch.rejected))
+
+    def _apply_withdrawals(self, conn: Connection, records: list, ph: str) -> None:
+        """A consent withdrawal deletes that person's health records from every station (by person
+        key); a health record arriving after a withdrawal of the same person is deleted too."""
+        def key(r) -> str:
+            try:
+                return str(json.loads(r.payload_json).get("person_key", ""))
+            except (ValueError, AttributeError):
+                return ""
+        withdrawn = {key(r) for r in records if r.kind == WITHDRAWAL_KIND} - {""}
+        health = {key(r) for r in records if r.kind in HEALTH_KINDS} - {""} - withdrawn
+        if health:
+            keys = sorted(health)
+            sql = (f"SELECT payload FROM hub_records WHERE kind = {ph} AND "
+                   f"{self._json_field('person_key')} IN ({', '.join([ph] * len(keys))})")
+            withdrawn |= {json.loads(p).get("person_key") for (p,) in
+                          conn.exec_driver_sql(sql, (WITHDRAWAL_KIND, *keys)).fetchall()}
+        for person in sorted(withdrawn):
+            conn.exec_driver_sql(
+                f"DELETE FROM hub_records WHERE kind IN ({', '.join([ph] * len(HEALTH_KINDS))}) "
+                f"AND {self._json_field('person_key')} = {ph}", (*HEALTH_KINDS, person))
+
+    def _json_field(self, name: str) -> str:
+        """SQL for a top-level text field of the stored payload, in this database's dialect."""
+        if self.engine.dialect.name == "postgresql":
+            return f"(payload::json ->> '{name}')"
+        return f"json_extract(payload, '$.{name}')"
 
     def handle_status(self, topic: str, station: str, raw: bytes, retained: bool = False) -> None:
         """Record a station's status message (invalid ones become dead letters). A live (not

@@ -145,7 +145,7 @@ class HealthAlert:
 @record_kind("health_session_opened")
 @dataclass(frozen=True)
 class HealthSessionOpened:
-    """A staff member or volunteer opened a health-check day session (义诊, staffed mode)."""
+    """A staff member or volunteer opened a screening day (健康筛查日, staffed mode)."""
 
     session_id: str
     staff_key: str

@@ -1,4 +1,4 @@
-"""Health-check day (义诊 / staffed mode): a staff member opens a session, residents measure one after another.
+"""Screening day (健康筛查日, staffed mode): a staff member opens a session, residents measure one after another.
 
 A pure state machine over the journal (no Kivy, no threads): the journal is the only state that
 survives a restart. ``health_session_opened`` starts a session; every measurement journaled while
@@ -29,10 +29,10 @@ from kiosk.records import Record
 
 #: user_key -> the English sentence a person reads (Chinese in locale/zh_CN/.../health_core.po).
 USER_MESSAGES: dict[str, str] = {
-    "session_already_open": N_("A health-check session is already open. Close it before opening a new one."),
+    "session_already_open": N_("A screening day is already open. Close it before opening a new one."),
     "session_no_resident": N_("Please ask the resident to tap their card first."),
-    "session_closed": N_("This health-check session has already ended."),
-    "session_wrong_record": N_("This result belongs to another health-check session."),
+    "session_closed": N_("This screening day has already ended."),
+    "session_wrong_record": N_("This result belongs to another screening day."),
 }
 
 

@@ -52,3 +52,55 @@ class Translator:
         """Translate and, when keywords are given, format."""
         text = gettext(msgid, self.lang)
         return text.format(**fmt) if fmt else text
+
+
+class Text(str):
+    """A translated string that can render itself again in another language (:meth:`to`).
+
+    Screens keep these in their text properties; when the language changes, every ``Text`` on the
+    screen is rendered again, so nothing stays in the language it was first shown in. ``+`` with a
+    plain string or another ``Text`` keeps the result re-renderable.
+    """
+
+    def to(self, lang: str) -> Text:
+        """This text in ``lang``."""
+        raise NotImplementedError
+
+    def __add__(self, other):
+        return Joined("", (self, other)) if isinstance(other, str) else NotImplemented
+
+    def __radd__(self, other):
+        return Joined("", (other, self)) if isinstance(other, str) else NotImplemented
+
+
+class Msg(Text):
+    """``msgid`` translated into ``lang`` and formatted with ``fmt`` (values may be ``Text`` too)."""
+
+    msgid: str
+    fmt: dict
+
+    def __new__(cls, msgid: str, lang: str = DEFAULT_LANGUAGE, **fmt) -> Msg:
+        values = {k: v.to(lang) if isinstance(v, Text) else v for k, v in fmt.items()}
+        text = gettext(msgid, lang)
+        obj = super().__new__(cls, text.format(**values) if fmt else text)
+        obj.msgid, obj.fmt = msgid, fmt
+        return obj
+
+    def to(self, lang: str) -> Msg:
+        return Msg(self.msgid, lang, **self.fmt)
+
+
+class Joined(Text):
+    """Parts (``Text`` or plain strings) joined by ``sep``, each part re-rendered by :meth:`to`."""
+
+    sep: str
+    parts: tuple
+
+    def __new__(cls, sep: str, parts) -> Joined:
+        parts = tuple(parts)
+        obj = super().__new__(cls, sep.join(str(p) for p in parts))
+        obj.sep, obj.parts = sep, parts
+        return obj
+
+    def to(self, lang: str) -> Joined:
+        return Joined(self.sep, (p.to(lang) if isinstance(p, Text) else p for p in self.parts))

@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from kiosk.i18n import N_
-from kiosk.journal import Journal
+from kiosk.journal import ERASABLE_KINDS, Journal
 from kiosk.privacy import age_band, age_on, mask_id_number, mask_name, person_key
-from kiosk.records import ConsentDecision, Visit
+from kiosk.records import ConsentDecision, ConsentWithdrawn, Visit
 from kiosk.roster import Roster
 from kiosk.session import Person
 
@@ -130,6 +130,16 @@ class IdentityService:
     def record_consent(self, person: Person, granted: bool) -> None:
         """Journal the person's decision (returns after the commit)."""
         self.journal.append(ConsentDecision(person_key=person.person_key, granted=granted))
+
+    def withdraw_consent(self, person_key: str, by: str = "staff") -> int:
+        """A person withdraws consent: journal the decline and the withdrawal, then erase their
+        health records here (the hub deletes its copies when the withdrawal arrives). Returns how
+        many records were erased. Safe to repeat (a crash between the steps is mended by doing it again)."""
+        self.journal.append(ConsentDecision(person_key=person_key, granted=False))
+        erasable = sum(len(self.journal.records(kind, where={"person_key": person_key}, limit=100_000))
+                       for kind in ERASABLE_KINDS)
+        withdrawal = self.journal.append(ConsentWithdrawn(person_key=person_key, erased_count=erasable, by=by))
+        return self.journal.erase_person(person_key, withdrawal.record.id)
 
     def _with_roster(self, person: Person) -> Person:
         volunteer = self._roster().by_person_key(person.person_key)

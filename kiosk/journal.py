@@ -72,9 +72,26 @@ CREATE INDEX outbox_next ON outbox (state, priority DESC, seq);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+#: Record kinds whose payload a consent withdrawal erases (health data, PIPL sensitive information).
+ERASABLE_KINDS = ("bp_measurement", "glucose_measurement", "health_alert")
+
+# V2: a health record's payload may be replaced, once, by an erasure tombstone {"erased": <the
+# withdrawal record's id>}; nothing else about any record can ever change.
+_V2 = f"""
+DROP TRIGGER records_immutable;
+CREATE TRIGGER records_immutable BEFORE UPDATE ON records
+WHEN NOT (NEW.id = OLD.id AND NEW.station_id = OLD.station_id AND NEW.seq = OLD.seq
+          AND NEW.kind = OLD.kind AND NEW.created_at = OLD.created_at
+          AND OLD.kind IN ({", ".join(f"'{k}'" for k in ERASABLE_KINDS)})
+          AND json_extract(OLD.payload, '$.erased') IS NULL
+          AND json_extract(NEW.payload, '$.erased') IS NOT NULL
+          AND NEW.payload = json_object('erased', json_extract(NEW.payload, '$.erased')))
+BEGIN SELECT RAISE(ABORT, 'journal records are immutable (only a health record can be erased)'); END;
+"""
+
 #: MIGRATIONS[i] is the SQL script taking a database from schema version i to i + 1.
 #: Append, never edit.
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -96,6 +113,7 @@ def connect(path: Path | str) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA busy_timeout=10000")
+        db.execute("PRAGMA secure_delete=ON")      # erased health data is overwritten, not left in free pages
     except sqlite3.DatabaseError as exc:
         db.close()
         if "readonly" in str(exc) or "unable to open" in str(exc):
@@ -136,6 +154,10 @@ def migrate(db: sqlite3.Connection, path: Path | str) -> int:
                 db.execute("ROLLBACK")
             raise
     return found
+
+
+#: Records not erased (the read path skips erasure tombstones).
+_LIVE = "json_extract(payload, '$.erased') IS NULL"
 
 
 @dataclass(frozen=True)
@@ -232,6 +254,29 @@ class Journal:
             listener(record)
         return AppendResult(record, created=True)
 
+    def erase_person(self, person_key: str, by_record: str) -> int:
+        """Erase the health payloads of one person (after their consent withdrawal ``by_record``).
+
+        Each erased record keeps its id, sequence number, kind and time; its payload becomes
+        ``{"erased": by_record}``, which the read methods skip. Outbox rows not yet sent are settled
+        (a tombstone is never sent: the withdrawal record tells the hub to delete by person key).
+        The write-ahead log is checkpointed so the old payloads leave it too. Idempotent; returns
+        how many records were erased now.
+        """
+        kinds = ", ".join("?" * len(ERASABLE_KINDS))
+        stamp = _utcnow().isoformat(timespec="milliseconds")
+        with self._transaction() as db:
+            ids = [r[0] for r in db.execute(
+                f"SELECT id FROM records WHERE kind IN ({kinds}) AND json_extract(payload, '$.person_key') = ?",
+                (*ERASABLE_KINDS, person_key))]
+            for rid in ids:
+                db.execute("UPDATE records SET payload = json_object('erased', ?) WHERE id = ?", (by_record, rid))
+                db.execute("UPDATE outbox SET state = 'acked', acked_at = ? WHERE record_id = ? AND state = 'ready'",
+                           (stamp, rid))
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return len(ids)
+
     @staticmethod
     def _row_to_record(row: tuple) -> Record:
         rid, station, seq, kind, created_at, payload = row
@@ -241,7 +286,7 @@ class Journal:
     def get(self, record_id: str) -> Record | None:
         """The record with that id, or None."""
         with self._lock:
-            row = self._db.execute("SELECT * FROM records WHERE id = ?", (record_id,)).fetchone()
+            row = self._db.execute(f"SELECT * FROM records WHERE id = ? AND {_LIVE}", (record_id,)).fetchone()
         return self._row_to_record(row) if row else None
 
     def records(self, kind: str | None = None, *, after_seq: int = 0, limit: int = 1000,
@@ -251,7 +296,7 @@ class Journal:
         Args:
             where: equality filters on top-level payload fields, e.g. ``{"person_key": k}``.
         """
-        sql = "SELECT * FROM records WHERE seq > ?"
+        sql = f"SELECT * FROM records WHERE seq > ? AND {_LIVE}"
         args: list[Any] = [after_seq]
         if kind:
             sql += " AND kind = ?"
@@ -271,8 +316,9 @@ class Journal:
         """How many records (of one kind) the journal holds."""
         with self._lock:
             if kind:
-                return self._db.execute("SELECT count(*) FROM records WHERE kind = ?", (kind,)).fetchone()[0]
-            return self._db.execute("SELECT count(*) FROM records").fetchone()[0]
+                return self._db.execute(f"SELECT count(*) FROM records WHERE kind = ? AND {_LIVE}",
+                                        (kind,)).fetchone()[0]
+            return self._db.execute(f"SELECT count(*) FROM records WHERE {_LIVE}").fetchone()[0]
 
     def pending_count(self) -> int:
         """Outbox rows not yet acknowledged by the hub."""

@@ -25,6 +25,15 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class KivyNoiseFilter(logging.Filter):
+    """Keeps Kivy's start-up chatter that means nothing to an operator off the console."""
+
+    NOISE = ("Older configuration version detected", "Upgrading configuration in progress")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("kivy") and any(n in record.getMessage() for n in self.NOISE))
+
+
 def setup_logging(data_dir: Path, level: int = logging.INFO, console_level: int = logging.WARNING) -> Path:
     """Log to ``<data_dir>/logs/yizhan.log`` (1 MB x 5 files) and warnings to stderr.
 
@@ -45,6 +54,7 @@ def setup_logging(data_dir: Path, level: int = logging.INFO, console_level: int 
     console.setLevel(console_level)
     console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     console.addFilter(redact)
+    console.addFilter(KivyNoiseFilter())
     for handler in (file_handler, console):
         handler._yizhan = True
         root.addHandler(handler)

@@ -198,6 +198,17 @@ class Record:
 
 # --- record kinds of the foundation --------------------------------------------------------
 
+@record_kind("consent_withdrawn")
+@dataclass(frozen=True)
+class ConsentWithdrawn:
+    """Staff recorded that a person withdrew consent: their health records are erased here and,
+    when this record arrives, at the hub (deleted by person key)."""
+
+    person_key: str
+    erased_count: int
+    by: str = "staff"
+
+
 @record_kind("consent")
 @dataclass(frozen=True)
 class ConsentDecision:

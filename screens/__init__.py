@@ -26,6 +26,7 @@ SCREENS = {
     "admin_pin": "screens.admin_pin:AdminPinScreen",
     "admin": "screens.admin:AdminScreen",
     "register": "screens.register:RegisterScreen",
+    "withdraw": "screens.withdraw:WithdrawScreen",
 }
 
 
@@ -43,9 +44,9 @@ def screen_class(name: str) -> type:
 def tour_plan() -> list[tuple[str, str, str, str]]:
     """(screen, state, language, PNG file name) for every picture the tour takes."""
     plan = []
-    for name in SCREENS:
-        for state in screen_class(name).tour_states():
-            plan.append((name, state, "zh_CN", f"{name}{'-' + state if state else ''}.png"))
-    plan.append(("home", "", "en", "home-en.png"))
+    for lang, suffix in (("zh_CN", ""), ("en", "-en")):
+        for name in SCREENS:
+            for state in screen_class(name).tour_states():
+                plan.append((name, state, lang, f"{name}{'-' + state if state else ''}{suffix}.png"))
     plan.append(("home", "idle_warning", "zh_CN", "home-idle.png"))
     return plan

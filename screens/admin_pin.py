@@ -1,4 +1,4 @@
-"""Admin PIN pad, reached by holding the header's top-left corner."""
+"""Admin PIN pad, reached by holding the clock in the header."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,10 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from kivy.lang import Builder
-from kivy.metrics import dp
-from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, StringProperty
 
-from kiosk.i18n import N_
+from kiosk.i18n import N_, Joined
 from screens import theme
 from screens.base import KioskScreen
 from screens.widgets import KButton
@@ -32,7 +31,12 @@ class GreetingScreen(KioskScreen):
     facts = StringProperty("")
     note = StringProperty("")
     has_note = BooleanProperty(False)
-    note_height = NumericProperty(0)
+
+    def on_kv_post(self, _base_widget) -> None:
+        self.on_has_note(self, self.has_note)
+
+    def on_has_note(self, _instance, shown: bool) -> None:
+        self.set_shown("note_banner", shown)
 
     def enter(self, **_params) -> None:
         person = self.ctx.session.person
@@ -50,10 +54,9 @@ class GreetingScreen(KioskScreen):
             parts.append(self._("Card {number}", number=person.masked_id))
         if person.birth_year:
             parts.append(self._("Born {year}", year=person.birth_year))
-        self.facts = "   ".join(parts)
+        self.facts = Joined("   ", parts)
         declined = self.ctx.session.scratch.get("consent") is False
         self.has_note = declined
-        self.note_height = dp(96) if declined else 0
         self.note = self._("You did not agree to health data processing, so health checks are off. "
                            "Everything else is available.") if declined else ""
         self._build_actions(declined)
@@ -78,7 +81,6 @@ class GreetingScreen(KioskScreen):
     def reset(self) -> None:
         self.hello = self.subtitle = self.facts = self.note = ""
         self.has_note = False
-        self.note_height = 0
         if "actions" in self.ids:
             self.ids.actions.clear_widgets()
 

@@ -1,4 +1,4 @@
-"""Health-check day (义诊): staff open it with their card; residents then tap one after another."""
+"""Screening day (健康筛查日): staff open it with their card; residents then tap one after another."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +10,7 @@ from kiosk.health_session import HealthCheckSession
 from kiosk.i18n import N_
 from screens.base import KioskScreen
 
-NEED_STAFF = N_("Only a staff member or volunteer can open the health-check day.")
+NEED_STAFF = N_("Only a staff member or volunteer can open the screening day.")
 
 
 class HealthDayScreen(KioskScreen):
@@ -34,6 +34,8 @@ class HealthDayScreen(KioskScreen):
 
     def on_phase(self, _instance, phase: str) -> None:
         self.show_only(f"{phase}_panel", "closed_panel", "open_panel", "summary_panel")
+        self.fill_demo_cards("demo_bar", *{"closed": ("volunteer",), "summary": ("volunteer",),
+                                                 "open": ("resident", "permit")}.get(phase, ()))
 
     def _refresh(self) -> None:
         day = self._day()

@@ -158,19 +158,29 @@ class Icon(Widget):
         Triangle(points=self._pts(0.24, 0.48, 0.76, 0.48, 0.5, 0.92))
 
     def _face(self, mood: int) -> None:
-        """A round face; ``mood`` 1 (very unhappy) to 5 (very happy) bends the mouth."""
+        """A round face; ``mood`` 1 (very unhappy) to 5 (very happy). Each level differs in more than
+        the mouth's bend: 5 laughs (an open mouth and smiling eyes), 4 smiles, 3 is straight, 2
+        frowns, 1 frowns deeply with slanted brows."""
         self._circle(0.5, 0.5, 0.44, w=0.06)
-        self._disc(0.35, 0.62, 0.05)
-        self._disc(0.65, 0.62, 0.05)
-        if mood == 3:
-            self._line(0.32, 0.34, 0.68, 0.34, w=0.06)
-            return
-        smile = mood > 3
-        r = 0.22 if mood in (1, 5) else 0.26
-        if smile:
-            self._circle(0.5, 0.42, r, w=0.06, a0=120, a1=240)
+        if mood == 5:                                        # smiling eyes: arcs, not dots
+            self._circle(0.35, 0.58, 0.07, w=0.05, a0=-70, a1=70)
+            self._circle(0.65, 0.58, 0.07, w=0.05, a0=-70, a1=70)
         else:
-            self._circle(0.5, 0.16, r, w=0.06, a0=-60, a1=60)
+            self._disc(0.35, 0.62, 0.05)
+            self._disc(0.65, 0.62, 0.05)
+        if mood == 1:                                        # brows slanting down to the middle
+            self._line(0.24, 0.80, 0.42, 0.72, w=0.05)
+            self._line(0.76, 0.80, 0.58, 0.72, w=0.05)
+        if mood == 5:                                        # laughing: an open half-disc mouth
+            Ellipse(pos=self._xy(0.28, 0.18), size=(self._len(0.44), self._len(0.36)), angle_start=90, angle_end=270)
+        elif mood == 4:
+            self._circle(0.5, 0.46, 0.2, w=0.06, a0=125, a1=235)
+        elif mood == 3:
+            self._line(0.32, 0.34, 0.68, 0.34, w=0.06)
+        elif mood == 2:
+            self._circle(0.5, 0.14, 0.2, w=0.06, a0=-55, a1=55)
+        else:
+            self._circle(0.5, 0.06, 0.3, w=0.07, a0=-60, a1=60)
 
     def _draw_face1(self) -> None:
         self._face(1)

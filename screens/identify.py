@@ -12,13 +12,12 @@ from kivy.properties import ColorProperty, NumericProperty, ObjectProperty, Stri
 from kiosk.i18n import N_
 from screens import theme
 from screens.base import KioskScreen
-from screens.widgets import KButton
 
 PURPOSE_TITLES = {
     "health": N_("Health check"),
     "volunteer": N_("Volunteers"),
     "records": N_("My records"),
-    "session": N_("Health-check day"),
+    "session": N_("Screening day"),
 }
 HINT_STEP_S = 0.2
 HINT_PERIOD_S = 1.4
@@ -38,25 +37,10 @@ class IdentifyScreen(KioskScreen):
     #: Called after the greeting is drawn for an identification (benchmark hook).
     greeted_hook = ObjectProperty(None, allownone=True)
 
-    def on_ctx(self, instance, ctx) -> None:
-        super().on_ctx(instance, ctx)
-        if ctx is not None and ctx.settings.demo and "demo" in ctx.services:
-            Clock.schedule_once(lambda _dt: self._add_demo_buttons(), 0)
-
-    def _add_demo_buttons(self) -> None:
-        bar = self.ids.demo_bar
-        bar.clear_widgets()
-        bar.height = theme.BUTTON_HEIGHT_DP * 0.8
-        place = KButton(text=self._("Demo: place a card"), icon="card", bg_color=theme.RECORDS)
-        place.bind(on_release=lambda *_: self.ctx.services["demo"].place_card())
-        take = KButton(text=self._("Demo: take the card away"), bg_color=theme.NEUTRAL)
-        take.bind(on_release=lambda *_: self.ctx.services["demo"].remove_card())
-        bar.add_widget(place)
-        bar.add_widget(take)
-
     def enter(self, purpose: str = "", **_params) -> None:
         self.purpose = purpose or self.ctx.session.purpose
         self.purpose_title = self._(PURPOSE_TITLES.get(self.purpose, N_("Identify yourself")))
+        self.fill_demo_cards("demo_bar", "resident", "volunteer", "expired")
         state = self.ctx.status.get("idcard").get("state")
         self.show_message(self._(READER_OFFLINE) if state == "disconnected" else "", error=state == "disconnected")
 

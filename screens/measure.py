@@ -60,6 +60,7 @@ class MeasureScreen(KioskScreen):
         self.context = context
         self.phase = "ready"
         self.on_phase(self, self.phase)
+        self.on_kind(self, self.kind)
         self.cuff = 0
         self.title = self._("Blood pressure") if kind == "bp" else self._("Blood glucose")
         self.start_text = self._("Start measuring") if kind == "bp" else self._("Read result")
@@ -69,6 +70,10 @@ class MeasureScreen(KioskScreen):
 
     def on_phase(self, _instance, phase: str) -> None:
         self.show_only(f"{phase}_panel", "ready_panel", "measuring_panel", "error_panel")
+
+    def on_kind(self, _instance, kind: str) -> None:
+        # A cuff gauge for blood pressure; reading a glucose meter has no cuff.
+        self.show_only("cuff_box" if kind == "bp" else "meter_box", "cuff_box", "meter_box")
 
     def start(self) -> None:
         """Start the measurement on the device manager's worker."""
@@ -150,10 +155,13 @@ class MeasureScreen(KioskScreen):
 
     @classmethod
     def tour_states(cls) -> list[str]:
-        return ["", "measuring", "error", "glucose"]
+        return ["", "measuring", "error", "glucose", "glucose_reading"]
 
     def load_demo(self, state: str = "") -> None:
-        self.enter(kind="glucose" if state == "glucose" else "bp")
+        self.enter(kind="glucose" if state.startswith("glucose") else "bp")
+        if state == "glucose_reading":
+            self.phase = "measuring"
+            self.stage_text = self._("Reading the meter…")
         if state == "measuring":
             self.phase = "measuring"
             self.cuff = 146

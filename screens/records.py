@@ -6,6 +6,7 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import ListProperty, StringProperty
 
+from kiosk.i18n import Joined
 from screens import theme
 from screens.base import KioskScreen
 
@@ -21,24 +22,43 @@ class RecordsScreen(KioskScreen):
     bp_refs = ListProperty([(140, theme.DANGER), (90, theme.WARN)])
     glucose_refs = ListProperty([(7.0, theme.DANGER), (3.9, theme.WARN)])
 
-    def enter(self, **_params) -> None:
+    def enter(self, from_result: bool = False, **_params) -> None:
         from kiosk.health_records import recent_measurements
+        self.set_shown("back_to_result", from_result)
         person = self.ctx.session.person
         if person is None:
             self.reset()
             return
-        bp = [r.payload for r in recent_measurements(self.ctx.journal, person.person_key, "bp")]
-        glucose = [r.payload for r in recent_measurements(self.ctx.journal, person.person_key, "glucose")]
-        self.show([(p.systolic, p.diastolic) for p in bp], [p.mmol_l for p in glucose])
+        bp = recent_measurements(self.ctx.journal, person.person_key, "bp")
+        glucose = recent_measurements(self.ctx.journal, person.person_key, "glucose")
+        self.show([(r.payload.systolic, r.payload.diastolic) for r in bp], [r.payload.mmol_l for r in glucose],
+                  [r.created_at for r in bp], [r.created_at for r in glucose])
 
-    def show(self, bp: list[tuple[int, int]], glucose: list[float]) -> None:
-        """Fill the charts: ``bp`` as (systolic, diastolic) pairs and ``glucose`` in mmol/L, oldest first."""
+    def show(self, bp: list[tuple[int, int]], glucose: list[float], bp_dates=(), glucose_dates=()) -> None:
+        """Fill the charts and the value lines: ``bp`` as (systolic, diastolic) pairs and ``glucose`` in
+        mmol/L, oldest first; ``*_dates`` are when each was taken (the latest and the one before are named)."""
         self.bp_series = [([s for s, _ in bp], theme.ACCENT), ([d for _, d in bp], theme.RECORDS)] if bp else []
         self.glucose_series = [(glucose, theme.VOLUNTEER)] if glucose else []
-        self.bp_latest = (self._("Latest {s}/{d} mmHg · {n} readings", s=bp[-1][0], d=bp[-1][1], n=len(bp))
-                          if bp else self._("No blood pressure readings yet"))
-        self.glucose_latest = (self._("Latest {v} mmol/L · {n} readings", v=f"{glucose[-1]:.1f}", n=len(glucose))
-                               if glucose else self._("No blood glucose readings yet"))
+        bp_values = [self._("{s}/{d} mmHg", s=s, d=d) for s, d in bp]
+        glucose_values = [self._("{v} mmol/L", v=f"{v:.1f}") for v in glucose]
+        self.bp_latest = self._latest(bp_values, list(bp_dates)) or self._("No blood pressure readings yet")
+        self.glucose_latest = self._latest(glucose_values, list(glucose_dates)) or \
+            self._("No blood glucose readings yet")
+
+    def _latest(self, values: list, dates: list):
+        """"Latest 128/82 mmHg, 30 Nov" and, on the next line, "Last time 135/85 mmHg, 2 Nov"."""
+        if not values:
+            return ""
+        lines = [self._("Latest {value}, {date}", value=values[-1], date=self._date(dates, -1))]
+        if len(values) > 1:
+            lines.append(self._("Last time {value}, {date}", value=values[-2], date=self._date(dates, -2)))
+        return Joined("\n", lines)
+
+    def _date(self, dates: list, index: int):
+        if len(dates) < -index or dates[index] is None:
+            return ""
+        when = dates[index].astimezone()
+        return self._("{month}/{day}", month=when.month, day=when.day)
 
     def reset(self) -> None:
         self.bp_series = []
@@ -46,8 +66,12 @@ class RecordsScreen(KioskScreen):
         self.bp_latest = self.glucose_latest = ""
 
     def load_demo(self, state: str = "") -> None:
+        from datetime import datetime, timedelta, timezone
+        now = datetime.now(timezone.utc)
+        days = [now - timedelta(days=14 * i) for i in range(5, -1, -1)]
+        self.enter()
         self.show([(148, 94), (142, 90), (138, 88), (135, 86), (131, 84), (128, 82)],
-                  [7.4, 6.9, 6.6, 6.2, 6.4, 5.9])
+                  [7.4, 6.9, 6.6, 6.2, 6.4, 5.9], days, days)
 
 
 Builder.load_file(str(Path(__file__).with_name("records.kv")))

@@ -37,9 +37,9 @@ class RegisterScreen(KioskScreen):
 
     def on_phase(self, _instance, phase: str) -> None:
         self.show_only(f"{phase}_panel", "tap_panel", "details_panel", "rebind_panel", "done_panel")
-        button = self.ids.register_button
-        button.opacity = 1 if phase == "details" else 0
-        button.disabled = phase != "details"
+        self.set_shown("register_button", phase == "details")
+        self.fill_demo_cards("demo_bar", *(("unregistered", "volunteer") if phase == "tap" else ()),
+                             new_card=phase == "rebind")
 
     def on_kv_post(self, _base_widget) -> None:
         keypad = self.ids.keypad

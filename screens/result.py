@@ -4,14 +4,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from kivy.lang import Builder
-from kivy.metrics import dp
-from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, ColorProperty, StringProperty
 
-from drivers.readings import BloodPressureReading
+from drivers.readings import BloodPressureReading, MealContext
+from kiosk.i18n import N_
 from kiosk.health import Level
 from screens import theme
 from screens.base import KioskScreen
 
+#: The meal context a glucose result was judged by, as the person chose it.
+MEAL_WORDS = {MealContext.FASTING: N_("fasting"), MealContext.AFTER_MEAL_2H: N_("2 hours after a meal"),
+              MealContext.RANDOM: N_("any time (not fasting)")}
 LEVEL_STYLE = {Level.NORMAL: (theme.OK, "check"), Level.ELEVATED: (theme.WARN, "warning"),
                Level.HIGH: (theme.DANGER, "warning"), Level.URGENT: (theme.DANGER, "warning")}
 
@@ -29,7 +32,6 @@ class ResultScreen(KioskScreen):
     level_color = ColorProperty(theme.OK)
     level_icon = StringProperty("check")
     urgent = BooleanProperty(False)
-    urgent_height = NumericProperty(0)
     print_text = StringProperty("")
     can_print = BooleanProperty(False)
 
@@ -44,21 +46,33 @@ class ResultScreen(KioskScreen):
         reading, assessment = outcome.reading, outcome.assessment
         if isinstance(reading, BloodPressureReading):
             self.value = f"{reading.systolic}/{reading.diastolic}"
-            self.unit = "mmHg"
+            self.unit = self._("mmHg")
             self.second = self._("Pulse {pulse} per minute", pulse=reading.pulse) if reading.pulse else ""
         else:
             prefix = {"HI": "> ", "LO": "< "}.get(reading.range_flag.value if reading.range_flag else "", "")
             self.value = f"{prefix}{reading.mmol_l:.1f}"
-            self.unit = "mmol/L"
-            self.second = ""
+            self.unit = self._("mmol/L")
+            record = getattr(outcome, "record", None)
+            meal = getattr(record.payload, "meal", None) if record is not None else None
+            meal = meal or getattr(reading, "meal", None)
+            self.second = self._("Measured: {context}", context=self._(MEAL_WORDS[meal])) if meal in MEAL_WORDS else ""
         self.title = self._(assessment.title)
         self.advice = self._(assessment.advice)
         self.note = self._(assessment.screening_note)
         self.level_color, self.level_icon = LEVEL_STYLE[assessment.level]
         self.urgent = assessment.urgent
-        self.urgent_height = dp(96) if assessment.urgent else 0
         self.can_print = "printer" in self.ctx.services
         self.print_text = self._("Print a slip")
+
+    def on_kv_post(self, _base_widget) -> None:
+        self.on_urgent(self, self.urgent)
+        self.on_can_print(self, self.can_print)
+
+    def on_urgent(self, _instance, urgent: bool) -> None:
+        self.set_shown("urgent_banner", urgent)
+
+    def on_can_print(self, _instance, can_print: bool) -> None:
+        self.set_shown("print_button", can_print)
 
     def print_slip(self) -> None:
         """Print on the configured printer (worker thread); the button says how it went."""
@@ -77,7 +91,6 @@ class ResultScreen(KioskScreen):
         self.outcome = None
         self.value = self.unit = self.second = self.title = self.advice = self.note = ""
         self.urgent = False
-        self.urgent_height = 0
 
     @classmethod
     def tour_states(cls) -> list[str]:

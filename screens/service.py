@@ -24,6 +24,7 @@ class ServiceScreen(KioskScreen):
     summary = StringProperty("")
     message = StringProperty("")
     result = StringProperty("")
+    duration_prompt = StringProperty("")
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -34,6 +35,8 @@ class ServiceScreen(KioskScreen):
 
     def on_phase(self, _instance, phase: str) -> None:
         self.show_only(f"{phase}_panel", "choose_panel", "confirm_panel", "rate_panel", "done_panel")
+        if phase == "confirm":
+            self.fill_demo_cards("demo_bar", "resident", "permit")
 
     def enter(self, **_params) -> None:
         self.phase = "choose"
@@ -55,12 +58,21 @@ class ServiceScreen(KioskScreen):
             box.add_widget(b)
         box = self.ids.durations
         box.clear_widgets()
+        fixed = self._fixed_hours()
+        # A service the catalog counts at fixed hours does not ask how long it took (it would not count).
+        self.set_shown("durations", fixed is None)
+        self.duration_prompt = (self._("How long did it take?") if fixed is None else
+                                self._("This service counts {h} hours.", h=f"{fixed:g}"))
         for m in DURATIONS:
             chosen = m == self._minutes
             b = KButton(text=self._("{m} min", m=m), icon="check" if chosen else "",
                         bg_color=theme.RECORDS if chosen else theme.NEUTRAL)
             b.bind(on_release=lambda _b, v=m: self._pick_minutes(v))
             box.add_widget(b)
+
+    def _fixed_hours(self) -> float | None:
+        chosen = next((s for s in self._services if s.id == self._service), None)
+        return chosen.hours if chosen is not None else None
 
     def _pick_service(self, service_id: str) -> None:
         self._service = service_id
@@ -74,12 +86,15 @@ class ServiceScreen(KioskScreen):
         """Journal the service; then wait for the resident's card."""
         from kiosk.timebank.errors import VolunteerError
         try:
+            fixed = self._fixed_hours()
+            minutes = self._minutes if fixed is None else round(fixed * 60)
             self._pending = self.ctx.services["timebank"].record_service(self.ctx.session.person, self._service,
-                                                                         self._minutes)
+                                                                         minutes)
         except VolunteerError as exc:
             self.message = self._(getattr(exc, "message", "") or SERVICE_FAILED)
             return
-        self.summary = self._("{service}, {m} minutes", service=self._pending.service_name, m=self._minutes)
+        self.summary = self._("{service}, {h} hours", service=self._pending.service_name,
+                              h=f"{self._pending.hours:g}")
         self.phase = "confirm"
 
     def on_identity(self, item) -> None:
@@ -120,7 +135,7 @@ class ServiceScreen(KioskScreen):
     def load_demo(self, state: str = "") -> None:
         self.enter()
         if state:
-            self.summary = self._("{service}, {m} minutes", service="代购", m=60)
+            self.summary = self._("{service}, {h} hours", service="代购", h="1")
             self.result = self._("Thank you! You rated it “{word}”.", word=self._("Very satisfied"))
             self.phase = state
 

@@ -16,13 +16,14 @@ from kiosk.i18n import Translator
 from kiosk.idle import IdleTimer
 from kiosk.i18n import N_
 from screens import theme, widgets  # noqa: F401  (widgets: loads the shared widget rules)
+from screens.base import Presence
 from screens.i18n import tr
 
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
 class AdminCorner(FloatLayout):
-    """An invisible area in the header's top-left corner: holding it opens the admin PIN pad."""
+    """An invisible area over the header's clock: holding it opens the admin PIN pad."""
 
     hold_s = NumericProperty(3.0)
 
@@ -49,6 +50,15 @@ class AdminCorner(FloatLayout):
 
     def on_long_press(self) -> None:
         """Dispatched after ``hold_s`` seconds of holding."""
+
+
+class InstantTransition(NoTransition):
+    """Switches screens within the same frame: the old screen leaves the tree before anything is
+    drawn (Kivy's NoTransition still draws one frame with both screens, one through the other)."""
+
+    def start(self, manager) -> None:
+        super().start(manager)
+        self.stop()
 
 
 class IdleOverlay(FloatLayout):
@@ -81,7 +91,7 @@ class Shell(FloatLayout):
         ui = ctx.settings.ui
         self.idle = IdleTimer(ui.idle_warning_s, ui.idle_reset_s)
         self.manager: ScreenManager = self.ids.manager
-        self.manager.transition = NoTransition()
+        self.manager.transition = InstantTransition()
         self._registry = dict(screens)
         self.screen("home")
         self.ids.corner.hold_s = ui.admin_hold_s
@@ -151,6 +161,17 @@ class Shell(FloatLayout):
             self.idle.touch()
             handler(item)
 
+    def on_kv_post(self, _base_widget) -> None:
+        self._presence = Presence()
+        self.ids.manager.bind(current=self._show_home_button)
+
+    def _show_home_button(self, _manager, current: str) -> None:
+        self._presence.set_shown(self.ids.home_button, current != "home")
+
+    def go_home(self) -> None:
+        """The header's Home button: end the visit; during a health-check day its queue is home."""
+        self.finish()
+
     def home(self) -> None:
         """End the visit: wipe the session and every screen, show home."""
         self.end_session()
@@ -181,6 +202,8 @@ class Shell(FloatLayout):
 
     def _on_lang(self, *_args) -> None:
         self.lang_button_text = "English" if tr.lang == "zh_CN" else "中文"
+        for screen in self.manager.screens:
+            screen.retranslate(tr.lang)
         self.tick()
 
     # touches and the clock ----------------------------------------------------------------

@@ -36,6 +36,8 @@ WARN = rgb("#7A4A00")          # elevated result (amber-brown keeps 7:1 with whi
 DANGER = rgb("#9B1111")        # high / urgent result
 ONLINE = rgb("#1E5E20")
 OFFLINE = rgb("#474747")
+BLACK_RED = rgb("#4A0A0A")      # the worst rating: darker than DANGER, so the five faces' colours differ
+DEMO = rgb("#3D3D6B")           # demo-mode sample-card buttons (indigo grey: not a real action colour)
 
 # Sizes: dp for layout, sp for text. Elder-friendly minimums are 64 dp targets, 24 sp body,
 # 64 sp key figures.

@@ -6,7 +6,7 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import OptionProperty, StringProperty
 
-from kiosk.i18n import N_
+from kiosk.i18n import N_, Joined
 from screens import theme
 from screens.base import KioskScreen
 from screens.widgets import KButton
@@ -36,6 +36,11 @@ class VolunteerScreen(KioskScreen):
     def on_phase(self, _instance, phase: str) -> None:
         self.show_only(f"{phase}_panel", "status_panel", "choose_panel", "spend_panel", "done_panel")
 
+    def on_primary_text(self, _instance, text: str) -> None:
+        # No volunteer action for a card that is not a volunteer's: refused up front, not after a form.
+        for name in ("primary_button", "record_button", "spend_button"):
+            self.set_shown(name, bool(text))
+
     def enter(self, **_params) -> None:
         self.phase = "status"
         self.on_phase(self, self.phase)
@@ -52,7 +57,8 @@ class VolunteerScreen(KioskScreen):
             st = self.ctx.services["timebank"].status(person)
         except NotRegistered:
             self.hello = self._("{name}, hello!", name=person.display_name or self._("Resident"))
-            self.shift = self._("This card is not registered as a volunteer. Please ask the staff to register you.")
+            self.shift = self._("This card is not registered as a volunteer. Please ask the staff to register "
+                                "you (administration → Register a volunteer); then tap your card again.")
             self.hours = self.balance = self.recent = ""
             self.primary_text = ""
             return
@@ -68,10 +74,13 @@ class VolunteerScreen(KioskScreen):
             self.shift = self._("Not checked in · {team}", team=st.team_name)
             self.primary_text = self._("Check in")
         self.hours = self._("{h} hours this month", h=_hours(st.hours_this_month))
-        pending = f" (+{_hours(st.pending_hours)})" if st.pending_hours else ""
+        pending = self._(" (+{h} to be confirmed)", h=_hours(st.pending_hours)) if st.pending_hours else ""
         self.balance = self._("Time bank balance {h} hours", h=_hours(st.balance)) + pending
-        self.recent = "\n".join(f"{s.at.astimezone():%m-%d} {s.service_name} {_hours(s.hours)} h"
-                                f"{'' if s.confirmed else ' …'}" for s in st.recent_services[:3])
+        self.recent = Joined("\n", [self._("{date} {service} {h} hours", date=self._("{month}/{day}", month=s.at.astimezone().month,
+                                                                                   day=s.at.astimezone().day),
+                                            service=s.service_name, h=_hours(s.hours))
+                                    + ("" if s.confirmed else self._(" (waiting for the resident to confirm)"))
+                                    for s in st.recent_services[:3]])
 
     # -- actions ------------------------------------------------------------------------------------
     def primary(self) -> None:
@@ -207,7 +216,8 @@ class VolunteerScreen(KioskScreen):
 
         from kiosk.timebank.results import NeedsCheckIn, ServiceSummary, VolunteerStatus
         now = datetime.now(timezone.utc)
-        services = (ServiceSummary("s1", "代购", now - timedelta(days=1), 1.0, True, 5),
+        services = (ServiceSummary("s0", "陪同就医", now - timedelta(hours=3), 2.0, False, None),
+                    ServiceSummary("s1", "代购", now - timedelta(days=1), 1.0, True, 5),
                     ServiceSummary("s2", "上门探访", now - timedelta(days=3), 1.5, True, 4))
         self.enter()
         self._show_status(VolunteerStatus("V0001", "李*华", "orange", "暖心橙", now - timedelta(hours=2), 12.5,

@@ -16,6 +16,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.label import Label
 
+from drivers import linebreak
 from screens import theme
 from screens.charts import CuffGauge, TrendChart  # noqa: F401  (registered for kv)
 from screens.icons import Icon  # noqa: F401  (registered for kv)
@@ -56,6 +57,25 @@ class KLabel(Label):
         else:
             self.text_size = self.size
 
+    def texture_update(self, *largs) -> None:
+        """Lay the text out by the Chinese line-breaking rules before Kivy draws it.
+
+        Kivy breaks Chinese anywhere (a line may start with ，, 事情 may be split); the label's text
+        is broken here into lines that fit, so Kivy has nothing left to break. ``text`` itself is
+        unchanged.
+        """
+        width = self.text_size[0]
+        if width and self.text and not self.shorten and not self.markup:
+            pad = self.padding[0] + self.padding[2]
+            core = self._label
+            self._label.text = "\n".join(linebreak.wrap(self.text, width - pad - 1, lambda s: core.get_extents(s)[0]))
+        super().texture_update(*largs)
+
+    def laid_out_lines(self) -> list[str]:
+        """The text's lines as drawn now (for the audit)."""
+        cached = getattr(self._label, "_cached_lines", None) or []
+        return ["".join(word.text for word in line.words) for line in cached]
+
     def _grow(self, *_args) -> None:
         if self.fit:
             self.size = self.texture_size
@@ -88,6 +108,8 @@ class KButton(Pressable):
     icon = StringProperty("")
     font_role = OptionProperty("body", options=list(ROLE_SP))
     icon_width = NumericProperty(0)
+    #: The width icon, text and padding need (for buttons sized to their content).
+    content_width = NumericProperty(0)
 
     def __init__(self, **kwargs) -> None:
         # Defaults in Python, not in the kv rule: kv expressions in a base rule would override

@@ -144,7 +144,7 @@ def _build_samples() -> dict[str, SampleCard]:
         issuer="北京市公安局朝阳分局", nationality="CHN")
     permit = IdDocument(
         kind=DocumentKind.HMT_PERMIT, name="测试港", gender=Gender.FEMALE, birth_date=date(1988, 5, 1),
-        number="810000198805010124", valid_from=date(2019, 3, 1), valid_until=date(2024, 3, 1),
+        number="810000198805010124", valid_from=date(2024, 3, 1), valid_until=date(2029, 3, 1),
         address="上海市静安区测试路88弄8号", issuer="上海市公安局静安分局",
         permit_number="H12345678", issue_count=1)
     foreign_2017 = IdDocument(

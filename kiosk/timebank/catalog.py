@@ -41,7 +41,7 @@ DEFAULT_SERVICES = (
     ServiceType("proxy", "代理", 1.0), ServiceType("errand", "代办", 1.0), ServiceType("purchase", "代购", 1.0),
     ServiceType("receive", "代收", 0.5), ServiceType("home_visit", "上门探访", 1.0),
     ServiceType("bp", "测血压", 0.5), ServiceType("glucose", "测血糖", 0.5), ServiceType("escort", "陪同就医", 2.0),
-    ServiceType("duty", "驿站值班", kind="activity"), ServiceType("health_day", "义诊协助", kind="activity"),
+    ServiceType("duty", "驿站值班", kind="activity"), ServiceType("health_day", "筛查日协助", kind="activity"),
     ServiceType("event", "活动服务", kind="activity"), ServiceType("environment", "环境整治", kind="activity"),
 )
 

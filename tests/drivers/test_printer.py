@@ -165,6 +165,29 @@ def test_wrap_keeps_every_character_within_the_width(text, columns):
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
 
 
+@settings(max_examples=200, deadline=None)
+@given(line_text, st.integers(8, 48))
+def test_wrap_never_starts_a_line_with_closing_punctuation(text, columns):
+    from drivers.linebreak import CLOSING
+    lines = wrap(text, columns)
+    assert not [line for line in lines[1:] if line[:1] in CLOSING and text_width(line) < columns]
+
+
+def test_slip_keeps_chinese_phrases_together_and_punctuation_off_line_starts():
+    """Seen on a printed slip: 事/情, 帮/忙 and 正常高/值 split across lines, lines starting with ，."""
+    from drivers.linebreak import bad_breaks
+    slip = Slip(station="示范市民驿站", name="王*明", time="2025-03-01 09:30", readings=("血压 135/85 mmHg",),
+                title="血压正常高值", advice="您的血压在正常高值范围，有事情需要帮忙时，请找工作人员（在服务台），"
+                                            "平时少吃盐，多活动，几周后再测一次。",
+                note="这是筛查结果，不是诊断。只有医生在不同日子多次测量后才能诊断。")
+    for columns in (32, 48):
+        for size, text, half in ((2, slip.title, True), (1, slip.advice, False), (1, slip.note, False)):
+            lines = wrap(text, columns // 2 if half else columns)
+            assert not bad_breaks(text, lines), (columns, lines)
+    lines = wrap(slip.advice, 32)
+    assert "正常高值" in "".join(lines) and not any(line.endswith("正常高") for line in lines)
+
+
 def test_layout_marks_readings_and_title_large():
     sizes = dict((line, size) for size, line in layout(SLIP, 32) if line)
     assert sizes["血压 128/82 mmHg"] == 3 and sizes["血压正常高值"] == 2 and sizes["示范市民驿站"] == 1
@@ -189,5 +212,5 @@ def test_journaled_measurement_prints_in_chinese(printer_sim, tmp_path):
         rec, alert = record_measurement(journal, "pk-1", reading, assess_bp(186, 112), station_id="st-1")
         SlipPrinter(printer_sim.path).print_slip(build_slip(rec, station_name="示范市民驿站", masked_name="王*明"))
     lines = [line for line in text_lines(printer_sim.wait_for_cut(WAIT)) if line]
-    assert "血压 186/112 mmHg" in lines and "王*明  2025-03-01 09:30" in lines
+    assert "血压 186/112 毫米汞柱" in lines and "王*明  2025-03-01 09:30" in lines
     assert alert is not None

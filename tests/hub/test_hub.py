@@ -231,3 +231,26 @@ def test_postgresql_hub_drain_exactly_once(tmp_path, mosquitto, pg_schema_url):
     finally:
         store.close()
     assert sorted(r[0] for r in rows) == sorted(ids) and sorted(r[1] for r in rows) == list(range(1, 151))
+
+
+def test_a_consent_withdrawal_deletes_that_persons_health_records_at_the_hub(store):
+    """By person key, from every station, including a health record that arrives afterwards."""
+    import sqlite3
+
+    def health(i, station, person):
+        return WireRecord(f"{station}-h{i}", station, i, "bp_measurement", TS,
+                          json.dumps({"person_key": person, "systolic": 150, "diastolic": 95}))
+
+    store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b1", [health(1, "st-a", "p1"), health(2, "st-a", "p2"),
+                                                                      rec(3)]))
+    store.handle_records("yizhan/v1/st-b/records", "st-b", encode_batch("st-b", "b1", [health(1, "st-b", "p1")]))
+    withdrawal = WireRecord("st-a-w", "st-a", 4, "consent_withdrawn", TS, json.dumps({"person_key": "p1", "erased_count": 1}))
+    store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b2", [withdrawal]))
+    late = health(2, "st-b", "p1")                       # queued at another station before the withdrawal
+    store.handle_records("yizhan/v1/st-b/records", "st-b", encode_batch("st-b", "b2", [late]))
+    db = sqlite3.connect(store.engine.url.database)
+    try:
+        rows = db.execute("SELECT id, kind FROM hub_records ORDER BY id").fetchall()
+    finally:
+        db.close()
+    assert rows == [("st-a-h2", "bp_measurement"), ("st-a-r3", "visit"), ("st-a-w", "consent_withdrawn")]

@@ -86,3 +86,48 @@ def test_payloads_round_trip_and_bad_payloads_are_typed_errors():
                 {"person_key": "k", "source": "qr", "role": "r", "extra": 1}, []):
         with pytest.raises(PayloadError):
             payload_from_dict("visit", bad)
+
+
+def test_a_consent_withdrawal_erases_the_persons_health_payloads_and_nothing_else(tmp_path):
+    """The journal stays append-only: a health record's payload may become an erasure tombstone,
+    once; its id, sequence and time stay; no other record can change; readers skip tombstones;
+    the old values are not left in the file."""
+    import sqlite3
+
+    from drivers.readings import BloodPressureReading, DeviceInfo
+    from kiosk.health import assess_bp
+    from kiosk.health_records import record_measurement
+    from kiosk.identity import IdentityService  # noqa: F401  (the service wraps this; tested in flows)
+    from kiosk.records import ConsentWithdrawn, Visit
+
+    path = tmp_path / "j.sqlite3"
+    with Journal(path, "st-1") as journal:
+        mine, _ = record_measurement(journal, "a" * 64, BloodPressureReading(151, 97, 70, DeviceInfo("d", "D")),
+                                     assess_bp(151, 97), station_id="st-1")
+        other, _ = record_measurement(journal, "b" * 64, BloodPressureReading(122, 78, 70, DeviceInfo("d", "D")),
+                                      assess_bp(122, 78), station_id="st-1")
+        visit = journal.append(Visit(person_key="a" * 64, source="demo", role="resident")).record
+        withdrawal = journal.append(ConsentWithdrawn(person_key="a" * 64, erased_count=1)).record
+        assert journal.erase_person("a" * 64, withdrawal.id) == 1
+        assert journal.erase_person("a" * 64, withdrawal.id) == 0            # idempotent
+        assert journal.get(mine.id) is None and journal.get(other.id) is not None
+        assert [r.id for r in journal.records("bp_measurement")] == [other.id]
+        assert journal.count("bp_measurement") == 1 and journal.get(visit.id) is not None
+        assert journal.records("consent_withdrawn", where={"person_key": "a" * 64})    # the withdrawal stays
+        db = sqlite3.connect(path)
+        try:
+            row = db.execute("SELECT seq, kind, payload FROM records WHERE id = ?", (mine.id,)).fetchone()
+            assert row[0] == mine.seq and row[1] == "bp_measurement" and "151" not in row[2]
+            for sql in ("UPDATE records SET payload = '{}' WHERE id = ?",                      # not a tombstone
+                        "UPDATE records SET payload = json_object('erased', 'x') WHERE id = ?"):   # a visit
+                target = mine.id if "'{}'" in sql else visit.id
+                try:
+                    db.execute(sql, (target,))
+                    raise AssertionError(f"the journal allowed {sql}")
+                except sqlite3.IntegrityError as exc:
+                    assert "immutable" in str(exc)
+        finally:
+            db.close()
+    raw = path.read_bytes() + (path.with_name(path.name + "-wal").read_bytes()
+                               if path.with_name(path.name + "-wal").exists() else b"")
+    assert b'"systolic": 151' not in raw and b'"systolic":151' not in raw

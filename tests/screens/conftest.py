@@ -11,10 +11,18 @@ def harness(tmp_path_factory):
     from kiosk.context import build_context
     from kiosk.settings import load_settings
 
+    from app.demo import DemoRig
+
     data = tmp_path_factory.mktemp("kiosk-data")
     settings = load_settings(demo=True, env={"YIZHAN_DATA_DIR": str(data)})
+    # Demo mode's sample-card buttons show, as in the tour; the rig's own files (device links, its
+    # roster) live beside the kiosk's data directory, not in it.
+    rig = DemoRig(load_settings(demo=True, env={"YIZHAN_DATA_DIR": str(tmp_path_factory.mktemp("demo-rig"))}))
+    rig.start()
     ctx = build_context(settings)
+    ctx.services["demo"] = rig
     h = HeadlessShell(ctx)
     yield h
     h.close()
     ctx.close()
+    rig.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.audit import audit
+from tests.support.touch import press, touch_audit, visible_texts
 
 
 def _states():
@@ -26,6 +27,67 @@ def test_every_screen_state_passes_the_audit(harness, lang):
         harness.screen(name).load_demo(state)
         harness.frames(4)
         failures += [f"{name}[{state}]/{lang}: {p}" for p in audit(harness.shell)]
+        failures += [f"{name}[{state}]/{lang}: unit in the other language's form: {t!r}"
+                     for t in visible_texts(harness.shell) for u in OTHER_UNITS[lang] if u in t]
+    harness.shell.end_session()
+    assert not failures, "\n".join(failures)
+
+
+#: One form of each unit per language: 毫米汞柱 and 毫摩尔/升 in Chinese, mmHg and mmol/L in English.
+OTHER_UNITS = {"zh_CN": ("mmHg", "mmol/L"), "en": ("毫米汞柱", "毫摩尔")}
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_every_button_answers_a_finger_everywhere_on_it(harness, lang):
+    """The touch reachability audit: a 5×5 grid of real touches on every visible button of every state."""
+    from screens.i18n import tr
+
+    failures = []
+    for name, state in _states():
+        harness.shell.end_session()
+        harness.ctx.session.set_language(lang)
+        tr.lang = lang
+        harness.shell.manager.current = name
+        harness.screen(name).load_demo(state)
+        harness.frames(4)
+        failures += [f"{name}[{state}]/{lang}: {p}" for p in touch_audit(harness.shell)]
+    harness.shell.end_session()
+    assert not failures, "\n".join(failures)
+
+
+def _no_times(texts):
+    """Clock times vary between two renderings a moment apart; the words must not."""
+    import re
+    return [re.sub(r"\d\d:\d\d", "HH:MM", t) for t in texts]
+
+
+def _show(harness, name, state, lang):
+    from screens.i18n import tr
+    harness.shell.end_session()
+    harness.ctx.session.set_language(lang)
+    tr.lang = lang
+    harness.shell.manager.current = name
+    harness.screen(name).load_demo(state)
+    harness.frames(4)
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_a_language_switch_re_renders_every_visible_text_and_both_audits_pass(harness, lang):
+    """Each state shown in the other language, then switched to ``lang`` with the header button,
+    reads exactly as when shown in ``lang`` from the start, and passes both audits."""
+    other = "en" if lang == "zh_CN" else "zh_CN"
+    failures = []
+    for name, state in _states():
+        _show(harness, name, state, lang)
+        fresh = _no_times(visible_texts(harness.shell))
+        _show(harness, name, state, other)
+        press(harness, "English" if other == "zh_CN" else "中文", frames=4)
+        switched = _no_times(visible_texts(harness.shell))
+        stale = [t for t in switched if t not in fresh]
+        if stale or len(switched) != len(fresh):
+            failures.append(f"{name}[{state}] {other}→{lang}: not re-rendered: {stale[:4]}; "
+                            f"missing: {[t for t in fresh if t not in switched][:4]}")
+        failures += [f"{name}[{state}] {other}→{lang}: {p}" for p in audit(harness.shell) + touch_audit(harness.shell)]
     harness.shell.end_session()
     assert not failures, "\n".join(failures)
 
@@ -73,7 +135,7 @@ def test_audit_catches_breaches(harness):
 def test_palette_text_pairs_reach_aaa_contrast():
     from screens import theme
     for fill in (theme.HEALTH, theme.VOLUNTEER, theme.RECORDS, theme.HELP, theme.ACCENT, theme.NEUTRAL,
-                 theme.OK, theme.WARN, theme.DANGER, theme.ONLINE, theme.OFFLINE, theme.HEADER):
+                 theme.OK, theme.WARN, theme.DANGER, theme.ONLINE, theme.OFFLINE, theme.HEADER, theme.DEMO, theme.BLACK_RED):
         assert theme.contrast(theme.ON_DARK, fill) >= 7, fill
     for surface in (theme.PAGE, theme.CARD):
         assert theme.contrast(theme.INK, surface) >= 7

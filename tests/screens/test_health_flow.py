@@ -1,11 +1,14 @@
-"""End to end on the real window with the demo rig's simulators (real protocols over ptys):
+"""End to end on the real window with the demo rig's simulators (real protocols over ptys), moved
+only by touches on what is visible (found by label) and cards placed on the simulated reader:
 card → consent → health menu → blood pressure with a live gauge → result journaled; an urgent
-reading raises an alert that jumps the outbox queue; glucose with its meal context."""
+reading raises an alert that jumps the outbox queue; glucose with its meal context; a health-check
+day; a volunteer's shift, service and rating; registration; spending hours."""
 from __future__ import annotations
 
 import pytest
 
-from kiosk.settings import load_settings
+from kiosk.settings import DEMO_ADMIN_PIN, load_settings
+from tests.support.touch import hold, press, press_keys
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +28,8 @@ def demo(tmp_path_factory):
                               on_event=h.shell.on_identity_event)
     ctx.services["identity_sources"] = sources
     sources.start()
+    rig.deliver, rig.identity = h.shell.on_identity_event, ctx.services["identity"]
+    rig.reader_empty = lambda: ctx.status.get("idcard").get("card") is False
     start_device_services(ctx, h.post)
     assert h.pump_until(lambda: ctx.status.get("bp").get("state") == "connected", 10)
     yield h, rig
@@ -32,31 +37,51 @@ def demo(tmp_path_factory):
     ctx.close()
 
 
-def identify(h, rig, purpose="health"):
-    h.shell.home()
-    h.screen("home").choose(purpose)
+def place(h, rig, kind):
+    """Take any card off the simulated reader, then place the sample card ``kind`` on it."""
     rig.remove_card()
     if h.ctx.status.get("idcard").get("card"):
         assert h.pump_until(lambda: h.ctx.status.get("idcard").get("card") is False, 5)
-    rig.idcard.present("resident")
+    rig.place_card(kind)
+
+
+def identify(h, rig, tile="健康自测", card="resident"):
+    """From home: tap a tile, place a card, agree to the consent if asked; ends on the greeting."""
+    h.shell.home()
+    h.frames(2)
+    press(h, tile)
+    assert h.shell.manager.current == "identify"
+    place(h, rig, card)
     assert h.pump_until(lambda: h.shell.manager.current in ("consent", "greeting"), 10)
+    h.frames(2)
     if h.shell.manager.current == "consent":
-        h.screen("consent").decide(True)
+        press(h, "同意，继续")
     assert h.shell.manager.current == "greeting"
+
+
+def open_admin(h):
+    """Hold the hidden admin area, then type the demo PIN on the keypad."""
+    corner = h.shell.ids.corner
+    hold(h, *corner.to_window(*corner.center), seconds=h.ctx.settings.ui.admin_hold_s + 0.2)
+    assert h.shell.manager.current == "admin_pin"
+    press_keys(h, DEMO_ADMIN_PIN)
+    press(h, "确定")
+    assert h.shell.manager.current == "admin"
 
 
 def test_blood_pressure_end_to_end_with_live_gauge_and_urgent_alert(demo):
     h, rig = demo
     identify(h, rig)
-    h.shell.go("health_menu")
-    h.screen("health_menu").choose("bp")
+    press(h, "开始健康自测")
+    press(h, "量血压")
+    assert h.shell.manager.current == "measure"
     measure = h.screen("measure")
     gauge_values = []
     measure.bind(cuff=lambda _w, v: gauge_values.append(v))
     rig._bp_index = 3                      # the demo's next reading is the urgent one: 186/112
-    measure.start()
+    press(h, "开始测量")
     assert h.pump_until(lambda: h.shell.manager.current == "result", 20)
-    assert max(gauge_values) > 100        # the cuff pressure streamed live
+    assert any(v > 0 for v in gauge_values)   # the cuff pressure reached the gauge live, before the result
     result = h.screen("result")
     assert result.value == "186/112" and result.urgent
     journal = h.ctx.journal
@@ -72,62 +97,91 @@ def test_blood_pressure_end_to_end_with_live_gauge_and_urgent_alert(demo):
         assert [r.id for r in first.records] == [alerts[0].id]     # the alert leaves first
     finally:
         outbox.close()
+    h.frames(2)
+    press(h, "看看变化")                          # the first tap works
+    assert h.shell.manager.current == "records"
+    assert "最近一次 186/112 毫米汞柱，" in h.screen("records").bp_latest
+    press(h, "回到本次结果")                      # back to the result, where the slip can be printed
+    assert h.shell.manager.current == "result" and h.screen("result").value == "186/112"
+    press(h, "打印小票")
+    assert h.pump_until(lambda: "打印好了" in h.screen("result").print_text, 10)
+
+
+def test_stop_while_the_cuff_inflates_returns_to_the_start_button(demo):
+    h, rig = demo
+    identify(h, rig)
+    press(h, "开始健康自测")
+    press(h, "量血压")
+    measurements = h.ctx.journal.count("bp_measurement")
+    rig.bp.step_s = 0.5                          # a slow cuff, so the test is not a race with the monitor
+    try:
+        press(h, "开始测量")
+        measure = h.screen("measure")
+        assert measure.phase == "measuring"
+        press(h, "停止")                         # the cuff deflates, nothing is measured
+    finally:
+        rig.bp.step_s = 0.12
+    assert measure.phase == "ready"
+    h.frames(30)
+    assert h.shell.manager.current == "measure" and h.ctx.journal.count("bp_measurement") == measurements
+    press(h, "返回")
+    assert h.shell.manager.current == "health_menu"
 
 
 def test_glucose_with_meal_context(demo):
     h, rig = demo
-    identify(h, rig, "health")
-    h.shell.go("glucose_context")
-    h.screen("glucose_context").answer("fasting")
+    identify(h, rig)
+    press(h, "开始健康自测")
+    press(h, "测血糖")
+    press(h, "昨晚以后没吃东西", frames=2)
     assert h.shell.manager.current == "measure"
     rig._glucose_index = 1                 # 119 mg/dL = 6.6 mmol/L: impaired fasting glucose
-    h.screen("measure").start()
+    press(h, "读取结果")
     assert h.pump_until(lambda: h.shell.manager.current == "result", 20)
     assert h.screen("result").value == "6.6"
+    assert h.screen("result").second == "测量时间：空腹"          # the meal context it was judged by
     record = h.ctx.journal.records("glucose_measurement", newest_first=True, limit=1)[0]
     assert record.payload.category == "glu_ifg" and record.payload.meal.value == "fasting"
 
 
 def test_records_show_the_trend(demo):
     h, rig = demo
-    identify(h, rig, "records")
-    h.shell.go("records")
+    identify(h, rig, "我的记录")
+    press(h, "我的记录")
+    assert h.shell.manager.current == "records"
     records = h.screen("records")
     assert records.bp_series and "186/112" in records.bp_latest
-
-
-def tap(h, rig, kind):
-    rig.remove_card()
-    if h.ctx.status.get("idcard").get("card"):
-        assert h.pump_until(lambda: h.ctx.status.get("idcard").get("card") is False, 5)
-    rig.idcard.present(kind)
 
 
 def test_health_check_day_attributes_measurements_and_closes_with_a_summary(demo):
     h, rig = demo
     h.shell.home()
-    h.shell.go("health_day")
+    open_admin(h)
+    press(h, "健康筛查日")
     day_screen = h.screen("health_day")
-    tap(h, rig, "resident")                     # a resident cannot open the day
+    assert h.shell.manager.current == "health_day"
+    place(h, rig, "resident")                   # a resident cannot open the day
     assert h.pump_until(lambda: bool(day_screen.message), 10)
     assert day_screen.phase == "closed"
-    tap(h, rig, "resident_young")               # the demo volunteer opens it
+    place(h, rig, "resident_young")             # the demo volunteer opens it
     assert h.pump_until(lambda: day_screen.phase == "open", 10)
     day = h.ctx.services["health_day"]
-    tap(h, rig, "resident")                     # first resident of the day
+    place(h, rig, "resident")                   # first resident of the day
     assert h.pump_until(lambda: h.shell.manager.current in ("health_menu", "consent"), 10)
+    h.frames(2)
     if h.shell.manager.current == "consent":
-        h.screen("consent").decide(True)
-    h.shell.go("measure", kind="bp")
+        press(h, "同意，继续")
+    press(h, "量血压")
     rig._bp_index = 2                           # 162/101: grade 2, abnormal but not urgent
-    h.screen("measure").start()
+    press(h, "开始测量")
     assert h.pump_until(lambda: h.shell.manager.current == "result", 20)
     record = h.ctx.journal.records("bp_measurement", newest_first=True, limit=1)[0]
     assert record.payload.session_id == day.session_id
-    h.shell.finish()                            # "Done" returns to the day's queue, person wiped
+    h.frames(2)
+    press(h, "完成")                             # back to the day's queue, person wiped
     assert h.shell.manager.current == "health_day" and h.ctx.session.person is None
     assert "1" in day_screen.counts
-    day_screen.close_day()
+    press(h, "结束健康筛查日")
     closed = h.ctx.journal.records("health_session_closed", where={"session_id": day.session_id})
     assert len(closed) == 1
     summary = closed[0].payload
@@ -137,26 +191,28 @@ def test_health_check_day_attributes_measurements_and_closes_with_a_summary(demo
 
 def test_volunteer_checks_in_records_a_service_and_the_resident_rates_it(demo):
     h, rig = demo
-    identify_as = "resident_young"              # the demo volunteer's ID card
-    h.shell.home()
-    h.screen("home").choose("volunteer")
-    tap(h, rig, identify_as)
-    assert h.pump_until(lambda: h.shell.manager.current == "greeting", 10)
+    identify(h, rig, "志愿服务", card="resident_young")     # the demo volunteer's ID card
     assert h.ctx.session.person.role == "volunteer"
-    h.shell.go("volunteer")
+    press(h, "志愿服务")
     page = h.screen("volunteer")
-    page.primary()                              # no open shift: choose team and activity
+    press(h, "签到")                             # no open shift: choose team and activity
     assert page.phase == "choose"
-    page.confirm_check_in()
+    press(h, "签到")
     assert page.phase == "done" and ":" in page.big
     assert h.ctx.journal.count("volunteer_check_in") == 1
-    h.shell.go("service")
+    press(h, "完成")
+    assert h.shell.manager.current == "home"
+    identify(h, rig, "志愿服务", card="resident_young")
+    press(h, "志愿服务")
+    press(h, "记录一次服务")
     service = h.screen("service")
-    service.record()
+    assert h.shell.manager.current == "service"
+    press(h, "请居民确认")
     assert service.phase == "confirm"
-    tap(h, rig, "resident")                     # the resident confirms with their own card
+    place(h, rig, "resident")                   # the resident confirms with their own card
     assert h.pump_until(lambda: service.phase == "rate", 10)
-    service.rate(2)                             # 不满意: a follow-up for staff
+    h.frames(2)
+    press(h, "不满意")                           # a follow-up for staff
     assert service.phase == "done"
     confirmation = h.ctx.journal.records("service_confirmation")[-1].payload
     assert confirmation.rating == 2
@@ -167,39 +223,35 @@ def test_volunteer_checks_in_records_a_service_and_the_resident_rates_it(demo):
 def test_staff_registers_a_volunteer_who_can_then_check_in(demo):
     h, rig = demo
     sources = h.ctx.services["identity_sources"]
-    h.shell.go("register")
+    h.shell.home()
+    open_admin(h)
+    press(h, "登记志愿者")
     page = h.screen("register")
     assert sources.capture_names
-    tap(h, rig, "foreign_2023")                 # not yet a volunteer
+    place(h, rig, "foreign_2023")               # not yet a volunteer
     assert h.pump_until(lambda: page.phase == "details", 10)
+    h.frames(2)
     assert page.who == "测*新"
-    for digit in "13912345678":
-        page.press(digit)
-    page.register()
+    press_keys(h, "13912345678")
+    press(h, "登记")
     assert page.phase == "done" and not sources.capture_names
     record = h.ctx.journal.records("volunteer_registered")[-1].payload
     assert record.name == "测试新" and record.phone_masked.startswith("139") and "5678" in record.phone_masked
     assert "12345" not in record.phone_masked
     # The new volunteer is recognised at once by their card.
-    h.shell.home()
-    h.screen("home").choose("volunteer")
-    tap(h, rig, "foreign_2023")
-    assert h.pump_until(lambda: h.shell.manager.current == "greeting", 10)
+    identify(h, rig, "志愿服务", card="foreign_2023")
     assert h.ctx.session.person.role == "volunteer"
 
 
 def test_volunteer_spends_hours_within_the_balance_limit(demo):
     h, rig = demo
-    h.shell.home()
-    h.screen("home").choose("volunteer")
-    tap(h, rig, "resident_young")
-    assert h.pump_until(lambda: h.shell.manager.current == "greeting", 10)
-    h.shell.go("volunteer")
+    identify(h, rig, "志愿服务", card="resident_young")
+    press(h, "志愿服务")
     page = h.screen("volunteer")
-    page.start_spend()
+    press(h, "用时长兑换服务")
     assert page.phase == "spend"
-    page._pick_spend_hours(3)
-    page.confirm_spend()                    # the demo volunteer has no hours yet: refused, nothing journaled
+    press(h, "3 小时")
+    press(h, "用时长兑换服务")               # the demo volunteer has too few hours: refused, nothing journaled
     assert page.phase == "spend" and page.message
     assert not [r for r in h.ctx.journal.records("ledger_movement") if r.payload.kind == "spend"]
 
@@ -219,16 +271,151 @@ def test_a_lost_volunteer_card_is_replaced_by_the_next_unregistered_card(demo):
     from kiosk.identify_sources import IdentityEvent
 
     h, rig = demo
-    h.shell.go("register")
+    h.shell.home()
+    open_admin(h)
+    press(h, "登记志愿者")
     page = h.screen("register")
-    tap(h, rig, "resident_young")               # the demo volunteer's ID card
+    place(h, rig, "resident_young")             # the demo volunteer's ID card
     assert h.pump_until(lambda: page.phase == "rebind", 10)
     identity = h.ctx.services["identity"]
     new_card = identity.from_card_uid("0A0B0C0D")
     assert new_card.reason == "unknown_card" and new_card.detail == "0A0B0C0D"
-    page.on_identity(IdentityEvent(new_card, "pcsc", 0.0))
+    page.on_identity(IdentityEvent(new_card, "pcsc", 0.0))   # a contactless card event, as the PC/SC source sends it
     assert page.phase == "done"
     tapped = identity.from_card_uid("0a0b0c0d")
     assert tapped.person.role == "volunteer" and tapped.person.volunteer_id == "V0001"
     old = identity.from_card_uid("04A1B2C3")
     assert getattr(old, "reason", "") == "unknown_card"      # the old card stops working here
+
+
+def test_every_card_wait_offers_the_fitting_sample_cards_by_name(demo):
+    """Demo mode has no dead end: wherever the kiosk waits for a card, the sample cards that fit are
+    offered by name; the same card placed again is read again; the one expired card says so."""
+    from tests.support.touch import buttons
+    from screens.widgets import KButton
+
+    h, rig = demo
+
+    def demo_buttons():
+        return sorted(b.text for b in buttons(h.shell) if isinstance(b, KButton) and b.bg_color == list(DEMO))
+
+    from screens.theme import DEMO
+    h.shell.home()
+    h.frames(2)
+    press(h, "健康自测")
+    assert demo_buttons() == sorted(["居民 测*甲", "志愿者 测*乙", "过期证件 测*丙丁"])
+    press(h, "过期证件 测*丙丁")
+    identify = h.screen("identify")
+    assert h.pump_until(lambda: "过期" in identify.message, 10)
+    press(h, "居民 测*甲")
+    assert h.pump_until(lambda: h.shell.manager.current in ("consent", "greeting"), 10)
+    assert h.ctx.session.person.display_name == "测*甲"
+    h.shell.home()
+    h.frames(2)
+    press(h, "健康自测")
+    press(h, "居民 测*甲")                      # already on the reader: read again, not skipped to another card
+    assert h.pump_until(lambda: h.shell.manager.current in ("consent", "greeting"), 10)
+    assert h.ctx.session.person.display_name == "测*甲"
+
+    h.shell.home()
+    open_admin(h)
+    press(h, "健康筛查日")
+    if h.screen("health_day").phase == "open":
+        press(h, "结束健康筛查日")
+    assert demo_buttons() == ["志愿者 测*乙"]          # to open the (next) day
+    press(h, "志愿者 测*乙")
+    assert h.pump_until(lambda: h.screen("health_day").phase == "open", 10)
+    h.frames(2)
+    assert demo_buttons() == sorted(["居民 测*甲", "居民 测*港"])
+    press(h, "结束健康筛查日")
+
+    h.shell.home()
+    open_admin(h)
+    press(h, "登记志愿者")
+    assert demo_buttons() == sorted(["未登记 测*新", "志愿者 测*乙"])
+    press(h, "志愿者 测*乙")
+    assert h.pump_until(lambda: h.screen("register").phase == "rebind", 10)
+    h.frames(2)
+    assert demo_buttons() == ["刷一张新卡"]
+    press(h, "刷一张新卡")
+    assert h.screen("register").phase == "done"
+
+
+def test_declining_needs_a_second_tap_away_from_not_me_and_consent_can_be_given_later(demo):
+    from tests.support.touch import find_button
+
+    h, rig = demo
+
+    def box(button):
+        x, y = button.to_window(button.x, button.y)
+        return x, y, x + button.width, y + button.height
+
+    def overlap(a, b):
+        return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+    h.shell.home()
+    h.frames(2)
+    press(h, "健康自测")
+    place(h, rig, "hmt_permit")                 # first visit: consent is asked
+    assert h.pump_until(lambda: h.shell.manager.current == "consent", 10)
+    h.frames(2)
+    consent_buttons = [box(find_button(h.shell, "不同意")), box(find_button(h.shell, "同意，继续"))]
+    press(h, "不同意")
+    assert h.shell.manager.current == "consent"   # not yet: asked once more
+    assert not h.ctx.journal.records("consent", where={"person_key": h.ctx.session.person.person_key})
+    press(h, "确定，不同意")
+    assert h.shell.manager.current == "greeting"
+    not_me = box(find_button(h.shell, "不是我"))
+    assert not [b for b in consent_buttons if overlap(b, not_me)]   # a double tap cannot decline or leave
+    assert "开始健康自测" not in [b.text for b in h.shell.walk(restrict=True) if hasattr(b, "icon")]
+    press(h, "我现在同意")                          # changed their mind
+    assert h.shell.manager.current == "consent"
+    press(h, "同意，继续")
+    assert h.shell.manager.current == "greeting"
+    press(h, "开始健康自测")
+    assert h.shell.manager.current == "health_menu"
+    decisions = [r.payload.granted for r in h.ctx.journal.records(
+        "consent", where={"person_key": h.ctx.session.person.person_key})]
+    assert decisions == [False, True]
+
+
+def test_staff_record_a_withdrawal_and_the_persons_health_records_are_erased(demo):
+    h, rig = demo
+    identity = h.ctx.services["identity"]
+    key = identity.from_document(__import__("drivers.sim.idcard", fromlist=["SAMPLE_CARDS"])
+                                 .SAMPLE_CARDS["resident"].expected).person.person_key
+    before = h.ctx.journal.count("bp_measurement")
+    mine = len(h.ctx.journal.records("bp_measurement", where={"person_key": key}))
+    assert mine, "the earlier flows measured this resident"
+    h.shell.home()
+    open_admin(h)
+    press(h, "撤回同意")
+    press(h, "居民 测*甲")
+    page = h.screen("withdraw")
+    assert h.pump_until(lambda: page.phase == "confirm", 10)
+    h.frames(2)
+    assert f"有 {mine + len(h.ctx.journal.records('glucose_measurement', where={'person_key': key})) + len(h.ctx.journal.records('health_alert', where={'person_key': key}))} 条健康记录" in page.summary
+    press(h, "撤回并删除")
+    assert page.phase == "done"
+    assert not h.ctx.journal.records("bp_measurement", where={"person_key": key})
+    assert h.ctx.journal.count("bp_measurement") == before - mine
+    withdrawal = h.ctx.journal.records("consent_withdrawn", where={"person_key": key})
+    assert len(withdrawal) == 1 and identity.consent_status(key) is False
+
+
+def test_a_card_that_is_not_a_volunteers_is_refused_up_front(demo):
+    from tests.support.touch import NotPressable, find_button
+
+    h, rig = demo
+    identify(h, rig, "志愿服务", card="hmt_permit")
+    press(h, "志愿服务")
+    assert h.shell.manager.current == "volunteer"
+    assert "找工作人员为您登记" in h.screen("volunteer").shift
+    for label in ("记录一次服务", "用时长兑换服务", "签到"):
+        try:
+            find_button(h.shell, label)
+            raise AssertionError(f"{label} is offered to a card that is not a volunteer's")
+        except NotPressable:
+            pass
+    press(h, "完成")
+    assert h.shell.manager.current == "home"

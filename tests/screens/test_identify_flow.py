@@ -10,6 +10,7 @@ import pytest
 from drivers.sim.idcard import SAMPLE_CARDS, IdCardSimulator
 from kiosk.identify_sources import IdentitySources
 from kiosk.settings import DeviceSettings
+from tests.support.touch import press
 
 
 @pytest.fixture()
@@ -40,7 +41,8 @@ def texts(widget) -> str:
 def test_card_to_consent_to_greeting_and_errors(harness, rig):
     shell = harness.shell
     shell.home()
-    harness.screen("home").choose("health")
+    harness.frames(2)
+    press(harness, "健康自测")
     assert shell.manager.current == "identify"
 
     rig.present("resident_expired")
@@ -50,8 +52,8 @@ def test_card_to_consent_to_greeting_and_errors(harness, rig):
 
     rig.present("resident")
     assert pump_until(harness, lambda: shell.manager.current == "consent")
-    harness.screen("consent").decide(True)
-    harness.frames(3)
+    harness.frames(2)
+    press(harness, "同意，继续", frames=3)
     assert shell.manager.current == "greeting"
     assert "测*甲，您好！" in texts(shell)
     assert harness.ctx.session.person.masked_id == "310***********1230"
@@ -66,7 +68,8 @@ def test_card_to_consent_to_greeting_and_errors(harness, rig):
 def test_card_pulled_mid_read_says_what_to_do(harness, rig):
     shell = harness.shell
     shell.home()
-    harness.screen("home").choose("records")
+    harness.frames(2)
+    press(harness, "我的记录")
     rig.fault("pull")
     rig.present("resident_young")
     assert pump_until(harness, lambda: bool(harness.screen("identify").message))
@@ -76,7 +79,8 @@ def test_card_pulled_mid_read_says_what_to_do(harness, rig):
 
 def test_no_full_id_number_anywhere_in_the_data_directory(harness, rig):
     harness.shell.home()
-    harness.screen("home").choose("health")
+    harness.frames(2)
+    press(harness, "健康自测")
     rig.present("resident_young")
     assert pump_until(harness, lambda: harness.shell.manager.current in ("consent", "greeting"))
     from kiosk.logs import setup_logging

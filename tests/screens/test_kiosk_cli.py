@@ -13,11 +13,11 @@ from kiosk.journal import SCHEMA_VERSION, Journal
 YIZHAN = [sys.executable, "-m", "app.cli"]
 
 
-def run(*args, env_extra=None, timeout=60):
+def run(*args, env_extra=None, timeout=60, cwd=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("YIZHAN_")}
     env.pop("DISPLAY", None)
     env.update(env_extra or {})
-    return subprocess.run([*YIZHAN, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run([*YIZHAN, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
 
 
 def test_check_config_ok_and_broken(tmp_path):
@@ -60,13 +60,47 @@ def test_newer_and_corrupt_journals_stop_the_kiosk_untouched(tmp_path):
     assert journal.read_bytes() == b"\0garbage" * 512
 
 
-def test_tour_writes_one_png_per_screen_state(tmp_path):
+def test_tour_writes_one_png_per_screen_state_without_touching_the_demo_data(tmp_path):
+    """`make tour` beside a running `make run`: the tour works in a throwaway data directory, so the
+    live demo's ./data (its journal, its device links) is left exactly as it was."""
+    import tempfile
+    live = tmp_path / "data"
+    (live / "dev").mkdir(parents=True)
+    (live / "dev" / "bp").symlink_to("/dev/pts/ptmx")
+    (live / "journal.sqlite3").write_bytes(b"the live demo's journal")
+    before = sorted((p.relative_to(live), p.is_symlink()) for p in live.rglob("*"))
+    scratch_before = set(Path(tempfile.gettempdir()).glob("yizhan-tour-*"))
     out = tmp_path / "tour"
-    res = run("kiosk", "--demo", "--data-dir", str(tmp_path / "d"), "--tour", str(out), timeout=120)
+    res = run("kiosk", "--demo", "--tour", str(out), timeout=120, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
+    assert sorted((p.relative_to(live), p.is_symlink()) for p in live.rglob("*")) == before
+    assert (live / "journal.sqlite3").read_bytes() == b"the live demo's journal"
+    assert set(Path(tempfile.gettempdir()).glob("yizhan-tour-*")) == scratch_before   # thrown away
     from screens import tour_plan
     names = sorted(p.name for p in out.glob("*.png"))
     assert sorted(step[3] for step in tour_plan()) == names
     for png in out.glob("*.png"):
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000     # a real, non-blank picture
+
+
+def test_start_up_without_a_display_says_so_and_keeps_kivy_noise_off_the_console(tmp_path):
+    """`make run` on a machine without a display: one line says nothing will appear and how to see
+    it; Kivy's "Older configuration version" chatter is not on the console."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YIZHAN_") and k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    proc = subprocess.Popen([*YIZHAN, "kiosk", "--demo", "--no-hub", "--data-dir", str(tmp_path / "d"),
+                             "--first-frame-marker"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        out = []
+        for line in proc.stdout:
+            out.append(line)
+            if line.startswith("FIRST_FRAME"):
+                break
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    stdout = "".join(out)
+    assert "no display" in stdout and "make tour" in stdout and "DISPLAY=" in stdout, stdout
+    assert "Older configuration version" not in err + stdout and "Upgrading configuration" not in err + stdout, err
+    assert "Deprecated property" not in err, err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kiosk.session import Person
 from tests.support.audit import audit
+from tests.support.touch import press, press_keys
 
 DEMO_PERSON = Person(role="resident", person_key="ab" * 32, display_name="王*明", masked_id="310***********1234",
                      birth_year=1950, gender="male", age_band="70-79", source="demo")
@@ -67,7 +68,8 @@ def test_a_touch_dismisses_the_countdown(harness):
 def test_language_switch_lasts_one_visit(harness):
     shell = harness.shell
     shell.go("help")
-    shell.toggle_language()
+    harness.frames(2)
+    press(harness, "English")
     harness.frames(2)
     assert harness.ctx.session.lang == "en"
     assert "How to use this kiosk" in _texts(shell)
@@ -94,6 +96,33 @@ def test_real_touch_on_the_health_tile_opens_identify(harness):
     assert shell.manager.current == "identify"
     assert harness.ctx.session.purpose == "health"
     shell.home()
+
+
+def test_the_header_home_button_goes_home_and_the_admin_hold_is_not_on_it(harness):
+    from kivy.clock import Clock
+
+    from tests.support.touch import NotPressable, find_button, hold
+
+    shell = harness.shell
+    shell.home()
+    harness.frames(2)
+    try:
+        find_button(shell, "首页")
+        raise AssertionError("the Home button shows on the home screen")
+    except NotPressable:
+        pass
+    press(harness, "健康自测")
+    assert shell.manager.current == "identify" and harness.ctx.session.purpose == "health"
+    home = find_button(shell, "首页")
+    shell.ids.corner.hold_s = 0.05
+    hold(harness, *home.to_window(*home.center), seconds=0.15)      # holding Home is just a tap on Home
+    Clock.tick()
+    assert shell.manager.current == "home" and harness.ctx.session.purpose == ""
+    clock = shell.ids.clock
+    corner = shell.ids.corner
+    assert corner.collide_point(*clock.center) and not corner.collide_point(*home.center)
+    assert not corner.children and not corner.canvas.children     # invisible: draws nothing
+    shell.ids.corner.hold_s = harness.ctx.settings.ui.admin_hold_s
 
 
 def test_admin_corner_needs_a_long_press(harness):
@@ -123,26 +152,24 @@ def test_pin_pad_locks_out_after_five_wrong_pins_and_admin_opens_with_the_right_
 
     shell = harness.shell
     shell.go("admin_pin")
+    harness.frames(2)
     pad = harness.screen("admin_pin")
     for attempt in range(4):
-        for key in "9999":
-            pad.press(key)
-        pad.press("ok")
+        press_keys(harness, "9999")
+        press(harness, "确定")
         assert shell.manager.current == "admin_pin"
         assert str(4 - attempt) in pad.message
-    for key in DEMO_ADMIN_PIN:
-        pad.press(key)
-    pad.press("ok")
+    press_keys(harness, DEMO_ADMIN_PIN)
+    press(harness, "确定")
     assert shell.manager.current == "admin"        # the right PIN before the fifth failure
     shell.go("admin_pin")
+    harness.frames(2)
     for _ in range(5):
-        for key in "1111":
-            pad.press(key)
-        pad.press("ok")
+        press_keys(harness, "1111")
+        press(harness, "确定")
     assert harness.ctx.pin_gate.locked_for() > 0
-    for key in DEMO_ADMIN_PIN:
-        pad.press(key)
-    pad.press("ok")
+    press_keys(harness, DEMO_ADMIN_PIN)
+    press(harness, "确定")
     assert shell.manager.current == "admin_pin"    # locked: even the right PIN is refused
     kinds = [r.payload.action for r in harness.ctx.journal.records("admin_event")]
     assert kinds.count("lockout") == 1 and "login" in kinds
@@ -155,6 +182,62 @@ def test_admin_screen_quit_button_calls_the_exit_hook(harness):
     shell.go("admin")
     harness.frames(2)
     assert not audit(shell)
-    harness.screen("admin").exit_app()
+    press(harness, "退出程序")
     assert harness.exited
+    shell.home()
+
+
+def test_a_screen_change_never_draws_two_screens_at_once(harness):
+    """No frame shows the old screen's text through the new one (a red Stop bar on a result)."""
+    shell = harness.shell
+    shell.home()
+    harness.frames(2)
+    shell.go("help")
+    assert [s.name for s in shell.manager.children] == ["help"]       # before any frame is drawn
+    shell.home()
+    assert [s.name for s in shell.manager.children] == ["home"]
+
+
+def test_reading_a_glucose_meter_shows_no_cuff_gauge(harness):
+    from screens.charts import CuffGauge
+    from tests.support.audit import _visible
+
+    shell = harness.shell
+    shell.end_session()
+    shell.manager.current = "measure"
+    harness.screen("measure").load_demo("glucose_reading")
+    harness.frames(3)
+    assert not [w for w in shell.walk(restrict=True) if isinstance(w, CuffGauge) and _visible(w)]
+    assert "正在读取血糖仪" in "".join(getattr(w, "text", "") for w in shell.walk(restrict=True))
+    harness.screen("measure").load_demo("measuring")
+    harness.frames(3)
+    assert [w for w in shell.walk(restrict=True) if isinstance(w, CuffGauge) and _visible(w)]
+    shell.home()
+
+
+def test_the_five_rating_faces_differ_in_face_colour_and_word(harness):
+    shell = harness.shell
+    shell.end_session()
+    shell.manager.current = "service"
+    harness.screen("service").load_demo("rate")
+    harness.frames(3)
+    faces = [w for w in shell.walk(restrict=True) if hasattr(w, "face") and hasattr(w, "word")]
+    assert [f.word for f in faces] == ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
+    colours = [tuple(round(c, 2) for c in f.bg_color[:3]) for f in faces]
+    for i, a in enumerate(colours):
+        for b in colours[i + 1:]:
+            assert sum(abs(x - y) for x, y in zip(a, b)) > 0.25, (a, b)     # not two shades of one colour
+    assert len({f.face for f in faces}) == 5
+    shell.home()
+
+
+def test_the_volunteer_page_says_hours_in_words_and_names_unconfirmed_services(harness):
+    shell = harness.shell
+    shell.end_session()
+    shell.manager.current = "volunteer"
+    harness.screen("volunteer").load_demo("")
+    harness.frames(3)
+    recent = harness.screen("volunteer").recent
+    assert "小时" in recent and " h" not in recent and "…" not in recent
+    assert "待居民确认" in recent
     shell.home()

@@ -2,7 +2,9 @@
 
 Rules (product.md): touch targets at least 64 dp both ways, text at least 24 sp, key figures
 (labels with ``role == "figure"``) at least 64 sp, text contrast at least 7:1 against the colour
-actually behind it, and no text cut off by its box.
+actually behind it, no text cut off by its box or sticking out of its button, and every wrapped
+label broken by the Chinese line-breaking rules (as drawn: no line starts with closing
+punctuation or ends with opening punctuation, no phrase split).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.label import Label
 from kivy.uix.textinput import TextInput
 
+from drivers.linebreak import bad_breaks
 from screens import theme
 
 
@@ -85,7 +88,7 @@ def _needed_size(label) -> tuple[float, float]:
     from kivy.core.text import Label as CoreLabel
 
     width = label.text_size[0] if label.text_size[0] else None
-    core = CoreLabel(text=label.text, font_size=label.font_size, font_name=label.font_name, bold=label.bold,
+    core = CoreLabel(text=label._label.text, font_size=label.font_size, font_name=label.font_name, bold=label.bold,
                      italic=label.italic, padding=label.padding, halign=label.halign, text_size=(width, None),
                      line_height=label.line_height)
     core.refresh()
@@ -119,6 +122,12 @@ def audit(root) -> list[str]:
             if ratio < theme.CONTRAST_MIN:
                 problems.append(f"contrast {ratio:.1f}:1 below {theme.CONTRAST_MIN}:1: {_name(w)}")
             texts.append(w)
+            lines = ["".join(word.text for word in line.words) for line in getattr(w._label, "_cached_lines", [])]
+            if len(lines) > 1:
+                problems += [f"line breaking: {_name(w)}: {p}" for p in bad_breaks(w.text, lines)]
+            laid = w._label.text.count("\n") + 1 if w._label.text else 0
+            if lines and len(lines) < laid and not w.shorten:
+                problems.append(f"text cut off: {_name(w)} shows {len(lines)} of its {laid} lines")
             need_w, need_h = _needed_size(w)
             if not w.shorten and (need_w > w.width + 2 or need_h > w.height + 2):
                 problems.append(f"text cut off: {_name(w)} needs {need_w:.0f}x{need_h:.0f} px "
@@ -128,6 +137,14 @@ def audit(root) -> list[str]:
         for b in targets[i + 1:]:
             if not (_ancestor(a, b) or _ancestor(b, a)) and _overlap(_box(a), _box(b)) > 1:
                 problems.append(f"touch targets overlap: {_name(a)} and {_name(b)}")
+    # A button's own text must stay inside the button (a long translation pushed past its edges).
+    for target in targets:
+        outer = _box(target)
+        for label in texts:
+            if _ancestor(target, label):
+                box = _box(label)
+                if box[0] < outer[0] - 2 or box[2] > outer[2] + 2 or box[1] < outer[1] - 2 or box[3] > outer[3] + 2:
+                    problems.append(f"text sticks out of its button: {_name(label)} in {_name(target)}")
     # A button must not cover text that is not its own (a layout pushed past its space).
     for label in texts:
         box = _box(label)
