@@ -380,7 +380,8 @@ def build_slip(record: Record, *, station_name: str, masked_name: str, lang: str
     elif isinstance(p, GlucoseMeasurement):
         shown = alert_values(p).replace(p.unit.value, "").strip()
         meal = tr._(_MEAL_TEXT[p.meal]) if p.meal in _MEAL_TEXT else ""
-        readings = [tr._(N_("Blood sugar {value} mmol/L"), value=shown) + (f" ({meal})" if meal else "")]
+        reading = tr._(N_("Blood sugar {value} mmol/L"), value=shown)
+        readings = [tr._(N_("{reading} ({meal})"), reading=reading, meal=meal) if meal else reading]
     else:
         raise NotAMeasurement(f"record {record.id} is a {record.kind!r}, not a measurement")
     entry = health._BP_TEXT.get(p.category) or health._GLU_TEXT.get(p.category)

@@ -20,7 +20,7 @@ PUSH = ("omron-hbp9030", "ascii-line")
 DRIVERS = driver_names("bp")
 
 
-def fast(name: str, timeout: float = 3.0):
+def fast(name: str, timeout: float = 15.0):
     """The registered driver class with shorter timeouts (class attributes, not sleeps).
 
     Tests that succeed never wait for a timeout, so theirs are generous (other suites may load the
@@ -41,7 +41,7 @@ def sim(request, tmp_path):
     simulator.stop()
 
 
-def open_driver(sim: BpSimulator, timeout: float = 3.0, **options):
+def open_driver(sim: BpSimulator, timeout: float = 15.0, **options):
     options.setdefault("wait_s", timeout)
     dev = fast(sim.protocol, timeout)(sim.path, options=options)
     dev.open()

@@ -250,10 +250,10 @@ def test_build_slip_in_chinese(journal):
     from kiosk.health_records import build_slip
     rec, _ = journal_bp(journal, bp(128, 82, 71))
     slip = build_slip(rec, station_name="示范市民驿站", masked_name="王*明")
-    assert slip.readings == ("血压 128/82 mmHg", "脉搏 71 次/分")
+    assert slip.readings == ("血压 128/82 毫米汞柱", "脉搏 71 次/分")     # one unit form per language
     assert slip.time == "2025-03-01 09:30" and slip.name == "王*明"
     assert slip.title == "血压偏高（正常高值）" and "诊断" in slip.note and slip.advice and slip.advice.isascii() is False
     glu_rec, _ = journal_glu(journal, glu(6.2))
-    assert build_slip(glu_rec, station_name="站", masked_name="李*").readings == ("血糖 6.2 mmol/L (空腹)",)
+    assert build_slip(glu_rec, station_name="站", masked_name="李*").readings == ("血糖 6.2 毫摩尔/升（空腹）",)
     en = build_slip(glu_rec, station_name="s", masked_name="L*", lang="en")
     assert en.readings == ("Blood sugar 6.2 mmol/L (fasting)",) and en.title == "Fasting blood sugar a little high"
