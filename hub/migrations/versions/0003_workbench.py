@@ -1,17 +1,18 @@
 """The staff workbench: accounts, sessions, sign-in attempts, the audit log, alert and follow-up
 state, refused shift reviews and consent withdrawals.
 
-Only new tables; the kiosk records are not touched.
+New tables, and two partial indexes on the records (alerts and follow-ups by station and time); no
+record is changed.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-30
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
