@@ -51,12 +51,25 @@ def chromium(width: int = 1280, height: int = 900):
 
 
 def sign_in(driver, base: str, username: str, password: str) -> None:
-    """Sign in through the form, as a person does."""
+    """Sign in through the form, as a person does, and wait for the page that answers."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
     driver.get(base + "/login")
     driver.find_element(By.ID, "username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(password)
+    form = driver.find_element(By.TAG_NAME, "form")
     driver.find_element(By.ID, "sign-in").click()
+    WebDriverWait(driver, 15, 0.05).until(lambda d: _gone(form) and d.execute_script(
+        "return document.readyState") == "complete")
+
+
+def _gone(element) -> bool:
+    from selenium.common.exceptions import StaleElementReferenceException
+    try:
+        element.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
 
 
 def _full_page(driver, path: Path) -> None:

@@ -13,7 +13,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 from app.demo_hub import HubProcess
@@ -73,6 +75,22 @@ def text(driver) -> str:
     return driver.find_element(By.TAG_NAME, "body").text
 
 
+def press(driver, by: str, what: str, within: str | None = None) -> None:
+    """Click what a person would click, then wait for the next page (the rows under the htmx poll can
+    be replaced between finding and clicking: find again then)."""
+    def attempt(d):
+        try:
+            scope = d.find_element(By.CSS_SELECTOR, within) if within else d
+            old = d.find_element(By.TAG_NAME, "html")
+            scope.find_element(by, what).click()
+            return old
+        except StaleElementReferenceException:
+            return False
+    old = WebDriverWait(driver, 10, 0.05).until(attempt)
+    WebDriverWait(driver, 15, 0.05).until(lambda d: staleness_of(old)(d)
+                                          and d.execute_script("return document.readyState") == "complete")
+
+
 def test_sign_in_refuses_a_wrong_password_and_lets_the_right_one_in(rig):
     d = rig["driver"]
     d.delete_all_cookies()
@@ -106,16 +124,17 @@ def test_an_urgent_alert_from_a_kiosk_appears_without_reload_and_is_handled(rig)
     rig["publisher"].wake()
     WebDriverWait(d, 15, 0.1).until(lambda drv: drv.find_elements(By.CSS_SELECTOR, f'tr[data-alert="{alert.id}"]'))
     assert d.execute_script("return window.__notReloaded === true;"), "the page was reloaded"
-    row = d.find_element(By.CSS_SELECTOR, f'tr[data-alert="{alert.id}"]')
-    assert "186/112 mmHg" in row.text and "新预警" in row.text
-    row.find_element(By.CSS_SELECTOR, "a.button").click()
-    d.find_element(By.ID, "ack").click()
+    row = f'tr[data-alert="{alert.id}"]'
+    assert "186/112 mmHg" in d.find_element(By.CSS_SELECTOR, row).text
+    assert "新预警" in d.find_element(By.CSS_SELECTOR, row).text
+    press(d, By.CSS_SELECTOR, "a.button", within=row)
+    press(d, By.ID, "ack")
     assert "已确认" in text(d)
     d.find_element(By.CSS_SELECTOR, 'input[name="action"][value="called_120"]').click()
     d.find_element(By.ID, "note").send_keys("120 已到场")
-    d.find_element(By.ID, "save-action").click()
+    press(d, By.ID, "save-action")
     assert "已拨打 120" in d.find_element(By.ID, "alert-action").text
-    d.find_element(By.ID, "resolve").click()
+    press(d, By.ID, "resolve")
     assert "预警已处理完毕" in text(d)
     assert not d.find_elements(By.CSS_SELECTOR, f'tr[data-alert="{alert.id}"]')
     state = work.get_alert(rig["wb"].engine, KIOSK, alert.id)
@@ -133,7 +152,7 @@ def test_a_credited_review_appears_in_the_monthly_report(rig):
     hours = row.find_element(By.NAME, "hours")
     hours.clear()
     hours.send_keys("2.5")
-    row.find_element(By.CSS_SELECTOR, "button.credit").click()
+    press(d, By.CSS_SELECTOR, "button.credit", within="tr[data-review]")
     assert "已核定 2.5 小时" in text(d)
     assert d.find_elements(By.ID, "nothing-to-review")
     month = (datetime.now(timezone(timedelta(hours=8))) - timedelta(days=1, hours=3)).strftime("%Y-%m")
@@ -154,9 +173,9 @@ def test_a_published_catalog_is_applied_by_the_kiosk(rig):
     area = d.find_element(By.ID, "body")
     area.clear()
     area.send_keys(json.dumps(body, ensure_ascii=False))
-    d.find_element(By.ID, "preview").click()
+    press(d, By.ID, "preview")
     assert "上门理发" in d.find_element(By.ID, "diff").text
-    d.find_element(By.ID, "publish").click()
+    press(d, By.ID, "publish")
     assert "已发布 catalog 第 3 版" in text(d)
     assert wait_for(lambda: applied_versions(rig["data_dir"]).get("catalog") == 3, 20, 0.1)
     applied = current_documents(rig["data_dir"])["catalog"]
@@ -170,7 +189,7 @@ def test_an_invalid_document_is_refused_with_the_reason_and_nothing_changes(rig)
     area = d.find_element(By.ID, "body")
     area.clear()
     area.send_keys('{"services": [{"id": "x"}]}')
-    d.find_element(By.ID, "preview").click()
+    press(d, By.ID, "preview")
     message = d.find_element(By.ID, "publish-error").text
     assert "终端会拒收" in message and "name" in message
     assert not d.find_elements(By.ID, "publish")
