@@ -59,16 +59,17 @@ def sign_in(driver, base: str, username: str, password: str) -> None:
     driver.find_element(By.ID, "password").send_keys(password)
     form = driver.find_element(By.TAG_NAME, "form")
     driver.find_element(By.ID, "sign-in").click()
-    WebDriverWait(driver, 15, 0.05).until(lambda d: _gone(form) and d.execute_script(
+    WebDriverWait(driver, 15, 0.05).until(lambda d: gone(form) and d.execute_script(
         "return document.readyState") == "complete")
 
 
-def _gone(element) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
+def gone(element) -> bool:
+    """True once ``element`` no longer belongs to the page shown (the browser moved on)."""
+    from selenium.common.exceptions import WebDriverException
     try:
         element.is_enabled()
         return False
-    except StaleElementReferenceException:
+    except WebDriverException:        # stale, or "node does not belong to the document" mid-navigation
         return True
 
 

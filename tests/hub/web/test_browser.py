@@ -15,17 +15,17 @@ import pytest
 import requests
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 from app.demo_hub import HubProcess
+from app.doctor import FAIL, OK, Check, summary
 from drivers.readings import BloodPressureReading, DeviceInfo
 from hub.web import work
 from hub.web.app import BrokerOptions, create_app
 from hub.web.audit import entries
 from hub.web.demo import STATIONS
 from hub.web.server import BackgroundServer
-from hub.web.tour import chromium, sign_in
+from hub.web.tour import chromium, gone, sign_in
 from kiosk.documents import current_documents
 from kiosk.health import assess_bp
 from kiosk.health_records import record_measurement
@@ -87,8 +87,8 @@ def press(driver, by: str, what: str, within: str | None = None) -> None:
         except StaleElementReferenceException:
             return False
     old = WebDriverWait(driver, 10, 0.05).until(attempt)
-    WebDriverWait(driver, 15, 0.05).until(lambda d: staleness_of(old)(d)
-                                          and d.execute_script("return document.readyState") == "complete")
+    WebDriverWait(driver, 15, 0.05).until(lambda d: gone(old) and d.execute_script("return document.readyState")
+                                          == "complete")
 
 
 def test_sign_in_refuses_a_wrong_password_and_lets_the_right_one_in(rig):
@@ -141,6 +141,20 @@ def test_an_urgent_alert_from_a_kiosk_appears_without_reload_and_is_handled(rig)
     assert state.state == "resolved" and state.action == "called_120" and state.acknowledged_by == "zhang"
     actions = [e["action"] for e in entries(rig["wb"].engine) if e["target"] == alert.id]
     assert actions == ["alert.resolve", "alert.action", "alert.acknowledge"]
+
+
+def test_a_device_fault_the_kiosk_reports_shows_on_today(rig):
+    d = rig["driver"]
+    as_user(rig, "zhang")
+    d.get(f"{rig['url']}/s/{KIOSK}/today")
+    assert not d.find_elements(By.ID, "faults")
+    checks = [Check("printer", FAIL, "打印机缺纸 (paper out)"), Check("bp", OK, "maibobo answers")]
+    rig["publisher"].set_health(summary(checks))
+    rig["publisher"].wake()
+    WebDriverWait(d, 20, 0.2).until(lambda drv: drv.refresh() or drv.find_elements(By.ID, "faults"))
+    faults = d.find_element(By.ID, "faults").text
+    assert "printer" in faults and "打印机缺纸" in faults and "bp" not in faults
+    assert "设备故障 1 项" in text(d)
 
 
 def test_a_credited_review_appears_in_the_monthly_report(rig):
