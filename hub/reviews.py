@@ -14,24 +14,19 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import String, cast, func, insert, literal_column, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from hub import models as m
+from hub.screening import json_text
 from hub.timebank import NotReviewable, engine_for
 from kiosk.records import payload_from_dict
-
-
-def _json_text(engine: Engine, name: str):
-    if engine.dialect.name == "postgresql":
-        return cast(m.records.c.payload, literal_column("json")).op("->>")(name)
-    return cast(func.json_extract(m.records.c.payload, f"$.{name}"), String)
 
 
 def pending_reviews(db: str | Engine, stations: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """Shifts that need review, neither credited nor refused (of the stations; None for all), oldest first."""
     engine = engine_for(db)
-    flagged = (m.records.c.kind == "volunteer_check_out") & _json_text(engine, "needs_review").in_(("1", "true"))
+    flagged = (m.records.c.kind == "volunteer_check_out") & json_text(engine, "needs_review").in_(("1", "true"))
     q = select(m.records.c.id, m.records.c.station, m.records.c.payload).where(flagged).order_by(m.records.c.ts)
     if stations is not None:
         q = q.where(m.records.c.station.in_(stations))
@@ -39,7 +34,7 @@ def pending_reviews(db: str | Engine, stations: tuple[str, ...] | None = None) -
         outs = [(rid, st, payload_from_dict("volunteer_check_out", json.loads(p))) for rid, st, p in conn.execute(q)]
         if not outs:
             return []
-        reference = _json_text(engine, "reference")
+        reference = json_text(engine, "reference")
         credited: set[str] = set()
         shift_ids = sorted({p.shift_id for _r, _s, p in outs})
         for i in range(0, len(shift_ids), 500):

@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, cast, func, literal_column, select
+from sqlalchemy import String, cast, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
 from hub import models as m
@@ -42,9 +43,11 @@ def month_bounds(month: str, tz: str = DEFAULT_TZ) -> tuple[str, str]:
     return start.astimezone(timezone.utc).strftime(fmt), end.astimezone(timezone.utc).strftime(fmt)
 
 
-def _field(engine: Engine, name: str):
+def json_text(engine: Engine, name: str):
+    """SQL for the text of one top-level field of a record's JSON payload (SQLite ``json_extract``,
+    PostgreSQL ``->>``); booleans read ``1``/``0`` on SQLite and ``true``/``false`` on PostgreSQL."""
     if engine.dialect.name == "postgresql":
-        return cast(m.records.c.payload, literal_column("json")).op("->>")(name)
+        return cast(m.records.c.payload, postgresql.JSON).op("->>", return_type=String)(name)
     return cast(func.json_extract(m.records.c.payload, f"$.{name}"), String)
 
 
@@ -61,8 +64,8 @@ def station_month(engine: Engine, month: str, stations: tuple[str, ...] | None =
     scope = m.records.c.station.in_(stations) if stations is not None else True
     out: dict[str, dict[str, Any]] = defaultdict(lambda: {"measurements": 0, "residents": 0, "urgent": 0,
                                                           "categories": {}, "kinds": {}, "sessions": []})
-    category = _field(engine, "category")
-    person = _field(engine, "person_key")
+    category = json_text(engine, "category")
+    person = json_text(engine, "person_key")
     with engine.connect() as conn:
         base = m.records.c.kind.in_(MEASUREMENT_KINDS) & in_month & scope
         for station, kind, cat, n in conn.execute(
