@@ -24,7 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from hub.web.accounts import User, session_user
-from hub.web.i18n import translator
+from hub.web.i18n import error_text, translator
 from hub.web.view import Names
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def route(path: str, handler: Callable[[Ctx], Response], *, methods: tuple[str, 
         except Exception as exc:
             if not getattr(exc, "user_key", None):
                 raise
-            return _error(ctx, 400, ctx._(str(exc)) + " " + ctx._("Nothing was changed."))
+            return _error(ctx, 400, error_text(exc, ctx.lang) + " " + ctx._("Nothing was changed."))
         if ctx.flash:
             resp.delete_cookie("yz_flash")
         if user is None and not request.cookies.get(LOGIN_CSRF_COOKIE) and role is None:

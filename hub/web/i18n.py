@@ -110,6 +110,27 @@ ZH: dict[str, str] = {
 }
 
 
+#: What failed, in Chinese, for error texts that carry values (ids, numbers) and so have no entry of
+#: their own: the page shows this lead, then the text as the error gave it.
+ZH_LEADS: dict[str, str] = {
+    "work_error": "无法完成此操作", "account_error": "账号操作未完成", "document_refused": "文件不能发布",
+    "timebank_error": "无法审核", "resident_error": "居民操作未完成", "hub_error": "平台数据库或消息服务出错",
+    "report_error": "无法生成报表", "screening_error": "无法统计", "sync_bad_message": "文件未通过终端的检查",
+    "sync_station_mismatch": "驿站不符",
+}
+
+
+def error_text(exc: Exception, lang: str) -> str:
+    """The person-readable text of an error that carries a ``user_key``, in the page's language."""
+    text = str(exc)
+    if lang != "zh":
+        return text
+    translated = translator("zh")(text)
+    if translated != text:
+        return translated
+    return f"{ZH_LEADS.get(getattr(exc, 'user_key', ''), '无法完成')}：{text}"
+
+
 @functools.cache
 def translator(lang: str) -> Callable[..., str]:
     """``_(msgid, **fmt)`` for ``zh`` (Chinese) or ``en`` (the message ids themselves)."""

@@ -7,6 +7,7 @@ from starlette.responses import RedirectResponse, Response
 
 from hub.web.accounts import SignInRefused, sign_in, sign_out
 from hub.web.guard import LANG_COOKIE, SESSION_COOKIE, Ctx, route
+from hub.web.i18n import error_text
 
 
 def _safe_next(url: str) -> str:
@@ -26,7 +27,7 @@ def login(ctx: Ctx) -> Response:
     try:
         token, _csrf = sign_in(ctx.wb.engine, ctx.field("username"), ctx.form.get("password", ""), address)
     except SignInRefused as exc:
-        return ctx.render("login.html", status_code=401, next=nxt, error=ctx._(str(exc)))
+        return ctx.render("login.html", status_code=401, next=nxt, error=error_text(exc, ctx.lang))
     resp = RedirectResponse(nxt, status_code=303)
     resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=ctx.wb.secure_cookies)
     return resp

@@ -9,6 +9,7 @@ from hub.reviews import pending_reviews, reject_shift
 from hub.timebank import NotReviewable, review_shift, roster_with_balances
 from hub.web.audit import record
 from hub.web.guard import Ctx, route
+from hub.web.i18n import error_text
 
 
 def volunteers(ctx: Ctx) -> Response:
@@ -63,7 +64,7 @@ def resident_search(ctx: Ctx) -> Response:
         try:
             found = residents.find(ctx.wb.engine, q, ctx.scope)
         except residents.ResidentError as exc:
-            error = ctx._(str(exc))
+            error = error_text(exc, ctx.lang)
     return ctx.render("residents.html", q=q, found=found, error=error)
 
 

@@ -94,3 +94,13 @@ def test_a_review_is_refused_only_with_a_reason(workbench):
     assert pending_reviews(wb.engine, (A,)) == []
     entry = entries(wb.engine)[0]
     assert entry["action"] == "review.reject" and "当天未到岗" in entry["after"]
+
+
+def test_an_error_with_values_gets_a_chinese_lead_and_keeps_its_evidence(workbench, admin):
+    resp = admin.get(f"/s/{A}/alerts/no-such-id")
+    assert "无法完成此操作：no health alert" in resp.text and "no-such-id" in resp.text
+    admin.get("/lang/en")
+    try:
+        assert "无法完成" not in admin.get(f"/s/{A}/alerts/no-such-id").text
+    finally:
+        admin.get("/lang/zh")
