@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from hub.store import HubStore
+from hub.web.audit import ACTION_WORDS as AUDIT_WORDS
 from hub.web.routes import ROUTES
 from hub.web.view import FILTERS, KIND_WORDS
 from hub.web.work import ACTION_WORDS
@@ -64,7 +65,7 @@ class Workbench:
         env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
         env.filters.update(FILTERS)
         env.globals.update(category_title=category_title, action_words=ACTION_WORDS, rating_words=RATINGS,
-                           kind_words=KIND_WORDS)
+                           kind_words=KIND_WORDS, audit_words=AUDIT_WORDS)
         self.templates = Jinja2Templates(env=env)
 
 

@@ -94,6 +94,13 @@ ZH: dict[str, str] = {
     "Referred to the family doctor": "已转介家庭医生", "Called the family": "已联系家属", "Called 120": "已拨打 120",
     "Other (see note)": "其他（见备注）", "Service confirmed": "服务确认", "Follow-up": "回访", "Consent": "同意书",
     "Visit": "到访",
+    # audit actions
+    "Signed in": "登录", "Sign-in failed": "登录失败", "Signed out": "退出", "Account added": "添加账号",
+    "Password changed": "修改密码", "Account disabled": "停用账号", "Account enabled": "启用账号",
+    "Alert acknowledged": "确认预警", "Action recorded": "记录处置", "Alert resolved": "预警处理完毕",
+    "Follow-up noted": "回访备注", "Follow-up closed": "关闭回访", "Shift credited": "核定值班",
+    "Shift not credited": "不予核定", "Document published": "发布文件", "Dead letter replayed": "重新处理消息",
+    "Consent withdrawn, records deleted": "撤回同意并删除记录",
     # errors the pages show (the exceptions' own texts)
     "record the action taken before resolving the alert": "请先记录处置措施，再标记处理完毕。",
     "write what was done before closing the follow-up": "关闭回访前请写明处理情况。",

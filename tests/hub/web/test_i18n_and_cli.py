@@ -15,6 +15,7 @@ from hub.reviews import pending_reviews
 from hub.screening import ScreeningError, month_bounds, station_month
 from hub.store import HubStore
 from hub.web.accounts import SignInRefused, sign_in
+from hub.web.audit import ACTION_WORDS as AUDIT_WORDS
 from hub.web.demo import STATIONS, seed
 from hub.web.i18n import ZH, translator
 from hub.timebank import needs_review, review_shift
@@ -33,7 +34,7 @@ def _msgids() -> set[str]:
         found |= set(re.findall(r'_\("((?:[^"\\]|\\.)*)"', text)) | set(re.findall(r"_\('((?:[^'\\]|\\.)*)'", text))
     for path in WEB.rglob("*.py"):
         found |= set(re.findall(r'ctx\._\("((?:[^"\\]|\\.)*)"\s*[,)]', path.read_text(encoding="utf-8")))
-    return found | set(ACTION_WORDS.values()) | set(KIND_WORDS.values())
+    return found | set(ACTION_WORDS.values()) | set(KIND_WORDS.values()) | set(AUDIT_WORDS.values())
 
 
 def test_every_workbench_string_has_a_chinese_translation():
