@@ -17,6 +17,7 @@ test: setup
 
 tour: setup
 	$(HEADLESS) $(VENV)/bin/yizhan kiosk --demo --tour tour
+	$(VENV)/bin/yizhan hub web --tour tour/web
 
 # The Debian packages (yizhan, yizhan-station, yizhan-hub) in dist/; built with Debian's python3.
 deb: setup

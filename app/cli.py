@@ -33,6 +33,7 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
         "measure": ("app.bench.measure", "device's last byte to result screen drawn, per driver"),
         "sync": ("app.bench.sync", "outbox drain through Mosquitto into the hub, against raw QoS 1"),
         "fill": ("app.bench.fill", "journal N realistic synthetic records"),
+        "web": ("app.bench.web", "workbench page times over 10^6 hub records, kiosk alert to open page"),
     },
 }
 #: Top-level commands that are one module each.

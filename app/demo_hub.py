@@ -1,4 +1,4 @@
-"""A local Mosquitto and hub for ``make run`` (and the benchmark): own free ports, stopped by PID.
+"""A local Mosquitto, hub and workbench for ``make run`` (and the benchmark): own free ports, stopped by PID.
 
     services = start_demo_services(data_dir)     # None when mosquitto is not installed
     ...                                          # settings: sync.host/port = services.host/port
@@ -17,6 +17,10 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from hub.store import HubStore
+from hub.web.accounts import AccountError, get_user
+from hub.web.demo import seed
 
 
 class DemoError(RuntimeError):
@@ -160,13 +164,53 @@ class HubProcess:
         return self.proc is not None and self.proc.poll() is None
 
 
+class WebProcess:
+    """``yizhan hub web`` as a child process beside the demo hub (same database, same broker).
+
+    Args:
+        db: SQLite path.
+        broker_port: where it publishes documents.
+        log_file: where its output goes.
+    """
+
+    def __init__(self, db: str, broker_port: int, log_file: Path | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.cmd = [sys.executable, "-m", "app.cli", "hub", "web", "--db", db, "--port", str(self.port),
+                    "--broker-port", str(broker_port)]
+        self.log_file = log_file
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> WebProcess:
+        """Start it and wait until it accepts connections.
+
+        Raises:
+            DemoError: it exited or did not come up in time.
+        """
+        out = open(self.log_file, "a", encoding="utf-8") if self.log_file else subprocess.DEVNULL
+        self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None and not _port_open("127.0.0.1", self.port):
+            time.sleep(0.05)
+        if self.proc.poll() is not None or not _port_open("127.0.0.1", self.port):
+            self.stop()
+            raise DemoError(f"the workbench did not start (see {self.log_file})")
+        return self
+
+    def stop(self) -> None:
+        """Stop it by PID."""
+        _stop(self.proc)
+        self.proc = None
+
+
 @dataclass
 class DemoServices:
-    """Handles of the demo broker and hub; :meth:`stop` ends both."""
+    """Handles of the demo broker, hub and workbench; :meth:`stop` ends them."""
 
     broker: LocalBroker
     hub: HubProcess
     db_path: Path
+    web: WebProcess | None = None
 
     @property
     def host(self) -> str:
@@ -179,13 +223,28 @@ class DemoServices:
         return self.broker.port
 
     def stop(self) -> None:
-        """Stop the hub, then the broker, by PID."""
+        """Stop the workbench, the hub, then the broker, by PID."""
+        if self.web:
+            self.web.stop()
         self.hub.stop()
         self.broker.stop()
 
 
-def start_demo_services(data_dir: Path | str) -> DemoServices | None:
-    """Start a local broker and hub (``<data_dir>/demo-hub/hub.sqlite3``) on free ports.
+def _seed_workbench(db: Path, station: str) -> None:
+    store = HubStore(str(db), name="demo-seed")
+    try:
+        get_user(store.engine, "jiedao")
+    except AccountError:
+        seed(store.engine, staff_station=station)
+    finally:
+        store.close()
+
+
+def start_demo_services(data_dir: Path | str, station: str = "demo-001", web: bool = True) -> DemoServices | None:
+    """Start a local broker, hub (``<data_dir>/demo-hub/hub.sqlite3``) and workbench on free ports.
+
+    The workbench's database gets the demo day of three other stations and the demo accounts
+    (:data:`hub.web.demo.ACCOUNTS`; the staff account works at ``station``) the first time.
 
     Returns:
         the handles, or None when Mosquitto is not installed (the kiosk then just queues).
@@ -199,8 +258,17 @@ def start_demo_services(data_dir: Path | str) -> DemoServices | None:
     broker = LocalBroker(folder / "mosquitto").start()
     db = folder / "hub.sqlite3"
     try:
+        if web:
+            _seed_workbench(db, station)
         hub = HubProcess(str(db), broker.host, broker.port, log_file=folder / "hub.log").start()
     except BaseException:
         broker.stop()
         raise
-    return DemoServices(broker, hub, db)
+    services = DemoServices(broker, hub, db)
+    if web:
+        try:
+            services.web = WebProcess(str(db), broker.port, log_file=folder / "web.log").start()
+        except BaseException:
+            services.stop()
+            raise
+    return services

@@ -118,7 +118,7 @@ def _demo_hub(settings):
 
     from app.demo_hub import DemoError, start_demo_services
     try:
-        services = start_demo_services(settings.data_dir)
+        services = start_demo_services(settings.data_dir, settings.station.id)
     except DemoError as exc:
         print(f"yizhan: demo hub not started ({exc}); the kiosk queues records instead", file=sys.stderr)
         return settings, None
@@ -127,6 +127,10 @@ def _demo_hub(settings):
         return settings, None
     print(f"Yizhan demo hub: broker 127.0.0.1:{services.port}, database {services.db_path} "
           f"(yizhan hub stations --db {services.db_path})", flush=True)
+    if services.web:
+        from hub.web.demo import ACCOUNTS
+        print(f"Yizhan workbench: {services.web.url}  sign in as {ACCOUNTS[0][0]} (street office) or "
+              f"{ACCOUNTS[1][0]} (station {settings.station.id}), password {ACCOUNTS[0][1]}", flush=True)
     sync = dataclasses.replace(settings.sync, enabled=True, host=services.host, port=services.port)
     return dataclasses.replace(settings, sync=sync), services
 

@@ -5,6 +5,7 @@
     yizhan hub publish roster roster.json --station sh-pd-zj-001
     yizhan hub dead-letters
     yizhan hub migrate --db hub.sqlite3 [--check]
+    yizhan hub web --db hub.sqlite3 --port 8080      # the staff workbench (hub/web/cli.py)
 
 The broker password comes from ``YIZHAN_MQTT_PASSWORD``, never from the command line.
 """
@@ -68,7 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="only say where the schema stands; exit 0 when current, 1 when an upgrade is due, "
                         "2 when this hub cannot upgrade it")
     from hub import reports_cli
+    from hub.web import cli as web_cli
     reports_cli.add_arguments(sub)          # report, certificate, review
+    web_cli.add_arguments(sub)              # web, user
 
 
 def _mqtt_password() -> str:
@@ -146,30 +149,22 @@ def _stations(args) -> int:
 
 
 def _publish(args) -> int:
-    from hub.store import Hub, HubError, HubStore
+    from hub.publishing import publish
+    from hub.store import HubError, HubStore
     try:
         body = json.loads(Path(args.file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
-    store = HubStore(args.db)
-    if args.doc_type == "roster" and isinstance(body, dict):
-        from hub.timebank import roster_with_balances
-        body = roster_with_balances(store.engine, body)     # each volunteer's hub balance travels with the roster
     try:
-        doc = store.prepare_document(args.doc_type, body, args.station or ALL_STATIONS, args.version)
+        doc = publish(HubStore(args.db), args.doc_type, body, args.station or ALL_STATIONS, args.version,
+                      **_hub_kwargs(args))
     except MessageError as exc:
         print(f"not published: {exc}", file=sys.stderr)
         return 2
-    hub = Hub(store, client_id=f"hub-publish-{os.getpid()}", **_hub_kwargs(args))
-    hub.start()
-    try:
-        hub.publish_document(doc)
     except HubError as exc:
-        print(f"stored version {doc.version} but not published: {exc}; run the command again", file=sys.stderr)
+        print(f"stored but not published: {exc}; run the command again", file=sys.stderr)
         return 1
-    finally:
-        hub.stop()
     print(f"published {doc.type} version {doc.version} for {doc.scope}")
     return 0
 
@@ -211,8 +206,11 @@ def run(args: argparse.Namespace) -> int:
     """Dispatch ``yizhan hub <action>``."""
     from hub import reports_cli
     from hub.store import HubError
+    from hub.web import cli as web_cli
     if args.hub_command in reports_cli.COMMANDS:
         return reports_cli.run(args)
+    if args.hub_command in web_cli.COMMANDS:
+        return web_cli.run(args)
     actions = {"run": _run, "stations": _stations, "publish": _publish, "dead-letters": _dead_letters,
                "migrate": _migrate}
     try:

@@ -1,11 +1,12 @@
-"""The hub's tables (SQLAlchemy Core): records, dead letters, stations, downlink documents.
+"""The hub's tables (SQLAlchemy Core): records, dead letters, stations, downlink documents, shift
+rejections, consent withdrawals, and the staff workbench's accounts, sessions, audit log and work state.
 
 The same schema runs on SQLite (the default, one file) and PostgreSQL (``postgresql://…``).
 """
 from __future__ import annotations
 
 from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, Index, Integer, LargeBinary, MetaData, String, Table,
-                        Text)
+                        Text, text)
 
 metadata = MetaData()
 
@@ -74,4 +75,111 @@ documents = Table(
     Column("version", BigInteger, nullable=False),
     Column("issued", String(40), nullable=False),
     Column("body", Text, nullable=False),
+)
+
+#: Shifts a reviewer refused to credit, with the reason (the CLI's review list leaves them out too).
+shift_rejections = Table(
+    "hub_shift_rejections", metadata,
+    Column("station", String(64), primary_key=True),
+    Column("record_id", String(64), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("reviewer", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+#: Residents who withdrew consent to health processing, and how many records were deleted.
+consent_withdrawals = Table(
+    "hub_consent_withdrawals", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person_key", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("by", String(64), nullable=False),
+    Column("stations", Text, nullable=False),
+    Column("deleted", Integer, nullable=False),
+)
+
+# --- the staff workbench (hub/web): accounts, sessions, sign-in attempts, audit log, and the state staff
+# give to alerts and follow-ups (kiosk records themselves are never changed) ---------------------------
+
+#: The workbench's lists of one station's alerts and follow-ups, newest first: partial indexes, so the
+#: measurements (most of the records) cost them nothing on ingest. Queries must name the kind as a
+#: literal (``hub.web.work.ALERT``) for SQLite to use them.
+Index("hub_records_alerts", records.c.station, records.c.ts,
+      sqlite_where=text("kind = 'health_alert'"), postgresql_where=text("kind = 'health_alert'"))
+Index("hub_records_follow_ups", records.c.station, records.c.ts,
+      sqlite_where=text("kind = 'service_follow_up'"), postgresql_where=text("kind = 'service_follow_up'"))
+
+#: Staff accounts. ``role``: ``staff`` (only ``stations``), ``district`` (every station) or ``admin``.
+users = Table(
+    "web_users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("stations", Text, nullable=False, default=""),
+    Column("password_hash", String(256), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("password_changed_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Signed-in sessions; the cookie carries only the random token, the row its hash.
+sessions = Table(
+    "web_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Index("web_sessions_user", "user_id"),
+)
+
+#: Every sign-in attempt (for throttling): failures of one name or one address within a window lock it.
+login_attempts = Table(
+    "web_login_attempts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Index("web_login_attempts_user_at", "username", "at"),
+    Index("web_login_attempts_addr_at", "address", "at"),
+)
+
+#: Append-only: who did what, when, to which object, with the state before and after (JSON).
+audit = Table(
+    "web_audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("station", String(64)),
+    Column("target", String(128)),
+    Column("before", Text),
+    Column("after", Text),
+    Index("web_audit_at", "at"),
+)
+
+#: What staff did about an urgent health alert (a ``health_alert`` hub record).
+alert_state = Table(
+    "web_alert_state", metadata,
+    Column("station", String(64), primary_key=True),
+    Column("record_id", String(64), primary_key=True),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Column("acknowledged_by", String(64)),
+    Column("action", String(32)),
+    Column("note", Text),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("resolved_by", String(64)),
+)
+
+#: What staff did about a 不满意 follow-up (a ``service_follow_up`` hub record).
+follow_up_state = Table(
+    "web_follow_up_state", metadata,
+    Column("station", String(64), primary_key=True),
+    Column("record_id", String(64), primary_key=True),
+    Column("assignee", String(64)),
+    Column("note", Text),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("closed_by", String(64)),
 )

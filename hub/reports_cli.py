@@ -4,6 +4,7 @@
     yizhan hub certificate v-wang --format pdf --issuer "浦东新区张江镇市民驿站"
     yizhan hub review                       # list shifts auto-closed at the cut-off
     yizhan hub review RECORD_ID --hours 2   # credit one of them
+    yizhan hub review RECORD_ID --reject "not on duty that evening"
 
 Wiring: ``add_arguments(subparsers)`` adds the sub-commands to ``yizhan hub``'s sub-parsers;
 ``run(args)`` handles them (``args.hub_command`` is ``report``, ``certificate`` or ``review``).
@@ -47,6 +48,7 @@ def add_arguments(subparsers) -> None:
     p = subparsers.add_parser("review", help="list shifts that need review, or credit one")
     p.add_argument("record_id", nargs="?", help="the check-out record to credit")
     p.add_argument("--hours", type=float, default=None, help="hours to credit (default the proposed hours)")
+    p.add_argument("--reject", metavar="REASON", default=None, help="do not credit the shift, for this reason")
     p.add_argument("--reviewer", default="")
     p.add_argument("--db", default="hub.sqlite3", help=DB_HELP)
 
@@ -55,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     """Run one of the sub-commands; 0 on success, 1 for a refused request, 2 for bad input."""
     from hub.store import HubError
     from hub.reports import ReportError, certificate, report_volunteers
-    from hub.timebank import TimebankError, needs_review, review_shift
+    from hub.reviews import pending_reviews, reject_shift
+    from hub.timebank import TimebankError, review_shift
     try:
         if args.hub_command == "report":
             path = report_volunteers(args.db, args.month, args.format, args.out, tz=args.tz)
@@ -65,11 +68,15 @@ def run(args: argparse.Namespace) -> int:
                                organisation=args.organisation, period_from=args.period_from,
                                period_to=args.period_to, tz=args.tz)
             print(f"wrote {path}")
+        elif args.record_id and args.reject is not None:
+            station = next((r["station"] for r in pending_reviews(args.db) if r["record_id"] == args.record_id), "")
+            reject_shift(args.db, station, args.record_id, args.reject, args.reviewer or "cli")
+            print(f"not credited: {args.record_id} ({args.reject})")
         elif args.record_id:
             mv = review_shift(args.db, args.record_id, args.hours, args.reviewer)
             print(f"credited {mv.hours} h to {mv.credit} (movement {mv.movement_id})")
         else:
-            for row in needs_review(args.db):
+            for row in pending_reviews(args.db):
                 print(f"{row['record_id']}  {row['station']:<14} {row['volunteer_id']:<16} "
                       f"{row['since'][:16]} → {row['until'][:16]}  proposed {row['proposed_hours']} h")
     except ReportError as exc:

@@ -149,6 +149,12 @@ BP_CATEGORIES = frozenset(_BP_TEXT)
 GLUCOSE_CATEGORIES = frozenset(_GLU_TEXT)
 
 
+def category_title(category: str) -> str:
+    """The short title (an English msgid) of a screening category; the key itself when unknown."""
+    entry = _BP_TEXT.get(category) or _GLU_TEXT.get(category)
+    return entry[1] if entry else category
+
+
 def _bp_class(systolic: int, diastolic: int) -> tuple[int, int]:
     """Class of each value: 0 normal, 1 high-normal, 2/3/4 = grade 1/2/3."""
     def sbp(v: int) -> int:

@@ -11,8 +11,10 @@ cd "$(dirname "$0")/.."
 # poppler-utils: renders certificates (PDF) to PNG for checking. openssl: test certificates for the broker TLS/ACL test.
 # systemd udev: systemd-analyze, sysusers, tmpfiles and udevadm for the packaging tests (make deb).
 # cage xwayland grim: the kiosk session (Wayland kiosk compositor) and its headless screenshot test.
+# chromium chromium-driver fonts-noto-cjk: the workbench browser tests and tour (headless Chromium through Selenium).
 APT_PACKAGES="python3-venv python3-dev gcc libpcsclite-dev pcscd vsmartcard-vpcd mosquitto mosquitto-clients
-libmtdev1 libgl1 libegl1 libgl1-mesa-dri poppler-utils openssl systemd udev cage xwayland grim"
+libmtdev1 libgl1 libegl1 libgl1-mesa-dri poppler-utils openssl systemd udev cage xwayland grim
+chromium chromium-driver fonts-noto-cjk"
 
 missing=()
 for p in $APT_PACKAGES; do

@@ -1,4 +1,5 @@
-"""`yizhan bench fill`, `yizhan bench sync` (small) and the demo services: they run and count honestly."""
+"""`yizhan bench fill`, `yizhan bench sync`, `yizhan bench web` (small) and the demo services: they run and count
+honestly."""
 from __future__ import annotations
 
 import json
@@ -6,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import urllib.request
 
 from kiosk.records import known_kinds
 from app.demo_hub import start_demo_services
@@ -41,6 +43,16 @@ def test_bench_sync_small_run_counts_lost_and_duplicates():
     assert {"seconds", "records_per_s", "raw_qos1_msgs_per_s", "ratio"} <= set(result)
 
 
+def test_bench_web_small_run_reports_page_times_and_alert_latency():
+    out = yizhan("bench", "web", "--records", "3000", "--stations", "5", "--requests", "5", "--alerts", "1")
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["records"] == 3000 and sum(result["kinds"].values()) == 3000
+    assert result["today"]["n"] == 5 and result["today"]["p95_ms"] >= result["today"]["p50_ms"] > 0
+    assert len(result["alert_to_visible_s"]["all"]) == 1
+    assert set(result["met"]) == {"today_p95", "alert_list_p95", "alert_to_visible"}
+
+
 def test_demo_services_receive_records_and_stop(tmp_path):
     services = start_demo_services(tmp_path)
     assert services is not None
@@ -49,12 +61,14 @@ def test_demo_services_receive_records_and_stop(tmp_path):
     ids = fill_journal(data, "demo-001", 25)
     pub = Publisher(load(station_config(tmp_path / "d.toml", "demo-001", services.port), data), poll_s=0.05)
     pub.start()
-    hub_proc, broker_proc = services.hub.proc, services.broker.proc
+    hub_proc, broker_proc, web_proc = services.hub.proc, services.broker.proc, services.web.proc
     try:
         assert wait_for(lambda: outbox_depth(data) == 0, 30)
+        login = urllib.request.urlopen(services.web.url + "login", timeout=10)
+        assert login.status == 200 and "驿站工作台" in login.read().decode("utf-8")
     finally:
         pub.stop()
         services.stop()
     assert sorted(r[0] for r in hub_rows(services.db_path, "demo-001")) == sorted(ids)
-    assert hub_proc.poll() is not None and broker_proc.poll() is not None
+    assert hub_proc.poll() is not None and broker_proc.poll() is not None and web_proc.poll() is not None
     assert not port_open(services.host, services.port)

@@ -17,7 +17,7 @@ def online(tmp_path):
     from kiosk.context import build_context
     from app.demo_hub import start_demo_services
 
-    services = start_demo_services(tmp_path / "hub")
+    services = start_demo_services(tmp_path / "hub", web=False)      # the workbench would seed demo records
     assert services is not None, "mosquitto is installed by make test's set-up"
     settings = load_settings(demo=True, env={"YIZHAN_DATA_DIR": str(tmp_path / "data")})
     settings = dataclasses.replace(settings, sync=dataclasses.replace(settings.sync, enabled=True,

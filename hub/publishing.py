@@ -1,0 +1,78 @@
+"""Publishing a downlink document: validate, version, store, send retained — for the command line
+(``yizhan hub publish``) and the workbench alike.
+
+:func:`prepare` does everything but sending (a roster gets each volunteer's hub balance), so a
+caller can show the validated document and its difference from the published one first;
+:func:`publish` then sends it and waits for the broker's confirmation.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from typing import Any
+
+from sqlalchemy import select
+
+from hub import models as m
+from hub.store import Hub, HubStore
+from hub.timebank import roster_with_balances
+from sync.messages import ALL_STATIONS, Document, SchemaError, make_document
+
+
+def with_balances(store: HubStore, doc_type: str, body: Any) -> Any:
+    """The body as it will travel: a roster carries each volunteer's hub balance."""
+    if doc_type == "roster" and isinstance(body, dict):
+        return roster_with_balances(store.engine, body)
+    return body
+
+
+def current(store: HubStore, doc_type: str, scope: str = ALL_STATIONS) -> tuple[int, Any] | None:
+    """The published ``(version, body)`` of a type and scope, or None."""
+    with store.engine.connect() as conn:
+        row = conn.execute(select(m.documents.c.version, m.documents.c.body)
+                           .where((m.documents.c.doc_type == doc_type) & (m.documents.c.scope == scope))).first()
+    return (row[0], json.loads(row[1])) if row else None
+
+
+def check(doc_type: str, body: Any, scope: str = ALL_STATIONS) -> Document:
+    """Validate a body as kiosks will, without storing anything.
+
+    Raises:
+        MessageError: what a kiosk would reject, with the reason.
+    """
+    return make_document(doc_type, 1, scope, "2000-01-01T00:00:00.000+00:00", body)
+
+
+def diff(store: HubStore, doc_type: str, body: Any, scope: str = ALL_STATIONS) -> list[str]:
+    """Unified diff lines from the published body to ``body`` (pretty JSON, keys sorted)."""
+    old = current(store, doc_type, scope)
+
+    def lines(value: Any) -> list[str]:
+        return json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True).splitlines()
+    return list(difflib.unified_diff(lines(old[1]) if old else [], lines(body),
+                                     f"{doc_type} v{old[0]}" if old else "(none)", f"{doc_type} (new)",
+                                     lineterm="", n=2))
+
+
+def publish(store: HubStore, doc_type: str, body: Any, scope: str = ALL_STATIONS, version: int | None = None,
+            **broker: Any) -> Document:
+    """Validate, store with the next version, and publish retained; wait for the broker.
+
+    Args:
+        broker: ``host``, ``port``, ``base_topic``, ``tls``, ``ca_file``, ``username``, ``password``.
+
+    Raises:
+        MessageError: the document would be rejected by kiosks (nothing stored).
+        HubError: stored but the broker did not confirm (publishing again is safe).
+    """
+    if not isinstance(body, dict):
+        raise SchemaError(f"{doc_type} document: body must be an object")
+    doc = store.prepare_document(doc_type, with_balances(store, doc_type, body), scope, version)
+    hub = Hub(store, client_id=f"hub-publish-{os.getpid()}-{id(doc)}", **broker)
+    hub.start()
+    try:
+        hub.publish_document(doc)
+    finally:
+        hub.stop()
+    return doc

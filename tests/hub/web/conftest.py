@@ -1,0 +1,56 @@
+"""Fixtures of the workbench tests: a demo hub database, the workbench on a free port, sessions."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+
+from hub.web.app import BrokerOptions, Workbench, create_app
+from hub.web.demo import seed
+from hub.web.server import BackgroundServer
+
+PASSWORD = "yizhan-demo-2026"
+
+
+def make_workbench(db: str, broker: BrokerOptions | None = None) -> Workbench:
+    """A workbench over ``db`` with the demo day seeded (Secure cookies kept: Chromium keeps them on
+    127.0.0.1; the ``requests`` helper below copes)."""
+    wb = Workbench(db=db, broker=broker or BrokerOptions(), issuer="浦东新区张江镇市民驿站", secure_cookies=False)
+    seed(wb.engine)
+    return wb
+
+
+class Client:
+    """A signed-in ``requests`` session that knows the page's CSRF token (what a crafted request can do)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.http = requests.Session()
+        self.csrf = ""
+
+    def sign_in(self, username: str, password: str = PASSWORD) -> requests.Response:
+        page = self.http.get(self.base + "/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        resp = self.http.post(self.base + "/login", data={"username": username, "password": password, "csrf": token,
+                                                          "next": "/"}, allow_redirects=False)
+        if resp.status_code == 303:
+            self.csrf = re.search(r'name="csrf" value="([^"]+)"', self.get("/stations").text).group(1)
+        return resp
+
+    def get(self, path: str, **kw) -> requests.Response:
+        return self.http.get(self.base + path, allow_redirects=False, **kw)
+
+    def post(self, path: str, data: dict | None = None, csrf: str | None = None, **kw) -> requests.Response:
+        body = {"csrf": self.csrf if csrf is None else csrf, **(data or {})}
+        return self.http.post(self.base + path, data=body, allow_redirects=False, **kw)
+
+
+@pytest.fixture(scope="module")
+def workbench(tmp_path_factory):
+    """The workbench over a seeded demo database (no broker), served on a free port."""
+    wb = make_workbench(str(tmp_path_factory.mktemp("wb") / "hub.sqlite3"))
+    server = BackgroundServer(create_app(wb)).start()
+    yield wb, server
+    server.stop()
+    wb.store.close()
