@@ -1,13 +1,18 @@
 """A local Mosquitto and hub for ``make run`` (and the benchmark): own free ports, stopped by PID.
 
     services = start_demo_services(data_dir)     # None when mosquitto is not installed
-    ...                                          # settings: sync.host/port = services.host/port
+    ...                                          # settings: sync.host/port = services.host/port,
+    ...                                          # sync.document_public_key = services.public_key
     services.stop()
+
+The demo hub has its own document signing key (``<data_dir>/demo-hub/hub-signing.key``, made on
+first start) and publishes a signed roster at start, which the demo kiosk verifies and applies.
 
 Without Mosquitto the kiosk simply queues records in its outbox.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,6 +22,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from sync.documents import generate_signing_key, load_signing_key, public_key_hex
+
+#: What the demo hub publishes (signed) at start: the teams; each volunteer's hub balance is added.
+DEMO_HUB_ROSTER = {"teams": [{"id": "orange", "name": "暖心橙"}, {"id": "red", "name": "党旗红"}], "volunteers": []}
 
 
 class DemoError(RuntimeError):
@@ -167,6 +177,9 @@ class DemoServices:
     broker: LocalBroker
     hub: HubProcess
     db_path: Path
+    #: The demo hub's document key (64 hex digits) for the kiosk's ``sync.document_public_key``.
+    public_key: str = ""
+    publishing: subprocess.Popen | None = None
 
     @property
     def host(self) -> str:
@@ -179,7 +192,8 @@ class DemoServices:
         return self.broker.port
 
     def stop(self) -> None:
-        """Stop the hub, then the broker, by PID."""
+        """Stop the roster publish (if still running), the hub, then the broker, by PID."""
+        _stop(self.publishing)
         self.hub.stop()
         self.broker.stop()
 
@@ -203,4 +217,15 @@ def start_demo_services(data_dir: Path | str) -> DemoServices | None:
     except BaseException:
         broker.stop()
         raise
-    return DemoServices(broker, hub, db)
+    key_file = folder / "hub-signing.key"
+    if not key_file.exists():
+        generate_signing_key(key_file)
+    public = public_key_hex(load_signing_key(key_file))
+    roster = folder / "roster.json"
+    roster.write_text(json.dumps(DEMO_HUB_ROSTER, ensure_ascii=False), encoding="utf-8")
+    # In the background: the kiosk picks up the retained, signed roster whenever it connects.
+    with open(folder / "publish.log", "a", encoding="utf-8") as out:
+        publishing = subprocess.Popen([sys.executable, "-m", "app.cli", "hub", "publish", "roster", str(roster),
+                                       "--db", str(db), "--host", broker.host, "--port", str(broker.port),
+                                       "--signing-key", str(key_file)], stdout=out, stderr=subprocess.STDOUT)
+    return DemoServices(broker, hub, db, public, publishing)

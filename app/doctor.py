@@ -161,12 +161,17 @@ def check_printer_paper(states: Mapping[str, Mapping[str, Any]]) -> Check:
 
 
 def check_broker(settings: Settings, timeout: float = 5.0) -> Check:
-    """The station connects to its MQTT broker with its own user and password."""
+    """The station connects to its MQTT broker with its own user, password and client id.
+
+    The shipped broker binds each station login to the client id ``kiosk-<station>`` (no other id
+    may log in), so this check uses it too: run alone while the kiosk runs, it takes the kiosk's
+    connection for a moment (the kiosk reconnects and resends what was in flight).
+    """
     sync = settings.sync
     details = {"host": sync.host, "port": sync.port, "tls": sync.tls}
     if not sync.enabled:
         return Check("broker", SKIP, "sync is off in the settings", details)
-    link = MqttLink(host=sync.host, port=sync.port, client_id=f"doctor-{settings.station.id}-{os.getpid()}",
+    link = MqttLink(host=sync.host, port=sync.port, client_id=f"kiosk-{settings.station.id}",
                     base_topic=sync.base_topic, station=settings.station.id, tls=sync.tls, ca_file=sync.ca_file,
                     username=sync.username, password=settings.secrets.mqtt_password, keepalive=sync.keepalive_s,
                     reconnect_max_s=timeout)

@@ -127,7 +127,8 @@ def _demo_hub(settings):
         return settings, None
     print(f"Yizhan demo hub: broker 127.0.0.1:{services.port}, database {services.db_path} "
           f"(yizhan hub stations --db {services.db_path})", flush=True)
-    sync = dataclasses.replace(settings.sync, enabled=True, host=services.host, port=services.port)
+    sync = dataclasses.replace(settings.sync, enabled=True, host=services.host, port=services.port,
+                               document_public_key=services.public_key)
     return dataclasses.replace(settings, sync=sync), services
 
 

@@ -1,6 +1,7 @@
 """`yizhan bench fill`, `yizhan bench sync` (small) and the demo services: they run and count honestly."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -47,11 +48,17 @@ def test_demo_services_receive_records_and_stop(tmp_path):
     data = tmp_path / "kiosk"
     data.mkdir()
     ids = fill_journal(data, "demo-001", 25)
-    pub = Publisher(load(station_config(tmp_path / "d.toml", "demo-001", services.port), data), poll_s=0.05)
+    settings = load(station_config(tmp_path / "d.toml", "demo-001", services.port), data)
+    settings = dataclasses.replace(settings, sync=dataclasses.replace(settings.sync,
+                                                                      document_public_key=services.public_key))
+    pub = Publisher(settings, poll_s=0.05)
     pub.start()
     hub_proc, broker_proc = services.hub.proc, services.broker.proc
     try:
         assert wait_for(lambda: outbox_depth(data) == 0, 30)
+        # The demo hub signs its roster with its own key; the demo kiosk verifies and applies it.
+        assert wait_for(lambda: pub.status().applied_versions.get("roster") == 1, 30), \
+            (tmp_path / "demo-hub" / "publish.log").read_text()
     finally:
         pub.stop()
         services.stop()

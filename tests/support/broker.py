@@ -142,3 +142,27 @@ class RawClient:
         self.client.disconnect()
         self.client.loop_stop()
         time.sleep(0.05)
+
+
+def start_hub(broker: SecuredBroker, db: Path, log_file: Path, name: str = "hub-test"):
+    """``yizhan hub run`` with the hub login against the broker's loopback listener."""
+    from app.demo_hub import HubProcess
+    os.environ["YIZHAN_MQTT_PASSWORD"] = PASSWORDS["hub"]
+    try:
+        return HubProcess(str(db), "127.0.0.1", broker.port, name=name, log_file=log_file,
+                          extra_args=["--username", "hub"]).start()
+    finally:
+        del os.environ["YIZHAN_MQTT_PASSWORD"]
+
+
+def station_settings(tmp_path: Path, broker: SecuredBroker, station: str, data_dir: Path, *, login: str | None = None,
+                     batch_size: int = 10):
+    """Kiosk settings for ``station`` over the broker's TLS listener with the login ``login``
+    (default: the station's own)."""
+    from kiosk.settings import load_settings
+    from tests.sync.helpers import ENV, station_config
+    user = login or station
+    config = station_config(tmp_path / f"{station}-{user}.toml", station, broker.tls_port, batch_size=batch_size,
+                            extra=f'tls = true\nca_file = "{broker.ca}"\nusername = "{user}"\n')
+    return load_settings(config, env={**ENV, "YIZHAN_DATA_DIR": str(data_dir),
+                                      "YIZHAN_MQTT_PASSWORD": PASSWORDS[user]})
