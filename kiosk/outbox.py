@@ -97,6 +97,18 @@ class RejectedRow:
     at: str | None
 
 
+def backlog(db: sqlite3.Connection) -> tuple[int, str | None, int]:
+    """Read-only look at a journal's outbox (for ``yizhan doctor``, which must not change the file).
+
+    Returns:
+        (rows waiting for the hub, enqueue time of the oldest of them, rows the hub refused).
+    """
+    depth, oldest = db.execute("SELECT count(*), min(enqueued_at) FROM outbox "
+                               "WHERE state IN ('ready', 'inflight')").fetchone()
+    rejected = db.execute("SELECT count(*) FROM outbox WHERE state = 'rejected'").fetchone()[0]
+    return depth, oldest, rejected
+
+
 class Outbox:
     """The outbox table of a journal file (thread-safe; one connection).
 
