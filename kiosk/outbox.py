@@ -159,7 +159,10 @@ class Outbox:
         batch_id = uuid.uuid4().hex
         stamp = _stamp(_now())
         with self._txn() as db:
-            rows = db.execute("SELECT o.record_id, length(CAST(r.payload AS BLOB)) FROM outbox o "
+            # Bytes: exact for long payloads; for short ones 4 per character bounds the UTF-8 size
+            # without copying the text into a blob.
+            rows = db.execute("SELECT o.record_id, CASE WHEN length(r.payload) > 1024 THEN "
+                              "length(CAST(r.payload AS BLOB)) ELSE 4 * length(r.payload) END FROM outbox o "
                               "JOIN records r ON r.id = o.record_id WHERE o.state = 'ready' "
                               "ORDER BY o.priority DESC, o.seq LIMIT ?", (n,)).fetchall()
             take: list[str] = []
@@ -175,8 +178,10 @@ class Outbox:
                 total += size + RECORD_OVERHEAD
             if not take:
                 return None
-            db.executemany("UPDATE outbox SET state = 'inflight', batch_id = ?, attempts = attempts + 1, sent_at = ? "
-                           "WHERE record_id = ?", [(batch_id, stamp, rid) for rid in take])
+            # The same rows as selected: the first len(take) ready rows in this transaction's order.
+            db.execute("UPDATE outbox SET state = 'inflight', batch_id = ?, attempts = attempts + 1, sent_at = ? "
+                       "WHERE record_id IN (SELECT record_id FROM outbox WHERE state = 'ready' "
+                       "ORDER BY priority DESC, seq LIMIT ?)", (batch_id, stamp, len(take)))
             records = db.execute(
                 "SELECT r.id, r.station_id, r.seq, r.kind, r.created_at, r.payload FROM outbox o "
                 "JOIN records r ON r.id = o.record_id WHERE o.batch_id = ? AND o.state = 'inflight' "
