@@ -1,13 +1,18 @@
 """A local Mosquitto, hub and workbench for ``make run`` (and the benchmark): own free ports, stopped by PID.
 
     services = start_demo_services(data_dir)     # None when mosquitto is not installed
-    ...                                          # settings: sync.host/port = services.host/port
+    ...                                          # settings: sync.host/port = services.host/port,
+    ...                                          # sync.document_public_key = services.public_key
     services.stop()
+
+The demo hub has its own document signing key (``<data_dir>/demo-hub/hub-signing.key``, made on
+first start) and publishes a signed roster at start, which the demo kiosk verifies and applies.
 
 Without Mosquitto the kiosk simply queues records in its outbox.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -21,6 +26,10 @@ from pathlib import Path
 from hub.store import HubStore
 from hub.web.accounts import AccountError, get_user
 from hub.web.demo import seed
+from sync.documents import generate_signing_key, load_signing_key, public_key_hex
+
+#: What the demo hub publishes (signed) at start: the teams; each volunteer's hub balance is added.
+DEMO_HUB_ROSTER = {"teams": [{"id": "orange", "name": "暖心橙"}, {"id": "red", "name": "党旗红"}], "volunteers": []}
 
 
 class DemoError(RuntimeError):
@@ -173,11 +182,12 @@ class WebProcess:
         log_file: where its output goes.
     """
 
-    def __init__(self, db: str, broker_port: int, log_file: Path | None = None) -> None:
+    def __init__(self, db: str, broker_port: int, log_file: Path | None = None,
+                 signing_key: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.cmd = [sys.executable, "-m", "app.cli", "hub", "web", "--db", db, "--port", str(self.port),
-                    "--broker-port", str(broker_port)]
+                    "--broker-port", str(broker_port)] + (["--signing-key", str(signing_key)] if signing_key else [])
         self.log_file = log_file
         self.proc: subprocess.Popen | None = None
 
@@ -211,6 +221,9 @@ class DemoServices:
     hub: HubProcess
     db_path: Path
     web: WebProcess | None = None
+    #: The demo hub's document key (64 hex digits) for the kiosk's ``sync.document_public_key``.
+    public_key: str = ""
+    publishing: subprocess.Popen | None = None
 
     @property
     def host(self) -> str:
@@ -223,7 +236,8 @@ class DemoServices:
         return self.broker.port
 
     def stop(self) -> None:
-        """Stop the workbench, the hub, then the broker, by PID."""
+        """Stop the roster publish (if still running), the workbench, the hub, then the broker, by PID."""
+        _stop(self.publishing)
         if self.web:
             self.web.stop()
         self.hub.stop()
@@ -264,10 +278,21 @@ def start_demo_services(data_dir: Path | str, station: str = "demo-001", web: bo
     except BaseException:
         broker.stop()
         raise
-    services = DemoServices(broker, hub, db)
+    key_file = folder / "hub-signing.key"
+    if not key_file.exists():
+        generate_signing_key(key_file)
+    public = public_key_hex(load_signing_key(key_file))
+    roster = folder / "roster.json"
+    roster.write_text(json.dumps(DEMO_HUB_ROSTER, ensure_ascii=False), encoding="utf-8")
+    # In the background: the kiosk picks up the retained, signed roster whenever it connects.
+    with open(folder / "publish.log", "a", encoding="utf-8") as out:
+        publishing = subprocess.Popen([sys.executable, "-m", "app.cli", "hub", "publish", "roster", str(roster),
+                                       "--db", str(db), "--host", broker.host, "--port", str(broker.port),
+                                       "--signing-key", str(key_file)], stdout=out, stderr=subprocess.STDOUT)
+    services = DemoServices(broker, hub, db, public_key=public, publishing=publishing)
     if web:
         try:
-            services.web = WebProcess(str(db), broker.port, log_file=folder / "web.log").start()
+            services.web = WebProcess(str(db), broker.port, log_file=folder / "web.log", signing_key=key_file).start()
         except BaseException:
             services.stop()
             raise

@@ -25,6 +25,7 @@ from typing import Any
 from drivers import UnknownDriver, load_driver
 from drivers.errors import DriverError
 from kiosk.journal import SCHEMA_VERSION, Journal
+from kiosk.outbox import backlog as outbox_backlog
 from kiosk.settings import Settings
 from sync.mqtt import MqttLink
 
@@ -161,12 +162,17 @@ def check_printer_paper(states: Mapping[str, Mapping[str, Any]]) -> Check:
 
 
 def check_broker(settings: Settings, timeout: float = 5.0) -> Check:
-    """The station connects to its MQTT broker with its own user and password."""
+    """The station connects to its MQTT broker with its own user, password and client id.
+
+    The shipped broker binds each station login to the client id ``kiosk-<station>`` (no other id
+    may log in), so this check uses it too: run alone while the kiosk runs, it takes the kiosk's
+    connection for a moment (the kiosk reconnects and resends what was in flight).
+    """
     sync = settings.sync
     details = {"host": sync.host, "port": sync.port, "tls": sync.tls}
     if not sync.enabled:
         return Check("broker", SKIP, "sync is off in the settings", details)
-    link = MqttLink(host=sync.host, port=sync.port, client_id=f"doctor-{settings.station.id}-{os.getpid()}",
+    link = MqttLink(host=sync.host, port=sync.port, client_id=f"kiosk-{settings.station.id}",
                     base_topic=sync.base_topic, station=settings.station.id, tls=sync.tls, ca_file=sync.ca_file,
                     username=sync.username, password=settings.secrets.mqtt_password, keepalive=sync.keepalive_s,
                     reconnect_max_s=timeout)
@@ -262,19 +268,23 @@ def check_journal(settings: Settings) -> Check:
 
 
 def check_outbox(settings: Settings, now: datetime | None = None) -> Check:
-    """How many records wait for the hub, and how old the oldest is."""
+    """How many records wait for the hub, how old the oldest is, and how many the hub refused."""
     try:
         db = _open_journal(settings)
         if db is None:
             return Check("outbox", SKIP, "no journal yet")
         try:
-            depth, oldest = db.execute("SELECT count(*), min(enqueued_at) FROM outbox WHERE state != 'acked'").fetchone()
+            depth, oldest, rejected = outbox_backlog(db)
         finally:
             db.close()
     except sqlite3.Error as exc:
         return Check("outbox", FAIL, f"the outbox cannot be read: {exc}")
     age = (now or datetime.now(timezone.utc)) - datetime.fromisoformat(oldest) if oldest else None
-    details = {"backlog": depth, "oldest_unsynced": oldest, "oldest_age_s": round(age.total_seconds()) if age else None}
+    details = {"backlog": depth, "oldest_unsynced": oldest, "oldest_age_s": round(age.total_seconds()) if age else None,
+               "refused": rejected}
+    if rejected:
+        return Check("outbox", WARN, f"the hub refused {rejected} records (yizhan hub dead-letters); "
+                                     f"{depth} more wait for the hub", details)
     if depth > settings.sync.queue_warn or (age and age.total_seconds() > OLDEST_WARN_S):
         return Check("outbox", WARN, f"{depth} records wait for the hub; the oldest since {oldest}", details)
     return Check("outbox", OK, f"{depth} records wait for the hub" + (f", the oldest since {oldest}" if oldest else ""),

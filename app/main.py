@@ -131,7 +131,8 @@ def _demo_hub(settings):
         from hub.web.demo import ACCOUNTS
         print(f"Yizhan workbench: {services.web.url}  sign in as {ACCOUNTS[0][0]} (street office) or "
               f"{ACCOUNTS[1][0]} (station {settings.station.id}), password {ACCOUNTS[0][1]}", flush=True)
-    sync = dataclasses.replace(settings.sync, enabled=True, host=services.host, port=services.port)
+    sync = dataclasses.replace(settings.sync, enabled=True, host=services.host, port=services.port,
+                               document_public_key=services.public_key)
     return dataclasses.replace(settings, sync=sync), services
 
 

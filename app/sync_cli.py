@@ -13,7 +13,7 @@ import sys
 import threading
 
 from kiosk.settings import ConfigError, load_settings
-from sync.outbox import OutboxError
+from kiosk.outbox import OutboxError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,5 +57,7 @@ def run(args: argparse.Namespace) -> int:
     while not stop.wait(1.0):
         pass
     publisher.stop()
-    print(f"sync: stopped, {publisher.status().queue_depth} records still queued", flush=True)
+    status = publisher.status()
+    refused = f", {status.rejected} refused by the hub (see yizhan hub dead-letters)" if status.rejected else ""
+    print(f"sync: stopped, {status.queue_depth} records still queued{refused}", flush=True)
     return 0

@@ -3,7 +3,9 @@
     yizhan hub run --db hub.sqlite3 --host 127.0.0.1 --port 1883
     yizhan hub stations --db postgresql://hub@db/yizhan
     yizhan hub publish roster roster.json --station sh-pd-zj-001
-    yizhan hub dead-letters
+    yizhan hub dead-letters [replay ID…]
+    yizhan hub conflicts
+    yizhan hub keygen --signing-key /etc/yizhan/hub-signing.key
     yizhan hub migrate --db hub.sqlite3 [--check]
     yizhan hub web --db hub.sqlite3 --port 8080      # the staff workbench (hub/web/cli.py)
 
@@ -59,8 +61,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--station", default=None, help="one station (default: every station)")
     p.add_argument("--version", type=int, default=None, help="explicit version (default: the next one)")
     p.add_argument("--db", default="hub.sqlite3", help=db_help)
+    _signing_key_option(p)
     _broker_options(p)
-    p = sub.add_parser("dead-letters", help="list messages the hub set aside, with the reason")
+    p = sub.add_parser("keygen", help="create the hub's document signing key; prints the public key for kiosks")
+    _signing_key_option(p)
+    p = sub.add_parser("dead-letters", help="list messages the hub set aside, with the reason; replay ID… "
+                                            "runs kept ones through the door again once the cause is fixed")
+    p.add_argument("action", nargs="?", default="list", choices=["list", "replay"])
+    p.add_argument("ids", nargs="*", type=int, metavar="ID", help="dead letters to replay")
+    p.add_argument("--station", default=None, help="only this station's")
+    p.add_argument("--db", default="hub.sqlite3", help=db_help)
+    p = sub.add_parser("conflicts", help="records kept aside: same station and id as a stored record, other content")
+    p.add_argument("--station", default=None, help="only this station's")
     p.add_argument("--db", default="hub.sqlite3", help=db_help)
     p = sub.add_parser("migrate", help="upgrade the hub database's schema to the newest revision (hub run does it "
                                        "at start when safe)")
@@ -82,6 +94,12 @@ def _mqtt_password() -> str:
     return os.environ.get("YIZHAN_MQTT_PASSWORD", "")
 
 
+def _signing_key_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--signing-key", default=os.environ.get("YIZHAN_HUB_SIGNING_KEY", "hub-signing.key"),
+                   help="the hub's Ed25519 document key, PEM, mode 0600 (default $YIZHAN_HUB_SIGNING_KEY or "
+                        "./hub-signing.key)")
+
+
 def _hub_kwargs(args) -> dict:
     return dict(host=args.host, port=args.port, base_topic=args.base_topic, tls=args.tls, ca_file=args.ca_file,
                 username=args.username, password=_mqtt_password())
@@ -89,7 +107,8 @@ def _hub_kwargs(args) -> dict:
 
 def _run(args) -> int:
     from hub.metrics import HubMetrics, parse_listen
-    from hub.store import Hub, HubStore
+    from hub.service import Hub
+    from hub.store import HubStore
     from kiosk.journald import setup_journald
     from kiosk.sdnotify import Watchdog
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -156,9 +175,15 @@ def _publish(args) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
+    from sync.documents import DocumentKeyError, load_signing_key
+    try:
+        key = load_signing_key(args.signing_key)
+    except DocumentKeyError as exc:
+        print(f"not published: {exc}", file=sys.stderr)
+        return 2
     try:
         doc = publish(HubStore(args.db), args.doc_type, body, args.station or ALL_STATIONS, args.version,
-                      **_hub_kwargs(args))
+                      signing_key=key, **_hub_kwargs(args))
     except MessageError as exc:
         print(f"not published: {exc}", file=sys.stderr)
         return 2
@@ -170,9 +195,47 @@ def _publish(args) -> int:
 
 
 def _dead_letters(args) -> int:
+    from hub.store import HubError, HubStore
+    if args.action == "replay":
+        if not args.ids:
+            print("name the dead letters to replay: yizhan hub dead-letters replay ID…", file=sys.stderr)
+            return 2
+        store, failed = HubStore(args.db), 0
+        for ident in args.ids:
+            try:
+                print(store.replay(ident))
+            except HubError as exc:
+                print(exc, file=sys.stderr)
+                failed += 1
+        return 1 if failed else 0
+    for row in HubStore(args.db, migrate=False).dead_letters(args.station):
+        kept = "kept" if row["kept"] else "digest only"
+        replayed = f"  replayed {_fmt(row['replayed_at'])}" if row["replayed_at"] else ""
+        print(f"{row['id']:>6} {_fmt(row['received_at'])} {row['station'] or '-':<16} {row['size']:>8} B "
+              f"x{row['count']:<3} {kept:<11} {row['reason']}{replayed}")
+    return 0
+
+
+def _conflicts(args) -> int:
     from hub.store import HubStore
-    for row in HubStore(args.db, migrate=False).dead_letters():
-        print(f"{row['id']:>6} {row['station'] or '-':<16} {row['size']:>8} B  {row['reason']}")
+    rows = HubStore(args.db, migrate=False).conflicts(args.station)
+    for row in rows:
+        print(f"{row['id']:>6} {_fmt(row['received_at'])} {row['station']:<16} {row['record_id']:<40} {row['kind']:<20} "
+              f"new {row['digest'][:12]} stored {row['stored_digest'][:12]}")
+    if not rows:
+        print("no conflicts")
+    return 0
+
+
+def _keygen(args) -> int:
+    from sync.documents import DocumentKeyError, generate_signing_key
+    try:
+        public = generate_signing_key(args.signing_key)
+    except DocumentKeyError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"created {args.signing_key} (keep it on the hub, mode 0600). Every kiosk's settings need:")
+    print(f'[sync]\ndocument_public_key = "{public}"')
     return 0
 
 
@@ -212,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
     if args.hub_command in web_cli.COMMANDS:
         return web_cli.run(args)
     actions = {"run": _run, "stations": _stations, "publish": _publish, "dead-letters": _dead_letters,
-               "migrate": _migrate}
+               "conflicts": _conflicts, "keygen": _keygen, "migrate": _migrate}
     try:
         return actions[args.hub_command](args)
     except HubError as exc:

@@ -1,5 +1,5 @@
-"""The hub's tables (SQLAlchemy Core): records, dead letters, stations, downlink documents, shift
-rejections, consent withdrawals, and the staff workbench's accounts, sessions, audit log and work state.
+"""The hub's tables (SQLAlchemy Core): records, conflicts, dead letters, stations, downlink documents,
+shift rejections, consent withdrawals, and the staff workbench's accounts, sessions, audit log and work state.
 
 The same schema runs on SQLite (the default, one file) and PostgreSQL (``postgresql://…``).
 """
@@ -10,11 +10,12 @@ from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, Index, Int
 
 metadata = MetaData()
 
-#: One row per journal record, keyed by the record id the kiosk gave it: redelivery never duplicates.
+#: One row per journal record, keyed by (station, the record id the kiosk gave it): redelivery never
+#: duplicates, and no station can take a key another station will use.
 records = Table(
     "hub_records", metadata,
+    Column("station", String(64), primary_key=True),
     Column("id", String(64), primary_key=True),
-    Column("station", String(64), nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("kind", String(64), nullable=False),
     Column("ts", String(40), nullable=False),
@@ -26,7 +27,29 @@ records = Table(
     Index("hub_records_kind_ts", "kind", "ts"),
 )
 
-#: Everything the hub could not accept, with the reason; nothing is silently dropped.
+#: A record that arrived under a (station, id) already stored with different content: kept aside,
+#: reported (``yizhan hub conflicts``), never acknowledged as stored.
+conflicts = Table(
+    "hub_conflicts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("station", String(64), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("batch_id", String(64)),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("ts", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("stored_digest", String(64), nullable=False),
+    Column("hub", String(64)),
+    Index("hub_conflicts_station_record", "station", "record_id"),
+)
+
+#: Everything the hub could not accept, with the reason; nothing is silently dropped. The payload
+#: is kept only when it is small and carries no ID number (else b"": the SHA-256 digest remains);
+#: repeats of the same message add to ``count``; sizes are capped per station and in total and
+#: old rows expire (:mod:`hub.deadletters`).
 dead_letters = Table(
     "hub_dead_letters", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -37,6 +60,12 @@ dead_letters = Table(
     Column("reason", Text, nullable=False),
     Column("size", Integer, nullable=False),
     Column("payload", LargeBinary, nullable=False),
+    Column("digest", String(64)),
+    Column("count", Integer, nullable=False, server_default="1"),
+    Column("last_at", DateTime(timezone=True)),
+    Column("replayed_at", DateTime(timezone=True)),
+    Index("hub_dead_letters_station_digest", "station", "digest"),
+    Index("hub_dead_letters_received", "received_at"),
 )
 
 #: The last known state of every station.

@@ -10,14 +10,18 @@ from __future__ import annotations
 import difflib
 import json
 import os
+from datetime import datetime, timezone
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from hub import models as m
-from hub.store import Hub, HubStore
+from hub.service import Hub
+from hub.store import HubStore
 from hub.timebank import roster_with_balances
-from sync.messages import ALL_STATIONS, Document, SchemaError, make_document
+from sync.documents import Document, make_document
+from sync.messages import ALL_STATIONS, SchemaError
 
 
 def with_balances(store: HubStore, doc_type: str, body: Any) -> Any:
@@ -41,7 +45,8 @@ def check(doc_type: str, body: Any, scope: str = ALL_STATIONS) -> Document:
     Raises:
         MessageError: what a kiosk would reject, with the reason.
     """
-    return make_document(doc_type, 1, scope, "2000-01-01T00:00:00.000+00:00", body)
+    issued = datetime.now(timezone.utc).isoformat(timespec="milliseconds")     # times are bounded at the door
+    return make_document(doc_type, 1, scope, issued, body)
 
 
 def diff(store: HubStore, doc_type: str, body: Any, scope: str = ALL_STATIONS) -> list[str]:
@@ -56,10 +61,12 @@ def diff(store: HubStore, doc_type: str, body: Any, scope: str = ALL_STATIONS) -
 
 
 def publish(store: HubStore, doc_type: str, body: Any, scope: str = ALL_STATIONS, version: int | None = None,
-            **broker: Any) -> Document:
-    """Validate, store with the next version, and publish retained; wait for the broker.
+            *, signing_key: Ed25519PrivateKey | None, **broker: Any) -> Document:
+    """Validate, store with the next version, sign, and publish retained; wait for the broker.
 
     Args:
+        signing_key: the hub's document key (kiosks refuse unsigned documents; None only in tests
+            that show that refusal).
         broker: ``host``, ``port``, ``base_topic``, ``tls``, ``ca_file``, ``username``, ``password``.
 
     Raises:
@@ -68,7 +75,7 @@ def publish(store: HubStore, doc_type: str, body: Any, scope: str = ALL_STATIONS
     """
     if not isinstance(body, dict):
         raise SchemaError(f"{doc_type} document: body must be an object")
-    doc = store.prepare_document(doc_type, with_balances(store, doc_type, body), scope, version)
+    doc = store.prepare_document(doc_type, with_balances(store, doc_type, body), scope, version, signing_key)
     hub = Hub(store, client_id=f"hub-publish-{os.getpid()}-{id(doc)}", **broker)
     hub.start()
     try:

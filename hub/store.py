@@ -1,20 +1,19 @@
-"""The district hub: validate every message, upsert records by id, ack after commit.
+"""The district hub: validate every message, store records by (station, id), ack after commit.
 
 :class:`HubStore` is the storage and validation core (no MQTT): ``handle_records`` turns one
 batch message into database rows plus the ack to send, and sets everything it cannot accept aside
-as dead letters with the reason. :class:`Hub` connects it to the broker with an MQTT 5 shared
-subscription (``$share/hub/<base>/+/records``) so that several hub processes split the load.
+with the reason: invalid records as dead letters (:mod:`hub.deadletters`), a record whose
+(station, id) is already stored with other content as a conflict. The ack names every record not
+stored, so the station keeps exactly those. :class:`hub.service.Hub` connects it to the broker
+with an MQTT 5 shared subscription (``$share/hub/<base>/+/records``) so that several hub processes
+split the load.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import os
-import queue
-import socket
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -23,17 +22,22 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hub import deadletters
 from hub import models as m
 from hub.database import HubError, open_engine
-from sync.messages import (ALL_STATIONS, DOCUMENT_TYPES, MAX_BATCH_BYTES, SUFFIX_ACK, SUFFIX_RECORDS, SUFFIX_STATUS,
-                           Ack, Batch, Document, MessageError, SchemaError, decode_ack, decode_batch, decode_status, encode_ack, encode_document,
-                           make_document, valid_station_id)
-from sync.mqtt import MqttLink
+from sync.documents import MAX_DOCUMENT_VERSION, Document, make_document, sign_document
+from sync.messages import (ALL_STATIONS, SUFFIX_ACK, Ack, Batch, MessageError,
+                           SchemaError, decode_batch, encode_ack, valid_station_id)
+from sync.status import decode_status
+from sync.screening import TimeOutOfRange, parse_bounded, redact
 
 log = logging.getLogger(__name__)
 
-#: Dead letters keep at most this much of the offending message.
-DEAD_LETTER_KEEP = MAX_BATCH_BYTES
+#: An explicit ``--version`` may jump at most this far past the published one (a typo such as
+#: 2^62 would otherwise leave no room for any later document).
+MAX_VERSION_STEP = 1000
 
 
 #: A kiosk's consent withdrawal record, and the health record kinds it deletes by person key.
@@ -80,6 +84,7 @@ class HubStore:
         self.engine = open_engine(db, migrate=migrate)
         self.handled = 0
         self.dead = 0
+        self._limits_checked = 0.0
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -88,15 +93,18 @@ class HubStore:
     # --- incoming ------------------------------------------------------------------------------
 
     def _dead_letter(self, conn: Connection, topic: str, station: str | None, reason: str, raw: bytes,
-                     record_id: str | None = None) -> None:
-        conn.execute(m.dead_letters.insert().values(
-            received_at=_now(), topic=topic[:512], station=(station or "")[:64] or None, record_id=record_id,
-            reason=reason[:2000], size=len(raw), payload=raw[:DEAD_LETTER_KEEP]))
+                     record_id: str | None = None, keep: bool = True) -> None:
+        deadletters.add(conn, topic, station, reason, raw, record_id=record_id, keep=keep)
         self.dead += 1
+        now = time.monotonic()
+        if now - self._limits_checked >= deadletters.ENFORCE_EVERY_S:
+            self._limits_checked = now
+            deadletters.enforce_limits(conn)
 
     def reject(self, topic: str, station: str | None, reason: str, raw: bytes) -> None:
-        """Store a whole message as a dead letter (its own transaction)."""
-        log.warning("dead letter from %s: %s", topic[:200], reason[:300])
+        """Store a whole message as a dead letter (its own transaction); ID numbers never reach the
+        log or the table."""
+        log.warning("dead letter from %s: %s", redact(topic[:200]), redact(reason[:300]))
         with self.engine.begin() as conn:
             self._dead_letter(conn, topic, station, reason, raw)
 
@@ -122,7 +130,7 @@ class HubStore:
         """Decode a batch message; a message that cannot be accepted becomes a dead letter (None)."""
         self.handled += 1
         if not valid_station_id(station):
-            self.reject(topic, None, f"topic station {station[:70]!r} is not a valid station id", raw)
+            self.reject(topic, None, f"topic station {redact(station[:70])!r} is not a valid station id", raw)
             return None
         try:
             return decode_batch(raw, station)
@@ -145,32 +153,74 @@ class HubStore:
     def _store(self, topic: str, batch: Batch) -> Ack:
         now = _now()
         ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        refused: list[tuple[int, str]] = [(index, code) for (index, *_), code in zip(batch.rejected, batch.codes)]
         with self.engine.begin() as conn:
-            fresh: dict[str, Any] = {}
-            for r in batch.records:
-                fresh.setdefault(r.id, r)
-            ids = list(fresh)
+            incoming: dict[str, tuple[int, Any]] = {}
+            repeats: list[tuple[int, Any]] = []
+            for index, r in zip(batch.indices, batch.records):
+                if r.id in incoming:
+                    repeats.append((index, r))
+                else:
+                    incoming[r.id] = (index, r)
+            held: dict[str, tuple] = {}
+            ids = list(incoming)
             for i in range(0, len(ids), 500):
                 chunk = ids[i:i + 500]
-                sql = f"SELECT id FROM hub_records WHERE id IN ({', '.join([ph] * len(chunk))})"
-                for (rid,) in conn.exec_driver_sql(sql, tuple(chunk)).fetchall():
-                    fresh.pop(rid, None)
+                sql = (f"SELECT id, seq, kind, ts, payload FROM hub_records WHERE station = {ph} "
+                       f"AND id IN ({', '.join([ph] * len(chunk))})")
+                for rid, *content in conn.exec_driver_sql(sql, (batch.station, *chunk)).fetchall():
+                    held[rid] = tuple(content)
+            fresh, dups, conflicts = [], 0, []
+            for index, r in list(incoming.values()) + repeats:
+                mine = (r.seq, r.kind, r.ts, r.payload_json)
+                stored = held.get(r.id)
+                if stored is None:
+                    fresh.append(r)
+                    held[r.id] = mine
+                elif stored == mine or (r.kind in HEALTH_KINDS and r.payload_json.startswith('{"erased":')):
+                    dups += 1            # the same record; or one erased at the kiosk after it was sent
+                else:
+                    conflicts.append((index, r, stored))
             if fresh:
                 # Plain driver SQL: compiling a 500-row executemany through the ORM layer costs more
-                # than the insert itself. ON CONFLICT covers a concurrent hub storing the same id.
+                # than the insert itself. ON CONFLICT covers a concurrent hub storing the same key.
                 conn.exec_driver_sql(
-                    "INSERT INTO hub_records (id, station, seq, kind, ts, payload, batch_id, hub, received_at) "
-                    f"VALUES ({', '.join([ph] * 9)}) ON CONFLICT (id) DO NOTHING",
-                    [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json, batch.batch_id, self.name, now)
-                     for r in fresh.values()])
-            self._apply_withdrawals(conn, list(fresh.values()), ph)
-            for index, rid, reason, text in batch.rejected:
-                self._dead_letter(conn, topic, batch.station, f"record {index}: {reason}", text.encode("utf-8"), rid)
+                    "INSERT INTO hub_records (station, id, seq, kind, ts, payload, batch_id, hub, received_at) "
+                    f"VALUES ({', '.join([ph] * 9)}) ON CONFLICT (station, id) DO NOTHING",
+                    [(r.station, r.id, r.seq, r.kind, r.ts, r.payload_json, batch.batch_id, self.name, now)
+                     for r in fresh])
+            self._apply_withdrawals(conn, fresh, ph)
+            for index, r, stored in conflicts:
+                conn.execute(m.conflicts.insert().values(
+                    received_at=now, station=r.station, record_id=r.id, batch_id=batch.batch_id, seq=r.seq,
+                    kind=r.kind, ts=r.ts, payload=r.payload_json, digest=_digest(r.seq, r.kind, r.ts, r.payload_json),
+                    stored_digest=_digest(*stored), hub=self.name))
+                refused.append((index, "conflict"))
+                log.warning("conflict: %s already holds record %s with other content; the new one is kept aside",
+                            r.station, r.id)
+            settled = self._already_stored(conn, batch.foreign)
+            dups += len(settled)
+            refused = [r for r in refused if r[0] not in settled]
+            for (index, rid, reason, text), code in zip(batch.rejected, batch.codes):
+                if index not in settled:
+                    self._dead_letter(conn, topic, batch.station, f"record {index}: {reason}", text.encode("utf-8"),
+                                      rid, keep=code != "privacy")
             ins = _insert(conn, m.stations).values(station=batch.station, state="online", last_seen=now,
                                                    last_batch_at=now)
             conn.execute(ins.on_conflict_do_update(index_elements=["station"],
                                                    set_={"last_seen": now, "last_batch_at": now}))
-        return Ack(batch.batch_id, len(fresh), len(batch.records) - len(fresh), len(batch.rejected))
+        return Ack(batch.batch_id, len(fresh), dups, len(refused), tuple(sorted(refused)))
+
+    @staticmethod
+    def _already_stored(conn: Connection, foreign: tuple) -> set[int]:
+        """Indices of records naming another station that are stored there exactly as sent."""
+        settled = set()
+        for index, r in foreign:
+            row = conn.execute(select(m.records.c.seq, m.records.c.kind, m.records.c.ts, m.records.c.payload)
+                               .where((m.records.c.station == r.station) & (m.records.c.id == r.id))).first()
+            if row is not None and tuple(row) == (r.seq, r.kind, r.ts, r.payload_json):
+                settled.add(index)
+        return settled
 
     def _apply_withdrawals(self, conn: Connection, records: list, ph: str) -> None:
         """A consent withdrawal deletes that person's health records from every station (by person
@@ -225,7 +275,7 @@ class HubStore:
         def write():
             with self.engine.begin() as conn:
                 row = conn.execute(select(m.stations.c.status_ts).where(m.stations.c.station == st.station)).first()
-                if row and row[0] and row[0] > st.ts:
+                if row and row[0] and _status_time(row[0]) > parse_bounded(st.ts):
                     return
                 ins = _insert(conn, m.stations).values(station=st.station, **values)
                 conn.execute(ins.on_conflict_do_update(index_elements=["station"], set_=values))
@@ -247,13 +297,19 @@ class HubStore:
         with self.engine.connect() as conn:
             return conn.execute(q).scalar_one()
 
-    def dead_letters(self) -> list[dict]:
-        """All dead letters, oldest first (reason, topic, station, size)."""
+    def dead_letters(self, station: str | None = None) -> list[dict]:
+        """Dead letters, oldest first (see :func:`hub.deadletters.listing`)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(m.dead_letters.c.id, m.dead_letters.c.topic, m.dead_letters.c.station,
-                                       m.dead_letters.c.record_id, m.dead_letters.c.reason, m.dead_letters.c.size)
-                                .order_by(m.dead_letters.c.id)).mappings().all()
-        return [dict(r) for r in rows]
+            return deadletters.listing(conn, station)
+
+    def conflicts(self, station: str | None = None) -> list[dict]:
+        """Records kept aside because their (station, id) was already stored with other content."""
+        with self.engine.connect() as conn:
+            return deadletters.conflict_listing(conn, station)
+
+    def replay(self, dead_letter_id: int) -> str:
+        """Run a dead letter through the door again (:func:`hub.deadletters.replay`)."""
+        return deadletters.replay(self, dead_letter_id)
 
     def stations(self) -> list[dict]:
         """Every known station with status, last seen, queue depth, applied documents."""
@@ -274,12 +330,14 @@ class HubStore:
             rows = conn.execute(select(m.station_health)).mappings().all()
         return {r["station"]: {**dict(r), "health": json.loads(r["health"]) if r["health"] else None} for r in rows}
 
-    def prepare_document(self, doc_type: str, body: Any, scope: str = ALL_STATIONS,
-                         version: int | None = None) -> Document:
-        """Validate a document, give it the next version for its type and scope, and store it.
+    def prepare_document(self, doc_type: str, body: Any, scope: str = ALL_STATIONS, version: int | None = None,
+                         signing_key: Ed25519PrivateKey | None = None) -> Document:
+        """Validate a document, give it the next version for its type and scope, sign it, and store it.
 
         Args:
-            version: an explicit version (must be higher than the stored one); default stored + 1.
+            version: an explicit version: higher than the stored one, at most
+                :data:`MAX_VERSION_STEP` past it; default stored + 1.
+            signing_key: the hub's document key (kiosks refuse unsigned documents).
 
         Raises:
             MessageError: the document would be rejected by kiosks (nothing is stored).
@@ -290,8 +348,13 @@ class HubStore:
             current = row[0] if row else 0
             if version is not None and version <= current:
                 raise SchemaError(f"{doc_type} version {version} is not newer than the published {current}")
+            if version is not None and version > current + MAX_VERSION_STEP:
+                raise SchemaError(f"{doc_type} version {version} jumps more than {MAX_VERSION_STEP} past the "
+                                  f"published {current}; versions run out at {MAX_DOCUMENT_VERSION}")
             issued = _now().isoformat(timespec="milliseconds")
             doc = make_document(doc_type, version or current + 1, scope, issued, body)
+            if signing_key is not None:
+                doc = sign_document(doc, signing_key)
             values = {"version": doc.version, "issued": issued, "body": json.dumps(body, ensure_ascii=False)}
             if row:
                 conn.execute(update(m.documents).where((m.documents.c.doc_type == doc_type) &
@@ -301,100 +364,14 @@ class HubStore:
         return doc
 
 
-class Hub:
-    """A hub process: the store behind a shared MQTT subscription.
+def _digest(seq: int, kind: str, ts: str, payload: str) -> str:
+    return hashlib.sha256(f"{seq}\n{kind}\n{ts}\n{payload}".encode("utf-8")).hexdigest()
 
-    Messages are validated on the MQTT thread and committed by a writer thread, so the next
-    batch is parsed while the previous one is being written to disk. The ack is published only
-    after the commit; a batch the broker delivered but the hub did not commit (crash) is resent
-    by its station after the ack timeout.
 
-    Args:
-        store: the database side.
-        host, port, base_topic, tls, ca_file, username, password: the broker.
-        share: the shared-subscription group; every hub process of a district uses the same.
-        client_id: unique per process (default ``hub-<host>-<pid>``).
-        reconnect_max_s: longest wait between reconnect attempts.
-        metrics: a :class:`hub.metrics.HubMetrics` to count batches and ack latency (optional).
-        heartbeat: called by the writer thread at least once a second (systemd watchdog).
-    """
-
-    def __init__(self, store: HubStore, *, host: str, port: int, base_topic: str = "yizhan/v1", share: str = "hub",
-                 tls: bool = False, ca_file: str = "", username: str = "", password: str = "",
-                 client_id: str | None = None, keepalive: int = 30, reconnect_max_s: float = 30,
-                 metrics: Any = None, heartbeat: Callable[[], None] | None = None) -> None:
-        self.store = store
-        self.metrics = metrics
-        self.heartbeat = heartbeat or (lambda: None)
-        self.ready = threading.Event()
-        self._queue: queue.Queue[tuple[str, Batch, float] | None] = queue.Queue(maxsize=8)
-        self._writer: threading.Thread | None = None
-        self.link = MqttLink(host=host, port=port, base_topic=base_topic,
-                             client_id=client_id or f"hub-{socket.gethostname()}-{os.getpid()}",
-                             tls=tls, ca_file=ca_file, username=username, password=password, keepalive=keepalive,
-                             on_connect=self.ready.set, reconnect_max_s=reconnect_max_s)
-        self.link.subscribe(SUFFIX_RECORDS, self._on_records, station="+", share=share)
-        self.link.subscribe(SUFFIX_STATUS, self._on_status, station="+")
-
-    def _on_records(self, station: str, suffix: str, payload: bytes, retained: bool) -> None:
-        topic = f"{self.link.base_topic}/{station}/{suffix}"
-        batch = self.store.validate_records(topic, station, payload)
-        if batch is not None:
-            arrived = self.metrics.batch_received(station, len(batch.records)) if self.metrics else time.monotonic()
-            self._queue.put((topic, batch, arrived))
-
-    def _write(self) -> None:
-        while True:
-            try:
-                item = self._queue.get(timeout=1.0)
-            except queue.Empty:
-                self.heartbeat()
-                continue
-            self.heartbeat()
-            if item is None:
-                return
-            topic, batch, arrived = item
-            try:
-                reply = self.store.store_batch(topic, batch)
-            except HubError as exc:
-                log.error("%s; the station will resend", exc)
-                continue
-            try:
-                self.link.publish(reply.suffix, reply.payload, station=reply.station)
-                if self.metrics:
-                    ack = decode_ack(reply.payload)
-                    self.metrics.batch_acked(reply.station, ack.stored, ack.duplicates, arrived)
-            except Exception as exc:
-                log.warning("ack to %s not sent (%s); the station will resend", reply.station, exc)
-
-    def _on_status(self, station: str, suffix: str, payload: bytes, retained: bool) -> None:
-        self.store.handle_status(f"{self.link.base_topic}/{station}/{suffix}", station, payload, retained)
-
-    def start(self) -> None:
-        """Start the writer, connect and subscribe (in the background)."""
-        if self._writer is None:
-            self._writer = threading.Thread(target=self._write, name="hub-writer", daemon=True)
-            self._writer.start()
-        self.link.start()
-
-    def stop(self) -> None:
-        """Commit and acknowledge what was received, then disconnect."""
-        if self._writer is not None:
-            self._queue.put(None)
-            self._writer.join(30)
-            self._writer = None
-        self.link.stop()
-
-    def publish_document(self, doc: Document, timeout: float = 10.0) -> None:
-        """Publish a prepared document retained at QoS 1 and wait for the broker's PUBACK.
-
-        Raises:
-            HubError: the broker could not be reached or did not confirm in time.
-        """
-        if not self.link.wait_connected(timeout):
-            raise HubError(f"cannot reach the MQTT broker {self.link.host}:{self.link.port}: {self.link.last_error}")
-        info = self.link.publish(doc.type, encode_document(doc), retain=True, station=doc.scope)
-        info.wait_for_publish(timeout)
-        if not info.is_published():
-            raise HubError("the broker did not confirm the document in time")
-
+def _status_time(stored: str) -> datetime:
+    """A stored status time for comparison; one out of range (stored before the door checked it)
+    counts as the distant past, so it can never freeze the row."""
+    try:
+        return parse_bounded(stored)
+    except TimeOutOfRange:
+        return datetime.min.replace(tzinfo=timezone.utc)

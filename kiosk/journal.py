@@ -3,7 +3,8 @@ service event plus its outbox row, written in the same transaction.
 
 A call to :meth:`Journal.append` returns only after the commit, so a record the screen called
 saved survives a power cut. Records are never updated (a trigger refuses it); the outbox row is
-what the sync layer moves through ready → inflight → acked (see ``sync/outbox.py``).
+what the sync layer moves through ready → inflight → acked or rejected, through the API of
+``kiosk/outbox.py`` (the journal owns the table; nothing else writes SQL on it).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.privacy import contains_id_number
-from kiosk.records import Record, payload_from_dict, payload_to_json
+from kiosk.records import MAX_PAYLOAD_BYTES, Record, payload_from_dict, payload_to_json
 
 
 class JournalError(Exception):
@@ -36,6 +37,11 @@ class JournalCorrupt(JournalError):
 
 class PrivacyViolation(JournalError):
     """A payload carries a full ID number; it is refused, never stored."""
+
+
+class RecordRefused(JournalError):
+    """A payload can never be sent (over :data:`~kiosk.records.MAX_PAYLOAD_BYTES`, or NaN or
+    Infinity inside); it is refused when written, so it can never block the outbox later."""
 
 
 def _utcnow() -> datetime:
@@ -89,9 +95,30 @@ WHEN NOT (NEW.id = OLD.id AND NEW.station_id = OLD.station_id AND NEW.seq = OLD.
 BEGIN SELECT RAISE(ABORT, 'journal records are immutable (only a health record can be erased)'); END;
 """
 
+# V3: the outbox learns the state 'rejected' (the hub refused the record) and keeps the reason.
+_V3 = """
+CREATE TABLE outbox_v2 (
+    record_id    TEXT PRIMARY KEY REFERENCES records (id),
+    seq          INTEGER NOT NULL,
+    priority     INTEGER NOT NULL DEFAULT 0,
+    state        TEXT NOT NULL DEFAULT 'ready' CHECK (state IN ('ready', 'inflight', 'acked', 'rejected')),
+    batch_id     TEXT,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    enqueued_at  TEXT NOT NULL,
+    sent_at      TEXT,
+    acked_at     TEXT,
+    reason       TEXT
+);
+INSERT INTO outbox_v2 (record_id, seq, priority, state, batch_id, attempts, enqueued_at, sent_at, acked_at)
+    SELECT record_id, seq, priority, state, batch_id, attempts, enqueued_at, sent_at, acked_at FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v2 RENAME TO outbox;
+CREATE INDEX outbox_next ON outbox (state, priority DESC, seq);
+"""
+
 #: MIGRATIONS[i] is the SQL script taking a database from schema version i to i + 1.
 #: Append, never edit.
-MIGRATIONS: list[str] = [_V1, _V2]
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -229,9 +256,17 @@ class Journal:
 
         Raises:
             PrivacyViolation: the payload contains a full ID number.
+            RecordRefused: the payload is over the size limit or holds NaN or Infinity.
         """
         kind = type(payload).KIND
-        body = payload_to_json(payload)
+        try:
+            body = payload_to_json(payload)
+        except ValueError:
+            raise RecordRefused(f"a {kind} payload holds NaN or Infinity; refused") from None
+        size = len(body.encode("utf-8"))
+        if size > MAX_PAYLOAD_BYTES:
+            raise RecordRefused(f"a {kind} payload of {size} bytes is over the limit of {MAX_PAYLOAD_BYTES} "
+                                "bytes; refused")
         if contains_id_number(body):
             raise PrivacyViolation(f"a {kind} payload carries a full ID number; refused")
         rid = record_id or str(uuid.uuid4())

@@ -83,9 +83,18 @@ def payload_to_dict(payload: Any) -> dict[str, Any]:
     return _plain(payload)
 
 
+#: The largest payload a record may have, as UTF-8 JSON (the journal refuses bigger ones).
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+
 def payload_to_json(payload: Any) -> str:
-    """Compact, key-sorted JSON of a payload (stable bytes for the same content)."""
-    return json.dumps(payload_to_dict(payload), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    """Compact, key-sorted JSON of a payload (stable bytes for the same content).
+
+    Raises:
+        ValueError: the payload holds NaN or Infinity (not JSON, and not a quantity).
+    """
+    return json.dumps(payload_to_dict(payload), ensure_ascii=False, separators=(",", ":"), sort_keys=True,
+                      allow_nan=False)
 
 
 def _convert(tp: Any, value: Any, where: str) -> Any:

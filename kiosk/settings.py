@@ -116,6 +116,7 @@ class SyncSettings:
     keepalive_s: int = field(metadata=_meta(5, 3600))
     queue_warn: int = field(metadata=_meta(1, 10_000_000))
     retention_days: int = field(metadata=_meta(1, 3650))
+    document_public_key: str = field(metadata=_meta(doc="the hub's Ed25519 document key, 64 hex digits"))
 
 
 @dataclass(frozen=True)
@@ -365,6 +366,10 @@ def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False
         errors.append(f"{src}: station.id: letters, digits, - and _ only (got {st.id!r})")
     if st and not st.id:
         errors.append(f"{src}: station.id: missing (set it, or YIZHAN_STATION_ID)")
+    sync: SyncSettings | None = built["sync"]
+    key = sync.document_public_key if sync else ""
+    if key and not (len(key) == 64 and all(c in "0123456789abcdefABCDEF" for c in key)):
+        errors.append(f"{src}: sync.document_public_key: must be 64 hex digits (printed by: yizhan hub keygen)")
     ui: UiSettings | None = built["ui"]
     if ui and None not in (ui.idle_warning_s, ui.idle_reset_s) and ui.idle_warning_s >= ui.idle_reset_s:
         errors.append(f"{src}: ui.idle_warning_s: must be less than ui.idle_reset_s")

@@ -69,6 +69,9 @@ class AdminScreen(KioskScreen):
                  self._("Documents: {docs}", docs=docs)]
         if st.queue_warn:
             lines.append(self._("Warning: the queue is very long; check the network"))
+        if st.rejected:
+            lines.append(self._("Refused by the hub: {count} records (kept here, offered again at the next start)",
+                                count=st.rejected))
         return Joined("\n", lines)
 
     def reset(self) -> None:

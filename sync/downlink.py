@@ -1,7 +1,9 @@
 """Kiosk side of the downlink: retained, versioned ``config``, ``roster`` and ``catalog`` documents.
 
 Each document arrives for this station (``<base>/<station>/<type>``) or for every station
-(``<base>/_all/<type>``). It is validated, compared with the stored version of the same type and
+(``<base>/_all/<type>``). Its signature is checked with the hub's public key
+(``sync.document_public_key``; without one every document is refused), then it is validated,
+compared with the stored version of the same type and
 scope, and applied atomically: written to ``<data_dir>/downlink/<type>.<scope>.json`` through a
 temporary file, fsync and rename. A malformed or older document is rejected and the current one
 kept. A station document takes precedence over the all-stations one of the same type.
@@ -14,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.documents import applied_versions, current_documents, document_path, read_document, write_document
-from sync.messages import ALL_STATIONS, MessageError, StationMismatch, decode_document, encode_document
+from sync.documents import DocumentKeyError, decode_document, encode_document, public_key_from_hex
+from sync.messages import ALL_STATIONS, MessageError, StationMismatch
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ApplyResult", "DocumentRejected", "DownlinkStore", "applied_versions", "current_documents"]
+__all__ = ["ApplyResult", "DocumentKeyError", "DocumentRejected", "DownlinkStore", "applied_versions", "current_documents"]
 
 
 class DocumentRejected(MessageError):
@@ -42,11 +45,18 @@ class DownlinkStore:
     Args:
         data_dir: the kiosk data directory.
         station: this station's id.
+        public_key: the hub's document key, 64 hex digits ("" refuses every document).
+
+    Raises:
+        DocumentKeyError: ``public_key`` is not 64 hex digits.
     """
 
-    def __init__(self, data_dir: Path | str, station: str) -> None:
+    def __init__(self, data_dir: Path | str, station: str, public_key: str = "") -> None:
         self.data_dir = Path(data_dir)
         self.station = station
+        self.public_key = public_key_from_hex(public_key) if public_key else None
+        if self.public_key is None:
+            log.warning("no sync.document_public_key is set: config, roster and catalog documents will be refused")
         self._lock = threading.Lock()
         self.rejected = 0
 
@@ -65,7 +75,7 @@ class DownlinkStore:
         try:
             if scope not in (ALL_STATIONS, self.station):
                 raise StationMismatch(f"document for {scope!r} is not for station {self.station!r}")
-            doc = decode_document(raw, doc_type, scope)
+            doc = decode_document(raw, doc_type, scope, public_key=self.public_key)
             with self._lock:
                 current = read_document(document_path(self.data_dir, doc_type, scope))
                 if current and doc.version <= current["version"]:

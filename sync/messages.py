@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from kiosk.i18n import N_
-from kiosk.privacy import contains_id_number
+from kiosk.records import MAX_PAYLOAD_BYTES
+from sync.screening import (TimeOutOfRange, check_embedded_times, holds_id_number, parse_bounded, redact,
+                            text_holds_id_number)
 
 #: The wire format version of every message this module writes.
 FORMAT_VERSION = 1
@@ -36,15 +38,14 @@ ALL_STATIONS = "_all"
 
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 MAX_RECORDS_PER_BATCH = 5000
-MAX_RECORD_BYTES = 64 * 1024
+#: A record's payload; the journal refuses a bigger one when it is written, so none is ever sent.
+MAX_RECORD_BYTES = MAX_PAYLOAD_BYTES
 MAX_STATUS_BYTES = 16 * 1024
-MAX_ACK_BYTES = 16 * 1024
-MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
+MAX_ACK_BYTES = 256 * 1024
 
 _STATION_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _KIND_RE = re.compile(r"[a-z][a-z0-9_.]{0,63}")
-_HEX_RE = re.compile(r"[0-9A-Fa-f]+")
 
 
 class MessageError(Exception):
@@ -86,8 +87,10 @@ USER_MESSAGES = {
 
 
 def valid_station_id(station: Any) -> bool:
-    """True for a station id usable in a topic: 1-64 of letters, digits, ``-``, ``_``; no leading ``_``."""
-    return isinstance(station, str) and bool(_STATION_RE.fullmatch(station)) and not station.startswith("_")
+    """True for a station id usable in a topic: 1-64 of letters, digits, ``-``, ``_``; no leading ``_``;
+    not an ID number (it would travel in every topic and ack)."""
+    return (isinstance(station, str) and bool(_STATION_RE.fullmatch(station)) and not station.startswith("_")
+            and not holds_id_number(station))
 
 
 def dumps(obj: Any) -> bytes:
@@ -95,14 +98,32 @@ def dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _load(raw: bytes | bytearray | str, limit: int, what: str) -> dict:
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON messages may carry")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:20]} overflows to infinity")
+    return value
+
+
+def load(raw: bytes | bytearray | str, limit: int, what: str, *, constants: bool = False) -> dict:
+    """Parse a message: size first, then UTF-8 JSON (no NaN or Infinity unless ``constants``: then
+    they come back as floats for the caller to refuse per record), then ``"v"``.
+
+    Raises:
+        MessageTooLarge, MalformedMessage, SchemaError, UnsupportedVersion.
+    """
     if isinstance(raw, str):
         raw = raw.encode("utf-8")
     if len(raw) > limit:
         raise MessageTooLarge(f"{what} of {len(raw)} bytes exceeds the limit of {limit} bytes")
     try:
         text = bytes(raw).decode("utf-8")
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=float if constants else _no_constant,
+                         parse_float=float if constants else _finite)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MalformedMessage(f"{what} is not UTF-8 JSON: {str(exc)[:120]}") from None
     if not isinstance(doc, dict):
@@ -115,7 +136,7 @@ def _load(raw: bytes | bytearray | str, limit: int, what: str) -> dict:
     return doc
 
 
-def _field(doc: dict, name: str, tp: type | tuple, what: str, *, optional: bool = False) -> Any:
+def field_of(doc: dict, name: str, tp: type | tuple, what: str, *, optional: bool = False) -> Any:
     if name not in doc:
         if optional:
             return None
@@ -129,49 +150,24 @@ def _field(doc: dict, name: str, tp: type | tuple, what: str, *, optional: bool 
     return value
 
 
-def _check_station(station: Any, what: str) -> str:
+def check_station(station: Any, what: str) -> str:
     if not valid_station_id(station):
         raise SchemaError(f"{what}: {station!r} is not a valid station id")
     return station
 
 
-def _check_ts(value: Any, what: str) -> str:
+def check_ts(value: Any, what: str) -> str:
+    """A time field: an ISO 8601 string with a zone, within the range :mod:`sync.screening` allows."""
     if type(value) is not str or len(value) > 40:
         raise SchemaError(f"{what}: timestamp must be an ISO 8601 string")
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise SchemaError(f"{what}: {value[:40]!r} is not an ISO 8601 timestamp") from None
-    if parsed.tzinfo is None:
-        raise SchemaError(f"{what}: timestamp {value!r} has no time zone")
+        parse_bounded(value)
+    except TimeOutOfRange as exc:
+        raise SchemaError(f"{what}: {exc}") from None
     return value
 
 
-_DIGITS_TO_ZERO = str.maketrans("123456789", "000000000")
-
-
-_RUN = "0" * 17
-
-
-def _may_hold_id_number(text: str) -> bool:
-    """True if ``text`` holds a full ID number; fast for long texts.
-
-    An ID number is a run of exactly 17 digits plus a digit or X, so only the starts of digit
-    runs found by a plain substring search are checked exactly (hex person keys make many runs).
-    """
-    flat = text.translate(_DIGITS_TO_ZERO)
-    i = flat.find(_RUN)
-    while i != -1:
-        if contains_id_number(text[max(0, i - 1):i + 19]):
-            return True
-        j = i + 17
-        while j < len(flat) and flat[j] == "0":
-            j += 1
-        i = flat.find(_RUN, j)
-    return False
-
-
-def _extra(doc: dict, allowed: set[str], what: str) -> None:
+def extra_fields(doc: dict, allowed: set[str], what: str) -> None:
     extra = set(doc) - allowed
     if extra:
         raise SchemaError(f"{what}: unknown field(s) {', '.join(sorted(map(str, extra)))[:200]}")
@@ -192,8 +188,14 @@ class WireRecord:
 
     def to_json(self) -> str:
         """The record object as compact JSON, embedding the payload text unchanged."""
-        return (f'{{"id":{json.dumps(self.id)},"station":{json.dumps(self.station)},"seq":{self.seq},'
-                f'"kind":{json.dumps(self.kind)},"ts":{json.dumps(self.ts)},"payload":{self.payload_json}}}')
+        return record_json(self)
+
+
+def record_json(r: Any) -> str:
+    """A record as compact JSON from anything with the fields of :class:`WireRecord` (the outbox's
+    rows too), embedding its payload text unchanged."""
+    return (f'{{"id":{json.dumps(r.id)},"station":{json.dumps(r.station)},"seq":{r.seq},'
+            f'"kind":{json.dumps(r.kind)},"ts":{json.dumps(r.ts)},"payload":{r.payload_json}}}')
 
 
 @dataclass(frozen=True)
@@ -203,23 +205,48 @@ class Batch:
     station: str
     batch_id: str
     records: tuple[WireRecord, ...]
-    #: ``(index, record id or None, reason)`` for records that failed validation.
+    #: ``(index, record id or None, reason, record text)`` for records that failed validation; the
+    #: text is "" when the record carried an ID number (never stored), the id None when the id did.
     rejected: tuple[tuple[int, str | None, str, str], ...] = ()
+    #: The position of each of ``records`` in the message (what an ack's ``refused`` refers to).
+    indices: tuple[int, ...] = ()
+    #: The refusal code of each of ``rejected`` (see :data:`REFUSAL_CODES`).
+    codes: tuple[str, ...] = ()
+    #: Records refused only for naming another station, decoded as that station's: the hub acks
+    #: one as a duplicate when exactly that record is already stored there (replayed by an operator).
+    foreign: tuple[tuple[int, WireRecord], ...] = ()
 
 
-def encode_batch(station: str, batch_id: str, records: list[WireRecord] | tuple[WireRecord, ...]) -> bytes:
+#: Why a record of a batch was not stored, as an ack reports it (never the record's content).
+REFUSAL_CODES = ("invalid", "privacy", "station", "too_large", "conflict")
+
+
+def refusal_code(exc: MessageError) -> str:
+    """The refusal code of a validation error."""
+    if isinstance(exc, PrivacyRejected):
+        return "privacy"
+    if isinstance(exc, StationMismatch):
+        return "station"
+    if isinstance(exc, MessageTooLarge):
+        return "too_large"
+    return "invalid"
+
+
+def encode_batch(station: str, batch_id: str, records: Sequence[Any]) -> bytes:
     """The batch message ``{"v":1,"station":…,"batch":…,"records":[…]}`` as UTF-8 bytes.
+
+    ``records`` are :class:`WireRecord` or anything with its fields (``kiosk.outbox.QueuedRecord``).
 
     Raises:
         SchemaError: bad station or batch id, or too many records.
         MessageTooLarge: the encoded batch exceeds :data:`MAX_BATCH_BYTES`.
     """
-    _check_station(station, "batch")
+    check_station(station, "batch")
     if not isinstance(batch_id, str) or not _ID_RE.fullmatch(batch_id):
         raise SchemaError(f"batch: {batch_id!r} is not a valid batch id")
     if len(records) > MAX_RECORDS_PER_BATCH:
         raise SchemaError(f"batch: {len(records)} records, at most {MAX_RECORDS_PER_BATCH} allowed")
-    body = ",".join(r.to_json() for r in records)
+    body = ",".join(record_json(r) for r in records)
     raw = (f'{{"v":{FORMAT_VERSION},"station":{json.dumps(station)},"batch":{json.dumps(batch_id)},'
            f'"records":[{body}]}}').encode("utf-8")
     if len(raw) > MAX_BATCH_BYTES:
@@ -227,7 +254,7 @@ def encode_batch(station: str, batch_id: str, records: list[WireRecord] | tuple[
     return raw
 
 
-def _decode_record(item: Any, station: str, where: str, check_privacy: bool = True) -> WireRecord:
+def _decode_record(item: Any, station: str, where: str) -> WireRecord:
     # Hot path of the hub (thousands of records per second): checks are inlined, the messages
     # are built only on failure.
     if type(item) is not dict:
@@ -236,7 +263,7 @@ def _decode_record(item: Any, station: str, where: str, check_privacy: bool = Tr
         missing = _RECORD_KEYS - item.keys()
         if missing:
             raise SchemaError(f"{where}: missing field(s) {', '.join(sorted(missing))}")
-        _extra(item, _RECORD_KEYS, where)
+        extra_fields(item, _RECORD_KEYS, where)
     rid, rstation, seq, kind = item["id"], item["station"], item["seq"], item["kind"]
     if type(rid) is not str or not _ID_RE.fullmatch(rid):
         raise SchemaError(f"{where}: {str(rid)[:70]!r} is not a valid record id")
@@ -246,20 +273,25 @@ def _decode_record(item: Any, station: str, where: str, check_privacy: bool = Tr
         raise SchemaError(f"{where}: seq {str(seq)[:30]} is not a positive whole number")
     if type(kind) is not str or not _KIND_RE.fullmatch(kind):
         raise SchemaError(f"{where}: {str(kind)[:70]!r} is not a valid record kind")
-    ts = _check_ts(item["ts"], where)
+    ts = check_ts(item["ts"], where)
     payload = item["payload"]
     if type(payload) is not dict:
         raise SchemaError(f"{where}: payload must be an object")
-    payload_json = _dumps_str(payload)
+    try:
+        payload_json = _dumps_str(payload)
+    except ValueError:
+        raise SchemaError(f"{where}: payload holds NaN or Infinity") from None
     if len(payload_json) > MAX_RECORD_BYTES // 4 and len(payload_json.encode("utf-8")) > MAX_RECORD_BYTES:
         raise MessageTooLarge(f"{where}: payload exceeds {MAX_RECORD_BYTES} bytes")
-    if check_privacy and contains_id_number(payload_json):
-        raise PrivacyRejected(f"{where}: record {rid} carries a full ID number")
+    try:
+        check_embedded_times(payload_json)
+    except TimeOutOfRange as exc:
+        raise SchemaError(f"{where}: payload {exc}") from None
     return WireRecord(rid, rstation, seq, kind, ts, payload_json)
 
 
 _RECORD_KEYS = frozenset({"id", "station", "seq", "kind", "ts", "payload"})
-_dumps_str = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_dumps_str = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 def decode_batch(raw: bytes, topic_station: str | None = None) -> Batch:
@@ -275,49 +307,74 @@ def decode_batch(raw: bytes, topic_station: str | None = None) -> Batch:
     Raises:
         MessageTooLarge, MalformedMessage, SchemaError, StationMismatch: the envelope is unusable.
     """
-    doc = _load(raw, MAX_BATCH_BYTES, "batch")
-    _extra(doc, {"v", "station", "batch", "records"}, "batch")
-    station = _check_station(_field(doc, "station", str, "batch"), "batch")
+    doc = load(raw, MAX_BATCH_BYTES, "batch", constants=True)
+    extra_fields(doc, {"v", "station", "batch", "records"}, "batch")
+    station = check_station(field_of(doc, "station", str, "batch"), "batch")
     if topic_station is not None and station != topic_station:
         raise StationMismatch(f"batch from topic station {topic_station!r} names station {station!r}")
-    batch_id = _field(doc, "batch", str, "batch")
+    batch_id = field_of(doc, "batch", str, "batch")
     if not _ID_RE.fullmatch(batch_id):
-        raise SchemaError(f"batch: {batch_id[:70]!r} is not a valid batch id")
-    items = _field(doc, "records", list, "batch")
+        raise SchemaError(f"batch: {redact(batch_id[:70])!r} is not a valid batch id")
+    if holds_id_number(batch_id):
+        raise PrivacyRejected("batch: the batch id carries a full ID number")
+    items = field_of(doc, "records", list, "batch")
     if len(items) > MAX_RECORDS_PER_BATCH:
         raise SchemaError(f"batch: {len(items)} records, at most {MAX_RECORDS_PER_BATCH} allowed")
-    # One scan of the whole message; records are scanned one by one only if it found something.
-    check_privacy = _may_hold_id_number(bytes(raw).decode("utf-8") if not isinstance(raw, str) else raw)
+    # One scan of the decoded message; records are scanned one by one only if it found something.
+    check_privacy = text_holds_id_number(_dumps_lenient(items))
     records: list[WireRecord] = []
+    indices: list[int] = []
     rejected: list[tuple[int, str | None, str, str]] = []
+    codes: list[str] = []
+    foreign: list[tuple[int, WireRecord]] = []
     for i, item in enumerate(items):
         where = f"batch {batch_id} record {i}"
         try:
-            records.append(_decode_record(item, station, where, check_privacy))
+            if check_privacy and text_holds_id_number(_dumps_lenient(item)):
+                raise PrivacyRejected(f"{where}: the record carries a full ID number")
+            records.append(_decode_record(item, station, where))
+            indices.append(i)
         except MessageError as exc:
             rid = item.get("id") if isinstance(item, dict) and isinstance(item.get("id"), str) else None
-            text = json.dumps(item, ensure_ascii=False)[:MAX_RECORD_BYTES]
-            rejected.append((i, rid[:64] if rid else None, str(exc), text))
-    return Batch(station, batch_id, tuple(records), tuple(rejected))
+            private = isinstance(exc, PrivacyRejected)
+            if rid is not None and (private or holds_id_number(rid)):
+                rid = None
+            text = "" if private else _dumps_lenient(item)[:MAX_RECORD_BYTES]
+            rejected.append((i, rid[:64] if rid else None, redact(str(exc)), text))
+            codes.append(refusal_code(exc))
+            if isinstance(exc, StationMismatch) and valid_station_id(item.get("station")):
+                try:
+                    foreign.append((i, _decode_record(item, item["station"], where)))
+                except MessageError:
+                    pass
+    return Batch(station, batch_id, tuple(records), tuple(rejected), tuple(indices), tuple(codes), tuple(foreign))
+
+
+def _dumps_lenient(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 # --- acks (hub → kiosk) ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Ack:
-    """The hub committed a batch: ``stored`` new records, ``duplicates`` already held, ``rejected``
-    set aside as dead letters."""
+    """The hub committed a batch: ``stored`` new records, ``duplicates`` already held (identical),
+    ``rejected`` not stored; ``refused`` says which: ``(index in the batch, refusal code)``.
+
+    Only the records not in ``refused`` may be marked synced by the station.
+    """
 
     batch_id: str
     stored: int = 0
     duplicates: int = 0
     rejected: int = 0
+    refused: tuple[tuple[int, str], ...] = ()
 
 
 def encode_ack(ack: Ack) -> bytes:
-    """``{"v":1,"batch":…,"stored":n,"dup":n,"rejected":n}``."""
+    """``{"v":1,"batch":…,"stored":n,"dup":n,"rejected":n,"refused":[[index,"code"],…]}``."""
     return dumps({"v": FORMAT_VERSION, "batch": ack.batch_id, "stored": ack.stored, "dup": ack.duplicates,
-                  "rejected": ack.rejected})
+                  "rejected": ack.rejected, "refused": [list(r) for r in ack.refused]})
 
 
 def decode_ack(raw: bytes) -> Ack:
@@ -326,196 +383,19 @@ def decode_ack(raw: bytes) -> Ack:
     Raises:
         MessageError: malformed, oversized or wrong schema.
     """
-    doc = _load(raw, MAX_ACK_BYTES, "ack")
-    _extra(doc, {"v", "batch", "stored", "dup", "rejected"}, "ack")
-    batch_id = _field(doc, "batch", str, "ack")
-    counts = [_field(doc, k, int, "ack") for k in ("stored", "dup", "rejected")]
+    doc = load(raw, MAX_ACK_BYTES, "ack")
+    extra_fields(doc, {"v", "batch", "stored", "dup", "rejected", "refused"}, "ack")
+    batch_id = field_of(doc, "batch", str, "ack")
+    counts = [field_of(doc, k, int, "ack") for k in ("stored", "dup", "rejected")]
     if any(c < 0 for c in counts):
         raise SchemaError("ack: counts must not be negative")
-    return Ack(batch_id, *counts)
-
-
-# --- status (kiosk → all, retained) ---------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Status:
-    """A station's retained status message."""
-
-    station: str
-    state: str
-    ts: str
-    app: str = ""
-    queue: int | None = None
-    oldest: str | None = None
-    last_ack: str | None = None
-    warn: bool = False
-    documents: dict[str, int] = field(default_factory=dict)
-    #: ``yizhan doctor``'s summary: {"ok": bool, "checks": {name: status}, "failing": {name: text}}.
-    health: dict[str, Any] | None = None
-
-
-def encode_status(status: Status) -> bytes:
-    """The retained status ``{"v":1,"station":…,"state":"online"|"offline",…}``."""
-    doc: dict[str, Any] = {"v": FORMAT_VERSION, "station": status.station, "state": status.state, "ts": status.ts}
-    if status.app:
-        doc["app"] = status.app
-    if status.queue is not None:
-        doc.update(queue=status.queue, oldest=status.oldest, last_ack=status.last_ack, warn=status.warn,
-                   documents=status.documents)
-    if status.health is not None:
-        doc["health"] = status.health
-    return dumps(doc)
-
-
-def decode_status(raw: bytes, topic_station: str | None = None) -> Status:
-    """Validate a status message.
-
-    Raises:
-        MessageError: malformed, oversized, wrong schema, or another station's name.
-    """
-    doc = _load(raw, MAX_STATUS_BYTES, "status")
-    _extra(doc, {"v", "station", "state", "ts", "app", "queue", "oldest", "last_ack", "warn", "documents", "health"},
-           "status")
-    station = _check_station(_field(doc, "station", str, "status"), "status")
-    if topic_station is not None and station != topic_station:
-        raise StationMismatch(f"status from topic station {topic_station!r} names station {station!r}")
-    state = _field(doc, "state", str, "status")
-    if state not in ("online", "offline"):
-        raise SchemaError(f"status: state must be online or offline (got {state[:20]!r})")
-    ts = _check_ts(doc.get("ts"), "status")
-    app = _field(doc, "app", str, "status", optional=True) or ""
-    queue = _field(doc, "queue", int, "status", optional=True)
-    if queue is not None and queue < 0:
-        raise SchemaError("status: queue must not be negative")
-    oldest = doc.get("oldest")
-    if oldest is not None:
-        _check_ts(oldest, "status oldest")
-    last_ack = doc.get("last_ack")
-    if last_ack is not None:
-        _check_ts(last_ack, "status last_ack")
-    warn = _field(doc, "warn", bool, "status", optional=True) or False
-    documents = _field(doc, "documents", dict, "status", optional=True) or {}
-    for k, v in documents.items():
-        if k not in DOCUMENT_TYPES or isinstance(v, bool) or not isinstance(v, int):
-            raise SchemaError(f"status: documents entry {str(k)[:20]!r} is not a document version")
-    health = _field(doc, "health", dict, "status", optional=True)
-    if health is not None and not isinstance(health.get("ok"), bool):
-        raise SchemaError("status: health must carry ok = true or false")
-    return Status(station, state, ts, app[:40], queue, oldest, last_ack, warn, dict(documents), health)
-
-
-# --- downlink documents (hub → kiosk, retained) -----------------------------------------------------
-
-@dataclass(frozen=True)
-class Document:
-    """A versioned downlink document (``config``, ``roster`` or ``catalog``) for one station or all."""
-
-    type: str
-    version: int
-    scope: str
-    issued: str
-    body: dict
-
-    def to_dict(self) -> dict[str, Any]:
-        """The wire form."""
-        return {"v": FORMAT_VERSION, "type": self.type, "version": self.version, "scope": self.scope,
-                "issued": self.issued, "body": self.body}
-
-
-def _list_of_objects(body: dict, key: str, required: tuple[str, ...], what: str) -> list[dict]:
-    items = body.get(key, [])
-    if not isinstance(items, list):
-        raise SchemaError(f"{what}: {key!r} must be a list")
-    seen = set()
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise SchemaError(f"{what}: {key}[{i}] must be an object")
-        for name in required:
-            if not isinstance(item.get(name), str) or not item[name].strip():
-                raise SchemaError(f"{what}: {key}[{i}] needs a non-empty text field {name!r}")
-        ident = item.get("id")
-        if ident is not None:
-            if ident in seen:
-                raise SchemaError(f"{what}: {key}[{i}] repeats id {ident!r}")
-            seen.add(ident)
-    return items
-
-
-def _check_body(doc_type: str, body: dict, what: str) -> None:
-    if doc_type == "roster":
-        _extra(body, {"volunteers", "teams"}, what)
-        volunteers = _list_of_objects(body, "volunteers", ("id", "name"), what)
-        for i, v in enumerate(volunteers):
-            uid, key = v.get("card_uid"), v.get("person_key")
-            if uid is None and key is None:
-                raise SchemaError(f"{what}: volunteers[{i}] needs a card_uid or a person_key")
-            if uid is not None and not (isinstance(uid, str) and _HEX_RE.fullmatch(uid) and 4 <= len(uid) <= 20):
-                raise SchemaError(f"{what}: volunteers[{i}].card_uid must be 4-20 hex digits")
-            if key is not None and not (isinstance(key, str) and _HEX_RE.fullmatch(key) and len(key) == 64):
-                raise SchemaError(f"{what}: volunteers[{i}].person_key must be 64 hex digits")
-            teams = v.get("teams", [])
-            if not isinstance(teams, list) or not all(isinstance(t, str) for t in teams):
-                raise SchemaError(f"{what}: volunteers[{i}].teams must be a list of team ids")
-        _list_of_objects(body, "teams", ("id", "name"), what)
-    elif doc_type == "catalog":
-        _extra(body, {"services", "teams", "announcements"}, what)
-        _list_of_objects(body, "services", ("id", "name"), what)
-        _list_of_objects(body, "teams", ("id", "name"), what)
-        _list_of_objects(body, "announcements", ("id", "text"), what)
-    else:
-        for key, value in body.items():
-            if not isinstance(value, dict):
-                raise SchemaError(f"{what}: config section {str(key)[:40]!r} must be an object")
-
-
-def make_document(doc_type: str, version: int, scope: str, issued: str, body: Any) -> Document:
-    """Build and validate a document (the hub's ``publish`` uses it before sending).
-
-    Raises:
-        SchemaError / PrivacyRejected / MessageTooLarge: the document would be rejected by kiosks.
-    """
-    what = f"{doc_type} document"
-    if doc_type not in DOCUMENT_TYPES:
-        raise SchemaError(f"document type must be one of {', '.join(DOCUMENT_TYPES)} (got {str(doc_type)[:20]!r})")
-    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version < 2**62:
-        raise SchemaError(f"{what}: version must be a positive whole number")
-    if scope != ALL_STATIONS:
-        _check_station(scope, what)
-    _check_ts(issued, what)
-    if not isinstance(body, dict):
-        raise SchemaError(f"{what}: body must be an object")
-    _check_body(doc_type, body, what)
-    doc = Document(doc_type, version, scope, issued, body)
-    raw = dumps(doc.to_dict())
-    if len(raw) > MAX_DOCUMENT_BYTES:
-        raise MessageTooLarge(f"{what} of {len(raw)} bytes exceeds the limit of {MAX_DOCUMENT_BYTES} bytes")
-    if contains_id_number(raw.decode("utf-8")):
-        raise PrivacyRejected(f"{what} carries a full ID number")
-    return doc
-
-
-def encode_document(doc: Document) -> bytes:
-    """The retained document message."""
-    return dumps(doc.to_dict())
-
-
-def decode_document(raw: bytes, doc_type: str | None = None, scope: str | None = None) -> Document:
-    """Validate a downlink document.
-
-    Args:
-        doc_type: the type named by the topic; must equal the payload's.
-        scope: the station (or ``_all``) named by the topic; must equal the payload's.
-
-    Raises:
-        MessageError: malformed, oversized, wrong schema, or for another station or type.
-    """
-    doc = _load(raw, MAX_DOCUMENT_BYTES, "document")
-    _extra(doc, {"v", "type", "version", "scope", "issued", "body"}, "document")
-    dtype = _field(doc, "type", str, "document")
-    if doc_type is not None and dtype != doc_type:
-        raise SchemaError(f"document of type {dtype[:20]!r} arrived on the {doc_type} topic")
-    dscope = _field(doc, "scope", str, "document")
-    if scope is not None and dscope != scope:
-        raise StationMismatch(f"document for {dscope[:70]!r} arrived on the topic of {scope!r}")
-    return make_document(dtype, _field(doc, "version", int, "document"), dscope,
-                         _field(doc, "issued", str, "document"), doc.get("body"))
+    refused = field_of(doc, "refused", list, "ack", optional=True) or []
+    out = []
+    for item in refused:
+        if not (isinstance(item, list) and len(item) == 2 and type(item[0]) is int and 0 <= item[0] < MAX_RECORDS_PER_BATCH
+                and item[1] in REFUSAL_CODES):
+            raise SchemaError("ack: refused entries must be [index, code]")
+        out.append((item[0], item[1]))
+    if len(out) != counts[2]:
+        raise SchemaError(f"ack: {counts[2]} rejected but {len(out)} refused entries")
+    return Ack(batch_id, *counts, tuple(out))

@@ -23,11 +23,12 @@ from pathlib import Path
 
 from kiosk.i18n import N_, Translator
 from kiosk.settings import Settings
+from kiosk.outbox import Outbox, OutboxBatch
 from sync.downlink import DownlinkStore
-from sync.messages import (ALL_STATIONS, DOCUMENT_TYPES, SUFFIX_ACK, SUFFIX_RECORDS, SUFFIX_STATUS, MessageError,
-                           Status, decode_ack, encode_batch, encode_status)
+from sync.messages import (ALL_STATIONS, DOCUMENT_TYPES, MAX_BATCH_BYTES, SUFFIX_ACK, SUFFIX_RECORDS, SUFFIX_STATUS,
+                           Ack, MessageError, decode_ack, encode_batch)
+from sync.status import Status, encode_status
 from sync.mqtt import MqttLink, NotConnected
-from sync.outbox import OutboxBatch, SqliteOutbox
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ USER_MESSAGES = {
     "sync_online": N_("Online"),
     "sync_online_queued": N_("Online, {count} records to upload"),
     "sync_offline": N_("Offline, {count} records queued"),
+    "sync_rejected": N_("The hub refused {count} records; call the administrator"),
     "sync_disabled": N_("Sync is off"),
     "sync_queue_warn": N_("Many records are waiting to be uploaded; check the network"),
     "sync_outbox_error": N_("The upload queue cannot be read; call the administrator"),
@@ -65,6 +67,8 @@ class SyncStatus:
     queue_warn: bool = False
     last_error: str = ""
     resends: int = 0
+    #: Records the hub refused (kept at the kiosk, offered again at the next start).
+    rejected: int = 0
 
     @property
     def message_key(self) -> str:
@@ -73,13 +77,16 @@ class SyncStatus:
             return "sync_disabled"
         if not self.connected:
             return "sync_offline"
+        if self.rejected:
+            return "sync_rejected"
         return "sync_online_queued" if self.queue_depth else "sync_online"
 
 
 def status_text(status: SyncStatus, translator: Translator | None = None) -> str:
     """The header line, e.g. "已联网" or "离线，12 条待上传"."""
     tr = translator or Translator()
-    return tr._(USER_MESSAGES[status.message_key], count=status.queue_depth)
+    count = status.rejected if status.message_key == "sync_rejected" else status.queue_depth
+    return tr._(USER_MESSAGES[status.message_key], count=count)
 
 
 @dataclass
@@ -87,6 +94,7 @@ class _Flight:
     """A batch in the send window: when and on which connection it was last published."""
 
     batch: OutboxBatch
+    payload: bytes
     generation: int = -1
     sent_at: float = 0.0
 
@@ -123,10 +131,10 @@ class Publisher:
         self.status_interval_s = status_interval_s
         self.poll_s = poll_s
         self.window = max(1, window)
-        self.outbox = SqliteOutbox(self.journal_path)
-        self.downlink = DownlinkStore(self.data_dir, self.station)
+        self.outbox = Outbox(self.journal_path)
+        self.downlink = DownlinkStore(self.data_dir, self.station, self.sync.document_public_key)
         self._versions = self.downlink.versions()
-        self._acks: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._acks: queue.SimpleQueue[Ack] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._status_due = threading.Event()
@@ -159,6 +167,9 @@ class Publisher:
         again = self.outbox.requeue_stale(0)
         if again:
             log.info("%d records were in flight when the publisher last stopped; they will be resent", again)
+        retry = self.outbox.requeue_rejected()
+        if retry:
+            log.warning("%d records the hub refused before are offered to it again", retry)
         self._stop.clear()
         self.link.start()
         self._thread = threading.Thread(target=self._run, name="sync-publisher", daemon=True)
@@ -192,7 +203,11 @@ class Publisher:
             snap = self._snapshot
         return SyncStatus(self.sync.enabled, self.link.connected, snap.queue_depth, snap.inflight,
                           snap.oldest_unsynced, snap.last_ack, dict(snap.applied_versions), snap.queue_warn,
-                          "" if self.link.connected else self.link.last_error, self._resends)
+                          "" if self.link.connected else self.link.last_error, self._resends, snap.rejected)
+
+    def rejected_records(self, limit: int = 50):
+        """The records the hub refused, newest first (:class:`kiosk.outbox.RejectedRow`)."""
+        return self.outbox.rejected_rows(limit)
 
     # --- callbacks (paho's thread) ----------------------------------------------------------
 
@@ -208,7 +223,7 @@ class Publisher:
         except MessageError as exc:
             log.warning("ignored a malformed ack: %s", exc)
             return
-        self._acks.put(ack.batch_id)
+        self._acks.put(ack)
         self._wake.set()
 
     def _on_document(self, station: str, suffix: str, payload: bytes, retained: bool) -> None:
@@ -223,7 +238,8 @@ class Publisher:
     def _make_snapshot(self) -> SyncStatus:
         stats = self.outbox.stats()
         return SyncStatus(self.sync.enabled, False, stats.depth, stats.inflight, stats.oldest_unsynced,
-                          stats.last_ack, dict(self._versions), stats.depth > self.sync.queue_warn)
+                          stats.last_ack, dict(self._versions), stats.depth > self.sync.queue_warn,
+                          rejected=stats.rejected)
 
     def _refresh(self) -> SyncStatus:
         snap = self._make_snapshot()
@@ -243,6 +259,16 @@ class Publisher:
                             self.sync.queue_warn)
         except NotConnected:
             self._status_due.set()
+
+    def _flight(self, batch: OutboxBatch) -> _Flight | None:
+        """Encode a claimed batch once (resends reuse the bytes); a batch that cannot be encoded
+        is set aside as rejected (visible, offered again at the next start) instead of blocking."""
+        try:
+            return _Flight(batch, encode_batch(self.station, batch.batch_id, batch.records))
+        except MessageError as exc:
+            log.error("batch %s cannot be encoded (%s); its %d records are set aside", batch.batch_id, exc, len(batch))
+            self.outbox.settle(batch.batch_id, {i: "invalid" for i in range(len(batch))})
+            return None
 
     def _run(self) -> None:
         window: dict[str, _Flight] = {}
@@ -266,12 +292,16 @@ class Publisher:
                 acked = False
                 while True:
                     try:
-                        acked_id = self._acks.get_nowait()
+                        ack = self._acks.get_nowait()
                     except queue.Empty:
                         break
-                    if self.outbox.mark_acked(acked_id):
+                    stored, refused = self.outbox.settle(ack.batch_id, dict(ack.refused))
+                    if stored or refused:
                         self.batches_acked += 1
-                    acked = window.pop(acked_id, None) is not None or acked
+                    if refused:
+                        log.warning("the hub refused %d records of batch %s (%s); they stay at the kiosk", refused,
+                                    ack.batch_id, ", ".join(sorted({code for _, code in ack.refused})))
+                    acked = window.pop(ack.batch_id, None) is not None or acked
                 if acked:
                     self._refresh()
                 if not self.link.connected:
@@ -286,10 +316,12 @@ class Publisher:
                     self._publish_status()
                     last_status = now
                 while len(window) < self.window:
-                    batch = self.outbox.claim_batch(self.batch_size)
+                    batch = self.outbox.claim_batch(self.batch_size, MAX_BATCH_BYTES)
                     if batch is None:
                         break
-                    window[batch.batch_id] = _Flight(batch)
+                    flight = self._flight(batch)
+                    if flight is not None:
+                        window[batch.batch_id] = flight
                 if not window:
                     self._refresh()
                     self._wake.wait(self.poll_s)
@@ -302,16 +334,12 @@ class Publisher:
                         self._resends += 1
                         log.info("resending batch %s (%d records): %s", flight.batch.batch_id, len(flight.batch),
                                  "reconnected" if flight.generation != generation else "no ack in time")
-                    self.link.publish(SUFFIX_RECORDS, encode_batch(self.station, flight.batch.batch_id,
-                                                                   flight.batch.records))
+                    self.link.publish(SUFFIX_RECORDS, flight.payload)
                     flight.generation, flight.sent_at = generation, time.monotonic()
                 due = min(f.sent_at for f in window.values()) + ack_timeout - time.monotonic()
                 self._wake.wait(min(0.25, max(0.005, due)))
             except NotConnected:
                 continue
-            except MessageError as exc:
-                log.error("a batch cannot be encoded (%s); it stays queued", exc)
-                self._stop.wait(5)
             except Exception:
                 log.exception("sync worker error; retrying in 1 s")
                 self._stop.wait(1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
@@ -48,6 +49,7 @@ class Workbench:
         issuer: 出具单位 printed on certificates.
         tz: the district's time zone (months of reports).
         secure_cookies: mark cookies ``Secure`` (browsers keep them on https and on localhost).
+        signing_key: the hub's document key; without it the 发布 page refuses to publish.
     """
 
     db: str
@@ -55,6 +57,7 @@ class Workbench:
     issuer: str = "市民驿站"
     tz: str = "Asia/Shanghai"
     secure_cookies: bool = True
+    signing_key: Ed25519PrivateKey | None = None
     store: HubStore = field(init=False)
     engine: Engine = field(init=False)
     templates: Jinja2Templates = field(init=False)

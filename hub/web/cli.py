@@ -20,6 +20,7 @@ from hub.store import HubError, HubStore
 from hub.web import accounts
 from hub.web.app import BrokerOptions, Workbench, create_app
 from hub.web.tour import tour
+from sync.documents import DocumentKeyError, load_signing_key
 
 COMMANDS = ("web", "user")
 DB_HELP = "SQLite file or SQLAlchemy URL (default hub.sqlite3)"
@@ -37,6 +38,8 @@ def add_arguments(subparsers) -> None:
     p.add_argument("--tls", action="store_true", help="broker over TLS")
     p.add_argument("--ca-file", default="")
     p.add_argument("--username", default="", help="broker user (password: $YIZHAN_MQTT_PASSWORD)")
+    p.add_argument("--signing-key", default=os.environ.get("YIZHAN_HUB_SIGNING_KEY", ""),
+                   help="the hub's document key (PEM, from yizhan hub keygen); without it nothing can be published")
     p.add_argument("--issuer", default="市民驿站", help="出具单位 on certificates")
     p.add_argument("--tz", default="Asia/Shanghai")
     p.add_argument("--insecure-cookies", action="store_true",
@@ -94,8 +97,13 @@ def _web(args) -> int:
     broker = BrokerOptions(host=args.broker_host, port=args.broker_port, base_topic=args.base_topic, tls=args.tls,
                            ca_file=args.ca_file, username=args.username,
                            password=os.environ.get("YIZHAN_MQTT_PASSWORD", ""))
+    try:
+        key = load_signing_key(args.signing_key) if args.signing_key else None
+    except DocumentKeyError as exc:
+        print(f"workbench not started: {exc}", file=sys.stderr)
+        return 2
     wb = Workbench(db=args.db, broker=broker, issuer=args.issuer, tz=args.tz,
-                   secure_cookies=not args.insecure_cookies)
+                   secure_cookies=not args.insecure_cookies, signing_key=key)
     print(f"workbench: http://{args.host}:{args.port}/", flush=True)
     uvicorn.run(create_app(wb), host=args.host, port=args.port, log_level="warning")
     return 0

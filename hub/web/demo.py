@@ -98,7 +98,7 @@ def seed(engine: Engine, now: datetime | None = None, accounts: bool = True, sta
                                                 issued=now.isoformat(timespec="milliseconds"),
                                                 body=json.dumps(body, ensure_ascii=False)))
         catalog = {"services": [{"id": "errand", "name": "代办"}, {"id": "purchase", "name": "代购"},
-                                {"id": "duty", "name": "驿站值班"}, {"id": "health_day", "name": "义诊协助"}],
+                                {"id": "duty", "name": "驿站值班"}, {"id": "health_day", "name": "健康筛查日协助"}],
                    "announcements": [{"id": "a1", "text": "本周六上午九点健康讲座"}]}
         conn.execute(insert(m.documents).values(doc_type="catalog", scope="_all", version=2,
                                                 issued=now.isoformat(timespec="milliseconds"),

@@ -2,6 +2,7 @@
 honestly."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -59,13 +60,19 @@ def test_demo_services_receive_records_and_stop(tmp_path):
     data = tmp_path / "kiosk"
     data.mkdir()
     ids = fill_journal(data, "demo-001", 25)
-    pub = Publisher(load(station_config(tmp_path / "d.toml", "demo-001", services.port), data), poll_s=0.05)
+    settings = load(station_config(tmp_path / "d.toml", "demo-001", services.port), data)
+    settings = dataclasses.replace(settings, sync=dataclasses.replace(settings.sync,
+                                                                      document_public_key=services.public_key))
+    pub = Publisher(settings, poll_s=0.05)
     pub.start()
     hub_proc, broker_proc, web_proc = services.hub.proc, services.broker.proc, services.web.proc
     try:
         assert wait_for(lambda: outbox_depth(data) == 0, 30)
         login = urllib.request.urlopen(services.web.url + "login", timeout=10)
         assert login.status == 200 and "驿站工作台" in login.read().decode("utf-8")
+        # The demo hub signs its roster with its own key; the demo kiosk verifies and applies it.
+        assert wait_for(lambda: pub.status().applied_versions.get("roster", 0) >= 1, 30), \
+            (tmp_path / "demo-hub" / "publish.log").read_text()
     finally:
         pub.stop()
         services.stop()

@@ -14,7 +14,8 @@ from drivers.sim.printer import PrinterSimulator
 from app.cli import main as yizhan
 from kiosk.journal import Journal
 from kiosk.records import Visit
-from tests.sync.test_broker_config import PASSWORDS, make_certs, secured_broker  # noqa: F401  (fixture)
+from tests.support.broker import PASSWORDS, make_certs
+from tests.sync.test_broker_config import secured_broker  # noqa: F401  (fixture)
 
 
 @pytest.fixture()

@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 
 from app.demo_hub import HubProcess
 from hub.store import HubStore
-from sync.messages import Status, WireRecord, decode_ack, encode_batch, encode_status
+from sync.messages import WireRecord, decode_ack, encode_batch
 from sync.mqtt import MqttLink
+from sync.status import Status, encode_status
 from tests.support.services import wait_for
+from tests.support.signing import write_key
 from tests.sync.helpers import ROOT
 
 TS = "2026-11-22T08:00:00.000+00:00"
@@ -181,11 +183,16 @@ def test_cli_stations_and_publish(tmp_path, mosquitto):
         assert link.wait_connected(10)
         body = tmp_path / "roster.json"
         body.write_text(json.dumps({"volunteers": [{"id": "v1", "name": "王*明", "card_uid": "04A1B2C3"}]}))
+        key = write_key(tmp_path / "hub-signing.key")
         out = yizhan("hub", "publish", "roster", str(body), "--db", str(db), "--port", str(mosquitto.port))
+        assert out.returncode == 2 and "yizhan hub keygen" in out.stderr                # never unsigned
+        out = yizhan("hub", "publish", "roster", str(body), "--db", str(db), "--port", str(mosquitto.port),
+                     "--signing-key", key)
         assert out.returncode == 0 and "version 1" in out.stdout, out.stderr
         bad = tmp_path / "bad.json"
         bad.write_text(json.dumps({"volunteers": [{"id": "v1", "name": "x"}]}))
-        out = yizhan("hub", "publish", "roster", str(bad), "--db", str(db), "--port", str(mosquitto.port))
+        out = yizhan("hub", "publish", "roster", str(bad), "--db", str(db), "--port", str(mosquitto.port),
+                     "--signing-key", key)
         assert out.returncode == 2 and "card_uid or a person_key" in out.stderr
         assert wait_for(lambda: got, 10)
     finally:

@@ -28,9 +28,11 @@ from kiosk.settings import VolunteerSettings
 from kiosk.timebank.kinds import volunteer_account
 from kiosk.timebank.service import TimeBank
 from sync.downlink import DownlinkStore
-from sync.messages import encode_batch, encode_document, make_document
-from sync.outbox import SqliteOutbox
+from sync.documents import make_document
+from sync.messages import MAX_BATCH_BYTES, encode_batch
+from kiosk.outbox import Outbox
 from tests.kiosk.test_volunteer import RESIDENT, ROSTER, WANG, Clock
+from tests.support.signing import HUB_PUBLIC, signed
 
 TZ8 = timezone(timedelta(hours=8))
 
@@ -50,19 +52,19 @@ class Kiosk:
 
     def apply(self, doc_type: str, body: dict, version: int) -> None:
         doc = make_document(doc_type, version, "_all", "2025-05-01T00:00:00.000+00:00", body)
-        assert DownlinkStore(self.data_dir, self.station).apply(doc_type, "_all", encode_document(doc)).applied
+        assert DownlinkStore(self.data_dir, self.station, HUB_PUBLIC).apply(doc_type, "_all", signed(doc)).applied
 
     def ship(self, store: HubStore, *, ack: bool = True) -> list[bytes]:
         """Send every queued record to the hub store; returns the batch messages (to replay them)."""
-        outbox = SqliteOutbox(self.data_dir / Journal.FILENAME)
+        outbox = Outbox(self.data_dir / Journal.FILENAME)
         sent = []
         try:
-            while (batch := outbox.claim_batch(50)) is not None:
+            while (batch := outbox.claim_batch(50, MAX_BATCH_BYTES)) is not None:
                 raw = encode_batch(self.station, batch.batch_id, list(batch.records))
                 assert store.handle_records(f"yizhan/v1/{self.station}/records", self.station, raw) is not None
                 sent.append(raw)
                 if ack:
-                    outbox.mark_acked(batch.batch_id)
+                    outbox.settle(batch.batch_id)
         finally:
             outbox.close()
         return sent

@@ -21,7 +21,7 @@ from kiosk.journal import Journal
 from kiosk.timebank.results import CheckedInElsewhere
 from kiosk.timebank.service import TimeBank
 from sync.downlink import applied_versions
-from sync.messages import encode_document
+from tests.support.signing import signed
 from sync.mqtt import MqttLink
 from sync.publisher import Publisher
 from tests.kiosk.test_volunteer import RESIDENT, ROSTER, WANG, Clock
@@ -83,7 +83,7 @@ def publish_roster(db, host: str, port: int, body: dict) -> int:
     link.start()
     try:
         assert link.wait_connected(10)
-        info = link.publish(doc.type, encode_document(doc), retain=True, station=doc.scope)
+        info = link.publish(doc.type, signed(doc), retain=True, station=doc.scope)
         info.wait_for_publish(10)
         assert info.is_published()
     finally:

@@ -37,7 +37,8 @@ from kiosk.timebank.results import CheckedIn, CheckedInElsewhere, CheckedOut, Ig
 from kiosk.timebank.rules import HourRules, compute_hours, hours_for_minutes
 from kiosk.timebank.service import TimeBank
 from sync.downlink import DownlinkStore
-from sync.messages import encode_document, make_document
+from sync.documents import make_document
+from tests.support.signing import HUB_PUBLIC, signed
 
 STATION = "st-a"
 TZ8 = timezone(timedelta(hours=8))
@@ -76,7 +77,7 @@ ROSTER = {
 def publish(data_dir, doc_type: str, body: dict, version: int = 1, scope: str = "_all"):
     """Apply a hub document the way the publisher does (validated by sync/downlink.py)."""
     doc = make_document(doc_type, version, scope, "2025-05-01T00:00:00.000+00:00", body)
-    res = DownlinkStore(data_dir, STATION).apply(doc_type, scope, encode_document(doc))
+    res = DownlinkStore(data_dir, STATION, HUB_PUBLIC).apply(doc_type, scope, signed(doc))
     assert res.applied, res.reason
 
 
@@ -448,8 +449,8 @@ def test_lost_card_rebound_keeps_the_history(bank, journal, clock, data_dir):
 
 def test_tampered_roster_document_is_rejected_and_the_old_one_kept(bank, data_dir):
     doc = make_document("roster", 2, "_all", "2025-05-02T00:00:00.000+00:00", ROSTER)
-    raw = encode_document(doc).replace(b'"04A1B2C3"', b'"not-hex!"')
-    res = DownlinkStore(data_dir, STATION).apply("roster", "_all", raw)
+    raw = signed(doc).replace(b'"04A1B2C3"', b'"not-hex!"')
+    res = DownlinkStore(data_dir, STATION, HUB_PUBLIC).apply("roster", "_all", raw)
     assert not res.applied and "card_uid" in res.reason
     assert load_roster(data_dir).by_card_uid("04A1B2C3").id == "v-wang"
 

@@ -90,10 +90,10 @@ def test_blood_pressure_end_to_end_with_live_gauge_and_urgent_alert(demo):
     assert record.payload.person_key == h.ctx.session.person.person_key
     alerts = journal.records("health_alert", where={"measurement_id": record.id})
     assert len(alerts) == 1
-    from sync.outbox import SqliteOutbox
-    outbox = SqliteOutbox(journal.path)
+    from kiosk.outbox import Outbox
+    outbox = Outbox(journal.path)
     try:
-        first = outbox.next_batch(1)
+        first = outbox.claim_batch(1, 4 * 1024 * 1024)
         assert [r.id for r in first.records] == [alerts[0].id]     # the alert leaves first
     finally:
         outbox.close()

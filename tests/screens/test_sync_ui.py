@@ -68,3 +68,21 @@ def test_broker_down_shows_offline_with_the_queue_then_drains(online):
     assert not h.shell.sync_online and "离线" in h.shell.sync_text and "1" in h.shell.sync_text
     services.broker.start()
     assert h.pump_until(lambda: hub_count(services) == 1, 30)
+
+
+def test_a_record_the_hub_refuses_stays_and_shows_in_the_header_and_on_the_admin_screen(online):
+    from kiosk.privacy import id_check_char
+    from kiosk.records import AdminEvent
+    h, services = online
+    publisher = h.ctx.services["publisher"]
+    assert h.pump_until(lambda: publisher.status().connected, 15)
+    first = "31010419500101123"
+    spaced = f"{first[:6]} {first[6:14]} {first[14:]}{id_check_char(first)}"   # passes the journal, not the hub
+    h.ctx.journal.append(AdminEvent(action="note", detail=spaced))
+    h.ctx.journal.append(Visit(person_key="f" * 64, source="demo", role="resident"))
+    assert h.pump_until(lambda: publisher.status().rejected == 1 and hub_count(services) == 1, 15)
+    h.shell.tick()
+    assert h.shell.sync_text == "中心拒收了 1 条记录，请联系管理员"
+    assert h.ctx.journal.pending_count() == 1                       # kept, not marked synced
+    h.shell.go("admin")
+    assert "中心拒收 1 条记录" in h.screen("admin").sync_text

@@ -12,6 +12,7 @@ from pathlib import Path
 from kiosk.journal import Journal
 from kiosk.records import AdminEvent, Visit
 from tests.support.services import stop_pid, wait_for
+from tests.support.signing import HUB_PUBLIC
 
 DISTRICT_KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 ENV = {"YIZHAN_DISTRICT_KEY": DISTRICT_KEY, "YIZHAN_ADMIN_PIN": "2468"}
@@ -31,6 +32,7 @@ port = {port}
 ack_timeout_s = {ack_timeout_s}
 batch_size = {batch_size}
 keepalive_s = 5
+document_public_key = "{HUB_PUBLIC}"
 {extra}
 """)
     return path

@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import os
-import pwd
-import shutil
-import subprocess
 
 import pytest
 
@@ -12,73 +9,30 @@ from app.demo_hub import HubProcess
 from sync.messages import WireRecord, decode_ack, encode_batch
 from sync.mqtt import MqttLink
 from sync.publisher import Publisher
-from tests.support.services import Mosquitto, free_port, wait_for
-from tests.sync.helpers import ROOT, fill_journal, hub_rows, outbox_depth, station_config
+from tests.support.broker import PASSWORDS, RawClient, SecuredBroker, tools_missing
+from tests.support.services import wait_for
+from tests.sync.helpers import fill_journal, hub_rows, outbox_depth, station_config
 
-SHIPPED = ROOT / "config" / "mosquitto"
 TS = "2026-11-22T08:00:00.000+00:00"
-PASSWORDS = {"hub": "hub-secret", "st-a": "a-secret", "st-b": "b-secret"}
 
-pytestmark = pytest.mark.skipif(not shutil.which("mosquitto_passwd") or not shutil.which("openssl"),
-                                reason="mosquitto-clients (mosquitto_passwd) and openssl are needed")
-
-
-def _run(*cmd, cwd):
-    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
-def make_certs(folder):
-    """A throwaway CA and a server certificate for 127.0.0.1."""
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _run("openssl", "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
-         "-subj", "/CN=Yizhan test CA", cwd=folder)
-    _run("openssl", "req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1", cwd=folder)
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    _run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-         "-out", "server.crt", "-days", "2", "-extfile", "san.ext", cwd=folder)
-    for name in ("server.key", "ca.crt", "server.crt"):
-        os.chmod(folder / name, 0o644)
+pytestmark = pytest.mark.skipif(bool(tools_missing()), reason=tools_missing() or "-")
 
 
 @pytest.fixture()
 def secured_broker(tmp_path):
-    """The shipped mosquitto.conf and ACL with this test's paths, ports and password file."""
-    etc = tmp_path / "etc"
-    etc.mkdir()
-    make_certs(etc)
-    shutil.copy(SHIPPED / "acl", etc / "acl")
-    passwd = etc / "passwd"
-    passwd.touch()
-    for user, password in PASSWORDS.items():
-        _run("mosquitto_passwd", "-b", str(passwd), user, password, cwd=etc)
-    for path in (passwd, etc / "acl"):
-        os.chmod(path, 0o644)
-    plain, tls = free_port(), free_port()
-    conf = (SHIPPED / "mosquitto.conf").read_text()
-    assert "listener 1883 127.0.0.1" in conf and "listener 8883\n" in conf and "acl_file" in conf
-    conf = (conf.replace("/etc/mosquitto/yizhan", str(etc))
-            .replace("listener 1883 127.0.0.1", f"listener {plain} 127.0.0.1")
-            .replace("listener 8883\n", f"listener {tls} 127.0.0.1\n")
-            .replace("persistence true", "persistence false")
-            .replace("persistence_location /var/lib/mosquitto/", "")
-            + f"log_dest file {tmp_path / 'broker' / 'mosquitto.log'}\n"
-            # Run as the test's own user: the files live in a private temporary directory.
-            + f"user {pwd.getpwuid(os.getuid()).pw_name}\n")
-    broker = Mosquitto(tmp_path / "broker", port=plain, config=conf).start()
-    broker.tls_port = tls
-    broker.ca = etc / "ca.crt"
-    assert wait_for(lambda: _tls_port_open(tls), 10)
+    """The shipped mosquitto.conf and yizhan-broker script with this test's paths and ports."""
+    broker = SecuredBroker(tmp_path).start()
     yield broker
     broker.stop()
 
 
-def _tls_port_open(port):
-    import socket
+def start_hub(tmp_path, broker, db):
+    os.environ["YIZHAN_MQTT_PASSWORD"] = PASSWORDS["hub"]
     try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-        return True
-    except OSError:
-        return False
+        return HubProcess(str(db), "127.0.0.1", broker.port, log_file=tmp_path / "hub.log",
+                          extra_args=["--username", "hub"]).start()
+    finally:
+        del os.environ["YIZHAN_MQTT_PASSWORD"]
 
 
 def station_link(broker, user, password=None):
@@ -93,12 +47,7 @@ def rec(station, i):
 
 def test_station_cannot_publish_or_listen_under_another_station(tmp_path, secured_broker):
     db = tmp_path / "hub.sqlite3"
-    os.environ["YIZHAN_MQTT_PASSWORD"] = PASSWORDS["hub"]
-    try:
-        hub = HubProcess(str(db), "127.0.0.1", secured_broker.port, log_file=tmp_path / "hub.log",
-                         extra_args=["--username", "hub"]).start()
-    finally:
-        del os.environ["YIZHAN_MQTT_PASSWORD"]
+    hub = start_hub(tmp_path, secured_broker, db)
     a, b = station_link(secured_broker, "st-a"), station_link(secured_broker, "st-b")
     acks = {"a": [], "a-spying-on-b": [], "b": []}
     a.subscribe("ack", lambda *m: acks["a"].append(decode_ack(m[2])))
@@ -135,12 +84,7 @@ def test_wrong_password_is_refused(secured_broker):
 
 def test_publisher_over_tls_with_password(tmp_path, secured_broker):
     db = tmp_path / "hub.sqlite3"
-    os.environ["YIZHAN_MQTT_PASSWORD"] = PASSWORDS["hub"]
-    try:
-        hub = HubProcess(str(db), "127.0.0.1", secured_broker.port, log_file=tmp_path / "hub.log",
-                         extra_args=["--username", "hub"]).start()
-    finally:
-        del os.environ["YIZHAN_MQTT_PASSWORD"]
+    hub = start_hub(tmp_path, secured_broker, db)
     data = tmp_path / "kiosk"
     data.mkdir()
     ids = fill_journal(data, "st-a", 30)
@@ -157,3 +101,67 @@ def test_publisher_over_tls_with_password(tmp_path, secured_broker):
         pub.stop()
         hub.stop()
     assert sorted(r[0] for r in hub_rows(db, "st-a")) == sorted(ids)
+
+
+# --- issue 11 items 1 and 2: a station login against the broker -----------------------------------
+
+STOLEN_FILTERS = ["$share/hub/yizhan/v1/+/records", "$share/hub/yizhan/v1/st-b/records", "yizhan/v1/+/records",
+                  "yizhan/v1/#", "#", "yizhan/v1/st-b/ack", "yizhan/v1/+/ack", "$share/x/yizhan/v1/st-a/ack",
+                  "yizhan/v1/+/status"]
+
+
+def test_a_station_login_cannot_join_the_hub_share_nor_subscribe_outside_its_prefix(tmp_path, secured_broker):
+    db = tmp_path / "hub.sqlite3"
+    hub = start_hub(tmp_path, secured_broker, db)
+    thief = RawClient(secured_broker, "st-a", PASSWORDS["st-a"], "kiosk-st-a")
+    b = station_link(secured_broker, "st-b")
+    acks = []
+    b.subscribe("ack", lambda *m: acks.append(decode_ack(m[2]).batch_id))
+    try:
+        assert thief.connect_rc == "Success"
+        refused = {f: thief.subscribe(f) for f in STOLEN_FILTERS}
+        own = thief.subscribe("yizhan/v1/st-a/ack") + thief.subscribe("yizhan/v1/_all/roster")
+        b.start()
+        assert b.wait_connected(10), b.last_error
+        wait_for(lambda: False, 0.3)                                          # SUBACKs
+        # With the thief in the hub's share group, the broker would hand it about half the batches.
+        for i in range(12):
+            b.publish("records", encode_batch("st-b", f"b-{i}", [rec("st-b", i + 1)])).wait_for_publish(5)
+        assert wait_for(lambda: len(acks) == 12, 15), f"{len(acks)} of 12 batches acknowledged"
+    finally:
+        thief.close()
+        b.stop()
+        hub.stop()
+    assert all(codes == ["Not authorized"] for codes in refused.values()), refused
+    assert own == ["Granted QoS 1", "Granted QoS 1"]
+    assert not [t for t, _ in thief.messages if "/st-b/" in t], "the thief received station B's traffic"
+    assert len(hub_rows(db, "st-b")) == 12
+
+
+@pytest.mark.parametrize("stolen_id", ["kiosk-st-b", "hub-demo"])
+def test_a_station_login_cannot_take_over_another_client_id(tmp_path, secured_broker, stolen_id):
+    db = tmp_path / "hub.sqlite3"
+    os.environ["YIZHAN_MQTT_PASSWORD"] = PASSWORDS["hub"]
+    try:
+        hub = HubProcess(str(db), "127.0.0.1", secured_broker.port, name="hub-demo", log_file=tmp_path / "hub.log",
+                         extra_args=["--username", "hub"]).start()
+    finally:
+        del os.environ["YIZHAN_MQTT_PASSWORD"]
+    victim = RawClient(secured_broker, "st-b", PASSWORDS["st-b"], "kiosk-st-b")
+    try:
+        assert victim.connect_rc == "Success"
+        thief = RawClient(secured_broker, "st-a", PASSWORDS["st-a"], stolen_id)
+        thief.close()
+        wait_for(lambda: False, 0.5)
+        b_alive = not victim.disconnects
+        # The hub still answers station B: its connection was not taken over either.
+        acks = []
+        victim.subscribe("yizhan/v1/st-b/ack")
+        victim.client.on_message = lambda cl, ud, m: acks.append(m.payload)
+        victim.client.publish("yizhan/v1/st-b/records", encode_batch("st-b", "after", [rec("st-b", 1)]), qos=1)
+        assert wait_for(lambda: acks, 10), "the hub lost its connection"
+    finally:
+        victim.close()
+        hub.stop()
+    assert thief.connect_rc == "Not authorized", thief.connect_rc
+    assert b_alive, f"station B was disconnected: {victim.disconnects}"

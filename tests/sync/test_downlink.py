@@ -7,7 +7,9 @@ import sys
 
 
 from sync.downlink import DownlinkStore, applied_versions, current_documents
-from sync.messages import ALL_STATIONS, encode_document, make_document
+from sync.documents import make_document
+from sync.messages import ALL_STATIONS
+from tests.support.signing import HUB_PUBLIC, signed, write_key
 from sync.publisher import Publisher
 from tests.support.services import wait_for
 from tests.sync.helpers import ROOT, load, station_config
@@ -17,11 +19,11 @@ CATALOG = {"services": [{"id": "bp", "name": "血压测量"}], "announcements": 
 
 
 def doc(version, scope="st-a", body=None, doc_type="catalog"):
-    return encode_document(make_document(doc_type, version, scope, TS, body or CATALOG))
+    return signed(make_document(doc_type, version, scope, TS, body or CATALOG))
 
 
 def test_apply_newer_reject_older_and_malformed(tmp_path):
-    store = DownlinkStore(tmp_path, "st-a")
+    store = DownlinkStore(tmp_path, "st-a", HUB_PUBLIC)
     assert store.apply("catalog", "st-a", doc(2)).applied
     older = store.apply("catalog", "st-a", doc(1))
     assert not older.applied and "not newer" in older.reason
@@ -37,7 +39,7 @@ def test_apply_newer_reject_older_and_malformed(tmp_path):
 
 
 def test_wrong_station_or_type_is_rejected(tmp_path):
-    store = DownlinkStore(tmp_path, "st-a")
+    store = DownlinkStore(tmp_path, "st-a", HUB_PUBLIC)
     assert not store.apply("catalog", "st-b", doc(1, scope="st-b")).applied
     assert not store.apply("roster", "st-a", doc(1)).applied                  # a catalog on the roster topic
     assert not store.apply("catalog", ALL_STATIONS, doc(1)).applied           # scope says st-a, topic says all
@@ -45,7 +47,7 @@ def test_wrong_station_or_type_is_rejected(tmp_path):
 
 
 def test_station_document_wins_over_all_stations(tmp_path):
-    store = DownlinkStore(tmp_path, "st-a")
+    store = DownlinkStore(tmp_path, "st-a", HUB_PUBLIC)
     store.apply("catalog", ALL_STATIONS, doc(5, scope=ALL_STATIONS))
     assert applied_versions(tmp_path) == {"catalog": 5}
     store.apply("catalog", "st-a", doc(1, body={"services": []}))
@@ -54,7 +56,7 @@ def test_station_document_wins_over_all_stations(tmp_path):
 
 
 def test_apply_is_atomic_no_temp_files_left(tmp_path):
-    store = DownlinkStore(tmp_path, "st-a")
+    store = DownlinkStore(tmp_path, "st-a", HUB_PUBLIC)
     for v in range(1, 6):
         store.apply("config", "st-a", doc(v, doc_type="config", body={"ui": {"idle_reset_s": 60 + v}}))
     files = sorted(p.name for p in (tmp_path / "downlink").iterdir())
@@ -63,7 +65,7 @@ def test_apply_is_atomic_no_temp_files_left(tmp_path):
 
 
 def test_a_damaged_stored_file_is_ignored_and_replaced(tmp_path):
-    store = DownlinkStore(tmp_path, "st-a")
+    store = DownlinkStore(tmp_path, "st-a", HUB_PUBLIC)
     store.apply("catalog", "st-a", doc(4))
     (tmp_path / "downlink" / "catalog.st-a.json").write_text("{half")
     assert current_documents(tmp_path)["catalog"] is None
@@ -81,9 +83,11 @@ def test_hub_publish_reaches_the_kiosk_and_its_status(tmp_path, mosquitto):
     body.write_text(json.dumps({"volunteers": [{"id": "v1", "name": "王*明", "card_uid": "04A1B2C3",
                                                 "teams": ["red"]}], "teams": [{"id": "red", "name": "党旗红"}]}))
 
+    key = write_key(tmp_path / "hub-signing.key")
+
     def publish(*extra):
         return subprocess.run([sys.executable, "-m", "app.cli", "hub", "publish", "roster", str(body), "--db",
-                               str(db), "--port", str(mosquitto.port), *extra], capture_output=True, text=True,
+                               str(db), "--port", str(mosquitto.port), "--signing-key", key, *extra], capture_output=True, text=True,
                               cwd=ROOT, timeout=60)
     try:
         assert pub.link.wait_connected(10)

@@ -8,9 +8,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk.privacy import id_check_char
+from sync import documents as docs
 from sync import messages as msg
+from sync import screening
+from sync import status as status_msg
 from sync.messages import (Ack, MalformedMessage, MessageError, MessageTooLarge, PrivacyRejected, SchemaError,
-                           StationMismatch, Status, UnsupportedVersion, WireRecord)
+                           StationMismatch, UnsupportedVersion, WireRecord)
+from sync.status import Status
+from tests.support.signing import HUB_KEY, signed
 
 TS = "2026-11-22T08:00:00.000+00:00"
 
@@ -75,14 +80,14 @@ def test_oversized_batch_is_refused_before_parsing():
 
 
 def test_ack_and_status_round_trip():
-    ack = Ack("b1", 3, 2, 1)
+    ack = Ack("b1", 3, 2, 1, ((4, "conflict"),))
     assert msg.decode_ack(msg.encode_ack(ack)) == ack
     status = Status("st-a", "online", TS, "0.1.0", 12, TS, TS, True, {"config": 3})
-    assert msg.decode_status(msg.encode_status(status), "st-a") == status
+    assert status_msg.decode_status(status_msg.encode_status(status), "st-a") == status
     offline = Status("st-a", "offline", TS)
-    assert msg.decode_status(msg.encode_status(offline)) == offline
+    assert status_msg.decode_status(status_msg.encode_status(offline)) == offline
     with pytest.raises(StationMismatch):
-        msg.decode_status(msg.encode_status(status), "st-b")
+        status_msg.decode_status(status_msg.encode_status(status), "st-b")
     with pytest.raises(SchemaError):
         msg.decode_ack(b'{"v":1,"batch":"b","stored":-1,"dup":0,"rejected":0}')
 
@@ -93,11 +98,11 @@ ROSTER = {"volunteers": [{"id": "v1", "name": "王*明", "card_uid": "04A1B2C3",
 
 
 def test_documents_validate_their_body():
-    doc = msg.make_document("roster", 3, "st-a", TS, ROSTER)
-    assert msg.decode_document(msg.encode_document(doc), "roster", "st-a") == doc
+    doc = docs.sign_document(docs.make_document("roster", 3, "st-a", TS, ROSTER), HUB_KEY)
+    assert docs.decode_document(docs.encode_document(doc), "roster", "st-a", public_key=HUB_KEY.public_key()) == doc
     catalog = {"services": [{"id": "bp", "name": "血压"}], "announcements": [{"id": "a", "text": "义诊 周六"}]}
-    assert msg.make_document("catalog", 1, msg.ALL_STATIONS, TS, catalog).body == catalog
-    assert msg.make_document("config", 1, "st-a", TS, {"ui": {"idle_reset_s": 90}}).version == 1
+    assert docs.make_document("catalog", 1, msg.ALL_STATIONS, TS, catalog).body == catalog
+    assert docs.make_document("config", 1, "st-a", TS, {"ui": {"idle_reset_s": 90}}).version == 1
 
 
 @pytest.mark.parametrize("doc_type, body, error", [
@@ -113,15 +118,15 @@ def test_documents_validate_their_body():
 ])
 def test_bad_documents_are_refused(doc_type, body, error):
     with pytest.raises(error):
-        msg.make_document(doc_type, 1, "st-a", TS, body)
+        docs.make_document(doc_type, 1, "st-a", TS, body)
 
 
 def test_document_for_another_station_or_type_is_refused():
-    raw = msg.encode_document(msg.make_document("roster", 1, "st-a", TS, ROSTER))
+    raw = signed(docs.make_document("roster", 1, "st-a", TS, ROSTER))
     with pytest.raises(StationMismatch):
-        msg.decode_document(raw, "roster", "st-b")
+        docs.decode_document(raw, "roster", "st-b", public_key=HUB_KEY.public_key())
     with pytest.raises(SchemaError):
-        msg.decode_document(raw, "catalog", "st-a")
+        docs.decode_document(raw, "catalog", "st-a", public_key=HUB_KEY.public_key())
 
 
 # --- fuzzing: only the module's own typed errors may escape -------------------------------------
@@ -141,8 +146,8 @@ batch_like = st.fixed_dictionaries({"v": st.sampled_from([1, 1, 2, "1", None]), 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=300))
 def test_fuzz_decoders_with_bytes(raw):
-    for decode in (lambda r: msg.decode_batch(r, "st-a"), msg.decode_ack, msg.decode_status,
-                   lambda r: msg.decode_document(r, "roster", "st-a")):
+    for decode in (lambda r: msg.decode_batch(r, "st-a"), msg.decode_ack, status_msg.decode_status,
+                   lambda r: docs.decode_document(r, "roster", "st-a", public_key=HUB_KEY.public_key())):
         try:
             decode(raw)
         except MessageError:
@@ -169,4 +174,4 @@ def test_fast_id_scan_agrees_with_the_exact_check(text, at, insert):
     from kiosk.privacy import contains_id_number
     if insert:
         text = text[:at] + full_id() + text[at:]
-    assert msg._may_hold_id_number(text) == contains_id_number(text)
+    assert screening._digit_runs_hold_id(text) == contains_id_number(text)

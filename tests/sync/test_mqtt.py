@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from sync.messages import decode_status
+from sync.status import decode_status
 from sync.mqtt import MqttLink, NotConnected, TopicError
 from sync.publisher import Publisher, status_text
 from kiosk.i18n import Translator

@@ -8,7 +8,7 @@ import pytest
 from kiosk.journal import Journal
 from kiosk.records import Visit
 from app.demo_hub import HubProcess
-from sync.messages import decode_status
+from sync.status import decode_status
 from sync.mqtt import MqttLink
 from sync.publisher import Publisher
 from tests.support.services import wait_for

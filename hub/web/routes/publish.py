@@ -23,6 +23,12 @@ class DocumentRefused(SchemaError):
     user_key = "document_refused"
 
 
+class NoSigningKey(SchemaError):
+    """The workbench was started without the hub's document key: kiosks would refuse what it sends."""
+
+    user_key = "document_refused"
+
+
 def _target(ctx: Ctx, source) -> tuple[str, str]:
     doc_type = source.get("type", "catalog")
     scope = (source.get("scope") or ALL_STATIONS).strip()
@@ -85,7 +91,11 @@ def send(ctx: Ctx) -> Response:
     doc_type, scope = _target(ctx, ctx.form)
     _text, body = _body(ctx)
     before = current(ctx.wb.store, doc_type, scope)
-    doc = publish(ctx.wb.store, doc_type, body, scope, **dataclasses.asdict(ctx.wb.broker))
+    if ctx.wb.signing_key is None:
+        raise NoSigningKey("the workbench has no document signing key (start it with --signing-key); "
+                           "kiosks refuse unsigned documents, so nothing was published")
+    doc = publish(ctx.wb.store, doc_type, body, scope, signing_key=ctx.wb.signing_key,
+                  **dataclasses.asdict(ctx.wb.broker))
     with ctx.wb.engine.begin() as conn:
         record(conn, ctx.user.username, "document.publish", None if scope == ALL_STATIONS else scope,
                f"{doc_type}/{scope}", {"version": before[0]} if before else None, {"version": doc.version})

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from starlette.responses import Response
 
 from hub import models as m
-from hub.store import HubStore
+from hub.store import HubError
 from hub.web import today as t
 from hub.web.audit import record
 from hub.web.guard import Ctx, route
@@ -43,15 +43,17 @@ def _dead_letters(ctx: Ctx, station: str) -> list[dict]:
 def station(ctx: Ctx) -> Response:
     st = ctx.station
     return ctx.render("station.html", status=t.station_status(ctx.wb.engine, (st,)).get(st),
-                      history=_history(ctx, st), dead=_dead_letters(ctx, st),
-                      can_replay=hasattr(HubStore, "replay_dead_letter"))
+                      history=_history(ctx, st), dead=_dead_letters(ctx, st))
 
 
 def replay(ctx: Ctx) -> Response:
     letter = int(ctx.request.path_params["letter"])
     if not any(d["id"] == letter for d in _dead_letters(ctx, ctx.station)):
         raise NotFound(f"no dead letter {letter} at station {ctx.station}")
-    result = ctx.wb.store.replay_dead_letter(letter)
+    try:
+        result = ctx.wb.store.replay(letter)
+    except HubError as exc:
+        return ctx.redirect(f"/s/{ctx.station}/station", ctx._("Not replayed: {reason}", reason=str(exc)))
     with ctx.wb.engine.begin() as conn:
         record(conn, ctx.user.username, "dead_letter.replay", ctx.station, str(letter), None, str(result))
     return ctx.redirect(f"/s/{ctx.station}/station", ctx._("Replayed: {result}", result=result))

@@ -9,6 +9,7 @@ import requests
 from hub.web.app import BrokerOptions, Workbench, create_app
 from hub.web.demo import seed
 from hub.web.server import BackgroundServer
+from tests.support.signing import HUB_KEY
 
 PASSWORD = "yizhan-demo-2026"
 
@@ -16,7 +17,8 @@ PASSWORD = "yizhan-demo-2026"
 def make_workbench(db: str, broker: BrokerOptions | None = None) -> Workbench:
     """A workbench over ``db`` with the demo day seeded (Secure cookies kept: Chromium keeps them on
     127.0.0.1; the ``requests`` helper below copes)."""
-    wb = Workbench(db=db, broker=broker or BrokerOptions(), issuer="浦东新区张江镇市民驿站", secure_cookies=False)
+    wb = Workbench(db=db, broker=broker or BrokerOptions(), issuer="浦东新区张江镇市民驿站", secure_cookies=False,
+                   signing_key=HUB_KEY)
     seed(wb.engine)
     return wb
 

@@ -1,0 +1,122 @@
+"""A hub process: :class:`hub.store.HubStore` behind the broker's shared subscription.
+
+Several ``yizhan hub run`` processes of a district join ``$share/hub/<base>/+/records`` and the
+broker splits the batches between them; each acks a batch only after its own commit.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hub.database import HubError
+from hub.store import HubStore
+from sync.documents import Document, encode_document
+from sync.messages import SUFFIX_RECORDS, SUFFIX_STATUS, Batch, decode_ack
+from sync.mqtt import MqttLink
+
+log = logging.getLogger(__name__)
+
+
+class Hub:
+    """A hub process: the store behind a shared MQTT subscription.
+
+    Messages are validated on the MQTT thread and committed by a writer thread, so the next
+    batch is parsed while the previous one is being written to disk. The ack is published only
+    after the commit; a batch the broker delivered but the hub did not commit (crash) is resent
+    by its station after the ack timeout.
+
+    Args:
+        store: the database side.
+        host, port, base_topic, tls, ca_file, username, password: the broker.
+        share: the shared-subscription group; every hub process of a district uses the same.
+        client_id: unique per process (default ``hub-<host>-<pid>``).
+        reconnect_max_s: longest wait between reconnect attempts.
+        metrics: a :class:`hub.metrics.HubMetrics` to count batches and ack latency (optional).
+        heartbeat: called by the writer thread at least once a second (systemd watchdog).
+    """
+
+    def __init__(self, store: HubStore, *, host: str, port: int, base_topic: str = "yizhan/v1", share: str = "hub",
+                 tls: bool = False, ca_file: str = "", username: str = "", password: str = "",
+                 client_id: str | None = None, keepalive: int = 30, reconnect_max_s: float = 30,
+                 metrics: Any = None, heartbeat: Callable[[], None] | None = None) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.heartbeat = heartbeat or (lambda: None)
+        self.ready = threading.Event()
+        self._queue: queue.Queue[tuple[str, Batch, float] | None] = queue.Queue(maxsize=8)
+        self._writer: threading.Thread | None = None
+        self.link = MqttLink(host=host, port=port, base_topic=base_topic,
+                             client_id=client_id or f"hub-{socket.gethostname()}-{os.getpid()}",
+                             tls=tls, ca_file=ca_file, username=username, password=password, keepalive=keepalive,
+                             on_connect=self.ready.set, reconnect_max_s=reconnect_max_s)
+        self.link.subscribe(SUFFIX_RECORDS, self._on_records, station="+", share=share)
+        self.link.subscribe(SUFFIX_STATUS, self._on_status, station="+")
+
+    def _on_records(self, station: str, suffix: str, payload: bytes, retained: bool) -> None:
+        topic = f"{self.link.base_topic}/{station}/{suffix}"
+        batch = self.store.validate_records(topic, station, payload)
+        if batch is not None:
+            arrived = self.metrics.batch_received(station, len(batch.records)) if self.metrics else time.monotonic()
+            self._queue.put((topic, batch, arrived))
+
+    def _write(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                self.heartbeat()
+                continue
+            self.heartbeat()
+            if item is None:
+                return
+            topic, batch, arrived = item
+            try:
+                reply = self.store.store_batch(topic, batch)
+            except HubError as exc:
+                log.error("%s; the station will resend", exc)
+                continue
+            try:
+                self.link.publish(reply.suffix, reply.payload, station=reply.station)
+                if self.metrics:
+                    ack = decode_ack(reply.payload)
+                    self.metrics.batch_acked(reply.station, ack.stored, ack.duplicates, arrived)
+            except Exception as exc:
+                log.warning("ack to %s not sent (%s); the station will resend", reply.station, exc)
+
+    def _on_status(self, station: str, suffix: str, payload: bytes, retained: bool) -> None:
+        self.store.handle_status(f"{self.link.base_topic}/{station}/{suffix}", station, payload, retained)
+
+    def start(self) -> None:
+        """Start the writer, connect and subscribe (in the background)."""
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write, name="hub-writer", daemon=True)
+            self._writer.start()
+        self.link.start()
+
+    def stop(self) -> None:
+        """Commit and acknowledge what was received, then disconnect."""
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join(30)
+            self._writer = None
+        self.link.stop()
+
+    def publish_document(self, doc: Document, timeout: float = 10.0) -> None:
+        """Publish a prepared document retained at QoS 1 and wait for the broker's PUBACK.
+
+        Raises:
+            HubError: the broker could not be reached or did not confirm in time.
+        """
+        if not self.link.wait_connected(timeout):
+            raise HubError(f"cannot reach the MQTT broker {self.link.host}:{self.link.port}: {self.link.last_error}")
+        info = self.link.publish(doc.type, encode_document(doc), retain=True, station=doc.scope)
+        info.wait_for_publish(timeout)
+        if not info.is_published():
+            raise HubError("the broker did not confirm the document in time")
+

@@ -1,0 +1,264 @@
+"""Downlink documents (hub → kiosk, retained): ``config``, ``roster``, ``catalog``, signed by the hub.
+
+Whoever may publish on the broker could otherwise rewrite every kiosk's roster (and balances), so
+each document carries an Ed25519 signature (``"sig"``, base64) over its canonical JSON (the other
+fields, sorted keys, compact, UTF-8). The hub holds the private key (``yizhan hub keygen``); each
+kiosk holds the public key (``sync.document_public_key``) and refuses a document that is unsigned,
+signed by another key, or altered after signing.
+
+Versions are whole numbers from 1 to :data:`MAX_DOCUMENT_VERSION` (2^31 − 1): the hub gives each
+publish of a type and scope the next number, so that is one publish a second for 68 years, and a
+32-bit integer in every database and language. A version near 2^62 would leave no room for a newer
+document ever again, so it is refused at both ends.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from sync.messages import (ALL_STATIONS, DOCUMENT_TYPES, FORMAT_VERSION, MessageError, MessageTooLarge,
+                           PrivacyRejected, SchemaError, StationMismatch, check_station, check_ts, dumps, extra_fields,
+                           field_of, load)
+from sync.screening import holds_id_number
+
+MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
+#: The highest document version a kiosk accepts (see the module docstring).
+MAX_DOCUMENT_VERSION = 2**31 - 1
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+class SignatureError(MessageError):
+    """A document is unsigned, or its signature does not verify with this kiosk's public key."""
+
+
+class DocumentKeyError(MessageError):
+    """A signing or verifying key cannot be read; the text says which and why."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """A versioned downlink document for one station or all (``sig``: base64 Ed25519, or "")."""
+
+    type: str
+    version: int
+    scope: str
+    issued: str
+    body: dict
+    sig: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The signed fields (the wire form without ``sig``)."""
+        return {"v": FORMAT_VERSION, "type": self.type, "version": self.version, "scope": self.scope,
+                "issued": self.issued, "body": self.body}
+
+    def signed_bytes(self) -> bytes:
+        """The canonical bytes the signature covers."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), sort_keys=True,
+                          allow_nan=False).encode("utf-8")
+
+
+# --- keys ---------------------------------------------------------------------------------------
+
+def generate_signing_key(path: Path | str) -> str:
+    """Create a new Ed25519 private key file (PEM, mode 0600); returns the public key as hex.
+
+    Raises:
+        DocumentKeyError: the file exists (never overwritten) or cannot be written.
+    """
+    path = Path(path)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise DocumentKeyError(f"{path} exists; it was not overwritten (kiosks trust the key inside it)") from None
+    except OSError as exc:
+        raise DocumentKeyError(f"cannot create {path}: {exc}") from exc
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return public_key_hex(key)
+
+
+def load_signing_key(path: Path | str) -> Ed25519PrivateKey:
+    """Read the hub's private key file.
+
+    Raises:
+        DocumentKeyError: missing, readable by others than its owner, or not an Ed25519 key.
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_mode & 0o077:
+            raise DocumentKeyError(f"{path} is readable by other users; chmod 600 it (and consider the key leaked)")
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except OSError as exc:
+        raise DocumentKeyError(f"cannot read the signing key {path}: {exc}. Create one with: yizhan hub keygen") from exc
+    except ValueError as exc:
+        raise DocumentKeyError(f"{path} is not a PEM private key: {exc}") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise DocumentKeyError(f"{path} is not an Ed25519 key")
+    return key
+
+
+def public_key_hex(key: Ed25519PrivateKey) -> str:
+    """The public half as 64 hex digits (what kiosks put in ``sync.document_public_key``)."""
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+
+def valid_public_key_hex(text: Any) -> bool:
+    """True for 64 hex digits (a raw Ed25519 public key)."""
+    return isinstance(text, str) and len(text) == 64 and set(text) <= _HEX
+
+
+def public_key_from_hex(text: str) -> Ed25519PublicKey:
+    """The verifying key from 64 hex digits.
+
+    Raises:
+        DocumentKeyError: not 64 hex digits.
+    """
+    if not valid_public_key_hex(text):
+        raise DocumentKeyError("a document public key is 64 hex digits (from: yizhan hub keygen)")
+    return Ed25519PublicKey.from_public_bytes(bytes.fromhex(text))
+
+
+# --- documents ------------------------------------------------------------------------------------
+
+def _list_of_objects(body: dict, key: str, required: tuple[str, ...], what: str) -> list[dict]:
+    items = body.get(key, [])
+    if not isinstance(items, list):
+        raise SchemaError(f"{what}: {key!r} must be a list")
+    seen = set()
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise SchemaError(f"{what}: {key}[{i}] must be an object")
+        for name in required:
+            if not isinstance(item.get(name), str) or not item[name].strip():
+                raise SchemaError(f"{what}: {key}[{i}] needs a non-empty text field {name!r}")
+        ident = item.get("id")
+        if ident is not None:
+            if ident in seen:
+                raise SchemaError(f"{what}: {key}[{i}] repeats id {str(ident)[:40]!r}")
+            seen.add(ident)
+    return items
+
+
+def _hex_of(value: Any, lengths: range) -> bool:
+    return isinstance(value, str) and len(value) in lengths and set(value) <= _HEX
+
+
+def _check_body(doc_type: str, body: dict, what: str) -> None:
+    if doc_type == "roster":
+        extra_fields(body, {"volunteers", "teams"}, what)
+        volunteers = _list_of_objects(body, "volunteers", ("id", "name"), what)
+        for i, v in enumerate(volunteers):
+            uid, key = v.get("card_uid"), v.get("person_key")
+            if uid is None and key is None:
+                raise SchemaError(f"{what}: volunteers[{i}] needs a card_uid or a person_key")
+            if uid is not None and not _hex_of(uid, range(4, 21)):
+                raise SchemaError(f"{what}: volunteers[{i}].card_uid must be 4-20 hex digits")
+            if key is not None and not _hex_of(key, range(64, 65)):
+                raise SchemaError(f"{what}: volunteers[{i}].person_key must be 64 hex digits")
+            teams = v.get("teams", [])
+            if not isinstance(teams, list) or not all(isinstance(t, str) for t in teams):
+                raise SchemaError(f"{what}: volunteers[{i}].teams must be a list of team ids")
+        _list_of_objects(body, "teams", ("id", "name"), what)
+    elif doc_type == "catalog":
+        extra_fields(body, {"services", "teams", "announcements"}, what)
+        _list_of_objects(body, "services", ("id", "name"), what)
+        _list_of_objects(body, "teams", ("id", "name"), what)
+        _list_of_objects(body, "announcements", ("id", "text"), what)
+    else:
+        for key, value in body.items():
+            if not isinstance(value, dict):
+                raise SchemaError(f"{what}: config section {str(key)[:40]!r} must be an object")
+
+
+def make_document(doc_type: str, version: int, scope: str, issued: str, body: Any) -> Document:
+    """Build and validate an unsigned document (the hub signs it with :func:`sign_document`).
+
+    Raises:
+        SchemaError / PrivacyRejected / MessageTooLarge: the document would be rejected by kiosks.
+    """
+    what = f"{doc_type} document"
+    if doc_type not in DOCUMENT_TYPES:
+        raise SchemaError(f"document type must be one of {', '.join(DOCUMENT_TYPES)} (got {str(doc_type)[:20]!r})")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_DOCUMENT_VERSION:
+        raise SchemaError(f"{what}: version must be a whole number from 1 to {MAX_DOCUMENT_VERSION}")
+    if scope != ALL_STATIONS:
+        check_station(scope, what)
+    check_ts(issued, what)
+    if not isinstance(body, dict):
+        raise SchemaError(f"{what}: body must be an object")
+    _check_body(doc_type, body, what)
+    doc = Document(doc_type, version, scope, issued, body)
+    try:
+        raw = doc.signed_bytes()
+    except ValueError:
+        raise SchemaError(f"{what}: NaN and Infinity are not numbers a document may hold") from None
+    if len(raw) > MAX_DOCUMENT_BYTES - 200:
+        raise MessageTooLarge(f"{what} of {len(raw)} bytes exceeds the limit of {MAX_DOCUMENT_BYTES} bytes")
+    if holds_id_number(body):
+        raise PrivacyRejected(f"{what} carries a full ID number")
+    return doc
+
+
+def sign_document(doc: Document, key: Ed25519PrivateKey) -> Document:
+    """The document with its signature."""
+    return replace(doc, sig=base64.b64encode(key.sign(doc.signed_bytes())).decode("ascii"))
+
+
+def encode_document(doc: Document) -> bytes:
+    """The retained document message (``sig`` included when signed)."""
+    wire = doc.to_dict()
+    if doc.sig:
+        wire["sig"] = doc.sig
+    return dumps(wire)
+
+
+def decode_document(raw: bytes, doc_type: str | None = None, scope: str | None = None, *,
+                    public_key: Ed25519PublicKey | None) -> Document:
+    """Validate a downlink document and verify its signature.
+
+    Args:
+        doc_type: the type named by the topic; must equal the payload's.
+        scope: the station (or ``_all``) named by the topic; must equal the payload's.
+        public_key: the hub's key; None (not configured) refuses every document.
+
+    Raises:
+        SignatureError: unsigned, badly signed, or no key configured.
+        MessageError: malformed, oversized, wrong schema, or for another station or type.
+    """
+    doc = load(raw, MAX_DOCUMENT_BYTES, "document")
+    extra_fields(doc, {"v", "type", "version", "scope", "issued", "body", "sig"}, "document")
+    dtype = field_of(doc, "type", str, "document")
+    if doc_type is not None and dtype != doc_type:
+        raise SchemaError(f"document of type {dtype[:20]!r} arrived on the {doc_type} topic")
+    dscope = field_of(doc, "scope", str, "document")
+    if scope is not None and dscope != scope:
+        raise StationMismatch(f"document for {dscope[:70]!r} arrived on the topic of {scope!r}")
+    made = make_document(dtype, field_of(doc, "version", int, "document"), dscope,
+                         field_of(doc, "issued", str, "document"), doc.get("body"))
+    sig = doc.get("sig")
+    if public_key is None:
+        raise SignatureError("no document public key is configured (sync.document_public_key); "
+                             "documents cannot be trusted and are refused")
+    if not isinstance(sig, str) or not sig:
+        raise SignatureError(f"{dtype} version {made.version} is not signed; refused")
+    try:
+        public_key.verify(base64.b64decode(sig, validate=True), made.signed_bytes())
+    except (InvalidSignature, binascii.Error, ValueError):
+        raise SignatureError(f"{dtype} version {made.version} has a signature that does not verify with "
+                             "this kiosk's document key; refused") from None
+    return replace(made, sig=sig)
