@@ -2,13 +2,21 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import os
 import sys
 import tempfile
 from pathlib import Path
 
-from kiosk.settings import ConfigError, hash_pin, load_settings
+from app.demo import DemoRig
+from app.demo_hub import DemoError, start_demo_services
+from app.kiosk_app import FontMissing, run_app
+from kiosk.context import build_context
+from kiosk.journal import JournalError
+from kiosk.journald import setup_journald
+from kiosk.logs import setup_logging
+from kiosk.settings import DEMO_ADMIN_PIN, ConfigError, hash_pin, load_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,11 +63,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"settings OK: station {settings.station.id} from {settings.source}; data in {settings.data_dir}")
         return 0
 
-    from kiosk.context import build_context
-    from kiosk.journal import JournalError
-    from kiosk.journald import setup_journald
-    from kiosk.logs import setup_logging
-
     try:
         log_path = setup_logging(settings.data_dir)
     except OSError as exc:
@@ -69,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
     setup_journald(STATION=settings.station.id)
     rig = hub = None
     if args.demo:
-        from app.demo import DemoRig
         rig = DemoRig(settings)
         settings = rig.start()
         if not args.tour and not args.no_hub:
@@ -85,7 +87,6 @@ def run(args: argparse.Namespace) -> int:
         ctx.services["demo"] = rig
     if hub:
         ctx.services["demo_hub"] = hub
-    from app.kiosk_app import FontMissing, run_app
     try:
         if args.demo and not args.tour:
             print(f"Yizhan demo: data in {settings.data_dir}, log {log_path}; admin PIN {settings_pin_hint(settings)} "
@@ -114,9 +115,6 @@ def has_display(env=os.environ) -> bool:
 
 def _demo_hub(settings):
     """Demo mode with Mosquitto installed: a local broker and hub, so records can be seen arriving."""
-    import dataclasses
-
-    from app.demo_hub import DemoError, start_demo_services
     try:
         services = start_demo_services(settings.data_dir, settings.station.id)
     except DemoError as exc:
@@ -137,5 +135,4 @@ def _demo_hub(settings):
 
 def settings_pin_hint(settings) -> str:
     """The demo PIN, shown only in demo mode."""
-    from kiosk.settings import DEMO_ADMIN_PIN
     return DEMO_ADMIN_PIN if settings.demo else "(set by the station)"

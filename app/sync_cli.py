@@ -14,6 +14,7 @@ import threading
 
 from kiosk.settings import ConfigError, load_settings
 from sync.outbox import OutboxError
+from sync.publisher import Publisher
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +42,6 @@ def run(args: argparse.Namespace) -> int:
     if not settings.sync.enabled:
         print("sync is disabled: set [sync] enabled = true in the station settings", file=sys.stderr)
         return 2
-    from sync.publisher import Publisher
     try:
         publisher = Publisher(settings, batch_size=args.batch_size, reconnect_max_s=args.reconnect_max,
                               window=args.window)

@@ -23,7 +23,14 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub import schema
+from hub import reports_cli, schema
+from hub.database import HubError, make_engine
+from hub.metrics import HubMetrics, parse_listen
+from hub.publishing import publish
+from hub.store import Hub, HubStore
+from hub.web import cli as web_cli
+from kiosk.journald import setup_journald
+from kiosk.sdnotify import Watchdog
 from sync.messages import ALL_STATIONS, DOCUMENT_TYPES, MessageError
 
 
@@ -68,8 +75,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--check", action="store_true",
                    help="only say where the schema stands; exit 0 when current, 1 when an upgrade is due, "
                         "2 when this hub cannot upgrade it")
-    from hub import reports_cli
-    from hub.web import cli as web_cli
     reports_cli.add_arguments(sub)          # report, certificate, review
     web_cli.add_arguments(sub)              # web, user
 
@@ -88,10 +93,6 @@ def _hub_kwargs(args) -> dict:
 
 
 def _run(args) -> int:
-    from hub.metrics import HubMetrics, parse_listen
-    from hub.store import Hub, HubStore
-    from kiosk.journald import setup_journald
-    from kiosk.sdnotify import Watchdog
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     name = args.name or f"hub-{os.getpid()}"
@@ -135,7 +136,6 @@ def _fmt(value) -> str:
 
 
 def _stations(args) -> int:
-    from hub.store import HubStore
     rows = HubStore(args.db, migrate=False).stations()
     if args.json:
         print(json.dumps(rows, default=_fmt, ensure_ascii=False, indent=1))
@@ -149,8 +149,6 @@ def _stations(args) -> int:
 
 
 def _publish(args) -> int:
-    from hub.publishing import publish
-    from hub.store import HubError, HubStore
     try:
         body = json.loads(Path(args.file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -170,14 +168,12 @@ def _publish(args) -> int:
 
 
 def _dead_letters(args) -> int:
-    from hub.store import HubStore
     for row in HubStore(args.db, migrate=False).dead_letters():
         print(f"{row['id']:>6} {row['station'] or '-':<16} {row['size']:>8} B  {row['reason']}")
     return 0
 
 
 def _migrate(args) -> int:
-    from hub.database import HubError, make_engine
     engine = make_engine(args.db)
     try:
         if args.check:
@@ -204,9 +200,6 @@ def _migrate(args) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch ``yizhan hub <action>``."""
-    from hub import reports_cli
-    from hub.store import HubError
-    from hub.web import cli as web_cli
     if args.hub_command in reports_cli.COMMANDS:
         return reports_cli.run(args)
     if args.hub_command in web_cli.COMMANDS:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from drivers import bp_common, glucose_common
 from drivers.errors import DriverError
 from drivers.readings import BloodPressureReading, GlucoseReading, MealContext
 from kiosk.context import KioskContext
+from kiosk.devices import USER_MESSAGES
 from kiosk.health import Assessment, assess_bp, assess_glucose
 from kiosk.health_records import build_slip, record_measurement
 from kiosk.records import Record
@@ -52,7 +54,6 @@ def complete_measurement(ctx: KioskContext, reading: BloodPressureReading | Gluc
     if person is None:
         raise NoPerson("measurement finished without an identified person")
     if isinstance(reading, GlucoseReading) and context is not None and reading.meal is None:
-        from dataclasses import replace
         reading = replace(reading, meal=context)
     assessment = assess(reading, context)
     day = ctx.services.get("health_day")
@@ -95,8 +96,6 @@ def print_slip(ctx: KioskContext, outcome: MeasurementOutcome, post: Callable[[C
 
 def error_message(exc: DriverError) -> str:
     """The English message id for a driver error: the driver family's table, else the device manager's."""
-    from drivers import bp_common, glucose_common
-    from kiosk.devices import USER_MESSAGES
     key = getattr(exc, "user_key", "device_error")
     for table in (bp_common.USER_MESSAGES, glucose_common.USER_MESSAGES, USER_MESSAGES):
         if key in table:

@@ -15,6 +15,7 @@ from drivers import UnknownDriver, driver_names, load_driver
 from drivers.bp_common import USER_MESSAGES, DriverConfigError
 from drivers.errors import DriverError
 from drivers.readings import BloodPressureReading, Unit
+from kiosk.health import assess_bp
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,10 +41,6 @@ def reading_json(reading: BloodPressureReading) -> dict[str, Any]:
         "device_seq": reading.device_seq,
         "flags": sorted(reading.flags),
     }
-    try:
-        from kiosk.health import assess_bp
-    except ImportError:
-        return out
     assessment = assess_bp(reading.systolic, reading.diastolic)
     out["category"] = assessment.category
     out["urgent"] = assessment.urgent

@@ -15,6 +15,10 @@ from datetime import datetime
 
 from drivers import UnknownDriver, driver_names, load_driver
 from drivers.errors import DriverError
+from drivers.glucose_common import USER_MESSAGES
+from drivers.readings import MealContext
+from kiosk.health import assess_glucose
+from kiosk.i18n import gettext
 
 CONTEXTS = ("fasting", "after_meal_2h", "random")
 
@@ -62,11 +66,6 @@ def run(args: argparse.Namespace) -> int:
             return _usage(f"--since is not an ISO date-time: {args.since!r}")
     if args.timeout <= 0:
         return _usage("--timeout must be positive")
-
-    from drivers.glucose_common import USER_MESSAGES
-    from drivers.readings import MealContext
-    from kiosk.health import assess_glucose
-    from kiosk.i18n import gettext
 
     started = time.monotonic()
     device = cls(args.port, baudrate=args.baud, options={"measure_timeout": args.timeout})

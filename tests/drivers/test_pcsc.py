@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from smartcard import scard
 
+import drivers.pcsc
 from drivers.errors import DriverError
 from drivers.pcsc import (STATUS_WORDS, USER_MESSAGES, CardEndOfData, CardError, CardLifted,
                           CardNotSupported, CardOperationFailed, CardReadTimeout, CardRemoved,
@@ -125,6 +126,12 @@ def test_fuzz_status_words(sw1, sw2):
         assert (sw1, sw2) == (0x90, 0x00)
     except CardStatusError as exc:
         assert exc.user_key in USER_MESSAGES
+
+
+def test_the_pcsc_codes_are_pyscards():
+    names = [n for n in dir(drivers.pcsc) if n.startswith("SCARD_")]
+    assert len(names) > 20
+    assert {n: getattr(drivers.pcsc, n) for n in names} == {n: getattr(scard, n) for n in names}
 
 
 def test_user_messages_have_chinese():
