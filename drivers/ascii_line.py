@@ -19,13 +19,13 @@ from datetime import datetime
 from typing import ClassVar
 
 from drivers.base import ProgressCallback
-from drivers.bp_common import USER_MESSAGES, BpDevice, DriverConfigError, MeasurementCancelled
-from drivers.errors import DeviceReportedError, DeviceTimeout, InvalidResponse
+from drivers.bp_common import BpDevice, DriverConfigError, MonitorFault
+from drivers.errors import DeviceTimeout, InvalidResponse
 from drivers.protocols.lines import LineReader
 from drivers.readings import BloodPressureReading, Progress
 from drivers.idnumber import scrub_id_numbers
 
-__all__ = ["AsciiLine", "USER_MESSAGES", "compile_pattern", "parse_line"]
+__all__ = ["AsciiLine", "compile_pattern", "parse_line"]
 
 #: Default: "SYS 128 DIA 82 PUL 71", "SYS:128,DIA:82,PR:71" and similar labelled lines.
 DEFAULT_PATTERN = (r"(?i)\bSYS\w*\s*[:=]?\s*(?P<sys>\d{2,3})\D+?DIA\w*\s*[:=]?\s*(?P<dia>\d{2,3})"
@@ -59,7 +59,7 @@ def parse_line(text: str, pattern: re.Pattern, error_pattern: re.Pattern | None 
     """(systolic, diastolic, pulse or None) from one line, or None if it is not a reading.
 
     Raises:
-        DeviceReportedError: the line matches ``error_pattern``.
+        MonitorFault: the line matches ``error_pattern``.
         InvalidResponse: a group matched something that is not a whole number.
     """
     match = pattern.search(text)
@@ -67,7 +67,7 @@ def parse_line(text: str, pattern: re.Pattern, error_pattern: re.Pattern | None 
         if error_pattern is not None and (err := error_pattern.search(text)):
             code = err.group("code")
             line = scrub_id_numbers(text[:80])
-            raise DeviceReportedError(code, f"monitor printed an error line: {line!r}", "bp_device_fault")
+            raise MonitorFault(code, f"monitor printed an error line: {line!r}")
         return None
 
     def number(name: str) -> int | None:
@@ -116,8 +116,6 @@ class AsciiLine(BpDevice):
             try:
                 data = self._read_some(deadline, cancel, what="reading line")
             except DeviceTimeout as exc:
-                if isinstance(exc, MeasurementCancelled):
-                    raise
                 if lines.pending:
                     raise InvalidResponse("line cut off (no line end)",
                                           scrub_id_numbers(lines.pending[:80].decode(self.encoding, "replace"))

@@ -34,7 +34,6 @@ except ImportError:  # not on Windows
 
 from drivers.base import SerialDevice
 from drivers.errors import ConnectionFailed, DeviceTimeout, DriverError, InvalidResponse, UnsupportedFeature
-from drivers.idcard_text import USER_MESSAGES as _TEXT_MESSAGES
 from drivers.idcard_text import IdDocument, parse_text
 from drivers.protocols import sam
 from drivers.protocols.sam import NoCard, Response
@@ -46,10 +45,6 @@ log = logging.getLogger(__name__)
 _PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError)
 if termios is not None:
     _PORT_ERRORS += (termios.error,)
-
-#: user_key -> English message id, for every error this driver raises.
-USER_MESSAGES: dict[str, str] = {**sam.USER_MESSAGES, **_TEXT_MESSAGES}
-
 
 @dataclass(frozen=True)
 class CardTimings:

@@ -36,6 +36,7 @@ class InvalidDocument(InvalidResponse):
     """
 
     user_key = "idcard_invalid_document"
+    user_message = N_("The card data could not be understood. Please ask the staff for help.")
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -344,9 +345,3 @@ def _parse_foreign_2023(block: bytes) -> IdDocument:
     )
 
 
-#: user_key -> English message id for document problems the UI reports.
-USER_MESSAGES: dict[str, str] = {
-    "idcard_invalid_document": N_("The card data could not be understood. Please ask the staff for help."),
-    "idcard_expired": N_("This document has expired. Please ask the staff for help."),
-    "idcard_check_digit": N_("The number on this card does not check out. Please ask the staff for help."),
-}

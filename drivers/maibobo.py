@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import ClassVar
 
 from drivers.base import ProgressCallback
-from drivers.bp_common import USER_MESSAGES, BpDevice, MeasurementCancelled, PressureTracker, device_error
+from drivers.bp_common import BpDevice, PressureTracker, device_error
 from drivers.errors import DeviceTimeout, DriverError, InvalidResponse
 from drivers.protocols import maibobo as proto
 from drivers.readings import BloodPressureReading, Progress
 
-__all__ = ["Maibobo", "USER_MESSAGES"]
+__all__ = ["Maibobo"]
 
 
 def _is_result(raw: bytes) -> bool:
@@ -72,12 +72,11 @@ class Maibobo(BpDevice):
         progress(Progress("inflating", 0))
         try:
             return self._follow(progress, cancel)
-        except (DeviceTimeout, InvalidResponse) as exc:
-            if not isinstance(exc, MeasurementCancelled):
-                try:
-                    self._stop()   # do not leave the cuff inflated
-                except DriverError:
-                    pass
+        except (DeviceTimeout, InvalidResponse):
+            try:
+                self._stop()   # do not leave the cuff inflated
+            except DriverError:
+                pass
             raise
 
     def _follow(self, progress: ProgressCallback, cancel: threading.Event) -> BloodPressureReading:

@@ -15,13 +15,13 @@ from datetime import datetime
 from typing import ClassVar
 
 from drivers.base import ProgressCallback
-from drivers.bp_common import USER_MESSAGES, BpDevice, MeasurementCancelled, device_error
+from drivers.bp_common import BpDevice, device_error
 from drivers.errors import DeviceTimeout, InvalidResponse
 from drivers.protocols import omron
 from drivers.protocols.lines import LineReader
 from drivers.readings import BloodPressureReading, Progress
 
-__all__ = ["OmronHBP9030", "USER_MESSAGES"]
+__all__ = ["OmronHBP9030"]
 
 
 class OmronHBP9030(BpDevice):
@@ -46,8 +46,6 @@ class OmronHBP9030(BpDevice):
             try:
                 data = self._read_some(deadline, cancel, what="format-5 line")
             except DeviceTimeout as exc:
-                if isinstance(exc, MeasurementCancelled):
-                    raise
                 if lines.pending:
                     raise InvalidResponse("Omron record cut off (no line end)",
                                           omron.redact(lines.pending)) from exc

@@ -79,6 +79,7 @@ class CardStatusError(DeviceReportedError):
     """
 
     user_key = "card_read_failed"
+    user_message = N_("The card could not be read. Please hold it still on the reader and try again.")
 
     def __init__(self, sw1: int, sw2: int, meaning: str) -> None:
         self.sw1, self.sw2 = sw1, sw2
@@ -93,6 +94,7 @@ class CardNotSupported(CardStatusError):
     """``6A 81``/``6D 00``/``6E 00``: this card or reader does not support the command."""
 
     user_key = "card_not_supported"
+    user_message = N_("This card cannot be used here. Please use another card or the QR code.")
 
 
 class CardEndOfData(CardStatusError):
@@ -115,41 +117,37 @@ class CardUnknownStatus(CardStatusError):
 class CardNoResponse(InvalidResponse):
     """The response APDU is shorter than a status word."""
 
-    user_key = "card_read_failed"
+    user_key = CardStatusError.user_key
+    user_message = CardStatusError.user_message
 
 
 class CardRemoved(ConnectionFailed):
     """The card left the reader (or stopped answering) between detection and the end of the APDU."""
 
     user_key = "card_removed"
+    user_message = N_("The card was taken away too early. Please hold it on the reader until you hear the beep.")
 
 
 class PcscServiceDown(ConnectionFailed):
     """pcscd is not running or went away (``SCARD_E_NO_SERVICE``)."""
 
     user_key = "card_reader_offline"
+    user_message = N_("The card reader is not working right now. Please ask the staff for help.")
 
 
 class NoReader(ConnectionFailed):
     """No reader whose name starts with the configured prefix is attached."""
 
     user_key = "card_reader_missing"
+    user_message = N_("The card reader is not connected. Please ask the staff for help.")
 
 
 class CardReadTimeout(DeviceTimeout):
     """No card was presented within the time allowed."""
 
     user_key = "card_timeout"
+    user_message = N_("No card was found. Please place your card on the reader.")
 
-
-USER_MESSAGES: dict[str, str] = {
-    "card_read_failed": N_("The card could not be read. Please hold it still on the reader and try again."),
-    "card_not_supported": N_("This card cannot be used here. Please use another card or the QR code."),
-    "card_removed": N_("The card was taken away too early. Please hold it on the reader until you hear the beep."),
-    "card_reader_offline": N_("The card reader is not working right now. Please ask the staff for help."),
-    "card_reader_missing": N_("The card reader is not connected. Please ask the staff for help."),
-    "card_timeout": N_("No card was found. Please place your card on the reader."),
-}
 
 #: (SW1, SW2 or None for "any") -> (error class, meaning). PC/SC part 3 + ISO 7816-4.
 STATUS_WORDS: dict[tuple[int, int | None], tuple[type[CardStatusError], str]] = {

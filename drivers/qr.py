@@ -39,24 +39,21 @@ class MissingQrBackend(UnsupportedFeature):
     """OpenCV is not installed or lacks ``QRCodeDetectorAruco`` (needs OpenCV ≥ 4.8)."""
 
     user_key = "qr_unavailable"
+    user_message = N_("QR code scanning is not available on this station. Please use your card.")
 
 
 class QrSourceError(ConnectionFailed):
     """The camera (or file) cannot be opened or stopped delivering frames."""
 
     user_key = "camera_offline"
+    user_message = N_("The camera is not working right now. Please use your card or ask the staff.")
 
 
 class BadFrame(InvalidResponse):
     """A frame is not an image the decoder can use (wrong type, shape or depth)."""
 
-    user_key = "camera_offline"
-
-
-USER_MESSAGES: dict[str, str] = {
-    "qr_unavailable": N_("QR code scanning is not available on this station. Please use your card."),
-    "camera_offline": N_("The camera is not working right now. Please use your card or ask the staff."),
-}
+    user_key = QrSourceError.user_key
+    user_message = QrSourceError.user_message
 
 
 # -- decoding ---------------------------------------------------------------------------

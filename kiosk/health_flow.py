@@ -7,11 +7,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from drivers import bp_common, glucose_common
 from drivers.errors import DriverError
 from drivers.readings import BloodPressureReading, GlucoseReading, MealContext
 from kiosk.context import KioskContext
-from kiosk.devices import USER_MESSAGES
 from kiosk.health import Assessment, assess_bp, assess_glucose
 from kiosk.health_records import build_slip, record_measurement
 from kiosk.records import Record
@@ -94,10 +92,7 @@ def print_slip(ctx: KioskContext, outcome: MeasurementOutcome, post: Callable[[C
     return True
 
 
-def error_message(exc: DriverError) -> str:
-    """The English message id for a driver error: the driver family's table, else the device manager's."""
-    key = getattr(exc, "user_key", "device_error")
-    for table in (bp_common.USER_MESSAGES, glucose_common.USER_MESSAGES, USER_MESSAGES):
-        if key in table:
-            return table[key]
-    return USER_MESSAGES["device_error"]
+def error_message(exc: Exception) -> str:
+    """The English message id to show for a failed measurement: the error's own ``user_message``
+    (any :class:`DriverError` has one), or the generic device message for anything else."""
+    return getattr(exc, "user_message", DriverError.user_message)

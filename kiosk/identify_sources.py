@@ -117,8 +117,7 @@ class IdentitySources:
                     del event   # the document (full number) goes no further than this frame
                     self._deliver(IdentityEvent(outcome, "idcard", seen, full_name=name))
                 elif isinstance(event, idcard_sam.CardError):
-                    key = event.error.user_key
-                    self._deliver(SourceProblem("idcard", key, idcard_sam.USER_MESSAGES.get(key, "")))
+                    self._deliver(SourceProblem("idcard", event.error.user_key, event.error.user_message))
                 elif isinstance(event, idcard_sam.ReaderStatus):
                     self.status.set("idcard", state=event.state, driver=cfg.driver, detail=event.reason)
                 elif isinstance(event, idcard_sam.CardRemoved):
@@ -136,8 +135,7 @@ class IdentitySources:
                 outcome = self.service.from_card_uid(event.uid)
                 self._deliver(IdentityEvent(outcome, "pcsc", event.detected_at))
             elif isinstance(event, pcsc.CardError):
-                key = event.error.user_key
-                self._deliver(SourceProblem("pcsc", key, pcsc.USER_MESSAGES.get(key, "")))
+                self._deliver(SourceProblem("pcsc", event.error.user_key, event.error.user_message))
             elif isinstance(event, pcsc.ReaderStatus):
                 self.status.set("pcsc", state=event.state, detail=event.detail[:200])
 

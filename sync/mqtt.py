@@ -41,8 +41,6 @@ Handler = Callable[[str, str, bytes, bool], None]
 class MqttError(Exception):
     """Base of the wrapper's errors."""
 
-    user_key = "sync_offline"
-
 
 class TopicError(MqttError, ValueError):
     """A topic segment is empty, contains a wildcard or a separator, or a station id is invalid."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from kiosk.i18n import N_
 from kiosk.journal import connect, migrate
 from kiosk.records import Record, payload_to_json
 from sync.messages import WireRecord
@@ -41,6 +42,7 @@ class OutboxError(Exception):
     """The outbox cannot be read or written (the journal file is unusable)."""
 
     user_key = "sync_outbox_error"
+    user_message = N_("The upload queue cannot be read; call the administrator")
 
 
 @dataclass(frozen=True)

@@ -208,6 +208,7 @@ class SamStatusError(DeviceReportedError):
     """
 
     user_key = "idcard_reader_fault"
+    user_message = N_("The ID card reader has a fault. Please ask the staff for help.")
 
     def __init__(self, sw3: int, meaning: str, sw1: int = 0, sw2: int = 0) -> None:
         self.sw1, self.sw2, self.sw3 = sw1, sw2, sw3
@@ -219,54 +220,54 @@ class NoCard(SamStatusError):
     """No card in the field (find card failed, SW3 80)."""
 
     user_key = "idcard_no_card"
+    user_message = N_("Please place your ID card on the reader.")
 
 
 class SelectFailed(SamStatusError):
     """The card was found but could not be selected (SW3 81): usually moved or half on the reader."""
 
     user_key = "idcard_select_failed"
+    user_message = N_("The card could not be read. Please lift it and place it flat on the reader again.")
 
 
 class ReadFailed(SamStatusError):
     """Reading the card failed (SW3 41, 47): usually pulled away during the read."""
 
     user_key = "idcard_read_failed"
+    user_message = N_("Reading the card was interrupted. Please keep the card still on the reader.")
 
 
 class CardAuthFailed(SamStatusError):
     """Card and SAM did not authenticate each other, or the data failed verification (31, 32, 33)."""
 
     user_key = "idcard_auth_failed"
+    user_message = N_("This card could not be verified. Please ask the staff for help.")
 
 
 class WrongCard(SamStatusError):
     """A card the SAM does not recognise (SW3 40): a bank card, a transit card…"""
 
     user_key = "idcard_wrong_card"
+    user_message = N_("This is not an identity card. Please use your resident ID card or residence permit.")
 
 
 class NoContent(SamStatusError):
     """The card holds no content for the item asked (SW3 91), e.g. no appended address."""
 
     user_key = "idcard_no_content"
+    user_message = N_("The card holds no data for this item.")
 
 
 class CommandRejected(SamStatusError):
     """The module rejected the host's frame (checksum 10, length 11, command 21): a driver bug or line noise."""
 
-    user_key = "idcard_reader_fault"
-
 
 class SamFault(SamStatusError):
     """The SAM itself is unusable: self-test failed, not authorised, unrecognised error (23, 24, 60, 66)."""
 
-    user_key = "idcard_reader_fault"
-
 
 class UnknownStatus(SamStatusError):
     """A status byte that is not in the protocol table."""
-
-    user_key = "idcard_reader_fault"
 
 
 #: SW3 -> (meaning, error class), from protocols.md §1.4.
@@ -372,13 +373,3 @@ def format_sam_id(data: bytes) -> str:
     return f"{data[0]:02d}.{data[2]:02d}-{le[0]}-{le[1]:09d}-{le[2]:09d}"
 
 
-#: user_key -> English message id (Chinese in kiosk/locale/zh_CN/LC_MESSAGES/idcard.po).
-USER_MESSAGES: dict[str, str] = {
-    "idcard_no_card": N_("Please place your ID card on the reader."),
-    "idcard_select_failed": N_("The card could not be read. Please lift it and place it flat on the reader again."),
-    "idcard_read_failed": N_("Reading the card was interrupted. Please keep the card still on the reader."),
-    "idcard_auth_failed": N_("This card could not be verified. Please ask the staff for help."),
-    "idcard_wrong_card": N_("This is not an identity card. Please use your resident ID card or residence permit."),
-    "idcard_no_content": N_("The card holds no data for this item."),
-    "idcard_reader_fault": N_("The ID card reader has a fault. Please ask the staff for help."),
-}

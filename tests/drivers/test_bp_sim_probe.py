@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from drivers import driver_names, load_driver
-from drivers.bp_common import MeasurementCancelled
-from drivers.errors import ConnectionFailed, DeviceReportedError, DeviceTimeout, InvalidChecksum, InvalidResponse
+from drivers.bp_common import CuffLeak
+from drivers.errors import (ConnectionFailed, DeviceReportedError, DeviceTimeout, InvalidChecksum, InvalidResponse,
+                            MeasurementCancelled)
 from drivers.sim.bp import BpSimulator, parse_reading, pressure_profile
 from tests.support.services import stop_pid
 
@@ -142,8 +143,9 @@ def test_cancel_stops_the_module(tmp_path, protocol):
         cancel = threading.Event()
         try:
             queue(sim)
-            with pytest.raises(MeasurementCancelled):
+            with pytest.raises(MeasurementCancelled) as info:
                 dev.measure(lambda p: (p.cuff_pressure or 0) > 50 and cancel.set(), cancel)
+            assert not isinstance(info.value, DeviceTimeout)      # a cancel is not a device failure
         finally:
             dev.close()
         stop = {"maibobo": bytes.fromhex("cc 80 03 03 01 03 00 02"), "oem-nibp": bytes.fromhex("3a 79 01 00 4c")}
@@ -233,7 +235,8 @@ def test_probe_device_error_exits_1(tmp_path):
         out = probe("--driver", "maibobo", "--port", sim.path, "--timeout", "10")
     assert out.returncode == 1 and out.stdout == ""
     err = json.loads(out.stderr)
-    assert err["user_key"] == "bp_cuff_leak" and err["type"] == "DeviceReportedError"
+    assert err["user_key"] == "bp_cuff_leak" and err["type"] == "CuffLeak"
+    assert err["error"] == CuffLeak.user_message
 
 
 @pytest.mark.parametrize("args", [["--driver", "nope", "--port", "loop://"], ["--driver", "maibobo"],

@@ -8,7 +8,7 @@ import pytest
 
 from drivers import load_driver
 from drivers.errors import ConnectionFailed, DeviceTimeout, InvalidChecksum, InvalidResponse, UnsupportedFeature
-from drivers.idcard_sam import (USER_MESSAGES, CardError, CardPresented, CardRemoved, IdCardReader, ReaderStatus)
+from drivers.idcard_sam import (CardError, CardPresented, CardRemoved, IdCardReader, ReaderStatus)
 from drivers.idcard_text import DocumentKind, InvalidDocument
 from drivers.protocols.sam import (CardAuthFailed, NoCard, ReadFailed, SamFault, SelectFailed, UnknownStatus,
                                    WrongCard)
@@ -167,7 +167,7 @@ def test_status_codes_through_the_driver(fake, sw3, error):
     fake.add(rsp(sw3))
     with pytest.raises(error) as info:
         reader.select_card() if sw3 != 0x41 else reader.read_card()
-    assert gettext(USER_MESSAGES[info.value.user_key]) != USER_MESSAGES[info.value.user_key]
+    assert gettext(info.value.user_message) != info.value.user_message
 
 
 def test_stale_input_is_flushed_before_a_command(fake):

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from drivers.qr import (USER_MESSAGES, BadFrame, ImageFolderSource, MissingQrBackend, QrDecoded,
+from drivers.qr import (BadFrame, ImageFolderSource, MissingQrBackend, QrDecoded,
                         QrScanner, QrSourceError, ScannerStatus, VideoFileSource, decode_qr, open_source)
 from drivers.sim.qr import blank_frame, make_token_image, write_image_folder, write_video
 from kiosk.i18n import gettext
@@ -100,8 +100,8 @@ def test_missing_backend(monkeypatch):
 
 
 def test_user_messages_have_chinese():
-    for key, msg in USER_MESSAGES.items():
-        assert gettext(msg, "zh_CN") != msg, key
+    for cls in (MissingQrBackend, QrSourceError, BadFrame):
+        assert gettext(cls.user_message, "zh_CN") != cls.user_message, cls
 
 
 # -- sources ------------------------------------------------------------------------------------
