@@ -79,8 +79,8 @@ class MeasureScreen(KioskScreen):
         """Start the measurement on the device manager's worker."""
         devices = self.ctx.services.get("devices")
         if devices is None:
-            from kiosk.devices import USER_MESSAGES
-            self._failed_text(self._(USER_MESSAGES["device_not_configured"]))
+            from kiosk.devices import DeviceNotConfigured
+            self._failed_text(self._(DeviceNotConfigured.user_message))
             return
         demo = self.ctx.services.get("demo")
         if demo is not None:
@@ -167,8 +167,8 @@ class MeasureScreen(KioskScreen):
             self.cuff = 146
             self.stage_text = self._(STAGES["deflating"])
         elif state == "error":
-            from drivers.bp_common import USER_MESSAGES
-            self._failed_text(self._(next(iter(USER_MESSAGES.values()))))
+            from drivers.bp_common import CuffLeak
+            self._failed_text(self._(CuffLeak.user_message))
 
 
 Builder.load_file(str(Path(__file__).with_name("measure.kv")))

@@ -224,7 +224,7 @@ class Shell(FloatLayout):
         self._check_idle()
 
     def _update_sync(self) -> None:
-        from sync.publisher import USER_MESSAGES, status_text
+        from sync.publisher import LINE_OFFLINE, status_text
 
         publisher = self.ctx.services.get("publisher")
         if publisher is not None:
@@ -233,7 +233,7 @@ class Shell(FloatLayout):
             self.sync_text = status_text(status, Translator(tr.lang))
         else:                               # no hub configured: records queue until there is one
             self.sync_online = False
-            self.sync_text = tr._(USER_MESSAGES["sync_offline"], count=self._queued_cache())
+            self.sync_text = tr._(LINE_OFFLINE, count=self._queued_cache())
         self.sync_color = theme.ONLINE if self.sync_online else theme.OFFLINE
         self.sync_icon = "online" if self.sync_online else "offline"
 
