@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     env = dict(os.environ, YIZHAN_DATA_DIR=str(args.data_dir))
     try:
-        settings = load_settings(args.config, demo=args.demo, env=env)
+        # The publisher uses only the broker password, which may be empty: no secret is required.
+        settings = load_settings(args.config, demo=args.demo, env=env, need=frozenset())
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
