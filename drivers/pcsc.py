@@ -392,6 +392,10 @@ def _wait_change(ctx: int, reader: str, state: int, timeout_s: float) -> tuple[i
     hr, states = scard.SCardGetStatusChange(ctx, max(0, int(timeout_s * 1000)), [(reader, state)])
     if hr in (SCARD_E_TIMEOUT, SCARD_E_CANCELLED):
         return None
+    if hr == SCARD_W_SECURITY_VIOLATION:
+        # pcscd answers a pending wait "Access denied" while it shuts down: the service is going away.
+        raise PcscServiceDown(f"waiting for a card on {reader}: {_message(hr)} — pcscd is stopping or restarting; "
+                              "it is retried (start it with: pcscd -f, or systemctl start pcscd)")
     if hr != SCARD_S_SUCCESS:
         raise _pcsc_error(hr, f"waiting for a card on {reader}")
     _, event, atr = states[0]

@@ -134,6 +134,14 @@ def test_the_pcsc_codes_are_pyscards():
     assert {n: getattr(drivers.pcsc, n) for n in names} == {n: getattr(scard, n) for n in names}
 
 
+def test_access_denied_while_pcscd_stops_is_the_service_going_down(monkeypatch):
+    # The race cannot be forced with a real pcscd: while it shuts down, a pending reader wait may come
+    # back "Access denied" (0x8010006A) instead of "service stopped". Only that one call is replaced.
+    monkeypatch.setattr(scard, "SCardGetStatusChange", lambda ctx, ms, states: (scard.SCARD_W_SECURITY_VIOLATION, []))
+    with pytest.raises(PcscServiceDown, match="pcscd is stopping"):
+        drivers.pcsc._wait_change(0, R0, scard.SCARD_STATE_UNAWARE, 0.1)
+
+
 def test_user_messages_have_chinese():
     for cls in {cls for cls, _ in STATUS_WORDS.values()} | {CardRemoved, PcscServiceDown, NoReader, CardReadTimeout}:
         assert gettext(cls.user_message, "zh_CN") != cls.user_message, cls
