@@ -3,7 +3,7 @@ point-of-care meters with an RS-232 or USB-serial data port).
 
 Port: 9600 8N1 by default (set ``baudrate`` in config if the meter is configured otherwise).
 
-Link (protocols.md §4.7): the host asks for data with EOT, as Contour meters expect; the meter
+Link (docs/protocols.md §4.7): the host asks for data with EOT, as Contour meters expect; the meter
 opens with ENQ, the host answers ACK, then ACKs each frame whose checksum and frame number are
 right and NAKs the others (the meter sends them again); EOT ends the transfer. Records: the
 header ``H`` gives product, firmware versions, serial, unit (``U=0`` mg/dL, ``U=1`` mmol/L), the

@@ -267,18 +267,6 @@ class IdCardReader(SerialDevice):
         document = parse_text(blocks.text)
         return document.with_photo_present(len(blocks.photo) > 0)
 
-    def read_presented(self, fingerprint: bool = False) -> tuple[IdDocument, CardTimings]:
-        """Find, select and read the card on the reader, timing each step.
-
-        Raises:
-            NoCard: there is no card.
-            DriverError: as :meth:`find_card`, :meth:`select_card`, :meth:`read_card`.
-        """
-        started = time.monotonic()
-        if not self.find_card():
-            raise NoCard(0x80, sam.STATUS_TABLE[0x80][0])
-        return self._select_and_read(started, time.monotonic(), fingerprint)
-
     def read_when_presented(self, timeout: float, fingerprint: bool = False) -> tuple[IdDocument, CardTimings]:
         """Wait up to ``timeout`` seconds for a card, then select and read it (for probes and tools).
 

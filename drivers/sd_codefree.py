@@ -4,7 +4,7 @@ Port: the meter's USB cable is a Silicon Labs CP210x bridge (``hwgrep://10c4:ea6
 
 The meter starts each session itself when it is switched on with the cable plugged in: it
 sends a challenge, the host answers, the meter sends its reading count, and the host fetches
-the readings one by one (protocols.md §4.5). Each reading has the date and time to the minute,
+the readings one by one (docs/protocols.md §4.5). Each reading has the date and time to the minute,
 the value in mg/dL and a meal flag (none / before / after). The meter reports no serial number,
 firmware or unit. Measuring range 10–600 mg/dL [unconfirmed: from the maker's leaflet, not the
 protocol]; the protocol has no documented HI/LO marker, so a value outside the range is rejected.

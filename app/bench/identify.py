@@ -49,14 +49,6 @@ def wire_seconds(baud: int) -> float:
     return (requests + responses) * 10 / baud
 
 
-def _greeting_drawn_after(h, start_flips: int) -> float | None:
-    """Monotonic time of the first frame drawn with the greeting showing."""
-    if h.shell.manager.current != "greeting":
-        return None
-    later = h.flips[start_flips:]
-    return later[-1] if later else None
-
-
 def _measure_until_greeting(h, trigger, timeout: float = 10.0) -> float:
     """Run ``trigger()`` and return seconds until the greeting was drawn."""
     marker: dict[str, int] = {}

@@ -1,7 +1,7 @@
 """Host protocol of the resident ID card security module (SAM), GA/T 467 "业务终端接口".
 
 Every serial resident ID card reader built around a SAM_A/SAM_V module speaks these frames
-(protocols.md §1.2–1.5):
+(docs/protocols.md §1.2–1.5):
 
 * command: ``AA AA AA 96 69 | Len1 Len2 | CMD Para Data… | CHK``
 * response: ``AA AA AA 96 69 | Len1 Len2 | SW1 SW2 SW3 Data… | CHK``
@@ -33,7 +33,7 @@ MIN_RESPONSE_LENGTH = 4
 #: Bytes the reader may skip looking for a preamble before it calls the line garbled.
 MAX_SKIP = 4096
 
-# Commands as (CMD, Para), protocols.md §1.3.
+# Commands as (CMD, Para), docs/protocols.md §1.3.
 RESET_SAM = (0x10, 0xFF)
 SAM_STATUS = (0x11, 0xFF)
 SAM_ID = (0x12, 0xFF)
@@ -51,7 +51,7 @@ SW3_OK = 0x90
 SW3_FIND_OK = 0x9F
 SW3_NO_CONTENT = 0x91
 
-#: Size of the text block and photo in a read response (protocols.md §1.5).
+#: Size of the text block and photo in a read response (docs/protocols.md §1.5).
 TEXT_SIZE = 256
 PHOTO_SIZE = 1024
 
@@ -165,7 +165,7 @@ def _sync_offset(buf: bytes) -> int:
 def read_frame(read_exact: Callable[[int], bytes], max_skip: int = MAX_SKIP) -> bytes:
     """Read one response frame from a byte source, skipping garbage before the preamble.
 
-    The strategy every implementation shares (protocols.md §1.2): read 7 bytes, find the
+    The strategy every implementation shares (docs/protocols.md §1.2): read 7 bytes, find the
     preamble, take the big-endian length ``L``, read ``L`` more bytes, check the XOR.
 
     Args:
@@ -198,7 +198,7 @@ def read_frame(read_exact: Callable[[int], bytes], max_skip: int = MAX_SKIP) -> 
 
 
 # ---------------------------------------------------------------------------------------------
-# Status byte SW3 → typed errors (protocols.md §1.4)
+# Status byte SW3 → typed errors (docs/protocols.md §1.4)
 
 class SamStatusError(DeviceReportedError):
     """The reader answered with a failure status byte SW3.
@@ -270,7 +270,7 @@ class UnknownStatus(SamStatusError):
     """A status byte that is not in the protocol table."""
 
 
-#: SW3 -> (meaning, error class), from protocols.md §1.4.
+#: SW3 -> (meaning, error class), from docs/protocols.md §1.4.
 STATUS_TABLE: dict[int, tuple[str, type[SamStatusError]]] = {
     0x10: ("checksum error in the frame received from the host", CommandRejected),
     0x11: ("length error in the frame received from the host", CommandRejected),
@@ -331,7 +331,7 @@ class CardData:
 def split_card_data(data: bytes, fingerprint: bool) -> CardData:
     """Split the data of a ``30 01`` / ``30 10`` response into text, photo and fingerprint.
 
-    Layout (protocols.md §1.5): textLen(2) photoLen(2) [fpLen(2)] text photo [fingerprint],
+    Layout (docs/protocols.md §1.5): textLen(2) photoLen(2) [fpLen(2)] text photo [fingerprint],
     lengths big-endian.
 
     Args:
@@ -362,7 +362,7 @@ def format_sam_id(data: bytes) -> str:
     """Format the 16 data bytes of the ``12 FF`` answer the way vendor tools print them.
 
     ``D2(b0) "." D2(b2) "-" int32LE(b4) "-" D9(int32LE(b8)) "-" D9(int32LE(b12))``
-    (protocols.md §1.10; the meaning of each part is unconfirmed).
+    (docs/protocols.md §1.10; the meaning of each part is unconfirmed).
 
     Raises:
         InvalidResponse: fewer than 16 bytes.

@@ -40,7 +40,7 @@ def test_recorded_lines_have_the_right_checksums():
     for line in (FIRMWARE, SERIAL, HEADER_2, REC_NEW, REC_OLD):
         text, _, tail = line.rpartition(b" ")
         assert int(tail[:4], 16) == la.checksum(text), line
-    # the verified example from protocols.md §4.2
+    # the verified example from docs/protocols.md §4.2
     assert la.checksum(b'T "SAT","08/03/13","22:12:00   "') == 0x0608
 
 
