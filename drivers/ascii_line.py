@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from drivers.base import ProgressCallback
-from drivers.bp_common import BpDevice, DriverConfigError, MonitorFault
+from drivers.bp_common import BpDevice, DriverConfigError, LineFormat, MonitorFault
 from drivers.errors import DeviceTimeout, InvalidResponse
 from drivers.protocols.lines import LineReader
 from drivers.readings import BloodPressureReading, Progress
@@ -94,11 +94,20 @@ class AsciiLine(BpDevice):
     BAUDRATE: ClassVar[int] = 9600
     WAIT_S: ClassVar[float] = 300.0
     MAX_LINE: ClassVar[int] = 512
+    #: The line patterns used when the config gives none (a model profile sets its own).
+    PATTERN: ClassVar[str] = DEFAULT_PATTERN
+    ERROR_PATTERN: ClassVar[str] = DEFAULT_ERROR_PATTERN
+    SIMULATION = LineFormat(
+        reading=lambda sys_, dia, pulse, _when: f"SYS:{sys_:3d} DIA:{dia:3d} PUL:{pulse:3d} mmHg\r\n".encode(),
+        error=lambda _when: b"ERR 1\r\n",
+        systolic_at=lambda line: line.index(b"SYS:") + 4)
+    RECORDED = ((b"SYS:128 DIA: 82 PUL: 71 mmHg\r\n", (128, 82, 71)),
+                (b"SYS 145, DIA 92, PR 66\r\n", (145, 92, 66)))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.pattern = compile_pattern(self.options.get("pattern") or DEFAULT_PATTERN, ("sys", "dia"), ("pulse",))
-        err = self.options.get("error_pattern", DEFAULT_ERROR_PATTERN)
+        self.pattern = compile_pattern(self.options.get("pattern") or self.PATTERN, ("sys", "dia"), ("pulse",))
+        err = self.options.get("error_pattern", self.ERROR_PATTERN)
         self.error_pattern = compile_pattern(err, ("code",)) if err else None
         self.encoding = self.options.get("encoding", "ascii")
         try:

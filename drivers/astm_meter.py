@@ -19,7 +19,7 @@ import re
 from typing import ClassVar
 
 from drivers.errors import DeviceTimeout, InvalidResponse
-from drivers.glucose_common import Glucometer, MeterRecord, MeterSilent
+from drivers.glucose_common import Glucometer, MeterRecord, MeterSilent, MeterSimulation
 from drivers.protocols import astm
 from drivers.readings import DeviceInfo, Unit
 
@@ -33,6 +33,7 @@ class AstmMeter(Glucometer):
     NAME: ClassVar[str] = "astm"
     MODEL: ClassVar[str] = "ASTM E1381/E1394 glucometer"
     BAUDRATE: ClassVar[int] = 9600
+    SIMULATION = MeterSimulation("astm", serial="7390-2336773")
     TIMEOUT: ClassVar[float] = 2.0
     RANGE_MG_DL: ClassVar[tuple[int, int]] = (10, 600)
     CLOCK_RESOLUTION: ClassVar[int] = 60

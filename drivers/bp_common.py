@@ -8,6 +8,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
 import serial
@@ -125,6 +127,21 @@ def device_error(code: int | str, table: dict[int, tuple[str, str]]) -> DeviceRe
     return _REPORTED[key](code, meaning)
 
 
+@dataclass(frozen=True)
+class LineFormat:
+    """What a monitor that prints one line per reading sends, for its simulator and the generic tests.
+
+    Attributes:
+        reading: the line (with its end) for systolic, diastolic, pulse taken at a time.
+        error: the line printed when a measurement fails (a cuff leak) at a time.
+        systolic_at: where the systolic digits start in a reading line (a corrupted byte goes there).
+    """
+
+    reading: Callable[[int, int, int, datetime], bytes]
+    error: Callable[[datetime], bytes]
+    systolic_at: Callable[[bytes], int]
+
+
 class BpDevice(MeasurementDevice):
     """A serial blood-pressure monitor: adds a cancellable, deadline-bound read loop and timings.
 
@@ -134,6 +151,12 @@ class BpDevice(MeasurementDevice):
     """
 
     KIND: ClassVar[str] = "bp"
+    #: How ``yizhan sim bp`` speaks this model: a command-driven module family of
+    #: ``drivers/sim/bp.py`` ("maibobo", "oem-nibp"), or the :class:`LineFormat` it prints.
+    SIMULATION: ClassVar[str | LineFormat]
+    #: Recorded device output, one reading each: (bytes on the wire, (systolic, diastolic, pulse)).
+    #: The generic tests replay them through the driver.
+    RECORDED: ClassVar[tuple[tuple[bytes, tuple[int, int, int | None]], ...]] = ()
     #: Seconds between cancel checks while the line is idle (a read returns at once when bytes come).
     POLL: ClassVar[float] = 0.05
     #: Longest silence while the monitor is measuring (it streams cuff pressure or acknowledges).

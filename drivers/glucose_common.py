@@ -87,10 +87,25 @@ def naive_local(when: datetime | None) -> datetime | None:
     return when.astimezone().replace(tzinfo=None)
 
 
+@dataclass(frozen=True)
+class MeterSimulation:
+    """How ``yizhan sim glucose`` speaks a meter model.
+
+    Attributes:
+        family: the protocol family the simulator implements ("lifescan-ascii", "astm", "sd-codefree").
+        serial: the serial number the simulated meter reports (empty: none).
+    """
+
+    family: str
+    serial: str = ""
+
+
 class Glucometer(MeasurementDevice):
     """Base of every glucometer driver: the read-newest-after-since loop and normalisation."""
 
     KIND: ClassVar[str] = "glucose"
+    #: How the simulator speaks this model (its wire speed is ``BAUDRATE``).
+    SIMULATION: ClassVar[MeterSimulation]
     #: The meter's documented measuring range in mg/dL; outside it a number is not a reading.
     RANGE_MG_DL: ClassVar[tuple[int, int]] = (20, 600)
     #: Seconds the person has to measure on the meter before NoNewReading.

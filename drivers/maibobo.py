@@ -33,6 +33,7 @@ class Maibobo(BpDevice):
     NAME: ClassVar[str] = "maibobo"
     MODEL: ClassVar[str] = "Maibobo BP module"
     BAUDRATE: ClassVar[int] = 9600
+    SIMULATION = "maibobo"
     #: Seconds to wait for the acknowledgement of a command.
     ACK_TIMEOUT: ClassVar[float] = 2.0
 

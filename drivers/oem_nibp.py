@@ -34,6 +34,7 @@ class OemNibp(BpDevice):
     NAME: ClassVar[str] = "oem-nibp"
     MODEL: ClassVar[str] = "OEM NIBP module (:/> protocol)"
     BAUDRATE: ClassVar[int] = 9600
+    SIMULATION = "oem-nibp"
     #: Seconds to wait for the "O" packet after a command.
     ACK_TIMEOUT: ClassVar[float] = 2.0
     #: Seconds to wait for the result the module sends after "K" before asking for it.

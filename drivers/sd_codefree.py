@@ -17,7 +17,8 @@ from collections import deque
 from typing import ClassVar
 
 from drivers.errors import DeviceTimeout
-from drivers.glucose_common import Glucometer, MeterRecord, MeterSilent, NoNewReading, TruncatedTransfer
+from drivers.glucose_common import (Glucometer, MeterRecord, MeterSilent, MeterSimulation, NoNewReading,
+                                    TruncatedTransfer)
 from drivers.protocols import sdcodefree as proto
 from drivers.readings import Unit
 
@@ -28,6 +29,7 @@ class SdCodeFree(Glucometer):
     NAME: ClassVar[str] = "sd-codefree"
     MODEL: ClassVar[str] = "SD Biosensor SD CodeFree"
     BAUDRATE: ClassVar[int] = 38400
+    SIMULATION = MeterSimulation("sd-codefree")
     TIMEOUT: ClassVar[float] = 2.0
     RANGE_MG_DL: ClassVar[tuple[int, int]] = (10, 600)
     CLOCK_RESOLUTION: ClassVar[int] = 60

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from app.kiosk_app import HeadlessShell, start_device_services
+from drivers import driver_names
 from drivers.readings import MealContext
 from drivers.sim.bp import PUSH_PROTOCOLS, BpSimulator
 from drivers.sim.glucose import GlucoseSimulator
@@ -23,8 +24,9 @@ from kiosk.context import build_context
 from kiosk.session import Person
 from kiosk.settings import DeviceSettings, load_settings
 
-BP = ("maibobo", "oem-nibp", "omron-hbp9030", "ascii-line")
-GLUCOSE = ("onetouch-ultra2", "astm", "sd-codefree")
+#: Every registered blood-pressure and glucose driver (each has a simulator, see drivers/sim/).
+BP = tuple(driver_names("bp"))
+GLUCOSE = tuple(driver_names("glucose"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
