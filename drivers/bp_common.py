@@ -133,12 +133,13 @@ class LineFormat:
 
     Attributes:
         reading: the line (with its end) for systolic, diastolic, pulse taken at a time.
-        error: the line printed when a measurement fails (a cuff leak) at a time.
+        error: the line printed when a measurement fails (a cuff leak) at a time; None for a monitor
+            that prints nothing then (the kiosk sees silence until its wait ends).
         systolic_at: where the systolic digits start in a reading line (a corrupted byte goes there).
     """
 
     reading: Callable[[int, int, int, datetime], bytes]
-    error: Callable[[datetime], bytes]
+    error: Callable[[datetime], bytes] | None
     systolic_at: Callable[[bytes], int]
 
 

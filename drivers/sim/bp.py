@@ -276,11 +276,15 @@ class BpSimulator(PtySimulator):
             return
         else:
             self._next_push = now + self.push_every
-        self._script.append(self._line(*self._take_reading(), self._take_faults()))
+        line = self._line(*self._take_reading(), self._take_faults())
+        if line:
+            self._script.append(line)
 
     def _line(self, sys_: int, dia: int, pulse: int, faults: set[str]) -> bytes:
         fmt: LineFormat = self.simulation
         leak = "cuff_leak" in faults
+        if leak and fmt.error is None:
+            return b""          # this monitor prints nothing after a failed measurement
         line = fmt.error(datetime.now()) if leak else fmt.reading(sys_, dia, pulse, datetime.now())
         if "bad_checksum" in faults and not leak:
             # These monitors have no checksum: a corrupted byte shows as a non-digit in SYS.

@@ -112,12 +112,13 @@ FAULT_ERRORS = {
 @pytest.mark.parametrize("fault", sorted(FAULT_ERRORS))
 def test_faults_give_typed_errors(sim, fault):
     dev = open_driver(sim, timeout=1.0)
+    silent_failure = fault == "cuff_leak" and getattr(sim.simulation, "error", True) is None
     try:
         sim.inject(fault)
         queue(sim)
-        with pytest.raises(FAULT_ERRORS[fault]) as info:
+        with pytest.raises(DeviceTimeout if silent_failure else FAULT_ERRORS[fault]) as info:
             dev.measure()
-        if fault == "cuff_leak" and sim.protocol != "ascii-line":
+        if fault == "cuff_leak" and sim.protocol != "ascii-line" and not silent_failure:
             assert info.value.user_key == "bp_cuff_leak"
         if fault == "bad_checksum" and sim.protocol not in PUSH:
             assert isinstance(info.value, InvalidChecksum)
