@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hub.store import HubStore
 from hub.web.accounts import AccountError, get_user
-from hub.web.demo import seed
+from hub.web.demo import ACCOUNTS, seed  # noqa: F401  (ACCOUNTS: app.main prints the demo sign-in)
 
 
 class DemoError(RuntimeError):
