@@ -12,8 +12,14 @@ setup:
 run: setup
 	$(VENV)/bin/yizhan kiosk --demo
 
+# Every run in a new random order (pytest-randomly); `make test SEED=N` repeats the order of a run.
+ifndef SEED
+SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
+
 test: setup
-	$(HEADLESS) $(PY) -m pytest -q
+	@echo "make test: random order, seed $(SEED) (repeat with: make test SEED=$(SEED))"
+	$(HEADLESS) $(PY) -m pytest -q -p randomly --randomly-seed=$(SEED)
 
 tour: setup
 	$(HEADLESS) $(VENV)/bin/yizhan kiosk --demo --tour tour

@@ -11,6 +11,10 @@ import threading
 import time
 from datetime import datetime
 
+from drivers.sim.bp import BpSimulator
+from drivers.sim.glucose import GlucoseSimulator
+from drivers.sim.idcard import SAMPLE_CARDS, IdCardSimulator
+from drivers.sim.printer import PrinterSimulator
 from kiosk.i18n import N_
 from kiosk.identify_sources import IdentityEvent
 from kiosk.privacy import person_key
@@ -62,26 +66,21 @@ class DemoRig:
 
     def start(self) -> Settings:
         """Start every simulator; returns settings whose devices use them."""
-        from drivers.sim.idcard import IdCardSimulator
-
         self.dev_dir.mkdir(parents=True, exist_ok=True)
         devices = dict(self.settings.devices)
         self.idcard = IdCardSimulator(link=str(self.dev_dir / "idcard"), baudrate=115200).start()
         devices["idcard"] = DeviceSettings(driver="sam", port=self.idcard.path, baudrate=115200)
         try:
-            from drivers.sim.bp import BpSimulator
             self.bp = BpSimulator("maibobo", link=str(self.dev_dir / "bp"), step_s=0.12).start()
             devices["bp"] = DeviceSettings(driver="maibobo", port=self.bp.path)
         except Exception as exc:    # the demo runs without a monitor rather than not at all
             log.error("demo blood-pressure simulator unavailable: %s", exc)
         try:
-            from drivers.sim.glucose import GlucoseSimulator
             self.glucose = GlucoseSimulator("onetouch-ultra2", link=str(self.dev_dir / "glucose")).start()
             devices["glucose"] = DeviceSettings(driver="onetouch-ultra2", port=self.glucose.path)
         except Exception as exc:
             log.error("demo glucometer simulator unavailable: %s", exc)
         try:
-            from drivers.sim.printer import PrinterSimulator
             self.printer = PrinterSimulator(link=str(self.dev_dir / "printer"))
             self.printer.start()
             devices["printer"] = DeviceSettings(driver="escpos", port=self.printer.path)
@@ -92,8 +91,6 @@ class DemoRig:
 
     def _write_roster(self) -> None:
         """A local roster with one demo volunteer (the second sample card, and a contactless card)."""
-        from drivers.sim.idcard import SAMPLE_CARDS
-
         volunteer_key = person_key(self.settings.secrets.district_key, SAMPLE_CARDS["resident_young"].expected.number)
         body = {"teams": [{"id": "orange", "name": "暖心橙"}, {"id": "red", "name": "党旗红"}],
                 "volunteers": [{"id": "V0001", "name": "测试乙", "person_key": volunteer_key,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from hub.store import HubStore
 from hub.web.accounts import AccountError, get_user
-from hub.web.demo import seed
+from hub.web.demo import ACCOUNTS, seed  # noqa: F401  (ACCOUNTS: app.main prints the demo sign-in)
 from sync.documents import generate_signing_key, load_signing_key, public_key_hex
 
 #: What the demo hub publishes (signed) at start: the teams; each volunteer's hub balance is added.

@@ -24,6 +24,7 @@ from typing import Any
 
 from drivers import UnknownDriver, load_driver
 from drivers.errors import DriverError
+from drivers.printer_escpos import PRINTERS
 from kiosk.journal import SCHEMA_VERSION, Journal
 from kiosk.outbox import backlog as outbox_backlog
 from kiosk.settings import Settings
@@ -107,8 +108,6 @@ def _probe_pcsc(cfg) -> dict[str, Any]:
 
 def probe_devices(settings: Settings) -> dict[str, dict[str, Any]]:
     """Probe every configured, enabled device; returns name -> {state, detail, …}."""
-    from drivers.printer_escpos import PRINTERS
-
     states: dict[str, dict[str, Any]] = {}
     for name, cfg in settings.devices.items():
         if not cfg.enabled:

@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 
+from app.demo import DemoRig
 from app.doctor import FAIL, OK, Check, report, run_checks
 from kiosk.settings import ConfigError, load_settings
 
@@ -46,7 +47,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     rig = None
     if args.demo:
-        from app.demo import DemoRig
         rig = DemoRig(settings)
         settings = rig.start()
     try:

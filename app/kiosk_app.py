@@ -1,6 +1,8 @@
-"""The Kivy application: the only module of ``kiosk/`` that imports Kivy.
+"""The Kivy application: the kiosk's wiring of core, devices, sync and screens.
 
-It configures Kivy (before any window exists), registers the Simplified Chinese font as the
+It configures Kivy from the settings before anything imports it (so Kivy itself, the shell and the
+screens are loaded only then: Kivy by function-level imports, the shell and screens by name from the
+registry), registers the Simplified Chinese font as the
 default for every widget, builds the shell from the screen registry and runs either the kiosk or
 the screen tour.
 """
@@ -14,8 +16,14 @@ import time
 from pathlib import Path
 
 from app.doctor import kiosk_device_states, run_checks, summary
+from drivers.printer_escpos import PRINTERS
 from kiosk.context import KioskContext
+from kiosk.devices import DeviceManager
+from kiosk.health_session import HealthCheckSession
+from kiosk.identify_sources import IdentitySources
 from kiosk.sdnotify import Watchdog
+from screens import SCREENS, load_class, tour_plan
+from sync.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +32,9 @@ TOUR_SIZE = (1280, 800)
 WATCHDOG_TICK_S = 2.0
 #: How often the doctor's summary is refreshed for the status message.
 HEALTH_EVERY_S = 300
+#: The shell's class. Like every screen it imports Kivy, which must be configured from the settings
+#: (KIVY_HOME, window size) before its first import, so it is loaded by name from the registry.
+SHELL = "screens.shell:Shell"
 
 
 class FontMissing(RuntimeError):
@@ -84,17 +95,13 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
 
         def build(self):
             register_font()
-            from screens import SCREENS
-            from screens.shell import Shell
-
-            self.shell = Shell(ctx, SCREENS, on_exit=self.stop)
+            self.shell = load_class(SHELL)(ctx, SCREENS, on_exit=self.stop)
             self.shell.go("home")
             Window.bind(on_request_close=self._on_request_close, on_keyboard=self._on_keyboard)
             return self.shell
 
         def on_start(self):
             if tour_dir is not None:
-                from screens import tour_plan
                 Clock.schedule_once(lambda _dt: self._tour_step(tour_plan(), Path(tour_dir)), 0.3)
                 return
             self.shell.start_clock()
@@ -109,8 +116,6 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             Clock.schedule_once(self.shell.build_remaining, 0.1)
 
         def _start_services(self):
-            from kiosk.identify_sources import IdentitySources
-
             def post(fn):
                 Clock.schedule_once(lambda _dt: fn(), 0)
 
@@ -156,9 +161,8 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
                 return
             name, state, lang, filename = plan.pop(0)
             self.shell.end_session()
-            self.shell.ctx.session.set_language(lang)
-            from screens.i18n import tr
-            tr.lang = lang
+            if self.shell.ctx.session.lang != lang:
+                self.shell.toggle_language()
             screen = self.shell.screen(name)
             self.shell.manager.current = name
             if state == "idle_warning":
@@ -188,8 +192,6 @@ AUTO_CLOSE_EVERY_S = 300
 
 def auto_close_shifts(ctx: KioskContext) -> None:
     """Close volunteer shifts still open past the cut-off (flagged for review), on a worker thread."""
-    import threading
-
     timebank = ctx.services.get("timebank")
     if timebank is None:
         return
@@ -223,8 +225,6 @@ def start_sync(ctx: KioskContext) -> None:
     """Start the outbox publisher in-process when sync is enabled (records wake it on append)."""
     if not ctx.settings.sync.enabled:
         return
-    from sync.publisher import Publisher
-
     publisher = Publisher(ctx.settings, ctx.journal.path)
     watchdog = ctx.services.get("watchdog")
     if watchdog is not None:
@@ -236,10 +236,6 @@ def start_sync(ctx: KioskContext) -> None:
 
 def start_device_services(ctx: KioskContext, post) -> None:
     """Start the measurement devices' manager and open the slip printer when one is configured."""
-    from kiosk.devices import DeviceManager
-
-    from kiosk.health_session import HealthCheckSession
-
     day = HealthCheckSession.current(ctx.journal, ctx.settings.station.id)
     if day is not None:                    # a health-check day survives a restart
         ctx.services["health_day"] = day
@@ -248,7 +244,6 @@ def start_device_services(ctx: KioskContext, post) -> None:
     devices.start()
     printer_cfg = ctx.settings.devices.get("printer")
     if printer_cfg and printer_cfg.enabled:
-        from drivers.printer_escpos import PRINTERS
         try:
             ctx.services["printer"] = PRINTERS[printer_cfg.driver](printer_cfg.port, baudrate=printer_cfg.baudrate or None,
                                                                    options=printer_cfg.options)
@@ -266,16 +261,13 @@ class HeadlessShell:
         from kivy.base import EventLoop
         from kivy.core.window import Window
 
-        from screens import SCREENS
-        from screens.shell import Shell
-
         EventLoop.ensure_window()
         self.window = Window
         Window.size = size
         register_font()
         self.ctx = ctx
         self.exited = False
-        self.shell = Shell(ctx, SCREENS, on_exit=self._exit)
+        self.shell = load_class(SHELL)(ctx, SCREENS, on_exit=self._exit)
         for child in list(Window.children):
             Window.remove_widget(child)
         Window.add_widget(self.shell)

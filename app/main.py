@@ -2,13 +2,21 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
+import importlib
 import os
 import sys
 import tempfile
 from pathlib import Path
 
-from kiosk.settings import ConfigError, hash_pin, load_settings
+from app.demo import DemoRig
+from app.kiosk_app import FontMissing, run_app
+from kiosk.context import build_context
+from kiosk.journal import JournalError
+from kiosk.journald import setup_journald
+from kiosk.logs import setup_logging
+from kiosk.settings import DEMO_ADMIN_PIN, ConfigError, hash_pin, load_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,11 +63,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"settings OK: station {settings.station.id} from {settings.source}; data in {settings.data_dir}")
         return 0
 
-    from kiosk.context import build_context
-    from kiosk.journal import JournalError
-    from kiosk.journald import setup_journald
-    from kiosk.logs import setup_logging
-
     try:
         log_path = setup_logging(settings.data_dir)
     except OSError as exc:
@@ -69,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
     setup_journald(STATION=settings.station.id)
     rig = hub = None
     if args.demo:
-        from app.demo import DemoRig
         rig = DemoRig(settings)
         settings = rig.start()
         if not args.tour and not args.no_hub:
@@ -85,7 +87,6 @@ def run(args: argparse.Namespace) -> int:
         ctx.services["demo"] = rig
     if hub:
         ctx.services["demo_hub"] = hub
-    from app.kiosk_app import FontMissing, run_app
     try:
         if args.demo and not args.tour:
             print(f"Yizhan demo: data in {settings.data_dir}, log {log_path}; admin PIN {settings_pin_hint(settings)} "
@@ -112,14 +113,18 @@ def has_display(env=os.environ) -> bool:
     return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") or driver not in ("", "offscreen", "dummy"))
 
 
+#: The demo's local broker, hub and workbench. That module pulls in the whole hub (SQLAlchemy, the web
+#: workbench), which a station never runs, so it is loaded by name in demo mode only, as the CLI loads
+#: its commands.
+DEMO_HUB = "app.demo_hub"
+
+
 def _demo_hub(settings):
     """Demo mode with Mosquitto installed: a local broker and hub, so records can be seen arriving."""
-    import dataclasses
-
-    from app.demo_hub import DemoError, start_demo_services
+    demo_hub = importlib.import_module(DEMO_HUB)
     try:
-        services = start_demo_services(settings.data_dir, settings.station.id)
-    except DemoError as exc:
+        services = demo_hub.start_demo_services(settings.data_dir, settings.station.id)
+    except demo_hub.DemoError as exc:
         print(f"yizhan: demo hub not started ({exc}); the kiosk queues records instead", file=sys.stderr)
         return settings, None
     if services is None:
@@ -128,9 +133,9 @@ def _demo_hub(settings):
     print(f"Yizhan demo hub: broker 127.0.0.1:{services.port}, database {services.db_path} "
           f"(yizhan hub stations --db {services.db_path})", flush=True)
     if services.web:
-        from hub.web.demo import ACCOUNTS
-        print(f"Yizhan workbench: {services.web.url}  sign in as {ACCOUNTS[0][0]} (street office) or "
-              f"{ACCOUNTS[1][0]} (station {settings.station.id}), password {ACCOUNTS[0][1]}", flush=True)
+        accounts = demo_hub.ACCOUNTS
+        print(f"Yizhan workbench: {services.web.url}  sign in as {accounts[0][0]} (street office) or "
+              f"{accounts[1][0]} (station {settings.station.id}), password {accounts[0][1]}", flush=True)
     sync = dataclasses.replace(settings.sync, enabled=True, host=services.host, port=services.port,
                                document_public_key=services.public_key)
     return dataclasses.replace(settings, sync=sync), services
@@ -138,5 +143,4 @@ def _demo_hub(settings):
 
 def settings_pin_hint(settings) -> str:
     """The demo PIN, shown only in demo mode."""
-    from kiosk.settings import DEMO_ADMIN_PIN
     return DEMO_ADMIN_PIN if settings.demo else "(set by the station)"

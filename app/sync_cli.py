@@ -12,8 +12,9 @@ import signal
 import sys
 import threading
 
-from kiosk.settings import ConfigError, load_settings
 from kiosk.outbox import OutboxError
+from kiosk.settings import ConfigError, load_settings
+from sync.publisher import Publisher
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,14 +35,14 @@ def run(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     env = dict(os.environ, YIZHAN_DATA_DIR=str(args.data_dir))
     try:
-        settings = load_settings(args.config, demo=args.demo, env=env)
+        # The publisher uses only the broker password, which may be empty: no secret is required.
+        settings = load_settings(args.config, demo=args.demo, env=env, need=frozenset())
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
     if not settings.sync.enabled:
         print("sync is disabled: set [sync] enabled = true in the station settings", file=sys.stderr)
         return 2
-    from sync.publisher import Publisher
     try:
         publisher = Publisher(settings, batch_size=args.batch_size, reconnect_max_s=args.reconnect_max,
                               window=args.window)

@@ -1,45 +1,43 @@
 """Hardware drivers: one module per device model, framing shared in ``drivers/protocols/``.
 
-``DRIVERS`` is the explicit registry of driver names (what installers type in ``config/`` and
-on the command line) to ``module:Class``. Adding a device = one module + one line here
-(see CONTRIBUTING in the README).
+The registry is the ``yizhan.drivers`` entry-point group (``[project.entry-points."yizhan.drivers"]``
+in ``pyproject.toml``, read with :mod:`importlib.metadata`): each entry is named ``<kind>.<driver
+name>`` and points at the driver class, e.g. ``"bp.maibobo" = "drivers.maibobo:Maibobo"``. The
+driver name is what installers type in ``config/`` and on the command line. A vendor can ship a
+device as a plugin package with its own entry in the same group. The simulators, probes, benchmarks
+and tests read this one registry; nothing else lists drivers.
 """
 from __future__ import annotations
 
-import importlib
+import functools
+from importlib.metadata import EntryPoint, entry_points
 
-#: kind -> driver name -> "module:Class"
-DRIVERS: dict[str, dict[str, str]] = {
-    "idcard": {
-        "sam": "drivers.idcard_sam:IdCardReader",
-    },
-    "pcsc": {
-        "pcsc": "drivers.pcsc:PcscReader",
-    },
-    "camera": {
-        "opencv": "drivers.qr:QrScanner",
-    },
-    "bp": {
-        "omron-hbp9030": "drivers.omron_hbp9030:OmronHBP9030",
-        "maibobo": "drivers.maibobo:Maibobo",
-        "oem-nibp": "drivers.oem_nibp:OemNibp",
-        "ascii-line": "drivers.ascii_line:AsciiLine",
-    },
-    "glucose": {
-        "onetouch-ultra2": "drivers.onetouch_ultra2:OneTouchUltra2",
-        "astm": "drivers.astm_meter:AstmMeter",
-        "sd-codefree": "drivers.sd_codefree:SdCodeFree",
-    },
-}
+#: The entry-point group drivers register in.
+GROUP = "yizhan.drivers"
 
 
 class UnknownDriver(LookupError):
     """No driver of that kind has that name."""
 
 
+@functools.cache
+def _entries() -> dict[str, dict[str, EntryPoint]]:
+    out: dict[str, dict[str, EntryPoint]] = {}
+    for ep in entry_points(group=GROUP):
+        kind, _, name = ep.name.partition(".")
+        if name:
+            out.setdefault(kind, {})[name] = ep
+    return out
+
+
+def registry() -> dict[str, dict[str, str]]:
+    """kind -> driver name -> ``"module:Class"``, from the installed entry points (read once per process)."""
+    return {kind: {name: ep.value for name, ep in names.items()} for kind, names in _entries().items()}
+
+
 def driver_names(kind: str) -> list[str]:
     """The registered driver names of one device kind, sorted."""
-    return sorted(DRIVERS.get(kind, {}))
+    return sorted(_entries().get(kind, {}))
 
 
 def load_driver(kind: str, name: str) -> type:
@@ -48,9 +46,14 @@ def load_driver(kind: str, name: str) -> type:
     Raises:
         UnknownDriver: with the list of valid names.
     """
-    try:
-        target = DRIVERS[kind][name]
-    except KeyError:
-        raise UnknownDriver(f"no {kind} driver named {name!r}; known: {', '.join(driver_names(kind)) or 'none'}") from None
-    module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)
+    ep = _entries().get(kind, {}).get(name)
+    if ep is None:
+        known = ", ".join(driver_names(kind)) or "none"
+        raise UnknownDriver(f"no {kind} driver named {name!r}; known: {known} (drivers register in the "
+                            f"{GROUP!r} entry points of pyproject.toml; after editing it run scripts/setup.sh)")
+    return ep.load()
+
+
+def load_drivers(kind: str) -> dict[str, type]:
+    """Every registered driver class of ``kind``, by name (imports them)."""
+    return {name: load_driver(kind, name) for name in driver_names(kind)}

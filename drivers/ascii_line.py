@@ -19,13 +19,13 @@ from datetime import datetime
 from typing import ClassVar
 
 from drivers.base import ProgressCallback
-from drivers.bp_common import USER_MESSAGES, BpDevice, DriverConfigError, MeasurementCancelled
-from drivers.errors import DeviceReportedError, DeviceTimeout, InvalidResponse
+from drivers.bp_common import BpDevice, DriverConfigError, LineFormat, MonitorFault
+from drivers.errors import DeviceTimeout, InvalidResponse
 from drivers.protocols.lines import LineReader
 from drivers.readings import BloodPressureReading, Progress
 from drivers.idnumber import scrub_id_numbers
 
-__all__ = ["AsciiLine", "USER_MESSAGES", "compile_pattern", "parse_line"]
+__all__ = ["AsciiLine", "compile_pattern", "parse_line"]
 
 #: Default: "SYS 128 DIA 82 PUL 71", "SYS:128,DIA:82,PR:71" and similar labelled lines.
 DEFAULT_PATTERN = (r"(?i)\bSYS\w*\s*[:=]?\s*(?P<sys>\d{2,3})\D+?DIA\w*\s*[:=]?\s*(?P<dia>\d{2,3})"
@@ -59,7 +59,7 @@ def parse_line(text: str, pattern: re.Pattern, error_pattern: re.Pattern | None 
     """(systolic, diastolic, pulse or None) from one line, or None if it is not a reading.
 
     Raises:
-        DeviceReportedError: the line matches ``error_pattern``.
+        MonitorFault: the line matches ``error_pattern``.
         InvalidResponse: a group matched something that is not a whole number.
     """
     match = pattern.search(text)
@@ -67,7 +67,7 @@ def parse_line(text: str, pattern: re.Pattern, error_pattern: re.Pattern | None 
         if error_pattern is not None and (err := error_pattern.search(text)):
             code = err.group("code")
             line = scrub_id_numbers(text[:80])
-            raise DeviceReportedError(code, f"monitor printed an error line: {line!r}", "bp_device_fault")
+            raise MonitorFault(code, f"monitor printed an error line: {line!r}")
         return None
 
     def number(name: str) -> int | None:
@@ -94,11 +94,20 @@ class AsciiLine(BpDevice):
     BAUDRATE: ClassVar[int] = 9600
     WAIT_S: ClassVar[float] = 300.0
     MAX_LINE: ClassVar[int] = 512
+    #: The line patterns used when the config gives none (a model profile sets its own).
+    PATTERN: ClassVar[str] = DEFAULT_PATTERN
+    ERROR_PATTERN: ClassVar[str] = DEFAULT_ERROR_PATTERN
+    SIMULATION = LineFormat(
+        reading=lambda sys_, dia, pulse, _when: f"SYS:{sys_:3d} DIA:{dia:3d} PUL:{pulse:3d} mmHg\r\n".encode(),
+        error=lambda _when: b"ERR 1\r\n",
+        systolic_at=lambda line: line.index(b"SYS:") + 4)
+    RECORDED = ((b"SYS:128 DIA: 82 PUL: 71 mmHg\r\n", (128, 82, 71)),
+                (b"SYS 145, DIA 92, PR 66\r\n", (145, 92, 66)))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.pattern = compile_pattern(self.options.get("pattern") or DEFAULT_PATTERN, ("sys", "dia"), ("pulse",))
-        err = self.options.get("error_pattern", DEFAULT_ERROR_PATTERN)
+        self.pattern = compile_pattern(self.options.get("pattern") or self.PATTERN, ("sys", "dia"), ("pulse",))
+        err = self.options.get("error_pattern", self.ERROR_PATTERN)
         self.error_pattern = compile_pattern(err, ("code",)) if err else None
         self.encoding = self.options.get("encoding", "ascii")
         try:
@@ -116,8 +125,6 @@ class AsciiLine(BpDevice):
             try:
                 data = self._read_some(deadline, cancel, what="reading line")
             except DeviceTimeout as exc:
-                if isinstance(exc, MeasurementCancelled):
-                    raise
                 if lines.pending:
                     raise InvalidResponse("line cut off (no line end)",
                                           scrub_id_numbers(lines.pending[:80].decode(self.encoding, "replace"))

@@ -3,7 +3,7 @@ point-of-care meters with an RS-232 or USB-serial data port).
 
 Port: 9600 8N1 by default (set ``baudrate`` in config if the meter is configured otherwise).
 
-Link (protocols.md §4.7): the host asks for data with EOT, as Contour meters expect; the meter
+Link (docs/protocols.md §4.7): the host asks for data with EOT, as Contour meters expect; the meter
 opens with ENQ, the host answers ACK, then ACKs each frame whose checksum and frame number are
 right and NAKs the others (the meter sends them again); EOT ends the transfer. Records: the
 header ``H`` gives product, firmware versions, serial, unit (``U=0`` mg/dL, ``U=1`` mmol/L), the
@@ -19,7 +19,7 @@ import re
 from typing import ClassVar
 
 from drivers.errors import DeviceTimeout, InvalidResponse
-from drivers.glucose_common import Glucometer, MeterRecord, MeterSilent
+from drivers.glucose_common import Glucometer, MeterRecord, MeterSilent, MeterSimulation
 from drivers.protocols import astm
 from drivers.readings import DeviceInfo, Unit
 
@@ -33,6 +33,7 @@ class AstmMeter(Glucometer):
     NAME: ClassVar[str] = "astm"
     MODEL: ClassVar[str] = "ASTM E1381/E1394 glucometer"
     BAUDRATE: ClassVar[int] = 9600
+    SIMULATION = MeterSimulation("astm", serial="7390-2336773")
     TIMEOUT: ClassVar[float] = 2.0
     RANGE_MG_DL: ClassVar[tuple[int, int]] = (10, 600)
     CLOCK_RESOLUTION: ClassVar[int] = 60

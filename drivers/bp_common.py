@@ -8,13 +8,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
 import serial
 
 from drivers.base import MeasurementDevice, ProgressCallback
 from drivers.errors import (ConnectionFailed, DeviceReportedError, DeviceTimeout, DriverError,
-                            InvalidChecksum, InvalidResponse, MeasurementRejected)
+                            InvalidChecksum, InvalidResponse, MeasurementCancelled, MeasurementRejected)
 from drivers.readings import BloodPressureReading, DeviceInfo, Progress
 from drivers.messages import N_
 
@@ -23,20 +25,6 @@ from drivers.messages import N_
 SYSTOLIC_RANGE = (60, 260)
 DIASTOLIC_RANGE = (30, 215)
 PULSE_RANGE = (40, 180)
-
-#: user_key -> the English sentence a person reads (translations in locale/zh_CN/.../bp.po).
-USER_MESSAGES: dict[str, str] = {
-    "bp_cuff_leak": N_("The cuff is leaking air or is loose. Please wrap the cuff again and measure again."),
-    "bp_motion": N_("Movement disturbed the measurement. Please sit still, do not talk, and measure again."),
-    "bp_over_pressure": N_("The cuff pressure went too high and the monitor stopped. Please measure again."),
-    "bp_weak_signal": N_("The pulse could not be detected. Please check the cuff position and measure again."),
-    "bp_measure_timeout": N_("The measurement took too long. Please rest a moment and measure again."),
-    "bp_device_fault": N_("The blood-pressure monitor has a fault. Please ask staff for help."),
-    "bp_wrong_format": N_("The blood-pressure monitor sends an unsupported format. Please ask staff to check its settings."),
-    "bp_config": N_("The blood-pressure monitor is not set up correctly. Please ask staff for help."),
-    "bp_implausible": N_("This reading does not look right. Please rest a moment and measure again."),
-    "bp_cancelled": N_("The measurement was stopped."),
-}
 
 
 class ImplausibleReading(MeasurementRejected):
@@ -48,22 +36,18 @@ class ImplausibleReading(MeasurementRejected):
     """
 
     user_key = "bp_implausible"
+    user_message = N_("This reading does not look right. Please rest a moment and measure again.")
 
     def __init__(self, message: str, systolic: int, diastolic: int, pulse: int | None) -> None:
         self.systolic, self.diastolic, self.pulse = systolic, diastolic, pulse
         super().__init__(f"{message} ({systolic}/{diastolic} mmHg, pulse {pulse})")
 
 
-class MeasurementCancelled(DeviceTimeout):
-    """The caller set ``cancel``; the driver told the monitor to stop (when it can)."""
-
-    user_key = "bp_cancelled"
-
-
 class DriverConfigError(DriverError, ValueError):
     """A driver option is wrong (for example a regular expression that does not compile)."""
 
     user_key = "bp_config"
+    user_message = N_("The blood-pressure monitor is not set up correctly. Please ask staff for help.")
 
 
 def check_plausible(systolic: int, diastolic: int, pulse: int | None) -> None:
@@ -82,10 +66,81 @@ def check_plausible(systolic: int, diastolic: int, pulse: int | None) -> None:
         raise ImplausibleReading("systolic not above diastolic", systolic, diastolic, pulse)
 
 
-def device_error(code: int | str, table: dict, unknown_key: str = "bp_device_fault") -> DeviceReportedError:
-    """Build the typed error for a monitor's error code from a ``code -> (meaning, user_key)`` table."""
-    meaning, key = table.get(code, (f"unknown error code {code!r}", unknown_key))
-    return DeviceReportedError(code, meaning, key)
+# -- what a monitor's own error codes mean for the person (protocol tables name them by user_key) --
+class CuffLeak(DeviceReportedError):
+    """The cuff leaks or is not wrapped."""
+
+    user_key = "bp_cuff_leak"
+    user_message = N_("The cuff is leaking air or is loose. Please wrap the cuff again and measure again.")
+
+
+class BodyMovement(DeviceReportedError):
+    """Movement or talking disturbed the measurement."""
+
+    user_key = "bp_motion"
+    user_message = N_("Movement disturbed the measurement. Please sit still, do not talk, and measure again.")
+
+
+class OverPressure(DeviceReportedError):
+    """The monitor stopped at its over-pressure limit."""
+
+    user_key = "bp_over_pressure"
+    user_message = N_("The cuff pressure went too high and the monitor stopped. Please measure again.")
+
+
+class WeakSignal(DeviceReportedError):
+    """No usable pulse signal."""
+
+    user_key = "bp_weak_signal"
+    user_message = N_("The pulse could not be detected. Please check the cuff position and measure again.")
+
+
+class MeasurementTooLong(DeviceReportedError):
+    """The monitor gave up because the measurement took too long."""
+
+    user_key = "bp_measure_timeout"
+    user_message = N_("The measurement took too long. Please rest a moment and measure again.")
+
+
+class OutOfMeasuringRange(DeviceReportedError):
+    """The monitor reports a value outside its measuring range."""
+
+    user_key = "bp_implausible"
+    user_message = ImplausibleReading.user_message
+
+
+class MonitorFault(DeviceReportedError):
+    """Any other fault the monitor reports (motor, valve, an unknown code)."""
+
+    user_key = "bp_device_fault"
+    user_message = N_("The blood-pressure monitor has a fault. Please ask staff for help.")
+
+
+_REPORTED = {cls.user_key: cls for cls in (CuffLeak, BodyMovement, OverPressure, WeakSignal, MeasurementTooLong,
+                                           OutOfMeasuringRange, MonitorFault)}
+
+
+def device_error(code: int | str, table: dict[int, tuple[str, str]]) -> DeviceReportedError:
+    """The typed error for a monitor's error code, from a protocol's ``code -> (meaning, user_key)``
+    table; an unknown code is a :class:`MonitorFault`."""
+    meaning, key = table.get(code, (f"unknown error code {code!r}", MonitorFault.user_key))
+    return _REPORTED[key](code, meaning)
+
+
+@dataclass(frozen=True)
+class LineFormat:
+    """What a monitor that prints one line per reading sends, for its simulator and the generic tests.
+
+    Attributes:
+        reading: the line (with its end) for systolic, diastolic, pulse taken at a time.
+        error: the line printed when a measurement fails (a cuff leak) at a time; None for a monitor
+            that prints nothing then (the kiosk sees silence until its wait ends).
+        systolic_at: where the systolic digits start in a reading line (a corrupted byte goes there).
+    """
+
+    reading: Callable[[int, int, int, datetime], bytes]
+    error: Callable[[datetime], bytes] | None
+    systolic_at: Callable[[bytes], int]
 
 
 class BpDevice(MeasurementDevice):
@@ -97,6 +152,12 @@ class BpDevice(MeasurementDevice):
     """
 
     KIND: ClassVar[str] = "bp"
+    #: How ``yizhan sim bp`` speaks this model: a command-driven module family of
+    #: ``drivers/sim/bp.py`` ("maibobo", "oem-nibp"), or the :class:`LineFormat` it prints.
+    SIMULATION: ClassVar[str | LineFormat]
+    #: Recorded device output, one reading each: (bytes on the wire, (systolic, diastolic, pulse)).
+    #: The generic tests replay them through the driver.
+    RECORDED: ClassVar[tuple[tuple[bytes, tuple[int, int, int | None]], ...]] = ()
     #: Seconds between cancel checks while the line is idle (a read returns at once when bytes come).
     POLL: ClassVar[float] = 0.05
     #: Longest silence while the monitor is measuring (it streams cuff pressure or acknowledges).
@@ -177,8 +238,6 @@ class BpDevice(MeasurementDevice):
             try:
                 reader.feed(self._read_some(deadline, cancel, on_cancel, what))
             except DeviceTimeout as exc:
-                if isinstance(exc, MeasurementCancelled):
-                    raise
                 if reader.pending:
                     raise InvalidResponse(f"frame cut off: no more bytes from {self.port_url}",
                                           reader.pending) from exc

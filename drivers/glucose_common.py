@@ -20,40 +20,26 @@ from typing import ClassVar
 import serial
 
 from drivers.base import MeasurementDevice, ProgressCallback
-from drivers.errors import ConnectionFailed, DeviceTimeout, InvalidResponse, MeasurementRejected
+from drivers.errors import ConnectionFailed, DeviceTimeout, InvalidResponse, MeasurementCancelled, MeasurementRejected
 from drivers.readings import (MG_DL_PER_MMOL_L, DeviceInfo, GlucoseReading, MealContext, Progress,
                               RangeFlag, Unit)
 from drivers.messages import N_
-
-#: user_key -> the English sentence a person reads (translations in locale/zh_CN/.../health.po).
-USER_MESSAGES: dict[str, str] = {
-    "glucose_measure_first": N_("No new result from the meter yet. Please measure your blood sugar "
-                                "on the meter first, then wait here."),
-    "glucose_implausible": N_("The meter sent a result that cannot be right. "
-                              "Please measure again with a new test strip."),
-    "glucose_meter_silent": N_("The meter does not answer. Please check that it is switched on "
-                               "and its cable is plugged in, or ask staff for help."),
-    "glucose_wrong_meter": N_("This meter is not the model the kiosk is set up for. Please ask staff for help."),
-    "glucose_cancelled": N_("The measurement was stopped."),
-}
 
 
 class NoNewReading(DeviceTimeout):
     """The meter answered, but holds no reading taken after the session start."""
 
     user_key = "glucose_measure_first"
+    user_message = N_("No new result from the meter yet. Please measure your blood sugar on the meter first, then "
+                      "wait here.")
 
 
 class MeterSilent(DeviceTimeout):
     """The meter did not answer at all (switched off, cable out, wrong port or baud rate)."""
 
     user_key = "glucose_meter_silent"
-
-
-class MeasurementCancelled(DeviceTimeout):
-    """The caller set ``cancel`` while the driver was waiting for the meter."""
-
-    user_key = "glucose_cancelled"
+    user_message = N_("The meter does not answer. Please check that it is switched on and its cable is plugged in, "
+                      "or ask staff for help.")
 
 
 class ImplausibleGlucose(MeasurementRejected):
@@ -65,6 +51,7 @@ class ImplausibleGlucose(MeasurementRejected):
     """
 
     user_key = "glucose_implausible"
+    user_message = N_("The meter sent a result that cannot be right. Please measure again with a new test strip.")
 
     def __init__(self, message: str, mg_dl: float) -> None:
         self.mg_dl = mg_dl
@@ -100,10 +87,25 @@ def naive_local(when: datetime | None) -> datetime | None:
     return when.astimezone().replace(tzinfo=None)
 
 
+@dataclass(frozen=True)
+class MeterSimulation:
+    """How ``yizhan sim glucose`` speaks a meter model.
+
+    Attributes:
+        family: the protocol family the simulator implements ("lifescan-ascii", "astm", "sd-codefree").
+        serial: the serial number the simulated meter reports (empty: none).
+    """
+
+    family: str
+    serial: str = ""
+
+
 class Glucometer(MeasurementDevice):
     """Base of every glucometer driver: the read-newest-after-since loop and normalisation."""
 
     KIND: ClassVar[str] = "glucose"
+    #: How the simulator speaks this model (its wire speed is ``BAUDRATE``).
+    SIMULATION: ClassVar[MeterSimulation]
     #: The meter's documented measuring range in mg/dL; outside it a number is not a reading.
     RANGE_MG_DL: ClassVar[tuple[int, int]] = (20, 600)
     #: Seconds the person has to measure on the meter before NoNewReading.
@@ -148,17 +150,19 @@ class Glucometer(MeasurementDevice):
             try:
                 records = self._device_fetch(deadline)
                 self.transfers += 1
-            except InvalidResponse:
+            except InvalidResponse as exc:
                 failures += 1
                 if failures > self.RETRIES:
                     raise
-                records = None
+                records, garbled = None, exc
             if records is not None:
                 newest = self.newest(records, since)
                 if newest is not None:
                     return self.to_reading(newest)
             left = deadline - time.monotonic()
             if left <= 0:
+                if records is None:
+                    raise garbled      # the last transfer failed: that, not "no new reading", is the news
                 raise NoNewReading(f"no reading after {since or 'any time'} on the meter within {timeout:g} s")
             progress(Progress("waiting_for_measurement"))
             if cancel.wait(min(poll, left)):

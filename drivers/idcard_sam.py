@@ -34,7 +34,6 @@ except ImportError:  # not on Windows
 
 from drivers.base import SerialDevice
 from drivers.errors import ConnectionFailed, DeviceTimeout, DriverError, InvalidResponse, UnsupportedFeature
-from drivers.idcard_text import USER_MESSAGES as _TEXT_MESSAGES
 from drivers.idcard_text import IdDocument, parse_text
 from drivers.protocols import sam
 from drivers.protocols.sam import NoCard, Response
@@ -46,10 +45,6 @@ log = logging.getLogger(__name__)
 _PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError)
 if termios is not None:
     _PORT_ERRORS += (termios.error,)
-
-#: user_key -> English message id, for every error this driver raises.
-USER_MESSAGES: dict[str, str] = {**sam.USER_MESSAGES, **_TEXT_MESSAGES}
-
 
 @dataclass(frozen=True)
 class CardTimings:
@@ -271,18 +266,6 @@ class IdCardReader(SerialDevice):
         blocks = sam.split_card_data(response.data, fingerprint)
         document = parse_text(blocks.text)
         return document.with_photo_present(len(blocks.photo) > 0)
-
-    def read_presented(self, fingerprint: bool = False) -> tuple[IdDocument, CardTimings]:
-        """Find, select and read the card on the reader, timing each step.
-
-        Raises:
-            NoCard: there is no card.
-            DriverError: as :meth:`find_card`, :meth:`select_card`, :meth:`read_card`.
-        """
-        started = time.monotonic()
-        if not self.find_card():
-            raise NoCard(0x80, sam.STATUS_TABLE[0x80][0])
-        return self._select_and_read(started, time.monotonic(), fingerprint)
 
     def read_when_presented(self, timeout: float, fingerprint: bool = False) -> tuple[IdDocument, CardTimings]:
         """Wait up to ``timeout`` seconds for a card, then select and read it (for probes and tools).

@@ -1,7 +1,7 @@
 """Parse the 256-byte text block a SAM reader returns, for all four document kinds.
 
 Text is UCS-2 little-endian, padded with spaces (``20 00``); the character at byte 248 tells
-the layouts apart (protocols.md §1.6–1.8):
+the layouts apart (docs/protocols.md §1.6–1.8):
 
 * ``' '`` resident identity card (居民身份证)
 * ``'J'`` residence permit for Hong Kong, Macao and Taiwan residents (港澳台居民居住证)
@@ -36,6 +36,7 @@ class InvalidDocument(InvalidResponse):
     """
 
     user_key = "idcard_invalid_document"
+    user_message = N_("The card data could not be understood. Please ask the staff for help.")
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -82,7 +83,7 @@ ETHNICITIES: dict[str, str] = {
     "56": "基诺", "97": "其他", "98": "外国血统中国籍人士",
 }
 
-# Field layouts as (offset, size in bytes), protocols.md §1.6 and §1.8.
+# Field layouts as (offset, size in bytes), docs/protocols.md §1.6 and §1.8.
 RESIDENT_LAYOUT = {
     "name": (0, 30), "gender": (30, 2), "ethnicity": (32, 4), "birth": (36, 16), "address": (52, 70),
     "number": (122, 36), "issuer": (158, 30), "valid_from": (188, 16), "valid_until": (204, 16),
@@ -344,9 +345,3 @@ def _parse_foreign_2023(block: bytes) -> IdDocument:
     )
 
 
-#: user_key -> English message id for document problems the UI reports.
-USER_MESSAGES: dict[str, str] = {
-    "idcard_invalid_document": N_("The card data could not be understood. Please ask the staff for help."),
-    "idcard_expired": N_("This document has expired. Please ask the staff for help."),
-    "idcard_check_digit": N_("The number on this card does not check out. Please ask the staff for help."),
-}

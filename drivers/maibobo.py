@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import ClassVar
 
 from drivers.base import ProgressCallback
-from drivers.bp_common import USER_MESSAGES, BpDevice, MeasurementCancelled, PressureTracker, device_error
+from drivers.bp_common import BpDevice, PressureTracker, device_error
 from drivers.errors import DeviceTimeout, DriverError, InvalidResponse
 from drivers.protocols import maibobo as proto
 from drivers.readings import BloodPressureReading, Progress
 
-__all__ = ["Maibobo", "USER_MESSAGES"]
+__all__ = ["Maibobo"]
 
 
 def _is_result(raw: bytes) -> bool:
@@ -33,6 +33,7 @@ class Maibobo(BpDevice):
     NAME: ClassVar[str] = "maibobo"
     MODEL: ClassVar[str] = "Maibobo BP module"
     BAUDRATE: ClassVar[int] = 9600
+    SIMULATION = "maibobo"
     #: Seconds to wait for the acknowledgement of a command.
     ACK_TIMEOUT: ClassVar[float] = 2.0
 
@@ -72,12 +73,11 @@ class Maibobo(BpDevice):
         progress(Progress("inflating", 0))
         try:
             return self._follow(progress, cancel)
-        except (DeviceTimeout, InvalidResponse) as exc:
-            if not isinstance(exc, MeasurementCancelled):
-                try:
-                    self._stop()   # do not leave the cuff inflated
-                except DriverError:
-                    pass
+        except (DeviceTimeout, InvalidResponse):
+            try:
+                self._stop()   # do not leave the cuff inflated
+            except DriverError:
+                pass
             raise
 
     def _follow(self, progress: ProgressCallback, cancel: threading.Event) -> BloodPressureReading:

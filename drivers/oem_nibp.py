@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import ClassVar
 
 from drivers.base import ProgressCallback
-from drivers.bp_common import USER_MESSAGES, BpDevice, MeasurementCancelled, PressureTracker, device_error
-from drivers.errors import DeviceReportedError, DeviceTimeout, DriverError, InvalidResponse
+from drivers.bp_common import BpDevice, MonitorFault, PressureTracker, device_error
+from drivers.errors import DeviceTimeout, DriverError, InvalidResponse, MeasurementCancelled
 from drivers.protocols import nibp
 from drivers.readings import BloodPressureReading, Progress
 
-__all__ = ["OemNibp", "USER_MESSAGES"]
+__all__ = ["OemNibp"]
 
 
 def _is_result(raw: bytes) -> bool:
@@ -34,6 +34,7 @@ class OemNibp(BpDevice):
     NAME: ClassVar[str] = "oem-nibp"
     MODEL: ClassVar[str] = "OEM NIBP module (:/> protocol)"
     BAUDRATE: ClassVar[int] = 9600
+    SIMULATION = "oem-nibp"
     #: Seconds to wait for the "O" packet after a command.
     ACK_TIMEOUT: ClassVar[float] = 2.0
     #: Seconds to wait for the result the module sends after "K" before asking for it.
@@ -66,12 +67,11 @@ class OemNibp(BpDevice):
         progress(Progress("inflating", 0))
         try:
             return self._follow(reader, progress, cancel)
-        except (DeviceTimeout, InvalidResponse) as exc:
-            if not isinstance(exc, MeasurementCancelled):
-                try:
-                    self._abort()   # do not leave the cuff inflated
-                except DriverError:
-                    pass
+        except (DeviceTimeout, InvalidResponse):
+            try:
+                self._abort()   # do not leave the cuff inflated
+            except DriverError:
+                pass
             raise
 
     def _start(self, reader: nibp.ModuleReader, cancel: threading.Event) -> None:
@@ -88,7 +88,7 @@ class OemNibp(BpDevice):
             # "B": the module is busy; the source says to send the command again.
             if attempt < self.BUSY_RETRIES and cancel.wait(self.BUSY_PAUSE):
                 raise MeasurementCancelled(f"measurement on {self.port_url} cancelled")
-        raise DeviceReportedError("B", "module stays busy", "bp_device_fault")
+        raise MonitorFault("B", "module stays busy")
 
     def _follow(self, reader: nibp.ModuleReader, progress: ProgressCallback,
                 cancel: threading.Event) -> BloodPressureReading:
@@ -101,8 +101,8 @@ class OemNibp(BpDevice):
             deadline = min(overall, time.monotonic() + wait)
             try:
                 frame = self._next(reader, deadline, cancel, "pressure or result")
-            except DeviceTimeout as exc:
-                if isinstance(exc, MeasurementCancelled) or not done or asked:
+            except DeviceTimeout:
+                if not done or asked:
                     raise
                 self.write(nibp.GET_RESULT)   # 3A 79 03 00 4A
                 asked = True
@@ -118,6 +118,6 @@ class OemNibp(BpDevice):
                     raise device_error(result.status, nibp.STATUS_CODES)
                 return self._reading(result.systolic, result.diastolic, result.pulse)
             elif frame.kind == nibp.PACKET_A:
-                raise DeviceReportedError("A", "module aborted the measurement", "bp_device_fault")
+                raise MonitorFault("A", "module aborted the measurement")
             elif frame.kind not in (nibp.PACKET_O, nibp.PACKET_S):
                 raise InvalidResponse(f"unexpected NIBP frame kind {frame.kind:#04x}", frame.raw)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from drivers.errors import DeviceTimeout, InvalidResponse, UnsupportedFeature
-from drivers.glucose_common import Glucometer, MeterRecord, MeterSilent, TruncatedTransfer
+from drivers.glucose_common import Glucometer, MeterRecord, MeterSilent, MeterSimulation, TruncatedTransfer
 from drivers.protocols import lifescan_ascii as proto
 from drivers.readings import Unit
 
@@ -29,6 +29,7 @@ class OneTouchUltra2(Glucometer):
     NAME: ClassVar[str] = "onetouch-ultra2"
     MODEL: ClassVar[str] = "LifeScan OneTouch Ultra 2"
     BAUDRATE: ClassVar[int] = 9600
+    SIMULATION = MeterSimulation("lifescan-ascii", serial="QAZ12345Y")
     TIMEOUT: ClassVar[float] = 2.0
     RANGE_MG_DL: ClassVar[tuple[int, int]] = (20, 600)
 

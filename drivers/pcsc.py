@@ -25,8 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from smartcard import scard
-
 from drivers.errors import (ConnectionFailed, DeviceReportedError, DeviceTimeout, DriverError,
                             InvalidResponse)
 from drivers.messages import N_
@@ -35,6 +33,41 @@ log = logging.getLogger(__name__)
 
 #: PC/SC part 3 GET DATA, P1 = 00: the card's UID/PUPI/IDm, Le = 00: all of it.
 GET_UID = (0xFF, 0xCA, 0x00, 0x00, 0x00)
+
+# PC/SC result codes and reader states (pcsclite.h / winscard.h), the values of pyscard's
+# ``smartcard.scard``. pyscard itself is imported only by the functions that talk to pcscd, so a
+# kiosk without a contactless reader never loads it (tests check the values agree).
+SCARD_S_SUCCESS = 0x00000000
+SCARD_E_CANCELLED = 0x80100002
+SCARD_E_INVALID_HANDLE = 0x80100003
+SCARD_E_NO_MEMORY = 0x80100006
+SCARD_E_UNKNOWN_READER = 0x80100009
+SCARD_E_TIMEOUT = 0x8010000A
+SCARD_E_NO_SMARTCARD = 0x8010000C
+SCARD_E_PROTO_MISMATCH = 0x8010000F
+SCARD_F_COMM_ERROR = 0x80100013
+SCARD_E_NOT_TRANSACTED = 0x80100016
+SCARD_E_READER_UNAVAILABLE = 0x80100017
+SCARD_E_NO_SERVICE = 0x8010001D
+SCARD_E_SERVICE_STOPPED = 0x8010001E
+SCARD_E_NO_READERS_AVAILABLE = 0x8010002E
+SCARD_W_UNRESPONSIVE_CARD = 0x80100066
+SCARD_W_UNPOWERED_CARD = 0x80100067
+SCARD_W_RESET_CARD = 0x80100068
+SCARD_W_REMOVED_CARD = 0x80100069
+SCARD_W_SECURITY_VIOLATION = 0x8010006A
+SCARD_STATE_UNAWARE = 0x0000
+SCARD_STATE_IGNORE = 0x0001
+SCARD_STATE_CHANGED = 0x0002
+SCARD_STATE_UNKNOWN = 0x0004
+SCARD_STATE_UNAVAILABLE = 0x0008
+SCARD_STATE_PRESENT = 0x0020
+SCARD_STATE_MUTE = 0x0200
+SCARD_SCOPE_USER = 0
+SCARD_SHARE_SHARED = 2
+SCARD_PROTOCOL_T0 = 1
+SCARD_PROTOCOL_T1 = 2
+SCARD_LEAVE_CARD = 0
 
 
 # -- errors ---------------------------------------------------------------------------
@@ -46,6 +79,7 @@ class CardStatusError(DeviceReportedError):
     """
 
     user_key = "card_read_failed"
+    user_message = N_("The card could not be read. Please hold it still on the reader and try again.")
 
     def __init__(self, sw1: int, sw2: int, meaning: str) -> None:
         self.sw1, self.sw2 = sw1, sw2
@@ -60,6 +94,7 @@ class CardNotSupported(CardStatusError):
     """``6A 81``/``6D 00``/``6E 00``: this card or reader does not support the command."""
 
     user_key = "card_not_supported"
+    user_message = N_("This card cannot be used here. Please use another card or the QR code.")
 
 
 class CardEndOfData(CardStatusError):
@@ -82,41 +117,37 @@ class CardUnknownStatus(CardStatusError):
 class CardNoResponse(InvalidResponse):
     """The response APDU is shorter than a status word."""
 
-    user_key = "card_read_failed"
+    user_key = CardStatusError.user_key
+    user_message = CardStatusError.user_message
 
 
 class CardRemoved(ConnectionFailed):
     """The card left the reader (or stopped answering) between detection and the end of the APDU."""
 
     user_key = "card_removed"
+    user_message = N_("The card was taken away too early. Please hold it on the reader until you hear the beep.")
 
 
 class PcscServiceDown(ConnectionFailed):
     """pcscd is not running or went away (``SCARD_E_NO_SERVICE``)."""
 
     user_key = "card_reader_offline"
+    user_message = N_("The card reader is not working right now. Please ask the staff for help.")
 
 
 class NoReader(ConnectionFailed):
     """No reader whose name starts with the configured prefix is attached."""
 
     user_key = "card_reader_missing"
+    user_message = N_("The card reader is not connected. Please ask the staff for help.")
 
 
 class CardReadTimeout(DeviceTimeout):
     """No card was presented within the time allowed."""
 
     user_key = "card_timeout"
+    user_message = N_("No card was found. Please place your card on the reader.")
 
-
-USER_MESSAGES: dict[str, str] = {
-    "card_read_failed": N_("The card could not be read. Please hold it still on the reader and try again."),
-    "card_not_supported": N_("This card cannot be used here. Please use another card or the QR code."),
-    "card_removed": N_("The card was taken away too early. Please hold it on the reader until you hear the beep."),
-    "card_reader_offline": N_("The card reader is not working right now. Please ask the staff for help."),
-    "card_reader_missing": N_("The card reader is not connected. Please ask the staff for help."),
-    "card_timeout": N_("No card was found. Please place your card on the reader."),
-}
 
 #: (SW1, SW2 or None for "any") -> (error class, meaning). PC/SC part 3 + ISO 7816-4.
 STATUS_WORDS: dict[tuple[int, int | None], tuple[type[CardStatusError], str]] = {
@@ -145,16 +176,18 @@ def check_status(sw1: int, sw2: int) -> None:
 
 
 # pcsc-lite result codes, grouped by what they mean for the kiosk.
-_SERVICE_DOWN = {scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED, scard.SCARD_F_COMM_ERROR,
-                 scard.SCARD_E_INVALID_HANDLE, scard.SCARD_E_NO_MEMORY}
-_READER_GONE = {scard.SCARD_E_NO_READERS_AVAILABLE, scard.SCARD_E_UNKNOWN_READER,
-                scard.SCARD_E_READER_UNAVAILABLE}
-_CARD_GONE = {scard.SCARD_W_REMOVED_CARD, scard.SCARD_E_NO_SMARTCARD, scard.SCARD_W_RESET_CARD,
-              scard.SCARD_W_UNRESPONSIVE_CARD, scard.SCARD_W_UNPOWERED_CARD,
-              scard.SCARD_E_NOT_TRANSACTED, scard.SCARD_E_PROTO_MISMATCH, scard.SCARD_F_COMM_ERROR}
+_SERVICE_DOWN = {SCARD_E_NO_SERVICE, SCARD_E_SERVICE_STOPPED, SCARD_F_COMM_ERROR,
+                 SCARD_E_INVALID_HANDLE, SCARD_E_NO_MEMORY}
+_READER_GONE = {SCARD_E_NO_READERS_AVAILABLE, SCARD_E_UNKNOWN_READER,
+                SCARD_E_READER_UNAVAILABLE}
+_CARD_GONE = {SCARD_W_REMOVED_CARD, SCARD_E_NO_SMARTCARD, SCARD_W_RESET_CARD,
+              SCARD_W_UNRESPONSIVE_CARD, SCARD_W_UNPOWERED_CARD,
+              SCARD_E_NOT_TRANSACTED, SCARD_E_PROTO_MISMATCH, SCARD_F_COMM_ERROR}
 
 
 def _message(hr: int) -> str:
+    from smartcard import scard
+
     try:
         return f"{scard.SCardGetErrorMessage(hr)} (0x{hr & 0xFFFFFFFF:08X})"
     except Exception:  # pyscard's message lookup is best effort only
@@ -170,7 +203,7 @@ def _pcsc_error(hr: int, what: str, card: bool = False) -> DriverError:
         return PcscServiceDown(text + " — is pcscd running? Start it with: pcscd -f (or systemctl start pcscd)")
     if hr in _READER_GONE:
         return NoReader(text)
-    if hr == scard.SCARD_E_TIMEOUT:
+    if hr == SCARD_E_TIMEOUT:
         return CardReadTimeout(text)
     return ConnectionFailed(text)
 
@@ -233,24 +266,36 @@ PcscEvent = CardTapped | CardLifted | CardError | ReaderStatus
 
 # -- thin helpers over smartcard.scard ---------------------------------------------------
 def _establish() -> int:
-    hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-    if hr != scard.SCARD_S_SUCCESS:
+    from smartcard import scard
+
+    hr, ctx = scard.SCardEstablishContext(SCARD_SCOPE_USER)
+    if hr != SCARD_S_SUCCESS:
         raise _pcsc_error(hr, "cannot reach pcscd")
     return ctx
 
 
 def _release(ctx: int) -> None:
+    from smartcard import scard
+
     try:
         scard.SCardReleaseContext(ctx)
     except Exception:  # releasing a context of a dead pcscd may fail in several ways; nothing to do
         pass
 
 
+def _cancel(ctx: int) -> None:
+    from smartcard import scard
+
+    scard.SCardCancel(ctx)
+
+
 def _list_readers(ctx: int) -> list[str]:
+    from smartcard import scard
+
     hr, names = scard.SCardListReaders(ctx, [])
-    if hr in (scard.SCARD_E_NO_READERS_AVAILABLE,):
+    if hr in (SCARD_E_NO_READERS_AVAILABLE,):
         return []
-    if hr != scard.SCARD_S_SUCCESS:
+    if hr != SCARD_S_SUCCESS:
         raise _pcsc_error(hr, "cannot list readers")
     return list(names)
 
@@ -291,10 +336,12 @@ def transmit(hcard: int, protocol: int, apdu: tuple[int, ...] | list[int]) -> by
         CardNoResponse: fewer than two bytes came back.
         CardStatusError: any other status word (see :data:`STATUS_WORDS`).
     """
+    from smartcard import scard
+
     apdu = list(apdu)
     for attempt in range(2):
         hr, resp = scard.SCardTransmit(hcard, protocol, apdu)
-        if hr != scard.SCARD_S_SUCCESS:
+        if hr != SCARD_S_SUCCESS:
             raise _pcsc_error(hr, f"APDU {bytes(apdu).hex(' ').upper()} failed", card=True)
         if not resp:
             # vpcd (and some readers) report a card that left the field mid-APDU as an empty answer
@@ -316,20 +363,22 @@ def read_uid(ctx: int, reader: str) -> bytes:
     Raises:
         CardRemoved, CardStatusError, CardNoResponse, PcscServiceDown: typed, never a raw pyscard error.
     """
-    hr, hcard, protocol = scard.SCardConnect(ctx, reader, scard.SCARD_SHARE_SHARED,
-                                             scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1)
-    if hr != scard.SCARD_S_SUCCESS:
+    from smartcard import scard
+
+    hr, hcard, protocol = scard.SCardConnect(ctx, reader, SCARD_SHARE_SHARED,
+                                             SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1)
+    if hr != SCARD_S_SUCCESS:
         raise _pcsc_error(hr, f"cannot connect to the card on {reader}", card=True)
     try:
         uid = transmit(hcard, protocol, GET_UID)
     finally:
-        scard.SCardDisconnect(hcard, scard.SCARD_LEAVE_CARD)
+        scard.SCardDisconnect(hcard, SCARD_LEAVE_CARD)
     if not uid:
         raise CardNoResponse("empty UID")
     return uid
 
 
-_NOT_THERE = scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_UNAVAILABLE | scard.SCARD_STATE_IGNORE
+_NOT_THERE = SCARD_STATE_UNKNOWN | SCARD_STATE_UNAVAILABLE | SCARD_STATE_IGNORE
 
 
 def _wait_change(ctx: int, reader: str, state: int, timeout_s: float) -> tuple[int, int, bytes] | None:
@@ -338,20 +387,26 @@ def _wait_change(ctx: int, reader: str, state: int, timeout_s: float) -> tuple[i
     Raises:
         PcscServiceDown, NoReader: pcscd or the reader went away.
     """
+    from smartcard import scard
+
     hr, states = scard.SCardGetStatusChange(ctx, max(0, int(timeout_s * 1000)), [(reader, state)])
-    if hr in (scard.SCARD_E_TIMEOUT, scard.SCARD_E_CANCELLED):
+    if hr in (SCARD_E_TIMEOUT, SCARD_E_CANCELLED):
         return None
-    if hr != scard.SCARD_S_SUCCESS:
+    if hr == SCARD_W_SECURITY_VIOLATION:
+        # pcscd answers a pending wait "Access denied" while it shuts down: the service is going away.
+        raise PcscServiceDown(f"waiting for a card on {reader}: {_message(hr)} — pcscd is stopping or restarting; "
+                              "it is retried (start it with: pcscd -f, or systemctl start pcscd)")
+    if hr != SCARD_S_SUCCESS:
         raise _pcsc_error(hr, f"waiting for a card on {reader}")
     _, event, atr = states[0]
     if event & _NOT_THERE:
         raise NoReader(f"{reader} went away")
     # pcsc-lite keeps a card-event counter in the high 16 bits of the state.
-    return event & ~scard.SCARD_STATE_CHANGED, event >> 16, bytes(atr)
+    return event & ~SCARD_STATE_CHANGED, event >> 16, bytes(atr)
 
 
 def _present(state: int) -> bool:
-    return bool(state & scard.SCARD_STATE_PRESENT) and not state & scard.SCARD_STATE_MUTE
+    return bool(state & SCARD_STATE_PRESENT) and not state & SCARD_STATE_MUTE
 
 
 def read_uid_once(prefix: str = "", timeout: float = 10.0) -> CardTapped:
@@ -371,7 +426,7 @@ def read_uid_once(prefix: str = "", timeout: float = 10.0) -> CardTapped:
     ctx = _establish()
     try:
         reader = select_reader(_list_readers(ctx), prefix)
-        state = scard.SCARD_STATE_UNAWARE
+        state = SCARD_STATE_UNAWARE
         while True:
             left = deadline - time.monotonic()
             change = _wait_change(ctx, reader, state, min(max(left, 0), 0.5))
@@ -441,7 +496,7 @@ class PcscReader:
             # SCardCancel only wakes a wait already in progress, so repeat it until the worker is out.
             with self._ctx_lock:
                 if self._ctx is not None:
-                    scard.SCardCancel(self._ctx)
+                    _cancel(self._ctx)
             thread.join(0.05)
         if thread.is_alive():
             raise DeviceTimeout(f"PC/SC worker did not stop within {timeout:g} s")
@@ -511,7 +566,7 @@ class PcscReader:
         self.reader = select_reader(_list_readers(ctx), self.reader_prefix)
         self._set_status("connected", self.reader)
         self._delay = 0.1
-        state, counter = scard.SCARD_STATE_UNAWARE, None
+        state, counter = SCARD_STATE_UNAWARE, None
         while not self._stop.is_set():
             change = _wait_change(ctx, self.reader, state, self.poll_s)
             if change is None:

@@ -52,23 +52,19 @@ _PAPER_NEAR_END = 0x0C            # DLE EOT 4, bits 2 and 3
 #: Bits every status byte has set (1 and 4) and clear (0 and 7): anything else is not a status reply.
 _STATUS_FIXED_MASK, _STATUS_FIXED = 0x93, 0x12
 
-#: user_key -> the English sentence a person reads (Chinese in locale/zh_CN/.../health_core.po).
-USER_MESSAGES: dict[str, str] = {
-    "printer_offline": N_("The slip printer is not ready. Your result is saved; please ask staff for help."),
-    "printer_paper_out": N_("The slip printer is out of paper. Your result is saved; please ask staff for help."),
-}
-
 
 class PrinterOffline(ConnectionFailed):
     """The printer is unreachable or reports itself offline (cover open, error)."""
 
     user_key = "printer_offline"
+    user_message = N_("The slip printer is not ready. Your result is saved; please ask staff for help.")
 
 
 class PaperOut(DriverError):
     """The printer's paper sensor reports no paper."""
 
     user_key = "printer_paper_out"
+    user_message = N_("The slip printer is out of paper. Your result is saved; please ask staff for help.")
 
 
 @dataclass(frozen=True)

@@ -20,17 +20,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from drivers.errors import ConnectionFailed, InvalidResponse, UnsupportedFeature
 from drivers.messages import N_
 
-try:
-    import cv2
-except ImportError:  # opencv is an extra; the kiosk runs without a camera
-    cv2 = None
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -43,35 +39,47 @@ class MissingQrBackend(UnsupportedFeature):
     """OpenCV is not installed or lacks ``QRCodeDetectorAruco`` (needs OpenCV ≥ 4.8)."""
 
     user_key = "qr_unavailable"
+    user_message = N_("QR code scanning is not available on this station. Please use your card.")
 
 
 class QrSourceError(ConnectionFailed):
     """The camera (or file) cannot be opened or stopped delivering frames."""
 
     user_key = "camera_offline"
+    user_message = N_("The camera is not working right now. Please use your card or ask the staff.")
 
 
 class BadFrame(InvalidResponse):
     """A frame is not an image the decoder can use (wrong type, shape or depth)."""
 
-    user_key = "camera_offline"
-
-
-USER_MESSAGES: dict[str, str] = {
-    "qr_unavailable": N_("QR code scanning is not available on this station. Please use your card."),
-    "camera_offline": N_("The camera is not working right now. Please use your card or ask the staff."),
-}
+    user_key = QrSourceError.user_key
+    user_message = QrSourceError.user_message
 
 
 # -- decoding ---------------------------------------------------------------------------
 _local = threading.local()
 
 
+def _opencv():
+    """OpenCV, imported on first use: it costs about 60 MB and 0.4 s, which a kiosk without a camera
+    (and every other command that imports this module) does not pay.
+
+    Raises:
+        MissingQrBackend: OpenCV is not installed.
+    """
+    try:
+        import cv2
+    except ImportError:
+        raise MissingQrBackend("OpenCV is not installed (pip install opencv-python-headless)") from None
+    return cv2
+
+
 def _detector():
     """The calling thread's detector (OpenCV detectors are not safe to share between threads)."""
     det = getattr(_local, "detector", None)
     if det is None:
-        if cv2 is None or not hasattr(cv2, "QRCodeDetectorAruco"):
+        cv2 = _opencv()
+        if not hasattr(cv2, "QRCodeDetectorAruco"):
             raise MissingQrBackend("OpenCV with cv2.QRCodeDetectorAruco is required "
                                    "(pip install opencv-python-headless)")
         det = _local.detector = cv2.QRCodeDetectorAruco()
@@ -96,6 +104,8 @@ def decode_qr(frame: np.ndarray) -> list[str]:
         BadFrame: the frame is not such an image, or the detector rejected it.
         MissingQrBackend: OpenCV lacks the detector.
     """
+    import numpy as np
+
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
         raise BadFrame(f"frame must be a uint8 numpy array, not {type(frame).__name__}"
                        f"{'/' + str(frame.dtype) if isinstance(frame, np.ndarray) else ''}")
@@ -107,6 +117,7 @@ def decode_qr(frame: np.ndarray) -> list[str]:
     if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
         raise BadFrame(f"frame size {w}x{h} out of range")
     detector = _detector()
+    cv2 = _opencv()
     if h < 21 or w < 21:          # smaller than a version-1 QR at one pixel per module
         return []
     if frame.ndim == 3:
@@ -129,6 +140,7 @@ def decode_qr(frame: np.ndarray) -> list[str]:
 
 
 def _classic_decode(gray: np.ndarray) -> list[str]:
+    cv2 = _opencv()
     det = getattr(_local, "classic", None)
     if det is None:
         det = _local.classic = cv2.QRCodeDetector()
@@ -172,7 +184,7 @@ class _CaptureSource(FrameSource):
         super().__init__(description)
         self._target = target
         self._loop = loop
-        self._cap = cv2.VideoCapture(target)
+        self._cap = _opencv().VideoCapture(target)
         if not self._cap.isOpened():
             self._cap.release()
             raise QrSourceError(f"cannot open {description}")
@@ -185,7 +197,7 @@ class _CaptureSource(FrameSource):
             return frame
         if self.live:
             raise QrSourceError(f"{self.description} delivered no frame (unplugged or in use?)")
-        if self._loop and self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0):
+        if self._loop and self._cap.set(_opencv().CAP_PROP_POS_FRAMES, 0):
             ok, frame = self._cap.read()
             if ok and frame is not None:
                 return frame
@@ -228,6 +240,7 @@ class ImageFolderSource(FrameSource):
         self._next = 0
 
     def read(self) -> np.ndarray | None:
+        cv2 = _opencv()
         skipped = 0
         while skipped <= len(self.files):
             if self._next >= len(self.files):
@@ -258,8 +271,7 @@ def open_source(spec: int | str | Path, loop: bool = False) -> FrameSource:
         QrSourceError: nothing to open under that name.
         MissingQrBackend: OpenCV is not installed.
     """
-    if cv2 is None:
-        raise MissingQrBackend("OpenCV is not installed (pip install opencv-python-headless)")
+    _opencv()
     if isinstance(spec, int) or (isinstance(spec, str) and spec.strip().isdigit()):
         return CameraSource(int(spec))
     path = Path(spec).expanduser()

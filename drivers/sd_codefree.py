@@ -4,7 +4,7 @@ Port: the meter's USB cable is a Silicon Labs CP210x bridge (``hwgrep://10c4:ea6
 
 The meter starts each session itself when it is switched on with the cable plugged in: it
 sends a challenge, the host answers, the meter sends its reading count, and the host fetches
-the readings one by one (protocols.md §4.5). Each reading has the date and time to the minute,
+the readings one by one (docs/protocols.md §4.5). Each reading has the date and time to the minute,
 the value in mg/dL and a meal flag (none / before / after). The meter reports no serial number,
 firmware or unit. Measuring range 10–600 mg/dL [unconfirmed: from the maker's leaflet, not the
 protocol]; the protocol has no documented HI/LO marker, so a value outside the range is rejected.
@@ -17,7 +17,8 @@ from collections import deque
 from typing import ClassVar
 
 from drivers.errors import DeviceTimeout
-from drivers.glucose_common import Glucometer, MeterRecord, MeterSilent, NoNewReading, TruncatedTransfer
+from drivers.glucose_common import (Glucometer, MeterRecord, MeterSilent, MeterSimulation, NoNewReading,
+                                    TruncatedTransfer)
 from drivers.protocols import sdcodefree as proto
 from drivers.readings import Unit
 
@@ -28,6 +29,7 @@ class SdCodeFree(Glucometer):
     NAME: ClassVar[str] = "sd-codefree"
     MODEL: ClassVar[str] = "SD Biosensor SD CodeFree"
     BAUDRATE: ClassVar[int] = 38400
+    SIMULATION = MeterSimulation("sd-codefree")
     TIMEOUT: ClassVar[float] = 2.0
     RANGE_MG_DL: ClassVar[tuple[int, int]] = (10, 600)
     CLOCK_RESOLUTION: ClassVar[int] = 60

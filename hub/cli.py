@@ -25,7 +25,16 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub import schema
+from hub import reports_cli, schema
+from hub.database import HubError, make_engine
+from hub.metrics import HubMetrics, parse_listen
+from hub.publishing import publish
+from hub.service import Hub
+from hub.store import HubStore
+from hub.web import cli as web_cli
+from kiosk.journald import setup_journald
+from kiosk.sdnotify import Watchdog
+from sync.documents import DocumentKeyError, generate_signing_key, load_signing_key
 from sync.messages import ALL_STATIONS, DOCUMENT_TYPES, MessageError
 
 
@@ -80,8 +89,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--check", action="store_true",
                    help="only say where the schema stands; exit 0 when current, 1 when an upgrade is due, "
                         "2 when this hub cannot upgrade it")
-    from hub import reports_cli
-    from hub.web import cli as web_cli
     reports_cli.add_arguments(sub)          # report, certificate, review
     web_cli.add_arguments(sub)              # web, user
 
@@ -106,11 +113,6 @@ def _hub_kwargs(args) -> dict:
 
 
 def _run(args) -> int:
-    from hub.metrics import HubMetrics, parse_listen
-    from hub.service import Hub
-    from hub.store import HubStore
-    from kiosk.journald import setup_journald
-    from kiosk.sdnotify import Watchdog
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     name = args.name or f"hub-{os.getpid()}"
@@ -154,7 +156,6 @@ def _fmt(value) -> str:
 
 
 def _stations(args) -> int:
-    from hub.store import HubStore
     rows = HubStore(args.db, migrate=False).stations()
     if args.json:
         print(json.dumps(rows, default=_fmt, ensure_ascii=False, indent=1))
@@ -168,14 +169,11 @@ def _stations(args) -> int:
 
 
 def _publish(args) -> int:
-    from hub.publishing import publish
-    from hub.store import HubError, HubStore
     try:
         body = json.loads(Path(args.file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
-    from sync.documents import DocumentKeyError, load_signing_key
     try:
         key = load_signing_key(args.signing_key)
     except DocumentKeyError as exc:
@@ -195,7 +193,6 @@ def _publish(args) -> int:
 
 
 def _dead_letters(args) -> int:
-    from hub.store import HubError, HubStore
     if args.action == "replay":
         if not args.ids:
             print("name the dead letters to replay: yizhan hub dead-letters replay ID…", file=sys.stderr)
@@ -217,7 +214,6 @@ def _dead_letters(args) -> int:
 
 
 def _conflicts(args) -> int:
-    from hub.store import HubStore
     rows = HubStore(args.db, migrate=False).conflicts(args.station)
     for row in rows:
         print(f"{row['id']:>6} {_fmt(row['received_at'])} {row['station']:<16} {row['record_id']:<40} {row['kind']:<20} "
@@ -228,7 +224,6 @@ def _conflicts(args) -> int:
 
 
 def _keygen(args) -> int:
-    from sync.documents import DocumentKeyError, generate_signing_key
     try:
         public = generate_signing_key(args.signing_key)
     except DocumentKeyError as exc:
@@ -240,7 +235,6 @@ def _keygen(args) -> int:
 
 
 def _migrate(args) -> int:
-    from hub.database import HubError, make_engine
     engine = make_engine(args.db)
     try:
         if args.check:
@@ -267,9 +261,6 @@ def _migrate(args) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch ``yizhan hub <action>``."""
-    from hub import reports_cli
-    from hub.store import HubError
-    from hub.web import cli as web_cli
     if args.hub_command in reports_cli.COMMANDS:
         return reports_cli.run(args)
     if args.hub_command in web_cli.COMMANDS:

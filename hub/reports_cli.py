@@ -15,6 +15,11 @@ import argparse
 import sys
 from datetime import date
 
+from hub.database import HubError
+from hub.reports import ReportError, certificate, report_volunteers
+from hub.reviews import pending_reviews, reject_shift
+from hub.timebank import TimebankError, review_shift
+
 COMMANDS = ("report", "certificate", "review")
 DB_HELP = "SQLite file or SQLAlchemy URL (default hub.sqlite3)"
 
@@ -55,10 +60,6 @@ def add_arguments(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run one of the sub-commands; 0 on success, 1 for a refused request, 2 for bad input."""
-    from hub.store import HubError
-    from hub.reports import ReportError, certificate, report_volunteers
-    from hub.reviews import pending_reviews, reject_shift
-    from hub.timebank import TimebankError, review_shift
     try:
         if args.hub_command == "report":
             path = report_volunteers(args.db, args.month, args.format, args.out, tz=args.tz)

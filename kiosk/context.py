@@ -6,9 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.admin import PinGate
+from kiosk.identity import IdentityService
 from kiosk.journal import Journal
 from kiosk.session import Session
 from kiosk.settings import Settings
+from kiosk.timebank.catalog import load_roster
+from kiosk.timebank.service import TimeBank
 
 
 class StatusBoard:
@@ -63,15 +66,10 @@ def build_context(settings: Settings) -> KioskContext:
     Raises:
         JournalError: the journal cannot be opened (message says what to do).
     """
-    from kiosk.identity import IdentityService
-
     journal = Journal(settings.data_dir / Journal.FILENAME, settings.station.id)
     session = Session(default_language=settings.ui.language, lang=settings.ui.language)
     gate = PinGate(settings.secrets.admin_pin_hash, settings.admin.max_tries, settings.admin.lockout_s, journal)
     ctx = KioskContext(settings=settings, journal=journal, session=session, pin_gate=gate)
-    from kiosk.timebank.catalog import load_roster
-    from kiosk.timebank.service import TimeBank
-
     roster = lambda: load_roster(settings.data_dir, journal)  # noqa: E731  (hub roster + local registrations)
     ctx.services["identity"] = IdentityService(settings.secrets.district_key, journal, roster)
     ctx.services["timebank"] = TimeBank(journal, settings, roster)

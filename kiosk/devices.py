@@ -40,28 +40,19 @@ KINDS = ("bp", "glucose")
 
 Poster = Callable[[Callable[[], None]], None]
 
-#: user_key -> the English sentence a person reads (Chinese in locale/zh_CN/.../health_core.po).
-USER_MESSAGES: dict[str, str] = {
-    "device_busy": N_("The device is still busy with a measurement. Please wait a moment."),
-    "device_not_configured": N_("This device is not set up at this station. Please ask staff for help."),
-    "device_offline": N_("The device is not connected. Please check its cable, or ask staff for help."),
-    "device_timeout": N_("The device did not answer. Please try again, or ask staff for help."),
-    "device_garbled": N_("The device sent data that could not be read. Please try again."),
-    "device_error": N_("The device reported a problem. Please ask staff for help."),
-    "measure_again": N_("That did not work. Please measure again."),
-}
-
 
 class DeviceBusy(DriverError):
     """A measurement is already running on this device."""
 
     user_key = "device_busy"
+    user_message = N_("The device is still busy with a measurement. Please wait a moment.")
 
 
 class DeviceNotConfigured(DriverError):
     """No enabled device of this kind is configured (or its driver name is unknown)."""
 
     user_key = "device_not_configured"
+    user_message = N_("This device is not set up at this station. Please ask staff for help.")
 
 
 class MeasureJob:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from drivers.readings import MealContext
 from kiosk.i18n import N_
 
-# -- LOINC codes for the hub's FHIR Observation export (protocols.md §5.3) ----------------------
+# -- LOINC codes for the hub's FHIR Observation export (docs/protocols.md §5.3) ----------------------
 #: Blood pressure panel with all children optional; groups systolic and diastolic.
 LOINC_BP_PANEL = "85354-9"
 #: Systolic blood pressure.
@@ -56,9 +56,6 @@ GLUCOSE_URGENT_FROM = 16.7
 #: Systolic / diastolic mmHg at or above which the reading is urgent (grade 3).
 BP_URGENT_SYSTOLIC = 180
 BP_URGENT_DIASTOLIC = 110
-
-#: Range of glucose values any meter can report (mmol/L); outside it a number is not a reading.
-GLUCOSE_PLAUSIBLE_MMOL_L = (0.5, 50.0)
 
 SCREENING_NOTE = N_("This is a screening result, not a diagnosis. "
                     "Only a doctor can diagnose, after several measurements on different days.")
@@ -238,14 +235,3 @@ def assess_glucose(mmol_l: float, context: MealContext) -> Assessment:
         category = "glu_normal" if mmol_l < 11.1 else "glu_high"
     level, title, advice = _GLU_TEXT[category]
     return Assessment(category, level, level is Level.URGENT, title, advice)
-
-
-def glucose_range_ok(mmol_l: float, low: float = GLUCOSE_PLAUSIBLE_MMOL_L[0],
-                     high: float = GLUCOSE_PLAUSIBLE_MMOL_L[1]) -> bool:
-    """True if ``mmol_l`` is a number a meter could really have measured.
-
-    Args:
-        mmol_l: the value to check.
-        low, high: the meter's documented range (inclusive); defaults cover every meter.
-    """
-    return isinstance(mmol_l, (int, float)) and math.isfinite(mmol_l) and low <= mmol_l <= high

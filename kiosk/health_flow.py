@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from drivers.errors import DriverError
 from drivers.readings import BloodPressureReading, GlucoseReading, MealContext
@@ -52,7 +52,6 @@ def complete_measurement(ctx: KioskContext, reading: BloodPressureReading | Gluc
     if person is None:
         raise NoPerson("measurement finished without an identified person")
     if isinstance(reading, GlucoseReading) and context is not None and reading.meal is None:
-        from dataclasses import replace
         reading = replace(reading, meal=context)
     assessment = assess(reading, context)
     day = ctx.services.get("health_day")
@@ -93,12 +92,7 @@ def print_slip(ctx: KioskContext, outcome: MeasurementOutcome, post: Callable[[C
     return True
 
 
-def error_message(exc: DriverError) -> str:
-    """The English message id for a driver error: the driver family's table, else the device manager's."""
-    from drivers import bp_common, glucose_common
-    from kiosk.devices import USER_MESSAGES
-    key = getattr(exc, "user_key", "device_error")
-    for table in (bp_common.USER_MESSAGES, glucose_common.USER_MESSAGES, USER_MESSAGES):
-        if key in table:
-            return table[key]
-    return USER_MESSAGES["device_error"]
+def error_message(exc: Exception) -> str:
+    """The English message id to show for a failed measurement: the error's own ``user_message``
+    (any :class:`DriverError` has one), or the generic device message for anything else."""
+    return getattr(exc, "user_message", DriverError.user_message)

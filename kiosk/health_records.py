@@ -15,7 +15,7 @@ so the outbox sends it ahead of everything else. Its id is derived from the meas
 so a repeated call never doubles the alert either.
 
 :func:`to_fhir_observation` turns a measurement record into a FHIR R4 Observation (LOINC codes
-from protocols.md §5.3); the hub uses it for its export.
+from docs/protocols.md §5.3). No export calls it yet: it is the mapping a FHIR export will use.
 """
 from __future__ import annotations
 

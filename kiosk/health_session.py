@@ -27,43 +27,40 @@ from kiosk.i18n import N_
 from kiosk.journal import Journal
 from kiosk.records import Record
 
-#: user_key -> the English sentence a person reads (Chinese in locale/zh_CN/.../health_core.po).
-USER_MESSAGES: dict[str, str] = {
-    "session_already_open": N_("A screening day is already open. Close it before opening a new one."),
-    "session_no_resident": N_("Please ask the resident to tap their card first."),
-    "session_closed": N_("This screening day has already ended."),
-    "session_wrong_record": N_("This result belongs to another screening day."),
-}
-
 
 class HealthSessionError(Exception):
-    """Base of the session errors; ``user_key`` names the message to show."""
+    """Base of the session errors; ``user_message`` is what to show (translated when shown)."""
 
     user_key = "session_closed"
+    user_message = N_("This screening day has already ended.")
 
 
 class SessionAlreadyOpen(HealthSessionError):
     """Another session is open; resume it with :meth:`HealthCheckSession.current` or close it."""
 
     user_key = "session_already_open"
+    user_message = N_("A screening day is already open. Close it before opening a new one.")
 
 
 class NoResident(HealthSessionError):
     """A measurement came in before any resident tapped their card."""
 
     user_key = "session_no_resident"
+    user_message = N_("Please ask the resident to tap their card first.")
 
 
 class SessionClosed(HealthSessionError):
     """The session has ended; nothing more can be attributed to it."""
 
     user_key = "session_closed"
+    user_message = N_("This screening day has already ended.")
 
 
 class WrongSession(HealthSessionError):
     """A record that is not a measurement of this session was noted."""
 
     user_key = "session_wrong_record"
+    user_message = N_("This result belongs to another screening day.")
 
 
 @dataclass

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from drivers import idcard_sam, load_driver, pcsc, qr
 from kiosk.context import StatusBoard
 from kiosk.identity import IdentityService, Outcome
 from kiosk.settings import Settings
@@ -82,9 +83,9 @@ class IdentitySources:
             t = threading.Thread(target=self._idcard_loop, args=(idcard,), name="idcard", daemon=True)
             t.start()
             self._threads.append(t)
-        pcsc = devices.get("pcsc")
-        if pcsc and pcsc.enabled:
-            self._start_pcsc(pcsc)
+        contactless = devices.get("pcsc")
+        if contactless and contactless.enabled:
+            self._start_pcsc(contactless)
         camera = devices.get("camera")
         if camera and camera.enabled:
             self._start_camera(camera)
@@ -103,27 +104,23 @@ class IdentitySources:
 
     # -- resident ID card (serial SAM reader) ------------------------------------------------------
     def _idcard_loop(self, cfg) -> None:
-        from drivers import load_driver
-        from drivers.idcard_sam import CardError, CardPresented, CardRemoved, ReaderStatus, USER_MESSAGES
-
         reader_cls = load_driver("idcard", cfg.driver)
         reader = reader_cls(cfg.port, baudrate=cfg.baudrate or None, options=cfg.options)
         self.status.set("idcard", state="starting", driver=cfg.driver)
         try:
             for event in reader.events(self._stop):
-                if isinstance(event, CardPresented):
+                if isinstance(event, idcard_sam.CardPresented):
                     self.status.set("idcard", state="connected", driver=cfg.driver, card=True)
                     seen = event.timings.started
                     name = event.document.name if self.capture_names else ""
                     outcome = self.service.from_document(event.document)
                     del event   # the document (full number) goes no further than this frame
                     self._deliver(IdentityEvent(outcome, "idcard", seen, full_name=name))
-                elif isinstance(event, CardError):
-                    key = event.error.user_key
-                    self._deliver(SourceProblem("idcard", key, USER_MESSAGES.get(key, "")))
-                elif isinstance(event, ReaderStatus):
+                elif isinstance(event, idcard_sam.CardError):
+                    self._deliver(SourceProblem("idcard", event.error.user_key, event.error.user_message))
+                elif isinstance(event, idcard_sam.ReaderStatus):
                     self.status.set("idcard", state=event.state, driver=cfg.driver, detail=event.reason)
-                elif isinstance(event, CardRemoved):
+                elif isinstance(event, idcard_sam.CardRemoved):
                     self.status.set("idcard", state="connected", driver=cfg.driver, card=False)
         except Exception as exc:   # a bug here must not kill the kiosk; report it and stop the source
             log.exception("ID card source stopped")
@@ -133,34 +130,29 @@ class IdentitySources:
 
     # -- contactless (PC/SC) -------------------------------------------------------------------------
     def _start_pcsc(self, cfg) -> None:
-        from drivers.pcsc import USER_MESSAGES, CardError, CardTapped, PcscReader, ReaderStatus
-
         def on_event(event) -> None:
-            if isinstance(event, CardTapped):
+            if isinstance(event, pcsc.CardTapped):
                 outcome = self.service.from_card_uid(event.uid)
                 self._deliver(IdentityEvent(outcome, "pcsc", event.detected_at))
-            elif isinstance(event, CardError):
-                key = event.error.user_key
-                self._deliver(SourceProblem("pcsc", key, USER_MESSAGES.get(key, "")))
-            elif isinstance(event, ReaderStatus):
+            elif isinstance(event, pcsc.CardError):
+                self._deliver(SourceProblem("pcsc", event.error.user_key, event.error.user_message))
+            elif isinstance(event, pcsc.ReaderStatus):
                 self.status.set("pcsc", state=event.state, detail=event.detail[:200])
 
-        self._pcsc = PcscReader(reader_prefix=str(cfg.options.get("reader_prefix", "")), on_event=on_event)
+        self._pcsc = pcsc.PcscReader(reader_prefix=str(cfg.options.get("reader_prefix", "")), on_event=on_event)
         self._pcsc.start()
 
     # -- camera QR ------------------------------------------------------------------------------------
     def _start_camera(self, cfg) -> None:
-        from drivers.qr import QrScanner, ScannerStatus
-
         def on_result(decoded) -> None:
             outcome = self.service.from_token(decoded.text)
             self._deliver(IdentityEvent(outcome, "qr", decoded.captured_at))
 
-        def on_status(status: ScannerStatus) -> None:
+        def on_status(status: qr.ScannerStatus) -> None:
             self.status.set("camera", state=status.state, detail=status.detail[:200])
 
         spec: int | str = int(cfg.port) if cfg.port.isdigit() else cfg.port
-        self._qr = QrScanner(spec, on_result=on_result, on_frame=self.on_frame, on_status=on_status,
+        self._qr = qr.QrScanner(spec, on_result=on_result, on_frame=self.on_frame, on_status=on_status,
                              fps=float(cfg.options.get("fps", 10)), preview_every=int(cfg.options.get("preview_every", 2)),
                              loop=bool(cfg.options.get("loop", False)))
         self._qr.start()

@@ -18,6 +18,7 @@ from kiosk.privacy import age_band, age_on, mask_id_number, mask_name, person_ke
 from kiosk.records import ConsentDecision, ConsentWithdrawn, Visit
 from kiosk.roster import Roster
 from kiosk.session import Person
+from kiosk.tokens import TokenError, TokenExpired, verify_token
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,6 @@ class IdentityService:
 
     def from_token(self, text: str, now=None) -> Outcome:
         """A QR token issued by a station (``kiosk.tokens``)."""
-        from kiosk.tokens import TokenError, TokenExpired, verify_token
         try:
             token = verify_token(self._key, text, now=now)
         except TokenExpired:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from kiosk.i18n import N_
 from kiosk.journal import connect, migrate
 from kiosk.records import MAX_PAYLOAD_BYTES
 
@@ -50,6 +51,7 @@ class OutboxError(Exception):
     """The outbox cannot be read or written (the journal file is unusable)."""
 
     user_key = "sync_outbox_error"
+    user_message = N_("The upload queue cannot be read; call the administrator")
 
 
 @dataclass(frozen=True)

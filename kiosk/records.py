@@ -55,11 +55,6 @@ def payload_class(kind: str) -> type:
         raise UnknownRecordKind(kind) from None
 
 
-def known_kinds() -> list[str]:
-    """All registered kind names."""
-    return sorted(_KINDS)
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value

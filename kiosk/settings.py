@@ -289,7 +289,12 @@ def _migrate(doc: dict, src: str, errors: list[str]) -> dict:
     return doc
 
 
-def _load_secrets(path: Path, env: Mapping[str, str], demo: bool, errors: list[str]) -> Secrets:
+#: Secrets the kiosk cannot run without; a command that needs fewer names them (``load_settings(need=…)``).
+KIOSK_SECRETS = frozenset({"district_key", "admin_pin_hash"})
+
+
+def _load_secrets(path: Path, env: Mapping[str, str], demo: bool, errors: list[str],
+                  need: frozenset[str] = KIOSK_SECRETS) -> Secrets:
     data: dict = {}
     if path.exists():
         data = _read_toml(path, errors)
@@ -316,13 +321,13 @@ def _load_secrets(path: Path, env: Mapping[str, str], demo: bool, errors: list[s
         errors.append(f"{src}: district_key: must be hex (64 hex digits = 32 bytes)")
     if key_hex and len(key) < 16:
         errors.append(f"{src}: district_key: must be at least 32 hex digits (16 bytes)")
-    if not key_hex:
+    if not key_hex and "district_key" in need:
         errors.append(f"{src}: district_key: missing; set YIZHAN_DISTRICT_KEY or write it in {path}")
     pin = env.get("YIZHAN_ADMIN_PIN") or data.get("admin_pin")
     pin_hash = hash_pin(str(pin)) if pin else data.get("admin_pin_hash", "")
     if pin is not None and not (str(pin).isdigit() and 4 <= len(str(pin)) <= 12):
         errors.append(f"{src}: admin_pin: must be 4 to 12 digits")
-    if not pin_hash:
+    if not pin_hash and "admin_pin_hash" in need:
         errors.append(f"{src}: admin_pin_hash: missing; set YIZHAN_ADMIN_PIN or admin_pin_hash "
                       "(yizhan kiosk --hash-pin prints one)")
     return Secrets(district_key=key, mqtt_password=env.get("YIZHAN_MQTT_PASSWORD") or data.get("mqtt_password", ""),
@@ -330,7 +335,7 @@ def _load_secrets(path: Path, env: Mapping[str, str], demo: bool, errors: list[s
 
 
 def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False,
-                  env: Mapping[str, str] | None = None) -> Settings:
+                  env: Mapping[str, str] | None = None, need: frozenset[str] = KIOSK_SECRETS) -> Settings:
     """Load, merge, migrate and validate the settings.
 
     Args:
@@ -338,6 +343,9 @@ def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False
             mode, else ``config/station.toml``.
         demo: demo mode (simulated devices; generates demo secrets in the data directory).
         env: environment for overrides (default ``os.environ``).
+        need: the secrets this command cannot run without (a missing one is an error; a malformed
+            one always is). The kiosk needs the district key and the admin PIN hash; the outbox
+            publisher none (its broker password may be empty).
 
     Raises:
         ConfigError: with every problem found.
@@ -381,7 +389,7 @@ def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False
         credential = Path(env.get("CREDENTIALS_DIRECTORY", "")) / "secrets.toml"
         if env.get("CREDENTIALS_DIRECTORY") and credential.exists():     # systemd LoadCredential=secrets.toml:…
             secrets_path = credential
-        secrets = _load_secrets(secrets_path, env, demo, errors)
+        secrets = _load_secrets(secrets_path, env, demo, errors, frozenset(need))
     if errors:
         raise ConfigError(errors)
     return Settings(version=doc["version"], secrets=secrets, source=src, demo=demo, **built)

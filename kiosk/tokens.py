@@ -54,42 +54,38 @@ _B64_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class TokenError(ValueError):
-    """Base of every refusal of a token; screens show ``USER_MESSAGES[err.user_key]``."""
+    """Base of every refusal of a token; screens show its ``user_message`` (translated)."""
 
     user_key = "token_invalid"
+    user_message = N_("This QR code cannot be used here. Please ask the staff for help.")
 
 
 class TokenMalformed(TokenError):
     """The text is not a Yizhan token at all (wrong prefix, bad base64, bad payload, too long)."""
 
     user_key = "token_malformed"
+    user_message = N_("This is not a station QR code. Please show the QR code the station gave you.")
 
 
 class TokenForged(TokenError):
     """The signature does not match: the token was altered or signed with another key."""
 
     user_key = "token_forged"
+    user_message = N_("This QR code is not valid. Please ask the staff for a new one.")
 
 
 class TokenExpired(TokenError):
     """The token was genuine but its expiry has passed."""
 
     user_key = "token_expired"
+    user_message = N_("This QR code has expired. Please ask the staff for a new one.")
 
 
 class TokenNotYetValid(TokenError):
     """The token says it was issued in the future (a wrong clock on the issuing or this station)."""
 
     user_key = "token_not_yet_valid"
-
-
-USER_MESSAGES: dict[str, str] = {
-    "token_invalid": N_("This QR code cannot be used here. Please ask the staff for help."),
-    "token_malformed": N_("This is not a station QR code. Please show the QR code the station gave you."),
-    "token_forged": N_("This QR code is not valid. Please ask the staff for a new one."),
-    "token_expired": N_("This QR code has expired. Please ask the staff for a new one."),
-    "token_not_yet_valid": N_("This QR code is not valid yet. Please ask the staff to check the station clock."),
-}
+    user_message = N_("This QR code is not valid yet. Please ask the staff to check the station clock.")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from kivy.properties import StringProperty
 
 from kiosk.i18n import N_, Joined
 from screens.base import KioskScreen
+from sync.downlink import applied_versions
 
 #: Device slots and their states as staff read them (the status board's keys are English words).
 DEVICE_NAMES = {"idcard": N_("ID card reader"), "pcsc": N_("Contactless card reader"), "camera": N_("QR camera"),
@@ -54,7 +55,6 @@ class AdminScreen(KioskScreen):
         return self._("{device}: {state}", device=label, state=shown)
 
     def _sync_lines(self) -> str:
-        from sync.downlink import applied_versions
         publisher = self.ctx.services.get("publisher")
         versions = applied_versions(self.ctx.settings.data_dir)
         docs = ", ".join(f"{k} v{v}" for k, v in sorted(versions.items())) or self._("none yet")

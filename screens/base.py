@@ -8,6 +8,7 @@ from kivy.weakproxy import WeakProxy
 from kiosk.i18n import Msg, Text
 from screens import theme
 from screens.i18n import tr
+from screens.widgets import KButton
 
 
 class Presence:
@@ -113,7 +114,6 @@ class KioskScreen(Screen):
     def fill_demo_cards(self, box_id: str, *roles: str, new_card: bool = False) -> None:
         """Demo mode: buttons that place the sample cards fitting this wait, chosen by name (and,
         with ``new_card``, one that taps an unregistered contactless card); out of the tree otherwise."""
-        from screens.widgets import KButton
         demo = self.ctx.services.get("demo") if self.ctx is not None else None
         box = self.ids[box_id]
         box.clear_widgets()

@@ -7,6 +7,7 @@ from kivy.lang import Builder
 from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk.i18n import N_, Joined
+from kiosk.session import Person
 from screens import theme
 from screens.base import KioskScreen
 from screens.widgets import KButton
@@ -89,7 +90,6 @@ class GreetingScreen(KioskScreen):
         return ["", "declined", "volunteer"]
 
     def load_demo(self, state: str = "") -> None:
-        from kiosk.session import Person
         if state == "volunteer":
             self.ctx.session.begin("volunteer")
             self.ctx.session.identify(Person(role="volunteer", person_key="1" * 64, display_name="李*华",

@@ -8,6 +8,7 @@ from kivy.properties import OptionProperty, StringProperty
 
 from kiosk.health_session import HealthCheckSession
 from kiosk.i18n import N_
+from kiosk.identity import Identified, Refused
 from screens.base import KioskScreen
 
 NEED_STAFF = N_("Only a staff member or volunteer can open the screening day.")
@@ -46,7 +47,6 @@ class HealthDayScreen(KioskScreen):
 
     def on_identity(self, item) -> None:
         """A card tapped while this screen shows."""
-        from kiosk.identity import Identified, Refused
         outcome = getattr(item, "outcome", None)
         if isinstance(outcome, Refused):
             self.message = self._(outcome.message)

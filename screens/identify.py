@@ -10,6 +10,8 @@ from kivy.lang import Builder
 from kivy.properties import ColorProperty, NumericProperty, ObjectProperty, StringProperty
 
 from kiosk.i18n import N_
+from kiosk.identify_sources import SourceProblem
+from kiosk.identity import Identified, REFUSALS, Refused
 from screens import theme
 from screens.base import KioskScreen
 
@@ -65,8 +67,6 @@ class IdentifyScreen(KioskScreen):
     # -- events from the identity sources (UI thread) ---------------------------------------------
     def on_identity(self, item) -> None:
         """An :class:`IdentityEvent` or a :class:`SourceProblem` from a worker."""
-        from kiosk.identity import Identified, Refused
-        from kiosk.identify_sources import SourceProblem
 
         if isinstance(item, SourceProblem):
             self.show_message(self._(item.message) if item.message else
@@ -117,7 +117,6 @@ class IdentifyScreen(KioskScreen):
         return ["", "error", "expired", "offline"]
 
     def load_demo(self, state: str = "") -> None:
-        from kiosk.identity import REFUSALS
         self.enter(purpose="health")
         if state == "error":
             self.show_message(self._("The card could not be read. Please take it away and place it again."),

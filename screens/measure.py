@@ -8,8 +8,11 @@ from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.properties import NumericProperty, OptionProperty, StringProperty
 
+from drivers.bp_common import CuffLeak
 from drivers.errors import DriverError
 from drivers.readings import MealContext, Progress
+from kiosk.devices import DeviceNotConfigured
+from kiosk.health_flow import NoPerson, complete_measurement, error_message
 from kiosk.i18n import N_
 from screens.base import KioskScreen
 
@@ -79,8 +82,7 @@ class MeasureScreen(KioskScreen):
         """Start the measurement on the device manager's worker."""
         devices = self.ctx.services.get("devices")
         if devices is None:
-            from kiosk.devices import USER_MESSAGES
-            self._failed_text(self._(USER_MESSAGES["device_not_configured"]))
+            self._failed_text(self._(DeviceNotConfigured.user_message))
             return
         demo = self.ctx.services.get("demo")
         if demo is not None:
@@ -117,7 +119,6 @@ class MeasureScreen(KioskScreen):
 
     def on_result(self, reading) -> None:
         """The reading arrived (UI thread): journal it and show the result."""
-        from kiosk.health_flow import NoPerson, complete_measurement
         self._job = None
         self._cuff_trigger.cancel()
         self._stage_trigger.cancel()
@@ -130,7 +131,6 @@ class MeasureScreen(KioskScreen):
 
     def on_error(self, exc) -> None:
         """A typed driver error (UI thread)."""
-        from kiosk.health_flow import error_message
         self._job = None
         self._failed_text(self._(error_message(exc)))
 
@@ -167,8 +167,7 @@ class MeasureScreen(KioskScreen):
             self.cuff = 146
             self.stage_text = self._(STAGES["deflating"])
         elif state == "error":
-            from drivers.bp_common import USER_MESSAGES
-            self._failed_text(self._(next(iter(USER_MESSAGES.values()))))
+            self._failed_text(self._(CuffLeak.user_message))
 
 
 Builder.load_file(str(Path(__file__).with_name("measure.kv")))

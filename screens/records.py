@@ -6,6 +6,7 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import ListProperty, StringProperty
 
+from kiosk.health_records import recent_measurements
 from kiosk.i18n import Joined
 from screens import theme
 from screens.base import KioskScreen
@@ -23,7 +24,6 @@ class RecordsScreen(KioskScreen):
     glucose_refs = ListProperty([(7.0, theme.DANGER), (3.9, theme.WARN)])
 
     def enter(self, from_result: bool = False, **_params) -> None:
-        from kiosk.health_records import recent_measurements
         self.set_shown("back_to_result", from_result)
         person = self.ctx.session.person
         if person is None:

@@ -9,7 +9,9 @@ from kivy.metrics import dp
 from kivy.properties import OptionProperty, StringProperty
 
 from kiosk.i18n import N_
+from kiosk.identity import Identified, Refused
 from kiosk.privacy import mask_name
+from kiosk.timebank.errors import VolunteerError
 from screens import theme
 from screens.base import KioskScreen
 from screens.widgets import KButton
@@ -68,7 +70,6 @@ class RegisterScreen(KioskScreen):
 
     def on_identity(self, item) -> None:
         """The volunteer's ID card; in the rebind step, the new contactless card."""
-        from kiosk.identity import Identified, Refused
         outcome = getattr(item, "outcome", None)
         if self.phase == "rebind":
             if isinstance(outcome, Refused) and outcome.reason == "unknown_card" and outcome.detail:
@@ -125,7 +126,6 @@ class RegisterScreen(KioskScreen):
 
     def register(self) -> None:
         """Journal the registration (synced to the hub; usable here at once)."""
-        from kiosk.timebank.errors import VolunteerError
         if len(self.phone) != PHONE_DIGITS:
             self.message = self._("Please enter the 11-digit mobile number.")
             return
@@ -141,7 +141,6 @@ class RegisterScreen(KioskScreen):
         self.phase = "done"
 
     def _rebind(self, uid: str) -> None:
-        from kiosk.timebank.errors import VolunteerError
         try:
             self.ctx.services["timebank"].rebind_card(self._volunteer_id, new_card_uid=uid)
         except VolunteerError as exc:

@@ -6,9 +6,10 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ColorProperty, StringProperty
 
-from drivers.readings import BloodPressureReading, MealContext
-from kiosk.i18n import N_
+from drivers.readings import BloodPressureReading, DeviceInfo, GlucoseReading, MealContext, Unit
 from kiosk.health import Level
+from kiosk.health_flow import MeasurementOutcome, assess, print_slip
+from kiosk.i18n import N_
 from screens import theme
 from screens.base import KioskScreen
 
@@ -76,7 +77,6 @@ class ResultScreen(KioskScreen):
 
     def print_slip(self) -> None:
         """Print on the configured printer (worker thread); the button says how it went."""
-        from kiosk.health_flow import print_slip
         if self.outcome is None:
             return
         self.print_text = self._("Printing…")
@@ -97,8 +97,6 @@ class ResultScreen(KioskScreen):
         return ["", "high", "urgent", "glucose"]
 
     def load_demo(self, state: str = "") -> None:
-        from drivers.readings import DeviceInfo, GlucoseReading, MealContext, Unit
-        from kiosk.health_flow import MeasurementOutcome, assess
         device = DeviceInfo(driver="demo", model="Demo")
         if state == "glucose":
             reading = GlucoseReading(mmol_l=6.4, device_value=115, device_unit=Unit.MG_DL, device=device,

@@ -8,6 +8,9 @@ from kivy.lang import Builder
 from kivy.properties import OptionProperty, StringProperty
 
 from kiosk.i18n import N_
+from kiosk.identity import Identified
+from kiosk.timebank.errors import VolunteerError
+from kiosk.timebank.kinds import RATINGS
 from screens import theme
 from screens.base import KioskScreen
 from screens.widgets import KButton
@@ -84,7 +87,6 @@ class ServiceScreen(KioskScreen):
 
     def record(self) -> None:
         """Journal the service; then wait for the resident's card."""
-        from kiosk.timebank.errors import VolunteerError
         try:
             fixed = self._fixed_hours()
             minutes = self._minutes if fixed is None else round(fixed * 60)
@@ -99,7 +101,6 @@ class ServiceScreen(KioskScreen):
 
     def on_identity(self, item) -> None:
         """The resident's card while waiting for confirmation."""
-        from kiosk.identity import Identified
         outcome = getattr(item, "outcome", None)
         if self.phase != "confirm" or not isinstance(outcome, Identified):
             if outcome is not None and hasattr(outcome, "message"):
@@ -111,8 +112,6 @@ class ServiceScreen(KioskScreen):
 
     def rate(self, rating: int) -> None:
         """The resident tapped a face."""
-        from kiosk.timebank.errors import VolunteerError
-        from kiosk.timebank.kinds import RATINGS
         try:
             done = self.ctx.services["timebank"].confirm_service(self._pending.service_id, self._resident, rating)
         except VolunteerError as exc:

@@ -12,12 +12,12 @@ from kivy.properties import (BooleanProperty, ColorProperty, NumericProperty, Ob
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
-from kiosk.i18n import Translator
+from kiosk.i18n import N_, Translator
 from kiosk.idle import IdleTimer
-from kiosk.i18n import N_
-from screens import theme, widgets  # noqa: F401  (widgets: loads the shared widget rules)
+from screens import load_class, theme, widgets  # noqa: F401  (widgets: loads the shared widget rules)
 from screens.base import Presence
 from screens.i18n import tr
+from sync.publisher import LINE_OFFLINE, status_text
 
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
@@ -119,7 +119,6 @@ class Shell(FloatLayout):
     def screen(self, name: str):
         """The registered screen ``name``, built on first use."""
         if not self.manager.has_screen(name):
-            from screens import load_class
             self.manager.add_widget(load_class(self._registry[name])(name=name, ctx=self.ctx, nav=self))
         return self.manager.get_screen(name)
 
@@ -224,8 +223,6 @@ class Shell(FloatLayout):
         self._check_idle()
 
     def _update_sync(self) -> None:
-        from sync.publisher import USER_MESSAGES, status_text
-
         publisher = self.ctx.services.get("publisher")
         if publisher is not None:
             status = publisher.status()
@@ -233,7 +230,7 @@ class Shell(FloatLayout):
             self.sync_text = status_text(status, Translator(tr.lang))
         else:                               # no hub configured: records queue until there is one
             self.sync_online = False
-            self.sync_text = tr._(USER_MESSAGES["sync_offline"], count=self._queued_cache())
+            self.sync_text = tr._(LINE_OFFLINE, count=self._queued_cache())
         self.sync_color = theme.ONLINE if self.sync_online else theme.OFFLINE
         self.sync_icon = "online" if self.sync_online else "offline"
 

@@ -7,6 +7,9 @@ from kivy.lang import Builder
 from kivy.properties import OptionProperty, StringProperty
 
 from kiosk.i18n import N_, Joined
+from kiosk.timebank.errors import InsufficientBalance, NotRegistered, VolunteerError
+from kiosk.timebank.results import (CheckedInElsewhere, CheckedOut, Ignored, NeedsCheckIn, NotAVolunteer,
+                                    ServiceSummary, VolunteerStatus)
 from screens import theme
 from screens.base import KioskScreen
 from screens.widgets import KButton
@@ -49,7 +52,6 @@ class VolunteerScreen(KioskScreen):
 
     def refresh(self) -> None:
         """Read the volunteer's status from the time bank."""
-        from kiosk.timebank.errors import NotRegistered
         person = self.ctx.session.person
         if person is None:
             return
@@ -85,8 +87,6 @@ class VolunteerScreen(KioskScreen):
     # -- actions ------------------------------------------------------------------------------------
     def primary(self) -> None:
         """Check in (after choosing a team) or check out."""
-        from kiosk.timebank.errors import VolunteerError
-        from kiosk.timebank.results import CheckedInElsewhere, CheckedOut, Ignored, NeedsCheckIn, NotAVolunteer
         person = self.ctx.session.person
         if person is None:
             return
@@ -141,7 +141,6 @@ class VolunteerScreen(KioskScreen):
 
     def confirm_check_in(self) -> None:
         """Start the shift with the chosen team and activity."""
-        from kiosk.timebank.errors import VolunteerError
         try:
             done = self.ctx.services["timebank"].check_in(self.ctx.session.person, self._team, self._activity)
         except VolunteerError as exc:
@@ -186,7 +185,6 @@ class VolunteerScreen(KioskScreen):
 
     def confirm_spend(self) -> None:
         """Journal the spend movement; refused below the configured balance limit."""
-        from kiosk.timebank.errors import InsufficientBalance, VolunteerError
         name = next((s.name for s in self._spend_services if s.id == self._spend_service), self._spend_service)
         try:
             moved = self.ctx.services["timebank"].spend(self.ctx.session.person, self._spend_hours, name)
@@ -214,7 +212,6 @@ class VolunteerScreen(KioskScreen):
     def load_demo(self, state: str = "") -> None:
         from datetime import datetime, timedelta, timezone
 
-        from kiosk.timebank.results import NeedsCheckIn, ServiceSummary, VolunteerStatus
         now = datetime.now(timezone.utc)
         services = (ServiceSummary("s0", "陪同就医", now - timedelta(hours=3), 2.0, False, None),
                     ServiceSummary("s1", "代购", now - timedelta(days=1), 1.0, True, 5),

@@ -8,6 +8,8 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import OptionProperty, StringProperty
 
+from kiosk.identity import Identified
+from kiosk.journal import ERASABLE_KINDS
 from screens.base import KioskScreen
 
 
@@ -37,8 +39,6 @@ class WithdrawScreen(KioskScreen):
 
     def on_identity(self, item) -> None:
         """The person's card while waiting for it."""
-        from kiosk.identity import Identified
-        from kiosk.journal import ERASABLE_KINDS
         outcome = getattr(item, "outcome", None)
         if self.phase != "tap":
             return

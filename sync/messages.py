@@ -52,6 +52,7 @@ class MessageError(Exception):
     """A message cannot be accepted; the text says why (stored as the dead-letter reason)."""
 
     user_key = "sync_bad_message"
+    user_message = N_("A sync message was malformed and was set aside.")
 
 
 class MessageTooLarge(MessageError):
@@ -74,16 +75,11 @@ class StationMismatch(MessageError):
     """The station in the payload is not the station of the topic it arrived on."""
 
     user_key = "sync_station_mismatch"
+    user_message = N_("A message claimed to come from another station and was set aside.")
 
 
 class PrivacyRejected(MessageError):
     """The message carries a full ID number; it is refused."""
-
-
-USER_MESSAGES = {
-    "sync_bad_message": N_("A sync message was malformed and was set aside."),
-    "sync_station_mismatch": N_("A message claimed to come from another station and was set aside."),
-}
 
 
 def valid_station_id(station: Any) -> bool:

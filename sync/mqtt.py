@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
-from paho.mqtt.packettypes import PacketTypes
+from typing import TYPE_CHECKING
 
 from sync.messages import ALL_STATIONS, valid_station_id
+
+if TYPE_CHECKING:
+    import paho.mqtt.client as mqtt
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,6 @@ Handler = Callable[[str, str, bytes, bool], None]
 
 class MqttError(Exception):
     """Base of the wrapper's errors."""
-
-    user_key = "sync_offline"
 
 
 class TopicError(MqttError, ValueError):
@@ -113,7 +111,10 @@ class MqttLink:
         self._started = False
         self.generation = 0
         self.last_error = ""
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        # paho (about 12 MB and 0.2 s to import) loads with the first link, after the kiosk's first frame.
+        import paho.mqtt.client as mqtt
+
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         if log.isEnabledFor(logging.DEBUG):
             # paho repeats "not connected" at ERROR level on every retry; this wrapper logs
             # availability once, so paho's own log is only wanted when debugging.
@@ -179,6 +180,8 @@ class MqttLink:
         if self._started:
             return
         self._started = True
+        from paho.mqtt.client import PacketTypes, Properties
+
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 0
         self._client.connect_async(self.host, self.port, keepalive=self.keepalive, clean_start=True,
@@ -231,6 +234,8 @@ class MqttLink:
         topic = self.topic(suffix, station)
         if not self.connected:
             raise NotConnected(f"not connected to {self.host}:{self.port}")
+        import paho.mqtt.client as mqtt
+
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             raise NotConnected(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
@@ -321,7 +326,9 @@ def _raw_subscriber(host: str, port: int, topic: str, count: int) -> int:
         if len(seen) >= count:
             done.set()
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"raw-sub-{port}", protocol=mqtt.MQTTv5)
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"raw-sub-{port}", protocol=mqtt.MQTTv5)
     client.on_connect, client.on_subscribe, client.on_message = on_connect, on_subscribe, on_message
     client.connect(host, port)
     deadline = time.monotonic() + 120
@@ -345,7 +352,9 @@ def raw_qos1_rate(host: str, port: int, count: int, size: int) -> dict:
     try:
         if sub.stdout.readline().strip() != "ready":
             raise MqttError("the raw benchmark subscriber did not start")
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"raw-pub-{port}", protocol=mqtt.MQTTv5)
+        import paho.mqtt.client as mqtt
+
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"raw-pub-{port}", protocol=mqtt.MQTTv5)
         client.connect(host, port)
         client.loop_start()
         filler = b"x" * max(0, size - 16)

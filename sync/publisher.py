@@ -38,15 +38,12 @@ try:
 except Exception:
     APP_VERSION = "0"
 
-USER_MESSAGES = {
-    "sync_online": N_("Online"),
-    "sync_online_queued": N_("Online, {count} records to upload"),
-    "sync_offline": N_("Offline, {count} records queued"),
-    "sync_rejected": N_("The hub refused {count} records; call the administrator"),
-    "sync_disabled": N_("Sync is off"),
-    "sync_queue_warn": N_("Many records are waiting to be uploaded; check the network"),
-    "sync_outbox_error": N_("The upload queue cannot be read; call the administrator"),
-}
+#: The header's sync line in each state (``{count}``: records waiting), as message ids.
+LINE_ONLINE = N_("Online")
+LINE_ONLINE_QUEUED = N_("Online, {count} records to upload")
+LINE_OFFLINE = N_("Offline, {count} records queued")
+LINE_DISABLED = N_("Sync is off")
+LINE_REJECTED = N_("The hub refused {count} records; call the administrator")
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -71,22 +68,21 @@ class SyncStatus:
     rejected: int = 0
 
     @property
-    def message_key(self) -> str:
-        """The ``USER_MESSAGES`` key of the header line."""
+    def line(self) -> str:
+        """The message id of the header line (format it with ``count=queue_depth``)."""
         if not self.enabled:
-            return "sync_disabled"
+            return LINE_DISABLED
         if not self.connected:
-            return "sync_offline"
+            return LINE_OFFLINE
         if self.rejected:
-            return "sync_rejected"
-        return "sync_online_queued" if self.queue_depth else "sync_online"
+            return LINE_REJECTED
+        return LINE_ONLINE_QUEUED if self.queue_depth else LINE_ONLINE
 
 
 def status_text(status: SyncStatus, translator: Translator | None = None) -> str:
     """The header line, e.g. "已联网" or "离线，12 条待上传"."""
     tr = translator or Translator()
-    count = status.rejected if status.message_key == "sync_rejected" else status.queue_depth
-    return tr._(USER_MESSAGES[status.message_key], count=count)
+    return tr._(status.line, count=status.rejected if status.line == LINE_REJECTED else status.queue_depth)
 
 
 @dataclass

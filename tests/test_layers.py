@@ -97,3 +97,12 @@ def test_the_core_never_imports_kivy():
                  and any(line.strip().startswith(("import kivy", "from kivy"))
                          for line in path.read_text(encoding="utf-8").splitlines())]
     assert not offenders, offenders
+
+
+def test_no_function_level_import_of_a_project_module():
+    """An import inside a function may only load a heavy optional third-party library, never a project
+    module: a project module is imported at the top, and one that would pull a heavy library imports
+    that library inside its own functions instead."""
+    inside = sorted({f"{MODULES[name].relative_to(ROOT)}:{line} {target}"
+                     for name, imports in IMPORTS.items() for target, top, line in imports if not top})
+    assert not inside, "function-level imports of project modules:\n" + "\n".join(inside)

@@ -12,11 +12,24 @@ import dataclasses
 import json
 import statistics
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
+import cv2
+
+from app.kiosk_app import HeadlessShell
+from drivers.pcsc import CardTapped, PcscReader, list_readers
 from drivers.protocols import sam
+from drivers.qr import QrScanner
+from drivers.sim.idcard import SAMPLE_CARDS, IdCardSimulator
+from drivers.sim.pcsc import VirtualCard
+from drivers.sim.qr import make_token_image
+from kiosk.context import build_context
+from kiosk.identify_sources import IdentityEvent, IdentitySources
+from kiosk.settings import DeviceSettings, load_settings
+from kiosk.tokens import issue_token
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,14 +47,6 @@ def wire_seconds(baud: int) -> float:
     responses = (len(sam.build_response(0x9F, bytes(4))) + len(sam.build_response(0x90, bytes(8)))
                  + len(sam.build_response(0x90, bytes(4 + sam.TEXT_SIZE + sam.PHOTO_SIZE))))
     return (requests + responses) * 10 / baud
-
-
-def _greeting_drawn_after(h, start_flips: int) -> float | None:
-    """Monotonic time of the first frame drawn with the greeting showing."""
-    if h.shell.manager.current != "greeting":
-        return None
-    later = h.flips[start_flips:]
-    return later[-1] if later else None
 
 
 def _measure_until_greeting(h, trigger, timeout: float = 10.0) -> float:
@@ -67,12 +72,6 @@ def _start_at_identify(h, purpose: str = "records") -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Measure and print one JSON object."""
-    from drivers.sim.idcard import SAMPLE_CARDS, IdCardSimulator
-    from app.kiosk_app import HeadlessShell
-    from kiosk.context import build_context
-    from kiosk.identify_sources import IdentitySources
-    from kiosk.settings import DeviceSettings, load_settings
-
     result: dict = {"runs": args.runs, "baud": args.baud, "poll_s": args.poll}
     with tempfile.TemporaryDirectory(prefix="yizhan-bench-") as tmp:
         settings = load_settings(demo=True, env={"YIZHAN_DATA_DIR": str(Path(tmp) / "data")})
@@ -125,13 +124,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _bench_qr(h, settings, service, runs: int) -> dict:
     """QR: a frame with a valid token in hand (decoded on the worker) → greeting drawn."""
-    import threading
-
-    from drivers.qr import QrScanner
-    from drivers.sim.qr import make_token_image
-    from kiosk.identify_sources import IdentityEvent
-    from kiosk.tokens import issue_token
-
     key = settings.secrets.district_key
     person_key = "ab" * 32
     image = make_token_image(issue_token(key, "resident", person_key, timedelta(days=1), settings.station.id))
@@ -150,7 +142,6 @@ def _bench_qr(h, settings, service, runs: int) -> dict:
             h.post(lambda: h.shell.on_identity_event(IdentityEvent(outcome, "qr", decoded.captured_at)))
 
         folder = Path(tempfile.mkdtemp(prefix="yizhan-qr-"))
-        import cv2
         cv2.imwrite(str(folder / "0001.png"), image)
         scanner = QrScanner(str(folder), on_result=on_result, fps=None)
         try:
@@ -164,17 +155,13 @@ def _bench_qr(h, settings, service, runs: int) -> dict:
 def _bench_pcsc(h, settings, service, tmp) -> dict:
     """PC/SC: virtual card connected to vpcd → greeting drawn (pcscd's own polling dominates)."""
     try:
-        from drivers.pcsc import CardTapped, PcscReader, list_readers
-        from drivers.sim.pcsc import VirtualCard
         if not any(r.startswith("Virtual PCD") for r in list_readers()):
             return {"pcsc": "skipped: no Virtual PCD reader (start pcscd with vsmartcard-vpcd)"}
     except Exception as exc:
         return {"pcsc": f"skipped: {type(exc).__name__}: {exc}"}
-    import json as _json
     roster = Path(settings.data_dir) / "roster.json"
-    roster.write_text(_json.dumps({"volunteers": [{"id": "B1", "name": "测试", "card_uid": "04A1B2C3"}]}),
+    roster.write_text(json.dumps({"volunteers": [{"id": "B1", "name": "测试", "card_uid": "04A1B2C3"}]}),
                       encoding="utf-8")
-    from kiosk.identify_sources import IdentityEvent
 
     def on_event(event):
         if isinstance(event, CardTapped):

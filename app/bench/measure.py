@@ -12,12 +12,21 @@ import dataclasses
 import json
 import statistics
 import tempfile
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-BP = ("maibobo", "oem-nibp", "omron-hbp9030", "ascii-line")
-GLUCOSE = ("onetouch-ultra2", "astm", "sd-codefree")
+from app.kiosk_app import HeadlessShell, start_device_services
+from drivers import driver_names
+from drivers.readings import MealContext
+from drivers.sim.bp import PUSH_PROTOCOLS, BpSimulator
+from drivers.sim.glucose import GlucoseSimulator
+from kiosk.context import build_context
+from kiosk.session import Person
+from kiosk.settings import DeviceSettings, load_settings
+
+#: Every registered blood-pressure and glucose driver (each has a simulator, see drivers/sim/).
+BP = tuple(driver_names("bp"))
+GLUCOSE = tuple(driver_names("glucose"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,19 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _one_driver(name: str, runs: int, tmp: Path) -> dict:
-    from drivers.readings import MealContext
-    from drivers.sim.bp import PUSH_PROTOCOLS
-    from app.kiosk_app import HeadlessShell, start_device_services
-    from kiosk.context import build_context
-    from kiosk.session import Person
-    from kiosk.settings import DeviceSettings, load_settings
-
     kind = "bp" if name in BP else "glucose"
     if kind == "bp":
-        from drivers.sim.bp import BpSimulator
         sim = BpSimulator(name, link=str(tmp / name), step_s=0.02).start()
     else:
-        from drivers.sim.glucose import GlucoseSimulator
         sim = GlucoseSimulator(name, link=str(tmp / name)).start()
     settings = load_settings(demo=True, env={"YIZHAN_DATA_DIR": str(tmp / f"data-{name}")})
     settings = dataclasses.replace(settings, devices={kind: DeviceSettings(driver=name, port=sim.path)})

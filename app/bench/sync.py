@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -19,6 +20,7 @@ from kiosk.settings import load_settings
 from app.bench.fill import fill
 from app.demo_hub import HubProcess, LocalBroker
 from sync.mqtt import raw_qos1_rate
+from sync.publisher import Publisher
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +43,6 @@ def _hub_counts(db: Path, station: str) -> tuple[int, int, int]:
 
 def bench(records: int, batch_size: int, workdir: Path, window: int = 4) -> dict:
     """Run the benchmark in ``workdir``; returns the result fields."""
-    from sync.publisher import Publisher
     station = "bench-001"
     data = workdir / "kiosk"
     fill(data, records, station)
@@ -90,7 +91,6 @@ def run(args: argparse.Namespace) -> int:
         result = bench(args.records, args.batch_size, tmp, args.window)
     finally:
         if not args.keep:
-            import shutil
             shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result))
     return 0 if result["lost"] == 0 and result["duplicates"] == 0 else 1

@@ -12,9 +12,10 @@ import time
 from typing import Any
 
 from drivers import UnknownDriver, driver_names, load_driver
-from drivers.bp_common import USER_MESSAGES, DriverConfigError
+from drivers.bp_common import DriverConfigError
 from drivers.errors import DriverError
 from drivers.readings import BloodPressureReading, Unit
+from kiosk.health import assess_bp
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,10 +41,6 @@ def reading_json(reading: BloodPressureReading) -> dict[str, Any]:
         "device_seq": reading.device_seq,
         "flags": sorted(reading.flags),
     }
-    try:
-        from kiosk.health import assess_bp
-    except ImportError:
-        return out
     assessment = assess_bp(reading.systolic, reading.diastolic)
     out["category"] = assessment.category
     out["urgent"] = assessment.urgent
@@ -81,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         device = cls(args.port, baudrate=args.baud, options=options)
     except DriverConfigError as exc:
-        return _fail(2, USER_MESSAGES.get(exc.user_key, "configuration error"), exc)
+        return _fail(2, exc.user_message, exc)
     if hasattr(device, "MEASURE_TIMEOUT"):
         device.MEASURE_TIMEOUT = args.timeout
     t0 = time.perf_counter()
@@ -94,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
             device.close()
         t2 = time.perf_counter()
     except DriverError as exc:
-        return _fail(1, USER_MESSAGES.get(exc.user_key) or str(exc), exc)
+        return _fail(1, exc.user_message, exc)
     out = {"driver": args.driver, "port": args.port, **reading_json(reading)}
     timings = {"open": round((t1 - t0) * 1000, 3), "measure": round((t2 - t1) * 1000, 3)}
     if getattr(device, "last_timing", None):

@@ -15,6 +15,9 @@ from datetime import datetime
 
 from drivers import UnknownDriver, driver_names, load_driver
 from drivers.errors import DriverError
+from drivers.readings import MealContext
+from kiosk.health import assess_glucose
+from kiosk.i18n import gettext
 
 CONTEXTS = ("fasting", "after_meal_2h", "random")
 
@@ -63,11 +66,6 @@ def run(args: argparse.Namespace) -> int:
     if args.timeout <= 0:
         return _usage("--timeout must be positive")
 
-    from drivers.glucose_common import USER_MESSAGES
-    from drivers.readings import MealContext
-    from kiosk.health import assess_glucose
-    from kiosk.i18n import gettext
-
     started = time.monotonic()
     device = cls(args.port, baudrate=args.baud, options={"measure_timeout": args.timeout})
     try:
@@ -78,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             device.close()
     except DriverError as exc:
-        message = USER_MESSAGES.get(exc.user_key)
+        message = exc.user_message
         _print({"ok": False, "driver": args.driver, "port": args.port, "error": type(exc).__name__,
                 "user_key": exc.user_key, "detail": str(exc),
                 "message": message, "message_zh": gettext(message) if message else None,

@@ -17,6 +17,8 @@ from datetime import date
 from pathlib import Path
 
 from drivers.errors import DriverError, UnsupportedFeature
+from drivers.idcard_sam import IdCardReader
+from drivers.protocols.sam import SamStatusError
 from kiosk.privacy import mask_id_number, mask_name, person_key, redact_id_numbers
 
 PROG = "yizhan probe idcard"
@@ -73,9 +75,6 @@ def probe(args: argparse.Namespace, key: bytes | None) -> dict:
     Raises:
         DriverError: any device failure, typed.
     """
-    from drivers.idcard_sam import IdCardReader
-    from drivers.protocols.sam import SamStatusError
-
     with IdCardReader(args.port, baudrate=args.baud) as reader:
         try:
             sam_id: str | None = reader.sam_id()

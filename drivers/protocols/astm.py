@@ -1,6 +1,6 @@
 """ASTM E1381 (low level, LIS1) framing and E1394 (LIS2) records, as glucometers send them.
 
-Device facts (protocols.md §4.7):
+Device facts (docs/protocols.md §4.7):
 
 * A frame is ``STX FN text (ETB|ETX) C1 C2 CR LF``. ``FN`` is an ASCII digit; the first frame
   of a transfer is ``1``, then counting modulo 8 (``…7 0 1…``). ``text`` is at most 240

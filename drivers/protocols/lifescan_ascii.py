@@ -1,6 +1,6 @@
 """LifeScan ASCII serial protocol (OneTouch Ultra / Ultra 2), framing and record parsing.
 
-Device facts (protocols.md §4.2, from glucometerutils' otultra2 driver and its tests):
+Device facts (docs/protocols.md §4.2, from glucometerutils' otultra2 driver and its tests):
 
 * every command is sent as ``DC1 CR <cmd> CR`` (``11 0D … 0D``);
 * every reply line is ``<text> <CCCC>`` ended by CR (the meter adds LF), where ``CCCC`` is four

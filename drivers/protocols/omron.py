@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from drivers.errors import InvalidResponse
+from drivers.messages import N_
 
 LINE_LEN = 53
 _FIELD_START, _FIELD_END = 17, 37
@@ -44,6 +45,8 @@ class WrongFormat(InvalidResponse):
     """The monitor prints one of its other output formats, not format 5."""
 
     user_key = "bp_wrong_format"
+    user_message = N_("The blood-pressure monitor sends an unsupported format. Please ask staff to check its "
+                      "settings.")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Host protocol of the resident ID card security module (SAM), GA/T 467 "业务终端接口".
 
 Every serial resident ID card reader built around a SAM_A/SAM_V module speaks these frames
-(protocols.md §1.2–1.5):
+(docs/protocols.md §1.2–1.5):
 
 * command: ``AA AA AA 96 69 | Len1 Len2 | CMD Para Data… | CHK``
 * response: ``AA AA AA 96 69 | Len1 Len2 | SW1 SW2 SW3 Data… | CHK``
@@ -33,7 +33,7 @@ MIN_RESPONSE_LENGTH = 4
 #: Bytes the reader may skip looking for a preamble before it calls the line garbled.
 MAX_SKIP = 4096
 
-# Commands as (CMD, Para), protocols.md §1.3.
+# Commands as (CMD, Para), docs/protocols.md §1.3.
 RESET_SAM = (0x10, 0xFF)
 SAM_STATUS = (0x11, 0xFF)
 SAM_ID = (0x12, 0xFF)
@@ -51,7 +51,7 @@ SW3_OK = 0x90
 SW3_FIND_OK = 0x9F
 SW3_NO_CONTENT = 0x91
 
-#: Size of the text block and photo in a read response (protocols.md §1.5).
+#: Size of the text block and photo in a read response (docs/protocols.md §1.5).
 TEXT_SIZE = 256
 PHOTO_SIZE = 1024
 
@@ -165,7 +165,7 @@ def _sync_offset(buf: bytes) -> int:
 def read_frame(read_exact: Callable[[int], bytes], max_skip: int = MAX_SKIP) -> bytes:
     """Read one response frame from a byte source, skipping garbage before the preamble.
 
-    The strategy every implementation shares (protocols.md §1.2): read 7 bytes, find the
+    The strategy every implementation shares (docs/protocols.md §1.2): read 7 bytes, find the
     preamble, take the big-endian length ``L``, read ``L`` more bytes, check the XOR.
 
     Args:
@@ -198,7 +198,7 @@ def read_frame(read_exact: Callable[[int], bytes], max_skip: int = MAX_SKIP) -> 
 
 
 # ---------------------------------------------------------------------------------------------
-# Status byte SW3 → typed errors (protocols.md §1.4)
+# Status byte SW3 → typed errors (docs/protocols.md §1.4)
 
 class SamStatusError(DeviceReportedError):
     """The reader answered with a failure status byte SW3.
@@ -208,6 +208,7 @@ class SamStatusError(DeviceReportedError):
     """
 
     user_key = "idcard_reader_fault"
+    user_message = N_("The ID card reader has a fault. Please ask the staff for help.")
 
     def __init__(self, sw3: int, meaning: str, sw1: int = 0, sw2: int = 0) -> None:
         self.sw1, self.sw2, self.sw3 = sw1, sw2, sw3
@@ -219,57 +220,57 @@ class NoCard(SamStatusError):
     """No card in the field (find card failed, SW3 80)."""
 
     user_key = "idcard_no_card"
+    user_message = N_("Please place your ID card on the reader.")
 
 
 class SelectFailed(SamStatusError):
     """The card was found but could not be selected (SW3 81): usually moved or half on the reader."""
 
     user_key = "idcard_select_failed"
+    user_message = N_("The card could not be read. Please lift it and place it flat on the reader again.")
 
 
 class ReadFailed(SamStatusError):
     """Reading the card failed (SW3 41, 47): usually pulled away during the read."""
 
     user_key = "idcard_read_failed"
+    user_message = N_("Reading the card was interrupted. Please keep the card still on the reader.")
 
 
 class CardAuthFailed(SamStatusError):
     """Card and SAM did not authenticate each other, or the data failed verification (31, 32, 33)."""
 
     user_key = "idcard_auth_failed"
+    user_message = N_("This card could not be verified. Please ask the staff for help.")
 
 
 class WrongCard(SamStatusError):
     """A card the SAM does not recognise (SW3 40): a bank card, a transit card…"""
 
     user_key = "idcard_wrong_card"
+    user_message = N_("This is not an identity card. Please use your resident ID card or residence permit.")
 
 
 class NoContent(SamStatusError):
     """The card holds no content for the item asked (SW3 91), e.g. no appended address."""
 
     user_key = "idcard_no_content"
+    user_message = N_("The card holds no data for this item.")
 
 
 class CommandRejected(SamStatusError):
     """The module rejected the host's frame (checksum 10, length 11, command 21): a driver bug or line noise."""
 
-    user_key = "idcard_reader_fault"
-
 
 class SamFault(SamStatusError):
     """The SAM itself is unusable: self-test failed, not authorised, unrecognised error (23, 24, 60, 66)."""
-
-    user_key = "idcard_reader_fault"
 
 
 class UnknownStatus(SamStatusError):
     """A status byte that is not in the protocol table."""
 
-    user_key = "idcard_reader_fault"
 
-
-#: SW3 -> (meaning, error class), from protocols.md §1.4.
+#: SW3 -> (meaning, error class), from docs/protocols.md §1.4.
 STATUS_TABLE: dict[int, tuple[str, type[SamStatusError]]] = {
     0x10: ("checksum error in the frame received from the host", CommandRejected),
     0x11: ("length error in the frame received from the host", CommandRejected),
@@ -330,7 +331,7 @@ class CardData:
 def split_card_data(data: bytes, fingerprint: bool) -> CardData:
     """Split the data of a ``30 01`` / ``30 10`` response into text, photo and fingerprint.
 
-    Layout (protocols.md §1.5): textLen(2) photoLen(2) [fpLen(2)] text photo [fingerprint],
+    Layout (docs/protocols.md §1.5): textLen(2) photoLen(2) [fpLen(2)] text photo [fingerprint],
     lengths big-endian.
 
     Args:
@@ -361,7 +362,7 @@ def format_sam_id(data: bytes) -> str:
     """Format the 16 data bytes of the ``12 FF`` answer the way vendor tools print them.
 
     ``D2(b0) "." D2(b2) "-" int32LE(b4) "-" D9(int32LE(b8)) "-" D9(int32LE(b12))``
-    (protocols.md §1.10; the meaning of each part is unconfirmed).
+    (docs/protocols.md §1.10; the meaning of each part is unconfirmed).
 
     Raises:
         InvalidResponse: fewer than 16 bytes.
@@ -372,13 +373,3 @@ def format_sam_id(data: bytes) -> str:
     return f"{data[0]:02d}.{data[2]:02d}-{le[0]}-{le[1]:09d}-{le[2]:09d}"
 
 
-#: user_key -> English message id (Chinese in kiosk/locale/zh_CN/LC_MESSAGES/idcard.po).
-USER_MESSAGES: dict[str, str] = {
-    "idcard_no_card": N_("Please place your ID card on the reader."),
-    "idcard_select_failed": N_("The card could not be read. Please lift it and place it flat on the reader again."),
-    "idcard_read_failed": N_("Reading the card was interrupted. Please keep the card still on the reader."),
-    "idcard_auth_failed": N_("This card could not be verified. Please ask the staff for help."),
-    "idcard_wrong_card": N_("This is not an identity card. Please use your resident ID card or residence permit."),
-    "idcard_no_content": N_("The card holds no data for this item."),
-    "idcard_reader_fault": N_("The ID card reader has a fault. Please ask the staff for help."),
-}

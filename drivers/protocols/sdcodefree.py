@@ -1,6 +1,6 @@
 """SD Biosensor SD CodeFree binary protocol: packets, the session handshake, reading records.
 
-Device facts (protocols.md §4.5, from glucometerutils' sdcodefree driver): 38400 8N1.
+Device facts (docs/protocols.md §4.5, from glucometerutils' sdcodefree driver): 38400 8N1.
 
 * Packet: ``53 <dir> <len> <message> <xor> AA``; ``dir`` is ``20`` meter→host and ``10``
   host→meter; ``len`` = message length + 2 (it counts the xor byte and the ``AA``); ``xor`` is the

@@ -1,9 +1,11 @@
 """Blood-pressure monitor simulators speaking each driver's real bytes on a pty, paced at the baud rate.
 
-``BpSimulator(protocol)`` runs in a thread; the app opens ``sim.path``. Protocols are the driver
-names: ``maibobo`` and ``oem-nibp`` answer the host's commands (start, stop/abort) with live cuff
-pressure and a result; ``omron-hbp9030`` and ``ascii-line`` measure "on their own" and push one
-line per queued reading (at once, or every ``push_every`` seconds, repeating the last reading).
+``BpSimulator(protocol)`` runs in a thread; the app opens ``sim.path``. Protocols are the registered
+blood-pressure driver names (:mod:`drivers`), and each driver's ``SIMULATION`` says how to speak it:
+the command-driven module families ``maibobo`` and ``oem-nibp`` answer the host's commands (start,
+stop/abort) with live cuff pressure and a result; a monitor with a :class:`~drivers.bp_common.LineFormat`
+measures "on its own" and pushes one line per queued reading (at once, or every ``push_every``
+seconds, repeating the last reading). A new model of a known family needs no change here.
 
 Faults (``inject``): ``cuff_leak``, ``bad_checksum``, ``garbage``, ``truncated`` apply to the next
 measurement; ``silent`` makes the monitor ignore everything until ``inject("none")``; ``unplug``
@@ -23,19 +25,22 @@ import threading
 import time
 from datetime import datetime
 
+from drivers import load_drivers
+from drivers.bp_common import LineFormat
 from drivers.errors import DriverError
-from drivers.protocols import maibobo, nibp, omron
+from drivers.protocols import maibobo, nibp
 from drivers.sim.pty import PtyPort, PtySimulator, PtyUnplugged, reading_commands, serve_until_stopped
 
-PROTOCOLS = ("ascii-line", "maibobo", "oem-nibp", "omron-hbp9030")
+#: Every registered blood-pressure driver, by name: how each is simulated is its ``SIMULATION``.
+MONITORS = load_drivers("bp")
+PROTOCOLS = tuple(MONITORS)
 FAULTS = ("cuff_leak", "bad_checksum", "garbage", "truncated", "silent", "unplug", "replug", "none")
-PUSH_PROTOCOLS = ("ascii-line", "omron-hbp9030")
+#: Monitors that measure on their own and push a line (the rest answer the host's commands).
+PUSH_PROTOCOLS = tuple(name for name, cls in MONITORS.items() if isinstance(cls.SIMULATION, LineFormat))
 DEFAULT_READING = (120, 80, 72)
 #: Line noise sent before the frames by the "garbage" fault; it holds start bytes of every framing
 #: (3E, 3A, AA 80, CC 80) so the drivers' resynchronisation is exercised, and no LF.
 GARBAGE = bytes.fromhex("00 ff 3e 3a 13 aa 80 55 cc 80 3e 05 7f 01 aa")
-#: The generic ASCII monitor's line (matches ascii_line.DEFAULT_PATTERN).
-ASCII_FORMAT = "SYS:{sys:3d} DIA:{dia:3d} PUL:{pulse:3d} mmHg\r\n"
 
 
 def parse_reading(text: str) -> tuple[int, int, int]:
@@ -76,6 +81,7 @@ class BpSimulator(PtySimulator):
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
         self.protocol = protocol
+        self.simulation = MONITORS[protocol].SIMULATION
         super().__init__()
         self.port = PtyPort(link, baudrate=baud)
         self.thread_name = f"bp-sim-{protocol}"
@@ -137,9 +143,9 @@ class BpSimulator(PtySimulator):
 
     # -- serving ---------------------------------------------------------------------
     def _new_reader(self):
-        if self.protocol == "maibobo":
+        if self.simulation == "maibobo":
             return maibobo.FrameReader(maibobo.HOST_HEADER)
-        if self.protocol == "oem-nibp":
+        if self.simulation == "oem-nibp":
             return nibp.HostReader()
         return None
 
@@ -184,7 +190,7 @@ class BpSimulator(PtySimulator):
                 return
             self.received.append(frame.raw)
             if not self.silent:
-                if self.protocol == "maibobo":
+                if self.simulation == "maibobo":
                     self._maibobo(frame)
                 else:
                     self._nibp(frame)
@@ -260,7 +266,7 @@ class BpSimulator(PtySimulator):
 
     # -- line monitors -----------------------------------------------------------------
     def _maybe_push(self) -> None:
-        if self.protocol not in PUSH_PROTOCOLS or self.silent:
+        if not isinstance(self.simulation, LineFormat) or self.silent:
             return
         now = time.monotonic()
         if self.push_every is None:
@@ -270,19 +276,19 @@ class BpSimulator(PtySimulator):
             return
         else:
             self._next_push = now + self.push_every
-        self._script.append(self._line(*self._take_reading(), self._take_faults()))
+        line = self._line(*self._take_reading(), self._take_faults())
+        if line:
+            self._script.append(line)
 
     def _line(self, sys_: int, dia: int, pulse: int, faults: set[str]) -> bytes:
+        fmt: LineFormat = self.simulation
         leak = "cuff_leak" in faults
-        if self.protocol == "omron-hbp9030":
-            line = omron.build_line(datetime.now(), None if leak else sys_, None if leak else dia,
-                                    None if leak else pulse, error=1 if leak else 0)
-        else:
-            line = ("ERR 1\r\n" if leak else ASCII_FORMAT.format(sys=sys_, dia=dia, pulse=pulse)).encode()
+        if leak and fmt.error is None:
+            return b""          # this monitor prints nothing after a failed measurement
+        line = fmt.error(datetime.now()) if leak else fmt.reading(sys_, dia, pulse, datetime.now())
         if "bad_checksum" in faults and not leak:
-            # These monitors have no checksum: a corrupted byte shows as a non-digit in SYS
-            # (format 5: SYS at offsets 40-42; the ASCII line: after "SYS:").
-            i = 41 if self.protocol == "omron-hbp9030" else line.index(b"SYS:") + 5
+            # These monitors have no checksum: a corrupted byte shows as a non-digit in SYS.
+            i = fmt.systolic_at(line) + 1
             line = line[:i] + b"X" + line[i + 1:]
         if "truncated" in faults:
             line = line[:len(line) // 2]

@@ -1,9 +1,11 @@
 """Glucometer simulators on a pty, speaking the same bytes as the real meters (``yizhan sim glucose``).
 
-Protocols (named like the drivers): ``onetouch-ultra2`` answers ``DM?``/``DM@``/``DMP`` with
-checksummed lines; ``astm`` answers the host's EOT with ENQ and sends H, P, R…, L records in
-E1381 frames, resending a NAKed frame up to 6 times; ``sd-codefree`` sends its challenge every
-half second while idle, then answers the handshake, the count and each fetch.
+Protocols are the registered glucometer driver names (:mod:`drivers`); each driver's ``SIMULATION``
+names its protocol family and serial number, and its ``BAUDRATE`` the wire speed. Families:
+``lifescan-ascii`` (OneTouch Ultra 2) answers ``DM?``/``DM@``/``DMP`` with checksummed lines;
+``astm`` answers the host's EOT with ENQ and sends H, P, R…, L records in E1381 frames, resending a
+NAKed frame up to 6 times; ``sd-codefree`` sends its challenge every half second while idle, then
+answers the handshake, the count and each fetch. A new model of a known family needs no change here.
 
 Bytes leave at the real baud rate (``PtyPort`` pacing). Faults (:meth:`GlucoseSimulator.inject`):
 ``bad_checksum`` (next line/frame/packet), ``garbage`` (noise before the next reply, free of
@@ -24,15 +26,17 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from drivers import load_drivers
 from drivers.errors import InvalidResponse
 from drivers.protocols import astm, lifescan_ascii, sdcodefree
 from drivers.readings import MG_DL_PER_MMOL_L, MealContext, RangeFlag, Unit
 from drivers.sim.pty import PtyPort, PtySimulator, PtyUnplugged, reading_commands, serve_until_stopped
 
-PROTOCOLS = ("onetouch-ultra2", "astm", "sd-codefree")
+#: Every registered glucometer driver, by name: how each is simulated is its ``SIMULATION``.
+METERS = load_drivers("glucose")
+PROTOCOLS = tuple(METERS)
 FAULTS = ("bad_checksum", "garbage", "truncated", "silent", "nak_storm", "unplug", "replug",
           "unplug_mid", "normal")
-DEFAULT_BAUD = {"onetouch-ultra2": 9600, "astm": 9600, "sd-codefree": 38400}
 #: Noise with no CR, LF, STX, ETX, ENQ, EOT, ``53`` or ``AA`` in it.
 GARBAGE = b"\x00\xff\xfe\x80~#\x7f\x01"
 NAK_STORM = 10
@@ -70,8 +74,10 @@ class GlucoseSimulator(PtySimulator):
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
         self.protocol = protocol
-        self.baud = baud or DEFAULT_BAUD[protocol]
-        self.serial = serial or {"onetouch-ultra2": "QAZ12345Y", "astm": "7390-2336773"}.get(protocol, "")
+        meter = METERS[protocol]
+        self.family = meter.SIMULATION.family
+        self.baud = baud or meter.BAUDRATE
+        self.serial = serial or meter.SIMULATION.serial
         self.unit = unit
         self.paced = paced
         super().__init__()
@@ -152,8 +158,8 @@ class GlucoseSimulator(PtySimulator):
         return self._take("nak_storm") or self._take("bad_checksum")
 
     def _serve(self) -> None:
-        handler = {"onetouch-ultra2": self._serve_onetouch, "astm": self._serve_astm,
-                   "sd-codefree": self._serve_sd}[self.protocol]
+        handler = {"lifescan-ascii": self._serve_onetouch, "astm": self._serve_astm,
+                   "sd-codefree": self._serve_sd}[self.family]
         while not self._stop.is_set():
             if not self.port.plugged:
                 time.sleep(0.02)

@@ -1,6 +1,6 @@
 """Simulated SAM resident ID card reader on a pty, speaking the real host protocol.
 
-The simulator answers the command frames of protocols.md §1.3 with real response frames,
+The simulator answers the command frames of docs/protocols.md §1.3 with real response frames,
 paced at the configured baud rate (115200 by default), for sample cards of every document kind.
 Every sample person is synthetic: names start with 测试 or read "TEST SAMPLE", and every number
 has a valid check digit (except ``resident_bad_check``, which is wrong on purpose).

@@ -12,7 +12,6 @@ from kiosk.session import Person
 from kiosk.timebank.errors import (
     InsufficientBalance,
     InvalidHours,
-    UnknownVolunteer,
     VolunteerError,
 )
 from kiosk.timebank.kinds import (
@@ -98,23 +97,4 @@ class AccountsMixin:
         if current - h < self.rules.balance_floor:
             raise InsufficientBalance(current, h, self.rules.balance_floor)
         mv = self._move("spend", account, SPENT, h, purpose[:80] or "spend", "spend", note=purpose[:200])
-        return Moved(mv.movement_id, float(h), float(current - h))
-
-    def transfer(self, person: Person, to_volunteer_id: str, hours: Any, note: str = "") -> Moved:
-        """Give hours to another volunteer's account (e.g. a family member's).
-
-        Raises:
-            InvalidHours, UnknownVolunteer, InsufficientBalance.
-        """
-        h = self._check_hours(hours)
-        account, vid = self._account(person)
-        if self._roster().by_id(to_volunteer_id) is None:
-            raise UnknownVolunteer(f"no volunteer {to_volunteer_id!r}")
-        target = volunteer_account(to_volunteer_id)
-        if target == account:
-            raise InvalidHours("a transfer needs two different accounts")
-        current, _p, _b = self.balance(account, vid)
-        if current - h < self.rules.balance_floor:
-            raise InsufficientBalance(current, h, self.rules.balance_floor)
-        mv = self._move("transfer", account, target, h, to_volunteer_id, "transfer", note=note[:200])
         return Moved(mv.movement_id, float(h), float(current - h))

@@ -9,103 +9,96 @@ from kiosk.i18n import N_
 
 log = logging.getLogger(__name__)
 
-#: user_key -> the English sentence a person reads (Chinese in locale/zh_CN/.../volunteer.po).
-USER_MESSAGES: dict[str, str] = {
-    "volunteer_error": N_("The volunteer service could not be recorded. Please ask the staff."),
-    "not_registered": N_("This card is not registered as a volunteer. Please ask the staff to register you."),
-    "invalid_duration": N_("The shift time does not look right (the clock may have changed). Please ask the staff."),
-    "already_checked_in": N_("You are already checked in."),
-    "not_checked_in": N_("You are not checked in."),
-    "unknown_team": N_("This team is not in the list. Please choose another one."),
-    "unknown_service": N_("This service is not in the list. Please choose another one."),
-    "unknown_pending": N_("This service was not found. Please record it again."),
-    "already_confirmed": N_("This service has already been confirmed."),
-    "self_confirmation": N_("The resident who was served must confirm with their own card."),
-    "invalid_rating": N_("Please choose one of the five faces."),
-    "invalid_hours": N_("Please enter the hours in steps of half an hour."),
-    "insufficient_balance": N_("Not enough hours in the account for this service."),
-    "registration_invalid": N_("The registration is incomplete: please check the name, phone and card."),
-    "card_in_use": N_("This card already belongs to another volunteer."),
-    "unknown_volunteer": N_("This volunteer was not found."),
-}
-
 
 class VolunteerError(Exception):
-    """Base of the time-bank errors; ``user_key`` names the message in :data:`USER_MESSAGES`."""
+    """Base of the time-bank errors; ``user_message`` is what the person is told (translated when shown)."""
 
     user_key = "volunteer_error"
+    user_message = N_("The volunteer service could not be recorded. Please ask the staff.")
 
 
 class InvalidDuration(VolunteerError):
     """A negative or absurdly long duration (usually a clock change); nothing was credited."""
 
     user_key = "invalid_duration"
+    user_message = N_("The shift time does not look right (the clock may have changed). Please ask the staff.")
 
 
 class NotRegistered(VolunteerError):
     """The person is not a volunteer in the roster (offer registration through staff)."""
 
     user_key = "not_registered"
+    user_message = N_("This card is not registered as a volunteer. Please ask the staff to register you.")
 
 
 class AlreadyCheckedIn(VolunteerError):
     """The volunteer has an open shift at this station."""
 
     user_key = "already_checked_in"
+    user_message = N_("You are already checked in.")
 
 
 class NotCheckedIn(VolunteerError):
     """There is no open shift to close."""
 
     user_key = "not_checked_in"
+    user_message = N_("You are not checked in.")
 
 
 class UnknownTeam(VolunteerError):
     """The team is in neither the catalog nor the roster."""
 
     user_key = "unknown_team"
+    user_message = N_("This team is not in the list. Please choose another one.")
 
 
 class UnknownService(VolunteerError):
     """The service type is not in the catalog."""
 
     user_key = "unknown_service"
+    user_message = N_("This service is not in the list. Please choose another one.")
 
 
 class UnknownPendingService(VolunteerError):
     """No service with that id was recorded at this station."""
 
     user_key = "unknown_pending"
+    user_message = N_("This service was not found. Please record it again.")
 
 
 class AlreadyConfirmed(VolunteerError):
     """The service was confirmed before (by another resident or with another rating)."""
 
     user_key = "already_confirmed"
+    user_message = N_("This service has already been confirmed.")
 
 
 class SelfConfirmation(VolunteerError):
     """The volunteer tried to confirm their own service."""
 
     user_key = "self_confirmation"
+    user_message = N_("The resident who was served must confirm with their own card.")
 
 
 class InvalidRating(VolunteerError):
     """A rating outside 1..5."""
 
     user_key = "invalid_rating"
+    user_message = N_("Please choose one of the five faces.")
 
 
 class InvalidHours(VolunteerError):
     """Hours not positive, not in half-hour steps, or too large."""
 
     user_key = "invalid_hours"
+    user_message = N_("Please enter the hours in steps of half an hour.")
 
 
 class InsufficientBalance(VolunteerError):
     """The movement would take the balance below the configured floor."""
 
     user_key = "insufficient_balance"
+    user_message = N_("Not enough hours in the account for this service.")
 
     def __init__(self, balance: Decimal, hours: Decimal, floor: Decimal) -> None:
         self.balance, self.hours, self.floor = balance, hours, floor
@@ -116,15 +109,18 @@ class RegistrationInvalid(VolunteerError):
     """Missing or malformed registration data (the message names the field)."""
 
     user_key = "registration_invalid"
+    user_message = N_("The registration is incomplete: please check the name, phone and card.")
 
 
 class CardInUse(VolunteerError):
     """The card UID or person key already belongs to another volunteer."""
 
     user_key = "card_in_use"
+    user_message = N_("This card already belongs to another volunteer.")
 
 
 class UnknownVolunteer(VolunteerError):
     """No volunteer with that id."""
 
     user_key = "unknown_volunteer"
+    user_message = N_("This volunteer was not found.")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kiosk.timebank.catalog import ServiceType, Team
-from kiosk.timebank.errors import USER_MESSAGES
+from kiosk.timebank.errors import NotRegistered
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class NotAVolunteer:
     """The card is not a registered volunteer's: offer registration through staff."""
 
     person_key: str
-    message: str = USER_MESSAGES["not_registered"]
+    message: str = NotRegistered.user_message
 
 
 TapResult = NeedsCheckIn | CheckedOut | Ignored | CheckedInElsewhere | NotAVolunteer

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -86,15 +85,3 @@ def hours_for_minutes(minutes: int, rules: HourRules, *, apply_minimum: bool = T
     if apply_minimum and hours < rules.min_hours:
         return Decimal(0)
     return hours
-
-
-def compute_hours(start: datetime, end: datetime, rules: HourRules) -> Decimal:
-    """Hours between two aware wall times under ``rules`` (whole minutes, seconds dropped).
-
-    Raises:
-        InvalidDuration: end before start, or longer than ``max_shift_hours``.
-    """
-    seconds = (end - start).total_seconds()
-    if seconds < 0:
-        raise InvalidDuration(f"the shift ends {-seconds:.0f} s before it starts (clock changed?)")
-    return hours_for_minutes(int(seconds // 60), rules)

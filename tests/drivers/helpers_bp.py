@@ -1,4 +1,4 @@
-"""Shared helpers for the blood-pressure driver tests: a scripted fake port (practice 6)."""
+"""Shared helpers for the blood-pressure driver tests: a scripted fake port that replays recorded frames."""
 from __future__ import annotations
 
 import time

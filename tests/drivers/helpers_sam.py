@@ -111,7 +111,7 @@ def text_block(fields: dict[int, str], flag: str = " ") -> bytes:
 
 
 def resident_fields(**over: str) -> dict[int, str]:
-    """Fields of a synthetic resident card at the offsets of protocols.md §1.6."""
+    """Fields of a synthetic resident card at the offsets of docs/protocols.md §1.6."""
     values = {"name": "王测明", "gender": "1", "ethnicity": "01", "birth": "19491231",
               "address": "北京市朝阳区样例路1号", "number": "11010519491231002X", "issuer": "北京市公安局朝阳分局",
               "start": "20100101", "end": "长期"}

@@ -13,7 +13,7 @@ from drivers.readings import RangeFlag, Unit
 from tests.drivers.helpers_glucose import scripted  # noqa: F401  (fixture)
 
 # The Contour header frame recorded in glucometerutils' tests; its checksum D7 is verified
-# (protocols.md §4.7). Frame 1, text ends with the record's CR, then ETB.
+# (docs/protocols.md §4.7). Frame 1, text ends with the record's CR, then ETB.
 HEADER_FRAME = (b"\x021H|\\^&||7w3LBL|Bayer7390^01.24\\01.04\\09.02.20^7390-2336773^7403-|"
                 b"A=1^C=63^G=1^I=0200^R=0^S=1^U=0^V=10600^X=070070070070180130150250^"
                 b"Y=360126090050099050300089^Z=1|1714||||||1|201909221304\r\x17D7\r\n")

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from drivers import load_driver
+from drivers import driver_names, load_driver
 from drivers.errors import ConnectionFailed, DeviceTimeout, DriverError, InvalidResponse
 from drivers.glucose_common import MeterSilent, NoNewReading
 from drivers.readings import MealContext, RangeFlag, Unit
 from drivers.sim.glucose import GlucoseSimulator
 from tests.support.services import stop_pid, wait_for
 
-PROTOCOLS = ["onetouch-ultra2", "astm", "sd-codefree"]
+PROTOCOLS = driver_names("glucose")
 YIZHAN = str(Path(sys.executable).with_name("yizhan"))
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from drivers import load_driver
 from drivers.errors import ConnectionFailed, DeviceTimeout, InvalidChecksum, InvalidResponse, UnsupportedFeature
-from drivers.idcard_sam import (USER_MESSAGES, CardError, CardPresented, CardRemoved, IdCardReader, ReaderStatus)
+from drivers.idcard_sam import (CardError, CardPresented, CardRemoved, IdCardReader, ReaderStatus)
 from drivers.idcard_text import DocumentKind, InvalidDocument
 from drivers.protocols.sam import (CardAuthFailed, NoCard, ReadFailed, SamFault, SelectFailed, UnknownStatus,
                                    WrongCard)
@@ -16,7 +16,9 @@ from drivers.sim.idcard import SAMPLE_CARDS, IdCardSimulator
 from kiosk.i18n import gettext
 from tests.drivers.helpers_sam import FakeSerial, cmd, read_payload, rsp
 
-# Command frames, named as in protocols.md §1.3.
+GUARD = 10.0   # hang guard: the card is already on the reader
+
+# Command frames, named as in docs/protocols.md §1.3.
 SAM_STATUS = cmd("11 FF")          # AA AA AA 96 69 00 03 11 FF ED
 SAM_ID = cmd("12 FF")              # AA AA AA 96 69 00 03 12 FF EE
 FIND = cmd("20 01")                # AA AA AA 96 69 00 03 20 01 22
@@ -167,7 +169,7 @@ def test_status_codes_through_the_driver(fake, sw3, error):
     fake.add(rsp(sw3))
     with pytest.raises(error) as info:
         reader.select_card() if sw3 != 0x41 else reader.read_card()
-    assert gettext(USER_MESSAGES[info.value.user_key]) != USER_MESSAGES[info.value.user_key]
+    assert gettext(info.value.user_message) != info.value.user_message
 
 
 def test_stale_input_is_flushed_before_a_command(fake):
@@ -325,14 +327,14 @@ def test_pty_read_time_is_at_least_wire_time(sim, reader):
     # Real-baud pacing: 1295 bytes at 115200 8N1 cannot arrive in less than 112 ms.
     reader.open()
     sim.present("resident")
-    _, timings = reader.read_presented()
+    _, timings = reader.read_when_presented(GUARD)
     assert timings.read >= 1295 * 10 / 115200 * 0.95
 
 
 def test_pty_fingerprint_read(sim, reader):
     reader.open()
     sim.present("resident_young")
-    doc, _ = reader.read_presented(fingerprint=True)
+    doc, _ = reader.read_when_presented(GUARD, fingerprint=True)
     assert doc == SAMPLE_CARDS["resident_young"].expected
     assert doc.ethnicity == "毛南"
 
@@ -340,10 +342,10 @@ def test_pty_fingerprint_read(sim, reader):
 def test_pty_expired_and_bad_check_digit_are_reported(sim, reader):
     reader.open()
     sim.present("resident_expired")
-    doc, _ = reader.read_presented()
+    doc, _ = reader.read_when_presented(GUARD)
     assert doc.expired(date(2025, 1, 1)) and doc.ethnicity == "德昂"
     sim.present("resident_bad_check")
-    doc, _ = reader.read_presented()
+    doc, _ = reader.read_when_presented(GUARD)
     assert doc.check_digit_ok is False
 
 
@@ -377,7 +379,7 @@ def test_pty_garbage_is_skipped(sim, reader):
     reader.open()
     sim.present("resident")
     sim.fault("garbage", on="read")
-    doc, _ = reader.read_presented()
+    doc, _ = reader.read_when_presented(GUARD)
     assert doc == SAMPLE_CARDS["resident"].expected
 
 

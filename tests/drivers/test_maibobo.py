@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from drivers.bp_common import ImplausibleReading, MeasurementCancelled
-from drivers.errors import DeviceReportedError, DeviceTimeout, InvalidChecksum, InvalidResponse
+from drivers.bp_common import ImplausibleReading
+from drivers.errors import DeviceReportedError, DeviceTimeout, InvalidChecksum, InvalidResponse, MeasurementCancelled
 from drivers.maibobo import Maibobo
 from drivers.readings import Progress
 from tests.drivers.helpers_bp import FakePort, attach

@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from drivers.bp_common import ImplausibleReading, MeasurementCancelled
-from drivers.errors import DeviceReportedError, DeviceTimeout, InvalidChecksum, InvalidResponse
+from drivers.bp_common import ImplausibleReading
+from drivers.errors import DeviceReportedError, DeviceTimeout, InvalidChecksum, InvalidResponse, MeasurementCancelled
 from drivers.oem_nibp import OemNibp
 from drivers.protocols import nibp
 from tests.drivers.helpers_bp import FakePort, attach

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from drivers.bp_common import ImplausibleReading, MeasurementCancelled
-from drivers.errors import DeviceReportedError, DeviceTimeout, InvalidResponse
+from drivers.bp_common import ImplausibleReading
+from drivers.errors import DeviceReportedError, DeviceTimeout, InvalidResponse, MeasurementCancelled
 from drivers.omron_hbp9030 import OmronHBP9030
 from drivers.protocols import omron
 from drivers.protocols.omron import WrongFormat

@@ -15,8 +15,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from smartcard import scard
 
+import drivers.pcsc
 from drivers.errors import DriverError
-from drivers.pcsc import (STATUS_WORDS, USER_MESSAGES, CardEndOfData, CardError, CardLifted,
+from drivers.pcsc import (STATUS_WORDS, CardEndOfData, CardError, CardLifted,
                           CardNotSupported, CardOperationFailed, CardReadTimeout, CardRemoved,
                           CardStatusError, CardTapped, CardUnknownStatus, CardWrongLength, NoReader,
                           PcscReader, PcscServiceDown, ReaderStatus, check_status, list_readers,
@@ -124,13 +125,26 @@ def test_fuzz_status_words(sw1, sw2):
         check_status(sw1, sw2)
         assert (sw1, sw2) == (0x90, 0x00)
     except CardStatusError as exc:
-        assert exc.user_key in USER_MESSAGES
+        assert gettext(exc.user_message, "zh_CN") != exc.user_message
+
+
+def test_the_pcsc_codes_are_pyscards():
+    names = [n for n in dir(drivers.pcsc) if n.startswith("SCARD_")]
+    assert len(names) > 20
+    assert {n: getattr(drivers.pcsc, n) for n in names} == {n: getattr(scard, n) for n in names}
+
+
+def test_access_denied_while_pcscd_stops_is_the_service_going_down(monkeypatch):
+    # The race cannot be forced with a real pcscd: while it shuts down, a pending reader wait may come
+    # back "Access denied" (0x8010006A) instead of "service stopped". Only that one call is replaced.
+    monkeypatch.setattr(scard, "SCardGetStatusChange", lambda ctx, ms, states: (scard.SCARD_W_SECURITY_VIOLATION, []))
+    with pytest.raises(PcscServiceDown, match="pcscd is stopping"):
+        drivers.pcsc._wait_change(0, R0, scard.SCARD_STATE_UNAWARE, 0.1)
 
 
 def test_user_messages_have_chinese():
-    assert {cls.user_key for cls, _ in STATUS_WORDS.values()} <= set(USER_MESSAGES)
-    for key, msg in USER_MESSAGES.items():
-        assert gettext(msg, "zh_CN") != msg, key
+    for cls in {cls for cls, _ in STATUS_WORDS.values()} | {CardRemoved, PcscServiceDown, NoReader, CardReadTimeout}:
+        assert gettext(cls.user_message, "zh_CN") != cls.user_message, cls
 
 
 def test_sim_answers_without_pcscd():

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.errors import ConnectionFailed, DriverError
-from drivers.printer_escpos import (FS_CHINESE_OFF, FS_CHINESE_ON, PRINTERS, USER_MESSAGES, PaperOut,
+from drivers.printer_escpos import (FS_CHINESE_OFF, FS_CHINESE_ON, PRINTERS, PaperOut,
                                     PrinterOffline, Slip, SlipPrinter, layout, text_width, wrap)
 from drivers.sim.printer import (Command, EscposDecodeError, PrinterSimulator, Text, is_cut, parse_escpos,
                                  text_lines)
@@ -119,7 +119,7 @@ def test_usb_address_errors_are_typed():
 def test_registry_and_messages():
     assert PRINTERS["escpos"] is SlipPrinter
     zh = catalog("zh_CN")
-    assert all(msg in zh for msg in USER_MESSAGES.values())
+    assert all(cls.user_message in zh for cls in (PaperOut, PrinterOffline))
 
 
 # -- the decoder -------------------------------------------------------------------------------------

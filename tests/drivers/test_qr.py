@@ -15,8 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-import drivers.qr as qr
-from drivers.qr import (USER_MESSAGES, BadFrame, ImageFolderSource, MissingQrBackend, QrDecoded,
+from drivers.qr import (BadFrame, ImageFolderSource, MissingQrBackend, QrDecoded,
                         QrScanner, QrSourceError, ScannerStatus, VideoFileSource, decode_qr, open_source)
 from drivers.sim.qr import blank_frame, make_token_image, write_image_folder, write_video
 from kiosk.i18n import gettext
@@ -82,7 +81,7 @@ def test_fuzz_decode_only_bad_frame(frame):
 
 
 def test_missing_backend(monkeypatch):
-    monkeypatch.setattr(qr, "cv2", type("NoAruco", (), {"error": Exception})())
+    monkeypatch.setitem(sys.modules, "cv2", type("NoAruco", (), {"error": Exception})())   # too old an OpenCV
     result: queue.Queue = queue.Queue()
 
     def worker():              # a fresh thread: the detector is per thread
@@ -95,14 +94,14 @@ def test_missing_backend(monkeypatch):
     t.start()
     t.join(GUARD)
     assert isinstance(result.get_nowait(), MissingQrBackend)
-    monkeypatch.setattr(qr, "cv2", None)                 # OpenCV not installed at all
+    monkeypatch.setitem(sys.modules, "cv2", None)        # OpenCV not installed at all: importing it fails
     with pytest.raises(MissingQrBackend):
         open_source("0")
 
 
 def test_user_messages_have_chinese():
-    for key, msg in USER_MESSAGES.items():
-        assert gettext(msg, "zh_CN") != msg, key
+    for cls in (MissingQrBackend, QrSourceError, BadFrame):
+        assert gettext(cls.user_message, "zh_CN") != cls.user_message, cls
 
 
 # -- sources ------------------------------------------------------------------------------------

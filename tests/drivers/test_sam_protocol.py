@@ -1,4 +1,4 @@
-"""SAM host protocol framing: recorded frames from protocols.md §1.3–1.5, every SW3 code, fuzzing."""
+"""SAM host protocol framing: recorded frames from docs/protocols.md §1.3–1.5, every SW3 code, fuzzing."""
 from __future__ import annotations
 
 import pytest
@@ -9,9 +9,10 @@ from drivers.errors import DeviceTimeout, DriverError, InvalidChecksum, InvalidR
 from drivers.protocols import sam
 from drivers.protocols.sam import (CardAuthFailed, CommandRejected, NoCard, NoContent, ReadFailed, SamFault,
                                    SelectFailed, UnknownStatus, WrongCard)
+from kiosk.i18n import gettext
 from tests.drivers.helpers_sam import BytesSource, read_payload, rsp
 
-# Complete request frames from protocols.md §1.3, byte for byte.
+# Complete request frames from docs/protocols.md §1.3, byte for byte.
 RECORDED_COMMANDS = [
     ("reset SAM", sam.RESET_SAM, b"", "AA AA AA 96 69 00 03 10 FF EC"),
     ("SAM status", sam.SAM_STATUS, b"", "AA AA AA 96 69 00 03 11 FF ED"),
@@ -36,7 +37,7 @@ def test_build_command_rejects_out_of_range():
         sam.build_command(0x100, 0)
 
 
-# Observed responses from protocols.md §1.4, with the outcome each must have.
+# Observed responses from docs/protocols.md §1.4, with the outcome each must have.
 RECORDED_RESPONSES = [
     ("SAM OK", "AA AA AA 96 69 00 04 00 00 90 94", (0x90,), None),
     ("find card OK", "AA AA AA 96 69 00 08 00 00 9F 00 00 00 00 97", (0x9F,), None),
@@ -62,7 +63,7 @@ def test_recorded_responses(name, frame, ok, error):
             sam.check_status(response, ok)
 
 
-# Every SW3 of the protocols.md §1.4 table: the class and the user_key the UI shows.
+# Every SW3 of the docs/protocols.md §1.4 table: the class and the user_key the UI shows.
 STATUS_CASES = [
     (0x10, CommandRejected, "idcard_reader_fault"),
     (0x11, CommandRejected, "idcard_reader_fault"),
@@ -97,7 +98,7 @@ def test_every_status_code_maps_to_its_typed_error(sw3, cls, user_key):
     assert err.sw3 == sw3
     assert err.user_key == user_key
     assert f"{sw3:02X}" in str(err)
-    assert user_key in sam.USER_MESSAGES
+    assert gettext(err.user_message, "zh_CN") != err.user_message
 
 
 @pytest.mark.parametrize("sw3", [0x00, 0x55, 0x92, 0xFF])
@@ -191,7 +192,7 @@ def test_parse_response_rejects_malformed(frame, message):
 def test_read_response_layout_30_01():
     text = bytes(range(256))
     frame = rsp(0x90, read_payload(text, bytes(1024)))
-    # Total 1295 bytes and the vendor's example header (protocols.md §1.5).
+    # Total 1295 bytes and the vendor's example header (docs/protocols.md §1.5).
     assert len(frame) == 1295
     assert frame[:14] == bytes.fromhex("AA AA AA 96 69 05 08 00 00 90 01 00 04 00")
     blocks = sam.split_card_data(sam.parse_response(frame).data, fingerprint=False)

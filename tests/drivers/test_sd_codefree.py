@@ -12,7 +12,7 @@ from drivers.readings import MealContext, Unit
 from drivers.sd_codefree import SdCodeFree
 from tests.drivers.helpers_glucose import scripted  # noqa: F401  (fixture)
 
-CHALLENGE = bytes.fromhex("53 20 04 10 30 20 AA")          # from the meter, protocols.md §4.5
+CHALLENGE = bytes.fromhex("53 20 04 10 30 20 AA")          # from the meter, docs/protocols.md §4.5
 ANSWER = bytes.fromhex("53 10 04 10 40 50 AA")             # host: message 10 40, xor 50
 FETCH = bytes.fromhex("53 10 04 10 60 70 AA")              # host: message 10 60, xor 70
 COUNT_2 = bytes.fromhex("53 20 18 30 00 02") + b"\xaa" * 19 + bytes((0x30 ^ 0x02 ^ (0xAA if 19 % 2 else 0), 0xAA))

@@ -19,7 +19,7 @@ from drivers.readings import BloodPressureReading, GlucoseReading, Progress
 from drivers.sim.bp import BpSimulator
 from drivers.sim.glucose import GlucoseSimulator
 from kiosk.context import StatusBoard
-from kiosk.devices import USER_MESSAGES, DeviceBusy, DeviceManager, DeviceNotConfigured
+from kiosk.devices import DeviceBusy, DeviceManager, DeviceNotConfigured
 from kiosk.i18n import catalog
 from kiosk.settings import DeviceSettings
 
@@ -273,4 +273,4 @@ def test_stop_joins_threads_and_closes_ports(settings, bp_sim, glu_sim):
 
 def test_manager_messages_are_translated():
     zh = catalog("zh_CN")
-    assert all(msg in zh for msg in USER_MESSAGES.values())
+    assert all(cls.user_message in zh for cls in (DeviceBusy, DeviceNotConfigured))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from drivers.readings import MealContext
 from kiosk import health
-from kiosk.health import Level, assess_bp, assess_glucose, glucose_range_ok
+from kiosk.health import Level, assess_bp, assess_glucose
 from kiosk.i18n import catalog, gettext
 
 F, PP, R = MealContext.FASTING, MealContext.AFTER_MEAL_2H, MealContext.RANDOM
@@ -147,14 +147,6 @@ def test_loinc_codes():
     assert (health.LOINC_SYSTOLIC, health.LOINC_DIASTOLIC, health.LOINC_HEART_RATE) == ("8480-6", "8462-4", "8867-4")
     assert health.LOINC_GLUCOSE_CAPILLARY_MASS == "41653-7"
     assert health.LOINC_GLUCOSE_CAPILLARY_MOLES == "14743-9"
-
-
-def test_glucose_range_ok():
-    assert glucose_range_ok(5.5)
-    assert glucose_range_ok(1.1, 1.1, 33.3) and glucose_range_ok(33.3, 1.1, 33.3)
-    assert not glucose_range_ok(33.4, 1.1, 33.3)
-    assert not glucose_range_ok(float("nan"))
-    assert not glucose_range_ok(-1.0)
 
 
 bp_values = st.tuples(st.integers(40, 300), st.integers(20, 200))

@@ -9,7 +9,7 @@ from drivers.readings import BloodPressureReading, DeviceInfo, GlucoseReading, M
 from kiosk.health import assess_bp, assess_glucose
 from kiosk.health_records import HealthSessionClosed, record_measurement
 from kiosk.health_session import (HealthCheckSession, NoResident, SessionAlreadyOpen, SessionClosed,
-                                  USER_MESSAGES, WrongSession)
+                                  WrongSession)
 from kiosk.i18n import catalog
 from kiosk.journal import Journal
 
@@ -109,4 +109,4 @@ def test_note_measurement_refuses_other_records(path):
 
 def test_session_messages_are_translated():
     zh = catalog("zh_CN")
-    assert all(USER_MESSAGES[k] in zh for k in USER_MESSAGES)
+    assert all(cls.user_message in zh for cls in (NoResident, SessionAlreadyOpen, SessionClosed, WrongSession))

@@ -1,10 +1,12 @@
 """Every message the code marks has a Simplified Chinese translation, and placeholders match."""
 from __future__ import annotations
 
+import importlib
+import inspect
 import re
 
 from kiosk.i18n import Translator, catalog
-from tests.support.catalog import marked_msgids
+from tests.support.catalog import ROOT, marked_msgids
 
 _FIELDS = re.compile(r"\{(\w*)\}")
 
@@ -31,9 +33,35 @@ def test_translator_defaults_to_chinese_and_falls_back_to_the_id():
 def test_the_staffed_mode_is_a_screening_day_never_a_free_clinic():
     """义诊 is doctors seeing residents and handing out medicine; the kiosk's staffed queue is a
     健康筛查日. Nothing the product shows or ships (catalogs, screens, default catalogs) says 义诊."""
-    from tests.support.catalog import ROOT
     found = [f"{p.relative_to(ROOT)}" for pkg in ("kiosk", "screens", "sync", "drivers", "config", "app", "hub")
              for p in (ROOT / pkg).rglob("*") if p.suffix in (".py", ".kv", ".po", ".toml", ".json")
              and "义诊" in p.read_text(encoding="utf-8")]
     assert not found, found
     assert Translator()._("Screening day") == "健康筛查日"
+
+
+def _error_classes() -> list[type]:
+    """Every exception class defined in drivers/, kiosk/ and sync/ (the modules are imported)."""
+    found = []
+    for pkg in ("drivers", "kiosk", "sync"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            rel = path.relative_to(ROOT).with_suffix("")
+            name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+            module = importlib.import_module(name)
+            found += [c for _, c in inspect.getmembers(module, inspect.isclass)
+                      if issubclass(c, Exception) and c.__module__ == name]
+    return found
+
+
+def test_every_error_that_names_a_message_carries_it_in_both_languages():
+    """One place per error: a class with a ``user_key`` carries its ``user_message`` (an English
+    message id with a Chinese translation); no parallel message tables."""
+    classes = [c for c in _error_classes() if hasattr(c, "user_key")]
+    assert len(classes) > 60
+    zh = catalog("zh_CN")
+    missing = [f"{c.__module__}.{c.__qualname__}" for c in classes
+               if not getattr(c, "user_message", "") or c.user_message not in zh]
+    assert not missing, "errors without a translated user_message: " + ", ".join(missing)
+    tables = [str(p.relative_to(ROOT)) for pkg in ("drivers", "kiosk", "sync", "app") for p in (ROOT / pkg).rglob("*.py")
+              if re.search(r"\bUSER_MESSAGES\b", p.read_text(encoding="utf-8"))]
+    assert not tables, f"parallel message tables in {tables}"

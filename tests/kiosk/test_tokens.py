@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 from kiosk.i18n import gettext
 from kiosk.privacy import person_key
-from kiosk.tokens import (MAX_TEXT, USER_MESSAGES, Token, TokenError, TokenExpired, TokenForged,
+from kiosk.tokens import (MAX_TEXT, Token, TokenError, TokenExpired, TokenForged,
                           TokenMalformed, TokenNotYetValid, issue_token, token_key, verify_token)
 
 KEY = bytes(range(32))
@@ -149,7 +149,7 @@ def test_issue_rejects_bad_arguments(kwargs):
 
 def test_every_user_key_has_english_and_chinese():
     for cls in (TokenError, TokenMalformed, TokenForged, TokenExpired, TokenNotYetValid):
-        msg = USER_MESSAGES[cls.user_key]
+        msg = cls.user_message
         assert msg.isascii()
         assert gettext(msg, "zh_CN") != msg, f"no Chinese for {msg!r}"
 

@@ -14,7 +14,7 @@ import pytest
 from app.demo_hub import HubProcess
 from sync.messages import Ack, WireRecord, decode_ack, encode_batch
 from sync.mqtt import MqttLink
-from sync.publisher import Publisher
+from sync.publisher import LINE_OFFLINE, Publisher
 from tests.support.services import wait_for
 from tests.sync.helpers import (PublisherProcess, assert_exactly_once, fill_journal, hub_rows, load, outbox_depth,
                                 settle, station_config, wait_drained)
@@ -80,7 +80,7 @@ def test_network_cut_longer_than_the_ack_timeout(tmp_path, kiosk, hubs, mosquitt
         settle(settings.sync.ack_timeout_s * 2.5)      # a batch in flight outlives its ack timeout
         status = pub.status()
         assert not status.connected and status.queue_depth > 0
-        assert status.message_key == "sync_offline"
+        assert status.line == LINE_OFFLINE
         mosquitto.start()
         assert wait_drained(data, hub_db, "st-a", len(ids)), "the drain did not finish after the cut"
         assert wait_for(lambda: pub.status().queue_depth == 0, 10)

@@ -1,18 +1,22 @@
 """The publisher as the kiosk runs it in-process: live appends, order, the queue warning, restart."""
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
 from kiosk.journal import Journal
+from kiosk.settings import ConfigError, load_settings
 from kiosk.records import Visit
 from app.demo_hub import HubProcess
 from sync.status import decode_status
 from sync.mqtt import MqttLink
 from sync.publisher import Publisher
 from tests.support.services import wait_for
-from tests.sync.helpers import fill_journal, hub_rows, load, outbox_depth, station_config
+from tests.sync.helpers import ROOT, fill_journal, hub_rows, load, outbox_depth, station_config
 
 
 @pytest.fixture()
@@ -83,3 +87,24 @@ def test_restart_resends_what_was_in_flight(tmp_path, mosquitto, hub):
     finally:
         pub.stop()
     assert sorted(r[0] for r in hub_rows(hub, "st-a")) == sorted(ids)
+
+
+def test_yizhan_sync_asks_only_for_the_secrets_the_publisher_uses(tmp_path, mosquitto):
+    """The publisher needs no district key and no admin PIN (the kiosk does); it runs without them."""
+    data = tmp_path / "kiosk"
+    data.mkdir()
+    fill_journal(data, "st-a", 2)
+    config = station_config(tmp_path / "a.toml", "st-a", mosquitto.port)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YIZHAN_")}
+    with pytest.raises(ConfigError) as info:
+        load_settings(config, env={**env, "YIZHAN_DATA_DIR": str(data)})
+    assert any("admin_pin_hash: missing" in e for e in info.value.errors)        # the kiosk still insists
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "sync", "--data-dir", str(data), "--config", str(config)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    assert line.startswith("sync: station st-a"), err
+    assert outbox_depth(data) == 2                          # nothing acknowledged: no hub here
