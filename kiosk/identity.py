@@ -1,7 +1,9 @@
 """Identity: one service turns an ID card, a contactless card or a QR token into a session person.
 
 Privacy by design: the full document number is used once, to compute the person key, and is then
-dropped with the document; only masked forms leave this module. Residents are asked once for
+dropped with the document; only masked forms leave this module. A person whose records were
+journaled under the key of an earlier Yizhan (HMAC) is linked to the new key the first time their
+card is read (a ``person_key_linked`` record), so consent, trends and roster entries carry over. Residents are asked once for
 consent to the processing of health data (PIPL sensitive personal information); the decision is
 journaled and looked up on later visits.
 """
@@ -14,8 +16,8 @@ from datetime import date
 
 from kiosk.i18n import N_
 from kiosk.journal import ERASABLE_KINDS, Journal
-from kiosk.privacy import age_band, age_on, mask_id_number, mask_name, person_key
-from kiosk.records import ConsentDecision, ConsentWithdrawn, Visit
+from kiosk.privacy import age_band, age_on, legacy_person_key, mask_id_number, mask_name, person_key
+from kiosk.records import ConsentDecision, ConsentWithdrawn, PersonKeyLinked, Visit
 from kiosk.roster import Roster
 from kiosk.session import Person
 
@@ -83,12 +85,13 @@ class IdentityService:
         if doc.check_digit_ok is False:
             return Refused("bad_check_digit")
         key = person_key(self._key, doc.number)
+        former = self._former_keys(key, doc.number)
         age = age_on(doc.birth_date, today)
         gender = getattr(doc.gender, "name", str(doc.gender)).lower()
         person = Person(role="resident", person_key=key, display_name=mask_name(doc.name),
                         masked_id=mask_id_number(doc.number), birth_year=doc.birth_date.year,
                         gender=gender if gender in ("male", "female") else "", age_band=age_band(age),
-                        document_kind=doc.kind.value, source=source)
+                        document_kind=doc.kind.value, source=source, former_keys=former)
         return self._finish(self._with_roster(person))
 
     def from_card_uid(self, uid: str) -> Outcome:
@@ -118,8 +121,27 @@ class IdentityService:
             if volunteer is None:
                 return Refused("unknown_card", "volunteer token for an id not in the roster")
             return self._finish(self._volunteer_person(volunteer, "qr"))
-        person = Person(role="resident", person_key=token.subject, display_name="", source="qr")
+        linked = self.journal.records("person_key_linked", where={"old_key": token.subject}, limit=1)
+        if linked:            # a token issued before the person key changed
+            person = Person(role="resident", person_key=linked[0].payload.new_key, display_name="", source="qr",
+                            former_keys=(token.subject,))
+        else:
+            person = Person(role="resident", person_key=token.subject, display_name="", source="qr")
         return self._finish(self._with_roster(person))
+
+    # -- person-key migration ---------------------------------------------------------------------
+    def _former_keys(self, key: str, number: str) -> tuple[str, ...]:
+        """The earlier keys linked to ``key``; links the HMAC key of an earlier Yizhan when this
+        journal or the roster knows it (a consent decision, a volunteer entry)."""
+        linked = self.journal.records("person_key_linked", where={"new_key": key}, limit=10)
+        if linked:
+            return tuple(r.payload.old_key for r in linked)
+        old = legacy_person_key(self._key, number)
+        if self.consent_status(old) is None and self._roster().by_person_key(old) is None:
+            return ()
+        self.journal.append(PersonKeyLinked(old_key=old, new_key=key))
+        log.info("linked a person's records under the earlier person key to the new one")
+        return (old,)
 
     # -- consent and records ------------------------------------------------------------------------
     def consent_status(self, key: str) -> bool | None:
@@ -142,7 +164,8 @@ class IdentityService:
         return self.journal.erase_person(person_key, withdrawal.record.id)
 
     def _with_roster(self, person: Person) -> Person:
-        volunteer = self._roster().by_person_key(person.person_key)
+        roster = self._roster()
+        volunteer = next((v for v in map(roster.by_person_key, person.keys) if v is not None), None)
         if volunteer is None:
             return person
         return replace(person, role="volunteer", volunteer_id=volunteer.id,
@@ -153,7 +176,7 @@ class IdentityService:
         self.journal.append(Visit(person_key=person.person_key, source=person.source, role=person.role,
                                   document_kind=person.document_kind, age_band=person.age_band,
                                   gender=person.gender))
-        consent = self.consent_status(person.person_key)
+        consent = next((c for c in map(self.consent_status, person.keys) if c is not None), None)
         log.info("identified a %s via %s", person.role, person.source)
         return Identified(person=person, needs_consent=consent is None and person.role == "resident",
                           consent_given=consent)

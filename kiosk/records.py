@@ -233,6 +233,17 @@ class Visit:
     gender: str = ""
 
 
+@record_kind("person_key_linked")
+@dataclass(frozen=True)
+class PersonKeyLinked:
+    """A card read at this kiosk showed that ``old_key`` (the HMAC person key of an earlier Yizhan)
+    and ``new_key`` (the scrypt one) are the same person: consent, trends and roster entries
+    journaled under the old key carry over, here and at the hub."""
+
+    old_key: str
+    new_key: str
+
+
 @record_kind("admin_event")
 @dataclass(frozen=True)
 class AdminEvent:
