@@ -8,6 +8,7 @@ what the sync layer moves through ready → inflight → acked (see ``sync/outbo
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import uuid
@@ -32,6 +33,23 @@ class JournalTooNew(JournalError):
 
 class JournalCorrupt(JournalError):
     """The database file is damaged or is not a Yizhan journal."""
+
+
+class JournalEmpty(JournalCorrupt):
+    """The journal file exists but holds zero bytes (truncated, or written on a full disk)."""
+
+
+class StorageFull(JournalError):
+    """The disk under the data directory is full: nothing more can be journaled until space is freed."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True when ``exc`` says the disk is full (SQLite's SQLITE_FULL or the OS's ENOSPC / EDQUOT)."""
+    if isinstance(exc, StorageFull):
+        return True
+    if isinstance(exc, OSError) and exc.errno in (28, 122):
+        return True
+    return isinstance(exc, sqlite3.Error) and ("disk is full" in str(exc) or getattr(exc, "sqlite_errorcode", 0) == 13)
 
 
 class PrivacyViolation(JournalError):
@@ -89,6 +107,9 @@ WHEN NOT (NEW.id = OLD.id AND NEW.station_id = OLD.station_id AND NEW.seq = OLD.
 BEGIN SELECT RAISE(ABORT, 'journal records are immutable (only a health record can be erased)'); END;
 """
 
+#: Mode of a new journal file (and so of its -wal and -shm files): the kiosk user only.
+FILE_MODE = 0o600
+
 #: MIGRATIONS[i] is the SQL script taking a database from schema version i to i + 1.
 #: Append, never edit.
 MIGRATIONS: list[str] = [_V1, _V2]
@@ -103,9 +124,21 @@ def connect(path: Path | str) -> sqlite3.Connection:
     """
     path = Path(path)
     try:
+        if path.is_file() and path.stat().st_size == 0:
+            raise JournalEmpty(f"the journal {path} is empty (0 bytes) although it should hold this station's "
+                               "records: the file was truncated or written on a full disk. It was left untouched: "
+                               "restore a backup; if this station never ran, delete the empty file.")
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            # SQLite gives the -wal and -shm files the journal's own mode: owner only.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
         db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+    except FileExistsError:
+        return connect(path)
     except (OSError, sqlite3.Error) as exc:
+        if is_disk_full(exc):
+            raise StorageFull(f"cannot create the journal {path}: the disk is full. Free space in the data "
+                              "directory's file system.") from exc
         raise JournalError(f"cannot open the journal {path}: {exc}. Check that the data directory "
                            "exists and is writable by this user.") from exc
     try:
@@ -214,7 +247,12 @@ class Journal:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:        # e.g. the disk filled up during the commit
+                    self._db.execute("ROLLBACK")
+                raise
 
     def append(self, payload: Any, *, record_id: str | None = None, priority: int | None = None,
                created_at: datetime | None = None) -> AppendResult:
@@ -229,6 +267,7 @@ class Journal:
 
         Raises:
             PrivacyViolation: the payload contains a full ID number.
+            StorageFull: the disk is full; nothing was stored.
         """
         kind = type(payload).KIND
         body = payload_to_json(payload)
@@ -238,6 +277,19 @@ class Journal:
         ts = (created_at or _utcnow()).astimezone(timezone.utc)
         ts = ts.replace(microsecond=ts.microsecond // 1000 * 1000)   # stored with millisecond precision
         prio = type(payload).PRIORITY if priority is None else priority
+        try:
+            result = self._insert(rid, kind, ts, body, prio, payload)
+        except sqlite3.OperationalError as exc:
+            if is_disk_full(exc):
+                raise StorageFull(f"the disk under {self.path.parent} is full; the {kind} record was not "
+                                  "saved") from exc
+            raise
+        if result.created:
+            for listener in list(self.listeners):
+                listener(result.record)
+        return result
+
+    def _insert(self, rid: str, kind: str, ts: datetime, body: str, prio: int, payload: Any) -> AppendResult:
         with self._transaction() as db:
             row = db.execute("SELECT * FROM records WHERE id = ?", (rid,)).fetchone()
             if row:
@@ -249,10 +301,7 @@ class Journal:
                        "VALUES (?, ?, ?, ?, ?, ?)", (rid, self.station_id, seq, kind, stamp, body))
             db.execute("INSERT INTO outbox (record_id, seq, priority, enqueued_at) VALUES (?, ?, ?, ?)",
                        (rid, seq, prio, stamp))
-        record = Record(rid, self.station_id, seq, kind, ts, payload)
-        for listener in list(self.listeners):
-            listener(record)
-        return AppendResult(record, created=True)
+        return AppendResult(Record(rid, self.station_id, seq, kind, ts, payload), created=True)
 
     def erase_person(self, person_key: str, by_record: str) -> int:
         """Erase the health payloads of one person (after their consent withdrawal ``by_record``).
