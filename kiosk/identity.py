@@ -10,6 +10,7 @@ journaled and looked up on later visits.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -17,11 +18,13 @@ from datetime import date
 from kiosk.i18n import N_
 from kiosk.journal import ERASABLE_KINDS, Journal
 from kiosk.privacy import age_band, age_on, legacy_person_key, mask_id_number, mask_name, person_key
-from kiosk.records import ConsentDecision, ConsentWithdrawn, PersonKeyLinked, Visit
+from kiosk.records import ConsentDecision, ConsentWithdrawn, PersonKeyLinked, TokenUse, Visit
 from kiosk.roster import Roster
 from kiosk.session import Person
+from kiosk.tokens import Token, TokenError, TokenExpired, TokenUsed, TokenWrongStation, token_digest, verify_token
 
 log = logging.getLogger(__name__)
+_TOKEN_USE_NS = uuid.UUID("6f1d3c52-2b1e-4c3a-9a51-7f0d2e9b8c11")
 
 #: Why an identification was refused -> what the person is told.
 REFUSALS = {
@@ -30,6 +33,8 @@ REFUSALS = {
     "unknown_card": N_("This card is not registered here. Please use your ID card or ask the staff."),
     "token_invalid": N_("This QR code is not valid here. Please use your card or ask the staff."),
     "token_expired": N_("This QR code has expired. Please ask the staff for a new one."),
+    "token_wrong_station": N_("This QR code belongs to another station. Please use it there, or ask the staff."),
+    "token_used": N_("This QR code has already been used. Please ask the staff for a new one."),
     "unsupported_card": N_("This kind of card cannot be used here. Please use your ID card."),
 }
 
@@ -109,11 +114,14 @@ class IdentityService:
 
     def from_token(self, text: str, now=None) -> Outcome:
         """A QR token issued by a station (``kiosk.tokens``)."""
-        from kiosk.tokens import TokenError, TokenExpired, verify_token
         try:
-            token = verify_token(self._key, text, now=now)
+            token = verify_token(self._key, text, now=now, station=self.journal.station_id)
+            if token.one_time:
+                self._use_once(text, token)
         except TokenExpired:
             return Refused("token_expired")
+        except (TokenWrongStation, TokenUsed) as exc:
+            return Refused(exc.user_key)
         except TokenError as exc:
             return Refused("token_invalid", type(exc).__name__)
         if token.kind == "volunteer":
@@ -128,6 +136,15 @@ class IdentityService:
         else:
             person = Person(role="resident", person_key=token.subject, display_name="", source="qr")
         return self._finish(self._with_roster(person))
+
+    def _use_once(self, text: str, token: Token) -> None:
+        """Journal the use of a one-time token; a second use (even after a restart) raises TokenUsed."""
+        digest = token_digest(text)
+        record_id = str(uuid.uuid5(_TOKEN_USE_NS, f"{self.journal.station_id}|{digest}"))
+        used = self.journal.append(TokenUse(digest=digest, expires_at=token.expires_at.isoformat()),
+                                   record_id=record_id)
+        if not used.created:
+            raise TokenUsed("this one-time token was used before")
 
     # -- person-key migration ---------------------------------------------------------------------
     def _former_keys(self, key: str, number: str) -> tuple[str, ...]:

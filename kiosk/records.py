@@ -244,6 +244,15 @@ class PersonKeyLinked:
     new_key: str
 
 
+@record_kind("token_used")
+@dataclass(frozen=True)
+class TokenUse:
+    """A one-time QR token was used at this station (its digest only; ``kiosk.tokens.token_digest``)."""
+
+    digest: str
+    expires_at: str
+
+
 @record_kind("admin_event")
 @dataclass(frozen=True)
 class AdminEvent:
