@@ -14,6 +14,7 @@ from kiosk.timebank.errors import (
     InvalidHours,
     UnknownVolunteer,
     VolunteerError,
+    require_second_factor,
 )
 from kiosk.timebank.kinds import (
     HONOUR,
@@ -90,8 +91,10 @@ class AccountsMixin:
         """A volunteer or a resident with a time-bank account spends hours to request a service.
 
         Raises:
-            InvalidHours, InsufficientBalance (the balance would fall below ``balance_floor``).
+            SecondFactorRequired (identified by a card UID or QR code, not the ID card), InvalidHours,
+            InsufficientBalance (the balance would fall below ``balance_floor``).
         """
+        require_second_factor(person, "spending hours")
         h = self._check_hours(hours)
         account, vid = self._account(person)
         current, _p, _b = self.balance(account, vid)
@@ -104,8 +107,9 @@ class AccountsMixin:
         """Give hours to another volunteer's account (e.g. a family member's).
 
         Raises:
-            InvalidHours, UnknownVolunteer, InsufficientBalance.
+            SecondFactorRequired, InvalidHours, UnknownVolunteer, InsufficientBalance.
         """
+        require_second_factor(person, "giving hours")
         h = self._check_hours(hours)
         account, vid = self._account(person)
         if self._roster().by_id(to_volunteer_id) is None:

@@ -27,13 +27,24 @@ USER_MESSAGES: dict[str, str] = {
     "registration_invalid": N_("The registration is incomplete: please check the name, phone and card."),
     "card_in_use": N_("This card already belongs to another volunteer."),
     "unknown_volunteer": N_("This volunteer was not found."),
+    "second_factor": N_("For this, please place your ID card on the reader. A contactless card alone is not enough."),
 }
+
+#: Identification sources strong enough to spend hours or confirm a service: the resident ID card,
+#: whose chip the reader's security module authenticates. A contactless card's UID is copied onto a
+#: blank card for a few yuan, and a QR code can be photographed, so they only identify.
+STRONG_SOURCES = frozenset({"idcard"})
 
 
 class VolunteerError(Exception):
     """Base of the time-bank errors; ``user_key`` names the message in :data:`USER_MESSAGES`."""
 
     user_key = "volunteer_error"
+
+    @property
+    def message(self) -> str:
+        """The English message id the kiosk shows (translate it)."""
+        return USER_MESSAGES.get(self.user_key, USER_MESSAGES["volunteer_error"])
 
 
 class InvalidDuration(VolunteerError):
@@ -128,3 +139,15 @@ class UnknownVolunteer(VolunteerError):
     """No volunteer with that id."""
 
     user_key = "unknown_volunteer"
+
+
+class SecondFactorRequired(VolunteerError):
+    """Spending hours or confirming a service needs the ID card; a card UID or a QR code only identifies."""
+
+    user_key = "second_factor"
+
+
+def require_second_factor(person, what: str) -> None:
+    """Raise :class:`SecondFactorRequired` unless ``person`` was identified by a strong source."""
+    if getattr(person, "source", "") not in STRONG_SOURCES:
+        raise SecondFactorRequired(f"{what} needs the ID card, not a {getattr(person, 'source', '?')} identification")
