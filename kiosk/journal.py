@@ -189,6 +189,50 @@ def migrate(db: sqlite3.Connection, path: Path | str) -> int:
     return found
 
 
+def verify_journal(path: Path | str) -> None:
+    """Check an existing journal the way the kiosk does at start, without writing a byte to it:
+    for tools that open a journal another process wrote (``yizhan sync``, ``yizhan bench fill``).
+
+    Raises:
+        JournalEmpty: the file has zero bytes.
+        JournalCorrupt: damaged, or not a Yizhan journal.
+        JournalTooNew: written by a newer Yizhan.
+        JournalError: missing or unreadable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise JournalError(f"there is no journal at {path}; check --data-dir")
+    if path.stat().st_size == 0:
+        raise JournalEmpty(f"the journal {path} is empty (0 bytes) although it should hold this station's "
+                           "records: the file was truncated or written on a full disk. It was left untouched: "
+                           "restore a backup; if this station never ran, delete the empty file.")
+    # Without a WAL beside it the file is opened immutable: no lock, no -shm or -wal file is created.
+    wal = path.with_name(path.name + "-wal")
+    mode = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, timeout=10)
+    except sqlite3.Error as exc:
+        raise JournalError(f"cannot open the journal {path}: {exc}") from exc
+    try:
+        row = db.execute("PRAGMA quick_check").fetchone()
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise JournalCorrupt(f"{path} is damaged ({exc}); it was left untouched. Move it aside and restore "
+                             "a backup.") from exc
+    finally:
+        db.close()
+    if row[0] != "ok":
+        raise JournalCorrupt(f"{path} failed its integrity check ({row[0]}); it was left untouched. Move it "
+                             "aside and restore a backup.")
+    if version > SCHEMA_VERSION:
+        raise JournalTooNew(f"the journal {path} has schema version {version}, newer than this Yizhan "
+                            f"understands ({SCHEMA_VERSION}). Install the newer Yizhan version again; the file "
+                            "was not changed.")
+    if version == 0 and tables:
+        raise JournalCorrupt(f"{path} holds tables but is not a Yizhan journal; it was left untouched.")
+
+
 #: Records not erased (the read path skips erasure tombstones).
 _LIVE = "json_extract(payload, '$.erased') IS NULL"
 
