@@ -17,6 +17,7 @@ from pathlib import Path
 from app.doctor import kiosk_device_states, run_checks, summary
 from kiosk.context import KioskContext
 from kiosk.sdnotify import Watchdog
+from kiosk.storage import StorageWatch
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
                 demo.deliver, demo.identity = self.shell.on_identity_event, ctx.services["identity"]
                 demo.reader_empty = lambda: ctx.status.get("idcard").get("card") is False
             start_device_services(ctx, post)
+            ctx.services["storage"] = StorageWatch(ctx.settings.data_dir, ctx.status).start()
             start_sync(ctx)
             Clock.schedule_interval(lambda _dt: auto_close_shifts(ctx), AUTO_CLOSE_EVERY_S)
             auto_close_shifts(ctx)

@@ -8,10 +8,13 @@ Nothing of the number is kept, not even the masked form.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import logging.handlers
 import os
 import re
+import sys
+import time
 from pathlib import Path
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -69,11 +72,26 @@ def _create_private(path: Path, mode: int) -> None:
 
 
 class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """A rotating file handler whose files are created with :data:`LOG_MODE` whatever the umask."""
+    """A rotating file handler whose files are created with :data:`LOG_MODE` whatever the umask,
+    and which, when the disk is full, says so on stderr once a minute instead of printing a
+    traceback for every record it could not write."""
+
+    _complained_at: float | None = None
 
     def _open(self):
         _create_private(Path(self.baseFilename), LOG_MODE)
         return super()._open()
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            now = time.monotonic()
+            if self._complained_at is None or now - self._complained_at >= 60:
+                self._complained_at = now
+                print(f"yizhan: the log {self.baseFilename} cannot be written: the disk is full",
+                      file=sys.stderr, flush=True)
+            return
+        super().handleError(record)
 
 
 def setup_logging(data_dir: Path, level: int = logging.INFO, console_level: int = logging.WARNING) -> Path:
