@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -130,11 +131,8 @@ def connect(path: Path | str) -> sqlite3.Connection:
                                "restore a backup; if this station never ran, delete the empty file.")
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
-            # SQLite gives the -wal and -shm files the journal's own mode: owner only.
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+            _create(path)
         db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-    except FileExistsError:
-        return connect(path)
     except (OSError, sqlite3.Error) as exc:
         if is_disk_full(exc):
             raise StorageFull(f"cannot create the journal {path}: the disk is full. Free space in the data "
@@ -159,6 +157,35 @@ def connect(path: Path | str) -> sqlite3.Connection:
         raise JournalError(f"the journal {path} could not switch to WAL mode (got {mode!r}); "
                            "put the data directory on a local file system.")
     return db
+
+
+def _create(path: Path) -> None:
+    """Create a new journal atomically: schema and WAL mode in a temporary file (mode 0600, which
+    SQLite gives its -wal and -shm files too), then linked into place. A crash or a full disk
+    during creation leaves no journal, never a zero-length one, so an empty journal always means
+    lost data."""
+    for stale in path.parent.glob(f".{path.name}.*.new*"):      # left by a creation that was killed
+        try:
+            if time.time() - stale.stat().st_mtime > 60:
+                stale.unlink()
+        except OSError:
+            pass
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        db = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            migrate(db, path)
+        finally:
+            db.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass                                   # another process created it first: use theirs
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            leftover.unlink(missing_ok=True)
 
 
 def migrate(db: sqlite3.Connection, path: Path | str) -> int:
