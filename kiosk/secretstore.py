@@ -214,8 +214,8 @@ def load_secrets(path: Path, env: Mapping[str, str], demo: bool, errors: list[st
         data = _demo_secrets(path, errors)
     elif path.exists():
         if path.stat().st_size == 0:
-            errors.append(f"{path}: the secrets file is empty (a failed write?); restore it from the station's "
-                          "records or write it again")
+            errors.append(f"{path}: the secrets file is empty; write district_key, mqtt_password and "
+                          "admin_pin_hash (from: yizhan kiosk --hash-pin) into it")
         elif not _unsafe_mode(path, errors):
             data = read_toml(path, errors)
     data = {**data, **_credentials(env, errors)}

@@ -98,7 +98,7 @@ def test_data_files_are_private_under_a_loose_umask(tmp_path):
     assert mode(bench / "journal.sqlite3") == 0o600
 
     hub_db = tmp_path / "hub.sqlite3"
-    res = run("hub", "stations", "--db", hub_db, umask=0o000)
+    res = run("hub", "migrate", "--db", hub_db, umask=0o000)
     assert res.returncode == 0, res.stderr
     assert hub_db.exists() and mode(hub_db) & 0o007 == 0, oct(mode(hub_db))
 
