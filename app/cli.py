@@ -89,13 +89,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``yizhan`` console script."""
-    os.umask(os.umask(UMASK) | UMASK)      # never looser than the caller's umask
-    args = build_parser(argv).parse_args(argv)
+    """Entry point of the ``yizhan`` console script (runs under :data:`UMASK` at least; the caller's
+    umask is restored on return, for callers that run a command in their own process)."""
+    caller = os.umask(0)
+    os.umask(caller | UMASK)               # never looser than the caller's umask
     try:
+        args = build_parser(argv).parse_args(argv)
         return int(importlib.import_module(args._module).run(args) or 0)
     except KeyboardInterrupt:
         return 130
+    finally:
+        os.umask(caller)
 
 
 if __name__ == "__main__":
