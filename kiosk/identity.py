@@ -173,12 +173,18 @@ class IdentityService:
     def withdraw_consent(self, person_key: str, by: str = "staff") -> int:
         """A person withdraws consent: journal the decline and the withdrawal, then erase their
         health records here (the hub deletes its copies when the withdrawal arrives). Returns how
-        many records were erased. Safe to repeat (a crash between the steps is mended by doing it again)."""
-        self.journal.append(ConsentDecision(person_key=person_key, granted=False))
-        erasable = sum(len(self.journal.records(kind, where={"person_key": person_key}, limit=100_000))
-                       for kind in ERASABLE_KINDS)
-        withdrawal = self.journal.append(ConsentWithdrawn(person_key=person_key, erased_count=erasable, by=by))
-        return self.journal.erase_person(person_key, withdrawal.record.id)
+        many records were erased. Records under a linked earlier person key (``person_key_linked``) are
+        withdrawn and erased too, each key by its own withdrawal record. Safe to repeat (a crash between
+        the steps is mended by doing it again)."""
+        linked = self.journal.records("person_key_linked", where={"new_key": person_key}, limit=10)
+        erased = 0
+        for key in (person_key, *(r.payload.old_key for r in linked)):   # the earlier keys' records too
+            self.journal.append(ConsentDecision(person_key=key, granted=False))
+            erasable = sum(len(self.journal.records(kind, where={"person_key": key}, limit=100_000))
+                           for kind in ERASABLE_KINDS)
+            withdrawal = self.journal.append(ConsentWithdrawn(person_key=key, erased_count=erasable, by=by))
+            erased += self.journal.erase_person(key, withdrawal.record.id)
+        return erased
 
     def _with_roster(self, person: Person) -> Person:
         roster = self._roster()

@@ -119,3 +119,21 @@ def test_old_keys_are_linked_on_the_next_card_read_and_the_hub_follows(tmp_path,
         sim.stop()
         harness.close()
         ctx.close()
+
+
+def test_a_consent_withdrawal_erases_the_records_under_the_earlier_key_too(earlier_journal):
+    from kiosk.context import build_context
+
+    settings, old_resident, _old_young, _vid = earlier_journal
+    ctx = build_context(settings)
+    try:
+        identity = ctx.services["identity"]
+        new_resident = person_key(settings.secrets.district_key, RESIDENT.number)
+        outcome = identity.from_document(RESIDENT)                                       # the card read links them
+        assert outcome.person.person_key == new_resident and outcome.person.former_keys == (old_resident,)
+        assert identity.withdraw_consent(new_resident) == 2                              # the two old readings
+        assert ctx.journal.records("bp_measurement", where={"person_key": old_resident}) == []
+        withdrawn = {r.payload.person_key for r in ctx.journal.records("consent_withdrawn")}
+        assert withdrawn == {new_resident, old_resident}                                 # the hub deletes both
+    finally:
+        ctx.close()
