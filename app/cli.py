@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 
 #: group -> name -> (module, one-line help)
@@ -36,6 +37,10 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
         "web": ("app.bench.web", "workbench page times over 10^6 hub records, kiosk alert to open page"),
     },
 }
+#: Files the kiosk, the hub and the tools create are never readable by other users (0640 at most;
+#: the journal and secrets are 0600 whatever the umask).
+UMASK = 0o027
+
 #: Top-level commands that are one module each.
 SINGLE: dict[str, tuple[str, str]] = {
     "kiosk": ("app.main", "run the kiosk (add --demo for simulated devices)"),
@@ -84,12 +89,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``yizhan`` console script."""
-    args = build_parser(argv).parse_args(argv)
+    """Entry point of the ``yizhan`` console script (runs under :data:`UMASK` at least; the caller's
+    umask is restored on return, for callers that run a command in their own process)."""
+    caller = os.umask(0)
+    os.umask(caller | UMASK)               # never looser than the caller's umask
     try:
+        args = build_parser(argv).parse_args(argv)
         return int(importlib.import_module(args._module).run(args) or 0)
     except KeyboardInterrupt:
         return 130
+    finally:
+        os.umask(caller)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -22,6 +23,7 @@ from kiosk.devices import DeviceManager
 from kiosk.health_session import HealthCheckSession
 from kiosk.identify_sources import IdentitySources
 from kiosk.sdnotify import Watchdog
+from kiosk.storage import StorageWatch
 from screens import SCREENS, load_class, tour_plan
 from sync.publisher import Publisher
 
@@ -92,6 +94,11 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
 
     class YizhanKiosk(App):
         title = "Yizhan 驿站"
+        use_kivy_settings = False
+
+        def open_settings(self, *_args) -> bool:
+            """Kivy's settings panel (F1, Menu) never opens on a kiosk: no key may open anything."""
+            return False
 
         def build(self):
             register_font()
@@ -130,6 +137,7 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
                 demo.deliver, demo.identity = self.shell.on_identity_event, ctx.services["identity"]
                 demo.reader_empty = lambda: ctx.status.get("idcard").get("card") is False
             start_device_services(ctx, post)
+            ctx.services["storage"] = StorageWatch(ctx.settings.data_dir, ctx.status).start()
             start_sync(ctx)
             Clock.schedule_interval(lambda _dt: auto_close_shifts(ctx), AUTO_CLOSE_EVERY_S)
             auto_close_shifts(ctx)
@@ -152,7 +160,7 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             return ctx.settings.ui.fullscreen and not ctx.settings.demo
 
         def _on_keyboard(self, _window, key, *_args):
-            return key == 27   # Esc never quits or goes back
+            return True        # no key quits, goes back or opens anything (Esc, F1, Menu …)
 
         # screen tour --------------------------------------------------------------------
         def _tour_step(self, plan, out: Path):
@@ -317,6 +325,23 @@ class HeadlessShell:
         self.window.remove_widget(self.shell)
 
 
+def install_stop_signals(app) -> None:
+    """SIGTERM and SIGINT stop the kiosk the way the admin screen's quit does: the App stops on the
+    Kivy clock, then the caller closes the journal and releases the devices (``KioskContext.close``).
+
+    Without this, SDL turns SIGTERM into a window-close request, which a fullscreen production kiosk
+    refuses, so ``systemctl stop`` always ended in SIGKILL.
+    """
+    from kivy.clock import Clock
+
+    def handler(signum, _frame) -> None:
+        log.info("stopping on %s", signal.Signals(signum).name)
+        Clock.schedule_once(lambda _dt: app.stop(), 0)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
+
+
 def run_app(ctx: KioskContext, *, tour_dir: Path | None = None, windowed: bool = False,
             first_frame_marker: bool = False) -> int:
     """Run the kiosk (or the tour) until it stops; returns the exit code."""
@@ -327,6 +352,7 @@ def run_app(ctx: KioskContext, *, tour_dir: Path | None = None, windowed: bool =
                    size=TOUR_SIZE if tour_dir is not None else None)
     font_path()
     app = build_app(ctx, tour_dir=Path(tour_dir) if tour_dir else None, first_frame_marker=first_frame_marker)
+    install_stop_signals(app)
     app.run()
     return 0
 

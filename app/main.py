@@ -16,7 +16,15 @@ from kiosk.context import build_context
 from kiosk.journal import JournalError
 from kiosk.journald import setup_journald
 from kiosk.logs import setup_logging
-from kiosk.settings import DEMO_ADMIN_PIN, ConfigError, hash_pin, load_settings
+from kiosk.settings import (
+    DEMO_ADMIN_PIN,
+    PIN_MAX_DIGITS,
+    PIN_MIN_DIGITS,
+    ConfigError,
+    hash_pin,
+    load_settings,
+    pin_format_ok,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``yizhan kiosk``. Exit codes: 0 ok, 2 bad settings, 3 data directory or journal, 4 font."""
     if args.hash_pin:
         pin = getpass.getpass("admin PIN: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
-        if not (pin.isdigit() and 4 <= len(pin) <= 12):
-            print("yizhan: the PIN must be 4 to 12 digits", file=sys.stderr)
+        if not pin_format_ok(pin):
+            print(f"yizhan: the PIN must be {PIN_MIN_DIGITS} to {PIN_MAX_DIGITS} digits", file=sys.stderr)
             return 2
         print(hash_pin(pin))
         return 0

@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subject", help="resident person_key (64 hex) or volunteer id")
     parser.add_argument("--station", default="sim-station", help="issuing station id")
     parser.add_argument("--ttl", type=float, default=86400.0, help="token lifetime in seconds")
+    parser.add_argument("--bound", action="store_true", help="valid only at --station")
+    parser.add_argument("--one-time", action="store_true", help="valid once, at --station only")
     parser.add_argument("--text", action="append", default=[],
                         help="also show this raw text as a QR (e.g. to train the refusal of foreign codes)")
     parser.add_argument("--frames", type=int, default=5, help="frames per code")
@@ -45,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         try:
-            token = issue_token(key, args.token_kind, args.subject, args.ttl, args.station)
+            token = issue_token(key, args.token_kind, args.subject, args.ttl, args.station,
+                                bound=args.bound, one_time=args.one_time)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -1,7 +1,8 @@
 """``yizhan sync --data-dir DIR [--config FILE]``: run the outbox publisher alone.
 
 It runs until SIGINT/SIGTERM, then publishes ``offline`` and exits; rows not yet acknowledged stay
-in the journal's outbox for the next run.
+in the journal's outbox for the next run. A missing, empty, damaged or newer journal is refused at
+start, like the kiosk does, and left byte for byte as it was (exit code 3).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import signal
 import sys
 import threading
 
+from kiosk.journal import Journal, JournalError, verify_journal
 from kiosk.outbox import OutboxError
 from kiosk.settings import ConfigError, load_settings
 from sync.publisher import Publisher
@@ -43,6 +45,11 @@ def run(args: argparse.Namespace) -> int:
     if not settings.sync.enabled:
         print("sync is disabled: set [sync] enabled = true in the station settings", file=sys.stderr)
         return 2
+    try:
+        verify_journal(settings.data_dir / Journal.FILENAME)
+    except JournalError as exc:
+        print(f"yizhan: {exc}", file=sys.stderr)
+        return 3
     try:
         publisher = Publisher(settings, batch_size=args.batch_size, reconnect_max_s=args.reconnect_max,
                               window=args.window)

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from hub import models as m
 from hub.database import open_engine
+from hub.person_links import key_links, relink_roster
 from kiosk.records import PayloadError, UnknownRecordKind, payload_from_dict, payload_to_json
 from kiosk.timebank.kinds import (
     ISSUED,
@@ -257,7 +258,8 @@ def roster_with_balances(db_url: str | Engine, roster_body: dict[str, Any], now:
     """A copy of a roster document body with each volunteer's hub balance (and open shift) added.
 
     Volunteers registered at kiosks (``volunteer_registered``) are added, and replaced cards
-    (``card_rebound``) update their entries, so the next roster carries them to every station.
+    (``card_rebound``) update their entries, so the next roster carries them to every station;
+    person keys follow ``person_key_linked`` records (``hub.person_links``).
 
     Returns:
         the body to publish (``yizhan hub publish roster``); the input is not changed.
@@ -268,6 +270,7 @@ def roster_with_balances(db_url: str | Engine, roster_body: dict[str, Any], now:
     with engine.connect() as conn:
         recs = load_records(conn)
         prefixes = _station_prefixes(conn)
+        links = key_links(conn)
     body = copy.deepcopy(roster_body)
     volunteers = body.setdefault("volunteers", [])
     by_id = {v.get("id"): v for v in volunteers if isinstance(v, dict)}
@@ -286,6 +289,7 @@ def roster_with_balances(db_url: str | Engine, roster_body: dict[str, Any], now:
                 by_id[p.volunteer_id]["card_uid"] = p.new_card_uid
             if p.new_person_key:
                 by_id[p.volunteer_id]["person_key"] = p.new_person_key
+    relink_roster(volunteers, links)
     moves = [r for r in recs if r.kind == "ledger_movement"]
     totals = ledger_balances(r.payload for r in moves)
     month_hours: dict[str, Decimal] = defaultdict(Decimal)

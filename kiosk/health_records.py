@@ -263,10 +263,13 @@ def record_measurement(journal: Journal, person_key: str,
     return stored, journal.append(alert, record_id=alert_id).record
 
 
-def recent_measurements(journal: Journal, person_key: str, kind: str, limit: int = 10) -> list[Record]:
+def recent_measurements(journal: Journal, person_key: str | tuple[str, ...], kind: str,
+                        limit: int = 10) -> list[Record]:
     """The person's latest measurements of one kind, oldest first (for the trend chart).
 
     Args:
+        person_key: the person key, or all of a person's keys (``Person.keys``: the current one and
+            the linked keys of an earlier derivation).
         kind: ``"bp"`` or ``"glucose"`` (or the record kind name itself).
         limit: at most this many, the newest ones.
 
@@ -276,8 +279,11 @@ def recent_measurements(journal: Journal, person_key: str, kind: str, limit: int
     record_kind_name = MEASUREMENT_KINDS.get(kind, kind)
     if record_kind_name not in MEASUREMENT_KINDS.values():
         raise NotAMeasurement(f"unknown measurement kind {kind!r}; use 'bp' or 'glucose'")
-    newest = journal.records(record_kind_name, where={"person_key": person_key}, newest_first=True, limit=limit)
-    return list(reversed(newest))
+    keys = (person_key,) if isinstance(person_key, str) else person_key
+    newest = [r for key in keys
+              for r in journal.records(record_kind_name, where={"person_key": key}, newest_first=True, limit=limit)]
+    newest.sort(key=lambda r: r.seq, reverse=True)
+    return list(reversed(newest[:limit]))
 
 
 # -- FHIR -------------------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ what the sync layer moves through ready → inflight → acked or rejected, thro
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +35,23 @@ class JournalTooNew(JournalError):
 
 class JournalCorrupt(JournalError):
     """The database file is damaged or is not a Yizhan journal."""
+
+
+class JournalEmpty(JournalCorrupt):
+    """The journal file exists but holds zero bytes (truncated, or written on a full disk)."""
+
+
+class StorageFull(JournalError):
+    """The disk under the data directory is full: nothing more can be journaled until space is freed."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True when ``exc`` says the disk is full (SQLite's SQLITE_FULL or the OS's ENOSPC / EDQUOT)."""
+    if isinstance(exc, StorageFull):
+        return True
+    if isinstance(exc, OSError) and exc.errno in (28, 122):
+        return True
+    return isinstance(exc, sqlite3.Error) and ("disk is full" in str(exc) or getattr(exc, "sqlite_errorcode", 0) == 13)
 
 
 class PrivacyViolation(JournalError):
@@ -115,6 +134,8 @@ DROP TABLE outbox;
 ALTER TABLE outbox_v2 RENAME TO outbox;
 CREATE INDEX outbox_next ON outbox (state, priority DESC, seq);
 """
+#: Mode of a new journal file (and so of its -wal and -shm files): the kiosk user only.
+FILE_MODE = 0o600
 
 #: MIGRATIONS[i] is the SQL script taking a database from schema version i to i + 1.
 #: Append, never edit.
@@ -130,9 +151,18 @@ def connect(path: Path | str) -> sqlite3.Connection:
     """
     path = Path(path)
     try:
+        if path.is_file() and path.stat().st_size == 0:
+            raise JournalEmpty(f"the journal {path} is empty (0 bytes) although it should hold this station's "
+                               "records: the file was truncated or written on a full disk. It was left untouched: "
+                               "restore a backup; if this station never ran, delete the empty file.")
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            _create(path)
         db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
     except (OSError, sqlite3.Error) as exc:
+        if is_disk_full(exc):
+            raise StorageFull(f"cannot create the journal {path}: the disk is full. Free space in the data "
+                              "directory's file system.") from exc
         raise JournalError(f"cannot open the journal {path}: {exc}. Check that the data directory "
                            "exists and is writable by this user.") from exc
     try:
@@ -153,6 +183,35 @@ def connect(path: Path | str) -> sqlite3.Connection:
         raise JournalError(f"the journal {path} could not switch to WAL mode (got {mode!r}); "
                            "put the data directory on a local file system.")
     return db
+
+
+def _create(path: Path) -> None:
+    """Create a new journal atomically: schema and WAL mode in a temporary file (mode 0600, which
+    SQLite gives its -wal and -shm files too), then linked into place. A crash or a full disk
+    during creation leaves no journal, never a zero-length one, so an empty journal always means
+    lost data."""
+    for stale in path.parent.glob(f".{path.name}.*.new*"):      # left by a creation that was killed
+        try:
+            if time.time() - stale.stat().st_mtime > 60:
+                stale.unlink()
+        except OSError:
+            pass
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        db = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            migrate(db, path)
+        finally:
+            db.close()
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass                                   # another process created it first: use theirs
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            leftover.unlink(missing_ok=True)
 
 
 def migrate(db: sqlite3.Connection, path: Path | str) -> int:
@@ -181,6 +240,50 @@ def migrate(db: sqlite3.Connection, path: Path | str) -> int:
                 db.execute("ROLLBACK")
             raise
     return found
+
+
+def verify_journal(path: Path | str) -> None:
+    """Check an existing journal the way the kiosk does at start, without writing a byte to it:
+    for tools that open a journal another process wrote (``yizhan sync``, ``yizhan bench fill``).
+
+    Raises:
+        JournalEmpty: the file has zero bytes.
+        JournalCorrupt: damaged, or not a Yizhan journal.
+        JournalTooNew: written by a newer Yizhan.
+        JournalError: missing or unreadable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise JournalError(f"there is no journal at {path}; check --data-dir")
+    if path.stat().st_size == 0:
+        raise JournalEmpty(f"the journal {path} is empty (0 bytes) although it should hold this station's "
+                           "records: the file was truncated or written on a full disk. It was left untouched: "
+                           "restore a backup; if this station never ran, delete the empty file.")
+    # Without a WAL beside it the file is opened immutable: no lock, no -shm or -wal file is created.
+    wal = path.with_name(path.name + "-wal")
+    mode = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, timeout=10)
+    except sqlite3.Error as exc:
+        raise JournalError(f"cannot open the journal {path}: {exc}") from exc
+    try:
+        row = db.execute("PRAGMA quick_check").fetchone()
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise JournalCorrupt(f"{path} is damaged ({exc}); it was left untouched. Move it aside and restore "
+                             "a backup.") from exc
+    finally:
+        db.close()
+    if row[0] != "ok":
+        raise JournalCorrupt(f"{path} failed its integrity check ({row[0]}); it was left untouched. Move it "
+                             "aside and restore a backup.")
+    if version > SCHEMA_VERSION:
+        raise JournalTooNew(f"the journal {path} has schema version {version}, newer than this Yizhan "
+                            f"understands ({SCHEMA_VERSION}). Install the newer Yizhan version again; the file "
+                            "was not changed.")
+    if version == 0 and tables:
+        raise JournalCorrupt(f"{path} holds tables but is not a Yizhan journal; it was left untouched.")
 
 
 #: Records not erased (the read path skips erasure tombstones).
@@ -241,7 +344,12 @@ class Journal:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:        # e.g. the disk filled up during the commit
+                    self._db.execute("ROLLBACK")
+                raise
 
     def append(self, payload: Any, *, record_id: str | None = None, priority: int | None = None,
                created_at: datetime | None = None) -> AppendResult:
@@ -257,6 +365,7 @@ class Journal:
         Raises:
             PrivacyViolation: the payload contains a full ID number.
             RecordRefused: the payload is over the size limit or holds NaN or Infinity.
+            StorageFull: the disk is full; nothing was stored.
         """
         kind = type(payload).KIND
         try:
@@ -273,6 +382,19 @@ class Journal:
         ts = (created_at or _utcnow()).astimezone(timezone.utc)
         ts = ts.replace(microsecond=ts.microsecond // 1000 * 1000)   # stored with millisecond precision
         prio = type(payload).PRIORITY if priority is None else priority
+        try:
+            result = self._insert(rid, kind, ts, body, prio, payload)
+        except sqlite3.OperationalError as exc:
+            if is_disk_full(exc):
+                raise StorageFull(f"the disk under {self.path.parent} is full; the {kind} record was not "
+                                  "saved") from exc
+            raise
+        if result.created:
+            for listener in list(self.listeners):
+                listener(result.record)
+        return result
+
+    def _insert(self, rid: str, kind: str, ts: datetime, body: str, prio: int, payload: Any) -> AppendResult:
         with self._transaction() as db:
             row = db.execute("SELECT * FROM records WHERE id = ?", (rid,)).fetchone()
             if row:
@@ -284,10 +406,7 @@ class Journal:
                        "VALUES (?, ?, ?, ?, ?, ?)", (rid, self.station_id, seq, kind, stamp, body))
             db.execute("INSERT INTO outbox (record_id, seq, priority, enqueued_at) VALUES (?, ?, ?, ?)",
                        (rid, seq, prio, stamp))
-        record = Record(rid, self.station_id, seq, kind, ts, payload)
-        for listener in list(self.listeners):
-            listener(record)
-        return AppendResult(record, created=True)
+        return AppendResult(Record(rid, self.station_id, seq, kind, ts, payload), created=True)
 
     def erase_person(self, person_key: str, by_record: str) -> int:
         """Erase the health payloads of one person (after their consent withdrawal ``by_record``).

@@ -1,8 +1,9 @@
 """Privacy by design: keyed person keys, masked display forms, and a guard against leaks.
 
 The full ID number lives only in memory for the moment a card is read: it is turned into a
-``person_key`` (HMAC-SHA256 with the district key, so visits link across stations without the
-number) and masked forms for display. :func:`contains_id_number` lets the journal, the sync
+``person_key`` (scrypt, a memory-hard function, salted with a sub-key of the district key, so visits
+link across stations without the number, and a stolen key still leaves a search of years) and
+masked forms for display. :func:`contains_id_number` lets the journal, the sync
 layer and the log filter refuse anything that still carries a full number.
 """
 from __future__ import annotations
@@ -28,13 +29,33 @@ def redact_id_numbers(text: str) -> str:
     return _ID_RE.sub(lambda m: mask_id_number(m.group(1)) if id_number_valid(m.group(1)) else m.group(1), text)
 
 
-def person_key(district_key: bytes, id_number: str) -> str:
-    """HMAC-SHA256 of the normalised document number under the district key, as hex.
+#: scrypt cost of a person key: 2^13 x 8 x 128 B = 8 MiB of memory and about 50 ms per derivation
+#: on a kiosk (``yizhan bench personkey`` measures it). Changing it changes every person key.
+PERSON_KEY_COST = {"n": 2 ** 13, "r": 8, "p": 1}
+_PERSON_SALT_LABEL = b"yizhan/person-key/v2"
 
-    Stable across stations of one district, useless without the key.
-    """
+
+def _check_key(district_key: bytes) -> None:
     if len(district_key) < 16:
         raise ValueError("district key must be at least 16 bytes")
+
+
+def person_key(district_key: bytes, id_number: str) -> str:
+    """The person key: scrypt of the normalised document number, salted with a district sub-key, as hex.
+
+    Stable across stations of one district and useless without the key; with the key, each guess
+    of a number costs one full scrypt derivation (:data:`PERSON_KEY_COST`).
+    """
+    _check_key(district_key)
+    salt = hmac.new(district_key, _PERSON_SALT_LABEL, hashlib.sha256).digest()
+    return hashlib.scrypt(normalise_id_number(id_number).encode("ascii", "replace"), salt=salt,
+                          maxmem=64 * 1024 * 1024, dklen=32, **PERSON_KEY_COST).hex()
+
+
+def legacy_person_key(district_key: bytes, id_number: str) -> str:
+    """The person key of Yizhan before scrypt (HMAC-SHA256), computed only to find and link a
+    person's records journaled before the change (``kiosk.identity``); never stored for a new person."""
+    _check_key(district_key)
     return hmac.new(district_key, normalise_id_number(id_number).encode("ascii", "replace"),
                     hashlib.sha256).hexdigest()
 

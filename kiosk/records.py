@@ -237,6 +237,26 @@ class Visit:
     gender: str = ""
 
 
+@record_kind("person_key_linked")
+@dataclass(frozen=True)
+class PersonKeyLinked:
+    """A card read at this kiosk showed that ``old_key`` (the HMAC person key of an earlier Yizhan)
+    and ``new_key`` (the scrypt one) are the same person: consent, trends and roster entries
+    journaled under the old key carry over, here and at the hub."""
+
+    old_key: str
+    new_key: str
+
+
+@record_kind("token_used")
+@dataclass(frozen=True)
+class TokenUse:
+    """A one-time QR token was used at this station (its digest only; ``kiosk.tokens.token_digest``)."""
+
+    digest: str
+    expires_at: str
+
+
 @record_kind("admin_event")
 @dataclass(frozen=True)
 class AdminEvent:

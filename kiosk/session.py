@@ -15,7 +15,7 @@ class Person:
     """An identified person, as the kiosk may keep them: keyed hash and masked forms only."""
 
     role: str                      # "resident" | "volunteer" | "staff"
-    person_key: str                # HMAC-SHA256(district key, document number), hex
+    person_key: str                # scrypt(document number, district sub-key), hex (kiosk.privacy)
     display_name: str              # masked: 王*明
     masked_id: str = ""            # 310***********1234
     birth_year: int | None = None
@@ -25,6 +25,12 @@ class Person:
     source: str = ""               # "idcard" | "pcsc" | "qr" | "demo"
     volunteer_id: str = ""
     team: str = ""
+    former_keys: tuple[str, ...] = ()   # linked person keys of an earlier derivation (PersonKeyLinked)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The person key first, then every linked former key: what this person's records are under."""
+        return (self.person_key, *self.former_keys)
 
 
 @dataclass

@@ -4,25 +4,26 @@ Load order: ``config/defaults.toml`` (every default, documented), then the stati
 (``config/station.toml``, or ``--config``/``YIZHAN_CONFIG``), then environment overrides
 (``YIZHAN_STATION_ID``, ``YIZHAN_DATA_DIR``). Secrets (district HMAC key, MQTT password, admin PIN)
 never live in ``config/``: they come from ``YIZHAN_DISTRICT_KEY``/``YIZHAN_MQTT_PASSWORD``/
-``YIZHAN_ADMIN_PIN`` or a secrets file outside git (``<data_dir>/secrets.toml`` by default; under
-systemd ``$CREDENTIALS_DIRECTORY/secrets.toml`` when the unit passes it with ``LoadCredential=``).
+``YIZHAN_ADMIN_PIN``, systemd credentials (``$CREDENTIALS_DIRECTORY/district_key`` …, or a whole
+``$CREDENTIALS_DIRECTORY/secrets.toml`` passed with ``LoadCredential=``) or a secrets file outside git
+(``<data_dir>/secrets.toml`` by default, mode 0600, written atomically). A secrets
+file other users may read or change, or one holding a plaintext ``admin_pin``, is refused.
 
 Every problem in every file is collected and reported at once, as ``file: key: problem``.
 """
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import hmac
 import os
-import secrets as pysecrets
-import tomllib
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from kiosk.secretstore import (DEMO_ADMIN_PIN, PIN_MAX_DIGITS, PIN_MIN_DIGITS, Secrets, hash_pin,  # noqa: F401
+                               KIOSK_SECRETS, load_secrets, pin_format_ok, read_toml, verify_pin)
 
 #: The settings format this version writes and reads.
 CONFIG_VERSION = 1
@@ -33,10 +34,6 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEFAULTS_FILE = CONFIG_DIR / "defaults.toml"
 DEMO_FILE = CONFIG_DIR / "demo.toml"
 DEFAULT_STATION_FILE = CONFIG_DIR / "station.toml"
-#: PIN of demo mode only (documented in the README); a real station sets its own.
-DEMO_ADMIN_PIN = "2468"
-
-
 class ConfigError(Exception):
     """Settings are invalid; ``errors`` lists every problem as 'file: key: problem'."""
 
@@ -135,15 +132,6 @@ class VolunteerSettings:
 
 
 @dataclass(frozen=True)
-class Secrets:
-    """Secrets, from the environment or the secrets file; never from ``config/``."""
-
-    district_key: bytes = field(repr=False)
-    mqtt_password: str = field(repr=False)
-    admin_pin_hash: str = field(repr=False)
-
-
-@dataclass(frozen=True)
 class Settings:
     """Everything the kiosk is configured with."""
 
@@ -169,43 +157,7 @@ class Settings:
         return self.ui.idle_reset_overrides.get(screen, self.ui.idle_reset_s)
 
 
-# --- admin PIN hashing -------------------------------------------------------------------------
-
-def hash_pin(pin: str, *, salt: bytes | None = None, iterations: int = 200_000) -> str:
-    """A PBKDF2-SHA256 hash of a PIN: ``pbkdf2_sha256$<iterations>$<salt hex>$<hash hex>``."""
-    salt = salt or pysecrets.token_bytes(16)
-    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, iterations)
-    return f"pbkdf2_sha256${iterations}${salt.hex()}${digest.hex()}"
-
-
-def verify_pin(pin: str, stored: str) -> bool:
-    """Constant-time check of a PIN against :func:`hash_pin`'s output."""
-    try:
-        algo, iterations, salt, digest = stored.split("$")
-        if algo != "pbkdf2_sha256":
-            return False
-        got = hashlib.pbkdf2_hmac("sha256", pin.encode(), bytes.fromhex(salt), int(iterations))
-    except ValueError:
-        return False
-    return hmac.compare_digest(got.hex(), digest)
-
-
 # --- loading -----------------------------------------------------------------------------------
-
-def _read_toml(path: Path, errors: list[str]) -> dict:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        errors.append(f"{path}: file not found")
-    except PermissionError:
-        errors.append(f"{path}: not readable (check its permissions)")
-    except tomllib.TOMLDecodeError as exc:
-        errors.append(f"{path}: not valid TOML: {exc}")
-    except OSError as exc:
-        errors.append(f"{path}: cannot read: {exc}")
-    return {}
-
 
 def _merge(base: dict, over: Mapping) -> dict:
     out = dict(base)
@@ -289,51 +241,6 @@ def _migrate(doc: dict, src: str, errors: list[str]) -> dict:
     return doc
 
 
-#: Secrets the kiosk cannot run without; a command that needs fewer names them (``load_settings(need=…)``).
-KIOSK_SECRETS = frozenset({"district_key", "admin_pin_hash"})
-
-
-def _load_secrets(path: Path, env: Mapping[str, str], demo: bool, errors: list[str],
-                  need: frozenset[str] = KIOSK_SECRETS) -> Secrets:
-    data: dict = {}
-    if path.exists():
-        data = _read_toml(path, errors)
-    elif demo:
-        data = {"district_key": pysecrets.token_hex(32), "admin_pin_hash": hash_pin(DEMO_ADMIN_PIN)}
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write("# Demo secrets, generated on first run. Never use them on a real station.\n")
-                fh.writelines(f'{k} = "{v}"\n' for k, v in data.items())
-        except FileExistsError:
-            data = _read_toml(path, errors)
-        except OSError as exc:
-            errors.append(f"{path}: cannot write demo secrets: {exc}")
-    src = str(path)
-    for extra in sorted(set(data) - {"district_key", "mqtt_password", "admin_pin_hash", "admin_pin"}):
-        errors.append(f"{src}: {extra}: unknown secret")
-    key_hex = env.get("YIZHAN_DISTRICT_KEY") or data.get("district_key", "")
-    key = b""
-    try:
-        key = bytes.fromhex(str(key_hex))
-    except ValueError:
-        errors.append(f"{src}: district_key: must be hex (64 hex digits = 32 bytes)")
-    if key_hex and len(key) < 16:
-        errors.append(f"{src}: district_key: must be at least 32 hex digits (16 bytes)")
-    if not key_hex and "district_key" in need:
-        errors.append(f"{src}: district_key: missing; set YIZHAN_DISTRICT_KEY or write it in {path}")
-    pin = env.get("YIZHAN_ADMIN_PIN") or data.get("admin_pin")
-    pin_hash = hash_pin(str(pin)) if pin else data.get("admin_pin_hash", "")
-    if pin is not None and not (str(pin).isdigit() and 4 <= len(str(pin)) <= 12):
-        errors.append(f"{src}: admin_pin: must be 4 to 12 digits")
-    if not pin_hash and "admin_pin_hash" in need:
-        errors.append(f"{src}: admin_pin_hash: missing; set YIZHAN_ADMIN_PIN or admin_pin_hash "
-                      "(yizhan kiosk --hash-pin prints one)")
-    return Secrets(district_key=key, mqtt_password=env.get("YIZHAN_MQTT_PASSWORD") or data.get("mqtt_password", ""),
-                   admin_pin_hash=pin_hash)
-
-
 def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False,
                   env: Mapping[str, str] | None = None, need: frozenset[str] = KIOSK_SECRETS) -> Settings:
     """Load, merge, migrate and validate the settings.
@@ -353,8 +260,8 @@ def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False
     env = os.environ if env is None else env
     errors: list[str] = []
     station_path = Path(config or env.get("YIZHAN_CONFIG") or (DEMO_FILE if demo else DEFAULT_STATION_FILE))
-    defaults = _read_toml(DEFAULTS_FILE, errors)
-    station = _migrate(_read_toml(station_path, errors), str(station_path), errors)
+    defaults = read_toml(DEFAULTS_FILE, errors)
+    station = _migrate(read_toml(station_path, errors), str(station_path), errors)
     doc = _merge(defaults, station)
     doc.setdefault("version", CONFIG_VERSION)
     if env.get("YIZHAN_STATION_ID"):
@@ -389,7 +296,7 @@ def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False
         credential = Path(env.get("CREDENTIALS_DIRECTORY", "")) / "secrets.toml"
         if env.get("CREDENTIALS_DIRECTORY") and credential.exists():     # systemd LoadCredential=secrets.toml:…
             secrets_path = credential
-        secrets = _load_secrets(secrets_path, env, demo, errors, frozenset(need))
+        secrets = load_secrets(secrets_path, env, demo, errors, frozenset(need))
     if errors:
         raise ConfigError(errors)
     return Settings(version=doc["version"], secrets=secrets, source=src, demo=demo, **built)

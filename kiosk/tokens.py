@@ -5,9 +5,12 @@ Wire format (ASCII, fits a version-6 QR at medium error correction)::
     YZ1.<base64url(payload JSON)>.<base64url(HMAC-SHA256(token key, "YZ1." + payload part)[:16])>
 
 * ``YZ1`` is the format version; a future format gets a new prefix and both can be verified.
-* The payload is compact JSON with exactly these keys: ``k`` kind (``"r"`` resident, ``"v"`` volunteer),
+* The payload is compact JSON with these keys: ``k`` kind (``"r"`` resident, ``"v"`` volunteer),
   ``s`` subject (a resident's ``person_key`` – 64 hex digits – or a volunteer id), ``i`` issued-at and
-  ``e`` expiry (Unix seconds, UTC), ``t`` issuing station id.
+  ``e`` expiry (Unix seconds, UTC), ``t`` issuing station id; optionally ``b: 1`` (valid only at
+  station ``t``) and ``o: 1`` (one-time: the kiosk journals its use and refuses it again; a one-time
+  token is always bound to its station, the only one that remembers it).
+* A lifetime (``e - i``) longer than :data:`MAX_TTL_S` is refused, whoever signed it.
 * The MAC key is not the district key itself but a sub-key derived from it with HMAC
   (``HMAC-SHA256(district_key, "yizhan/token/v1")``), so the key that links visits (``person_key``)
   is never also the key that signs tokens.
@@ -51,6 +54,8 @@ _PERSON_KEY_RE = re.compile(r"[0-9a-f]{64}")
 _VOLUNTEER_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _STATION_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _B64_RE = re.compile(r"[A-Za-z0-9_-]+")
+_REQUIRED = frozenset({"k", "s", "i", "e", "t"})
+_FLAGS = frozenset({"b", "o"})
 
 
 class TokenError(ValueError):
@@ -81,6 +86,20 @@ class TokenExpired(TokenError):
     user_message = N_("This QR code has expired. Please ask the staff for a new one.")
 
 
+class TokenWrongStation(TokenError):
+    """The token is bound to another station."""
+
+    user_key = "token_wrong_station"
+    user_message = N_("This QR code belongs to another station. Please use it there, or ask the staff.")
+
+
+class TokenUsed(TokenError):
+    """A one-time token that was used before (``kiosk.identity`` remembers them in the journal)."""
+
+    user_key = "token_used"
+    user_message = N_("This QR code has already been used. Please ask the staff for a new one.")
+
+
 class TokenNotYetValid(TokenError):
     """The token says it was issued in the future (a wrong clock on the issuing or this station)."""
 
@@ -98,6 +117,8 @@ class Token:
         issued_at: when the station issued it (aware, UTC).
         expires_at: when it stops being accepted (aware, UTC).
         station: id of the issuing station.
+        bound: valid only at ``station``.
+        one_time: valid once (implies ``bound``).
     """
 
     kind: str
@@ -106,6 +127,8 @@ class Token:
     expires_at: datetime
     station: str
     version: str = VERSION
+    bound: bool = False
+    one_time: bool = False
 
 
 def token_key(district_key: bytes) -> bytes:
@@ -158,7 +181,7 @@ def _check_subject(kind: str, subject: str) -> bool:
 
 
 def issue_token(key: bytes, kind: str, subject: str, ttl: timedelta | float, station: str,
-                now: datetime | float | None = None) -> str:
+                now: datetime | float | None = None, *, bound: bool = False, one_time: bool = False) -> str:
     """Sign a token for a resident or a volunteer.
 
     Args:
@@ -168,6 +191,8 @@ def issue_token(key: bytes, kind: str, subject: str, ttl: timedelta | float, sta
         ttl: lifetime, a timedelta or seconds (at most one year).
         station: the issuing station id.
         now: issue time (aware datetime or Unix seconds); defaults to the current time.
+        bound: valid only at ``station``.
+        one_time: valid once, at ``station`` only.
 
     Returns:
         The token text, ASCII, ready for a QR encoder.
@@ -187,6 +212,10 @@ def issue_token(key: bytes, kind: str, subject: str, ttl: timedelta | float, sta
         raise ValueError(f"ttl must be between 1 s and {MAX_TTL_S} s")
     issued = _epoch(now)
     payload = {"k": KINDS[kind], "s": subject, "i": issued, "e": issued + int(ttl_s), "t": station}
+    if bound or one_time:
+        payload["b"] = 1
+    if one_time:
+        payload["o"] = 1
     body = _b64encode(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("ascii"))
     signed = f"{VERSION}.{body}"
     return f"{signed}.{_b64encode(_tag(key, signed))}"
@@ -197,8 +226,10 @@ def _parse_payload(raw: bytes) -> dict:
         doc = json.loads(raw.decode("ascii"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise TokenMalformed("payload is not JSON") from None
-    if not isinstance(doc, dict) or set(doc) != {"k", "s", "i", "e", "t"}:
+    if not isinstance(doc, dict) or not _REQUIRED <= set(doc) <= _REQUIRED | _FLAGS:
         raise TokenMalformed("payload keys are wrong")
+    if any(type(doc[f]) is not int or doc[f] != 1 for f in _FLAGS & set(doc)) or ("o" in doc and "b" not in doc):
+        raise TokenMalformed("payload flags are wrong")
     k, s, i, e, t = doc["k"], doc["s"], doc["i"], doc["e"], doc["t"]
     if k not in _KIND_NAMES or not isinstance(s, str) or not isinstance(t, str):
         raise TokenMalformed("payload field types are wrong")
@@ -209,13 +240,15 @@ def _parse_payload(raw: bytes) -> dict:
     return doc
 
 
-def verify_token(key: bytes, text: str, now: datetime | float | None = None) -> Token:
-    """Check a token's signature and lifetime and return what it says.
+def verify_token(key: bytes, text: str, now: datetime | float | None = None, station: str | None = None) -> Token:
+    """Check a token's signature, lifetime and station binding and return what it says.
 
     Args:
         key: the district key.
         text: what the QR decoder returned (surrounding whitespace is ignored).
         now: verification time (aware datetime or Unix seconds); defaults to the current time.
+        station: the verifying station; a bound token for another one is refused (None: not checked,
+            for field probes).
 
     Returns:
         The verified :class:`Token`.
@@ -225,6 +258,7 @@ def verify_token(key: bytes, text: str, now: datetime | float | None = None) -> 
         TokenForged: the tag does not match (altered, or another district's key).
         TokenExpired: genuine but past its expiry.
         TokenNotYetValid: genuine but issued more than ``CLOCK_SKEW_S`` in the future.
+        TokenWrongStation: bound to another station than ``station``.
     """
     if not isinstance(text, str):
         raise TokenMalformed("token must be text")
@@ -246,14 +280,24 @@ def verify_token(key: bytes, text: str, now: datetime | float | None = None) -> 
     if not hmac.compare_digest(tag, _tag(key, f"{VERSION}.{body}")):
         raise TokenForged("signature does not match")
     doc = _parse_payload(raw)
+    if doc["e"] - doc["i"] > MAX_TTL_S:
+        raise TokenMalformed(f"lifetime {doc['e'] - doc['i']} s is longer than the maximum {MAX_TTL_S} s")
     current = _epoch(now)
     if current >= doc["e"]:
         raise TokenExpired(f"expired {current - doc['e']} s ago")
     if doc["i"] > current + CLOCK_SKEW_S:
         raise TokenNotYetValid(f"issued {doc['i'] - current} s in the future")
+    if doc.get("b") and station is not None and station != doc["t"]:
+        raise TokenWrongStation(f"bound to station {doc['t']}")
     return Token(kind=_KIND_NAMES[doc["k"]], subject=doc["s"],
                  issued_at=datetime.fromtimestamp(doc["i"], timezone.utc),
-                 expires_at=datetime.fromtimestamp(doc["e"], timezone.utc), station=doc["t"])
+                 expires_at=datetime.fromtimestamp(doc["e"], timezone.utc), station=doc["t"],
+                 bound=bool(doc.get("b")), one_time=bool(doc.get("o")))
+
+
+def token_digest(text: str) -> str:
+    """What a kiosk journals about a used one-time token: a digest of its text, never the text."""
+    return hashlib.sha256(text.strip().encode("ascii", "replace")).hexdigest()[:32]
 
 
 def peek_kind(text: str) -> str | None:

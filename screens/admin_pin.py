@@ -7,6 +7,7 @@ from kivy.lang import Builder
 from kivy.metrics import dp
 from kivy.properties import ColorProperty, StringProperty
 
+from kiosk.settings import PIN_MIN_DIGITS
 from screens import theme
 from screens.base import KioskScreen
 from screens.widgets import KButton
@@ -56,6 +57,10 @@ class AdminPinScreen(KioskScreen):
     def submit(self) -> None:
         """Check the entered PIN; open the admin screen on success."""
         pin, self.entered = self.entered, ""
+        if len(pin) < PIN_MIN_DIGITS:
+            self.message = self._("The admin PIN has at least {n} digits.", n=PIN_MIN_DIGITS)
+            self.message_color = theme.DANGER
+            return
         result = self.ctx.pin_gate.try_pin(pin)
         if result.ok:
             self.nav.go("admin")

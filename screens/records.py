@@ -29,8 +29,8 @@ class RecordsScreen(KioskScreen):
         if person is None:
             self.reset()
             return
-        bp = recent_measurements(self.ctx.journal, person.person_key, "bp")
-        glucose = recent_measurements(self.ctx.journal, person.person_key, "glucose")
+        bp = recent_measurements(self.ctx.journal, person.keys, "bp")
+        glucose = recent_measurements(self.ctx.journal, person.keys, "glucose")
         self.show([(r.payload.systolic, r.payload.diastolic) for r in bp], [r.payload.mmol_l for r in glucose],
                   [r.created_at for r in bp], [r.created_at for r in glucose])
 

@@ -14,6 +14,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk.i18n import N_, Translator
 from kiosk.idle import IdleTimer
+from kiosk.storage import STORAGE_FULL
 from screens import load_class, theme, widgets  # noqa: F401  (widgets: loads the shared widget rules)
 from screens.base import Presence
 from screens.i18n import tr
@@ -231,6 +232,9 @@ class Shell(FloatLayout):
         else:                               # no hub configured: records queue until there is one
             self.sync_online = False
             self.sync_text = tr._(LINE_OFFLINE, count=self._queued_cache())
+        if self.ctx.status.get("storage").get("state") == "full":      # staff must act: it outranks sync
+            self.sync_online = False
+            self.sync_text = tr._(STORAGE_FULL)
         self.sync_color = theme.ONLINE if self.sync_online else theme.OFFLINE
         self.sync_icon = "online" if self.sync_online else "offline"
 

@@ -10,11 +10,12 @@ import argparse
 import hashlib
 import json
 import random
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from kiosk.journal import Journal
+from kiosk.journal import Journal, JournalError, verify_journal
 from kiosk.records import AdminEvent, ConsentDecision, Visit
 from app.bench.records import BenchAlert, BenchBloodPressure, BenchGlucose
 
@@ -69,6 +70,15 @@ def fill(data_dir: Path | str, records: int, station: str = "bench-001", seed: i
 
 
 def run(args: argparse.Namespace) -> int:
-    """Fill and print one JSON object."""
-    print(json.dumps(fill(args.data_dir, args.records, args.station, args.seed)))
+    """Fill and print one JSON object; a damaged, empty or newer journal is refused with the kiosk's
+    message (exit code 3) and left untouched."""
+    path = Path(args.data_dir) / Journal.FILENAME
+    try:
+        if path.exists():
+            verify_journal(path)
+        result = fill(args.data_dir, args.records, args.station, args.seed)
+    except JournalError as exc:
+        print(f"yizhan: {exc}", file=sys.stderr)
+        return 3
+    print(json.dumps(result))
     return 0

@@ -149,7 +149,7 @@ def _alert_latency(tmp: Path, db: Path, url: str, alerts: int) -> list[float]:
     data_dir.mkdir(exist_ok=True)
     (tmp / "station.toml").write_text(f'version = 1\n[station]\nid = "{station}"\n[sync]\nenabled = true\n'
                                       f'host = "127.0.0.1"\nport = {broker.port}\n')
-    settings = load_settings(tmp / "station.toml", env={"YIZHAN_DISTRICT_KEY": "ab" * 32, "YIZHAN_ADMIN_PIN": "2468",
+    settings = load_settings(tmp / "station.toml", env={"YIZHAN_DISTRICT_KEY": "ab" * 32, "YIZHAN_ADMIN_PIN": "246813",
                                                         "YIZHAN_DATA_DIR": str(data_dir)})
     journal = Journal(data_dir / Journal.FILENAME, station)
     publisher = Publisher(settings, poll_s=0.05)

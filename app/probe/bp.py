@@ -1,16 +1,16 @@
 """``yizhan probe bp``: list the BP drivers, or take one reading and print one JSON object.
 
-Exit codes: 0 reading printed, 1 the device failed (typed error on stderr), 2 usage or
-configuration error (unknown driver, bad pattern, missing --port).
+Output and exit codes follow the form every probe shares (``app.probe``): one JSON object on
+stdout; 0 reading printed, 1 the device failed, 2 usage or configuration error (unknown driver,
+bad pattern, missing --port, a bad number such as ``--timeout nan``).
 """
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from typing import Any
 
+from app.probe import ProbeUsageError, fail, seconds, succeed, whole
 from drivers import UnknownDriver, driver_names, load_driver
 from drivers.bp_common import DriverConfigError
 from drivers.errors import DriverError
@@ -23,9 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="print the BP driver names, one per line")
     parser.add_argument("--driver", help="driver name (see --list)")
     parser.add_argument("--port", help="pyserial URL or device path")
-    parser.add_argument("--baud", type=int, help="override the driver's baud rate")
+    parser.add_argument("--baud", help="override the driver's baud rate")
     parser.add_argument("--pattern", help="ascii-line: regular expression with named groups sys, dia[, pulse]")
-    parser.add_argument("--timeout", type=float, default=120.0,
+    parser.add_argument("--timeout", default="120",
                         help="seconds to wait for a whole measurement (default 120)")
 
 
@@ -48,12 +48,9 @@ def reading_json(reading: BloodPressureReading) -> dict[str, Any]:
 
 
 def _fail(code: int, message: str, exc: BaseException | None = None) -> int:
-    detail = {"error": message}
-    if exc is not None:
-        detail.update(type=type(exc).__name__, user_key=getattr(exc, "user_key", None),
-                      detail=str(exc))
-    print(json.dumps(detail, ensure_ascii=False), file=sys.stderr)
-    return code
+    if exc is None:
+        return fail("bp", code, "UsageError" if code == 2 else "Error", message)
+    return fail("bp", code, type(exc).__name__, message, user_key=getattr(exc, "user_key", None), detail=str(exc))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.driver or not args.port:
         return _fail(2, "give --driver NAME and --port URL (or --list)")
     try:
+        timeout = seconds(args.timeout)
+        baud = whole(args.baud, "--baud", 300, 4_000_000)
+    except ProbeUsageError as exc:
+        return _fail(2, str(exc))
+    try:
         cls = load_driver("bp", args.driver)
     except UnknownDriver as exc:
         return _fail(2, str(exc))
@@ -72,15 +74,15 @@ def run(args: argparse.Namespace) -> int:
         return _fail(2, f"driver {args.driver!r} is not installed: {exc}")
     # The whole-measurement budget, as the option the line monitors read and the class limit the
     # command-driven modules use.
-    options: dict[str, Any] = {"wait_s": args.timeout}
+    options: dict[str, Any] = {"wait_s": timeout}
     if args.pattern:
         options["pattern"] = args.pattern
     try:
-        device = cls(args.port, baudrate=args.baud, options=options)
+        device = cls(args.port, baudrate=baud, options=options)
     except DriverConfigError as exc:
         return _fail(2, exc.user_message, exc)
     if hasattr(device, "MEASURE_TIMEOUT"):
-        device.MEASURE_TIMEOUT = args.timeout
+        device.MEASURE_TIMEOUT = timeout
     t0 = time.perf_counter()
     try:
         device.open()
@@ -98,5 +100,4 @@ def run(args: argparse.Namespace) -> int:
         last_byte, parsed = device.last_timing
         timings["last_byte_to_parsed"] = round((parsed - last_byte) * 1000, 3)
     out["timings_ms"] = timings
-    print(json.dumps(out, ensure_ascii=False))
-    return 0
+    return succeed("bp", out)

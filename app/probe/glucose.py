@@ -3,16 +3,17 @@
 ``--list`` prints the driver names. Otherwise the probe opens ``--port`` with ``--driver``,
 fetches the newest reading after ``--since`` and prints value (mmol/L), the meter's own value
 and unit, the range flag, the screening category for ``--context``, device info and timings.
-Exit status: 0 success, 1 device error (JSON with ``error``/``user_key``/``message``), 2 usage.
+Output and exit codes follow the form every probe shares (``app.probe``): 0 success, 1 device
+error (with ``user_key``, ``detail`` and the Chinese ``message_zh``), 2 usage (a bad number such as
+``--timeout nan`` included).
 """
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from datetime import datetime
 
+from app.probe import ProbeUsageError, fail, seconds, succeed, whole
 from drivers import UnknownDriver, driver_names, load_driver
 from drivers.errors import DriverError
 from drivers.readings import MealContext
@@ -28,21 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--driver", help="driver name (see --list)")
     parser.add_argument("--port", help="pyserial URL: /dev/serial/by-id/..., hwgrep://VID:PID, "
                                        "socket://host:port or a pty path")
-    parser.add_argument("--baud", type=int, help="baud rate (default: the model's)")
+    parser.add_argument("--baud", help="baud rate (default: the model's)")
     parser.add_argument("--since", help="ISO time; only a reading taken after it counts (default: any)")
     parser.add_argument("--context", choices=CONTEXTS, default="random",
                         help="meal context for the screening category (default random)")
-    parser.add_argument("--timeout", type=float, default=30.0,
+    parser.add_argument("--timeout", default="30",
                         help="seconds to wait for a new reading on the meter (default 30)")
 
 
-def _print(obj: dict) -> None:
-    print(json.dumps(obj, ensure_ascii=False), flush=True)
-
-
 def _usage(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
+    return fail("glucose", 2, "UsageError", message)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,11 +59,14 @@ def run(args: argparse.Namespace) -> int:
             since = datetime.fromisoformat(args.since)
         except ValueError:
             return _usage(f"--since is not an ISO date-time: {args.since!r}")
-    if args.timeout <= 0:
-        return _usage("--timeout must be positive")
+    try:
+        timeout = seconds(args.timeout)
+        baud = whole(args.baud, "--baud", 300, 4_000_000)
+    except ProbeUsageError as exc:
+        return _usage(str(exc))
 
     started = time.monotonic()
-    device = cls(args.port, baudrate=args.baud, options={"measure_timeout": args.timeout})
+    device = cls(args.port, baudrate=baud, options={"measure_timeout": timeout})
     try:
         device.open()
         opened = time.monotonic()
@@ -76,17 +75,15 @@ def run(args: argparse.Namespace) -> int:
         finally:
             device.close()
     except DriverError as exc:
-        message = exc.user_message
-        _print({"ok": False, "driver": args.driver, "port": args.port, "error": type(exc).__name__,
-                "user_key": exc.user_key, "detail": str(exc),
-                "message": message, "message_zh": gettext(message) if message else None,
-                "elapsed_ms": round((time.monotonic() - started) * 1000, 1)})
-        return 1
+        message = exc.user_message or str(exc)
+        return fail("glucose", 1, type(exc).__name__, message, driver=args.driver, port=args.port,
+                    user_key=exc.user_key, detail=str(exc), message_zh=gettext(message),
+                    elapsed_ms=round((time.monotonic() - started) * 1000, 1))
     done = time.monotonic()
     assessment = assess_glucose(reading.mmol_l, MealContext(args.context))
     info = reading.device
-    _print({
-        "ok": True, "driver": args.driver, "port": args.port,
+    return succeed("glucose", {
+        "driver": args.driver, "port": args.port,
         "value": reading.mmol_l, "unit": "mmol/L",
         "device_value": reading.device_value, "device_unit": reading.device_unit.value,
         "range_flag": reading.range_flag.value if reading.range_flag else None,
@@ -99,4 +96,3 @@ def run(args: argparse.Namespace) -> int:
         "timings_ms": {"open": round((opened - started) * 1000, 1), "read": round((done - opened) * 1000, 1),
                        "total": round((done - started) * 1000, 1)},
     })
-    return 0

@@ -4,25 +4,22 @@ For installers checking a reader on site. The output carries only masked forms (
 the birth year, gender, validity, the check-digit result, timings and, when a district key is
 available, the person key. The full number never appears.
 
-Exit codes: 0 read, 1 device error (port, timeout, card), 2 usage or configuration error.
+Output and exit codes follow the form every probe shares (``app.probe``): 0 read, 1 device error
+(port, timeout, card), 2 usage or configuration error (a bad number such as ``--timeout nan``).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import tomllib
 from datetime import date
 from pathlib import Path
 
+from app.probe import ProbeUsageError, fail, seconds, succeed, whole
 from drivers.errors import DriverError, UnsupportedFeature
 from drivers.idcard_sam import IdCardReader
 from drivers.protocols.sam import SamStatusError
 from kiosk.privacy import mask_id_number, mask_name, person_key, redact_id_numbers
-
-PROG = "yizhan probe idcard"
-
 
 class ConfigError(ValueError):
     """A bad option or district key (exit code 2)."""
@@ -32,8 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``yizhan probe idcard``."""
     parser.add_argument("--port", required=True, help="pyserial URL: /dev/serial/by-id/..., hwgrep://VID:PID, "
                                                       "socket://host:port or a pty path")
-    parser.add_argument("--baud", type=int, default=115200, help="reader baud rate (default 115200)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a card (default 30)")
+    parser.add_argument("--baud", default="115200", help="reader baud rate (default 115200)")
+    parser.add_argument("--timeout", default="30", help="seconds to wait for a card (default 30)")
     parser.add_argument("--fingerprint", action="store_true", help="use the text+photo+fingerprint read (30 10)")
     parser.add_argument("--key-file", type=Path, help="district key: a file holding the hex key, or a secrets "
                                                       "TOML with district_key (default: YIZHAN_DISTRICT_KEY)")
@@ -75,12 +72,13 @@ def probe(args: argparse.Namespace, key: bytes | None) -> dict:
     Raises:
         DriverError: any device failure, typed.
     """
-    with IdCardReader(args.port, baudrate=args.baud) as reader:
+
+    with IdCardReader(args.port, baudrate=int(args.baud)) as reader:
         try:
             sam_id: str | None = reader.sam_id()
         except SamStatusError:
             sam_id = None   # some readers do not answer 12 FF; the id is optional
-        document, timings = reader.read_when_presented(args.timeout, args.fingerprint)
+        document, timings = reader.read_when_presented(float(args.timeout), args.fingerprint)
     today = date.today()
     out = {
         "kind": document.kind.value,
@@ -96,7 +94,7 @@ def probe(args: argparse.Namespace, key: bytes | None) -> dict:
         "photo_present": document.photo_present,
         "sam_id": sam_id,
         "port": args.port,
-        "baudrate": args.baud,
+        "baudrate": int(args.baud),
         "timings_ms": timings.as_ms(),
     }
     if key is not None:
@@ -107,22 +105,15 @@ def probe(args: argparse.Namespace, key: bytes | None) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the probe; print one JSON object, or one error line on stderr."""
-
-    if args.timeout <= 0:
-        print(f"{PROG}: error: --timeout must be positive", file=sys.stderr)
-        return 2
+    """Run the probe; print one JSON object (see ``app.probe`` for the form)."""
     try:
+        args.timeout = seconds(args.timeout)
+        args.baud = whole(args.baud, "--baud", 300, 4_000_000)
         key = load_district_key(args.key_file)
         result = probe(args, key)
-    except ConfigError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except UnsupportedFeature as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+    except (ProbeUsageError, ConfigError, UnsupportedFeature) as exc:
+        return fail("idcard", 2, type(exc).__name__, redact_id_numbers(str(exc)))
     except DriverError as exc:
-        print(f"{PROG}: error: {type(exc).__name__}: {redact_id_numbers(str(exc))}", file=sys.stderr)
-        return 1
-    print(json.dumps(result, ensure_ascii=False), flush=True)
-    return 0
+        return fail("idcard", 1, type(exc).__name__, f"{type(exc).__name__}: {redact_id_numbers(str(exc))}",
+                    user_key=getattr(exc, "user_key", None))
+    return succeed("idcard", result)

@@ -13,6 +13,7 @@ from kiosk.timebank.errors import (
     InsufficientBalance,
     InvalidHours,
     VolunteerError,
+    require_second_factor,
 )
 from kiosk.timebank.kinds import (
     HONOUR,
@@ -89,8 +90,10 @@ class AccountsMixin:
         """A volunteer or a resident with a time-bank account spends hours to request a service.
 
         Raises:
-            InvalidHours, InsufficientBalance (the balance would fall below ``balance_floor``).
+            SecondFactorRequired (identified by a card UID or QR code, not the ID card), InvalidHours,
+            InsufficientBalance (the balance would fall below ``balance_floor``).
         """
+        require_second_factor(person, "spending hours")
         h = self._check_hours(hours)
         account, vid = self._account(person)
         current, _p, _b = self.balance(account, vid)

@@ -14,6 +14,7 @@ from kiosk.timebank.errors import (
     SelfConfirmation,
     UnknownPendingService,
     UnknownService,
+    require_second_factor,
 )
 from kiosk.timebank.kinds import (
     FOLLOW_UP_AT,
@@ -75,8 +76,10 @@ class ServicesMixin:
         crash completes what was missing and duplicates nothing.
 
         Raises:
-            InvalidRating, UnknownPendingService, SelfConfirmation, AlreadyConfirmed.
+            SecondFactorRequired (the resident was identified by a card UID or QR code, not the ID
+            card), InvalidRating, UnknownPendingService, SelfConfirmation, AlreadyConfirmed.
         """
+        require_second_factor(resident_person, "confirming a service")
         if isinstance(rating, bool) or rating not in RATINGS:
             raise InvalidRating(f"rating {rating!r} is not 1..5")
         found = self.journal.records("volunteer_service", where={"service_id": pending_id}, limit=1)

@@ -9,12 +9,22 @@ from kiosk.i18n import N_
 
 log = logging.getLogger(__name__)
 
+#: Identification sources strong enough to spend hours or confirm a service: the resident ID card,
+#: whose chip the reader's security module authenticates. A contactless card's UID is copied onto a
+#: blank card for a few yuan, and a QR code can be photographed, so they only identify.
+STRONG_SOURCES = frozenset({"idcard"})
+
 
 class VolunteerError(Exception):
     """Base of the time-bank errors; ``user_message`` is what the person is told (translated when shown)."""
 
     user_key = "volunteer_error"
     user_message = N_("The volunteer service could not be recorded. Please ask the staff.")
+
+    @property
+    def message(self) -> str:
+        """The English message id the kiosk shows (translate it)."""
+        return self.user_message
 
 
 class InvalidDuration(VolunteerError):
@@ -124,3 +134,16 @@ class UnknownVolunteer(VolunteerError):
 
     user_key = "unknown_volunteer"
     user_message = N_("This volunteer was not found.")
+
+
+class SecondFactorRequired(VolunteerError):
+    """Spending hours or confirming a service needs the ID card; a card UID or a QR code only identifies."""
+
+    user_key = "second_factor"
+    user_message = N_("For this, please place your ID card on the reader. A contactless card alone is not enough.")
+
+
+def require_second_factor(person, what: str) -> None:
+    """Raise :class:`SecondFactorRequired` unless ``person`` was identified by a strong source."""
+    if getattr(person, "source", "") not in STRONG_SOURCES:
+        raise SecondFactorRequired(f"{what} needs the ID card, not a {getattr(person, 'source', '?')} identification")

@@ -14,6 +14,9 @@ from app.cli import main as yizhan
 from kiosk.backup import BackupError, BackupRefused, backup, read_manifest, restore
 from kiosk.journal import SCHEMA_VERSION, Journal
 from kiosk.records import Visit
+from kiosk.settings import hash_pin
+
+PIN_HASH = hash_pin("246813")      # admin PINs have 6-12 digits and are stored hashed (issue 11)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +31,7 @@ def _rows(path: Path) -> list[tuple]:
 
 def _station_file(tmp_path: Path, data_dir: Path, station: str = "st-a") -> Path:
     secrets = tmp_path / f"secrets-{station}.toml"
-    secrets.write_text(f'district_key = "{"ab" * 32}"\nadmin_pin = "2468"\n')
+    secrets.write_text(f'district_key = "{"ab" * 32}"\nadmin_pin_hash = "{PIN_HASH}"\n')
     secrets.chmod(0o600)
     cfg = tmp_path / f"{station}.toml"
     cfg.write_text(f'version = 1\n[station]\nid = "{station}"\n[paths]\ndata_dir = "{data_dir}"\n'

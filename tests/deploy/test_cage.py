@@ -19,6 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.supervisor import Supervisor
+from kiosk.settings import hash_pin
+
+PIN_HASH = hash_pin("246813")      # admin PINs have 6-12 digits and are stored hashed (issue 11)
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION = ROOT / "deploy/cage/yizhan-session"
@@ -38,7 +41,7 @@ def rig():
         d.mkdir(mode=0o700)
         os.chown(d, user.pw_uid, user.pw_gid)
     secrets = base / "secrets.toml"
-    secrets.write_text(f'district_key = "{"ab" * 32}"\nadmin_pin = "2468"\n')
+    secrets.write_text(f'district_key = "{"ab" * 32}"\nadmin_pin_hash = "{PIN_HASH}"\n')
     secrets.chmod(0o600)
     os.chown(secrets, user.pw_uid, user.pw_gid)
     config = base / "station.toml"

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.journal import SCHEMA_VERSION
-from kiosk.settings import load_settings
+from kiosk.journal import MIGRATIONS, SCHEMA_VERSION
+from kiosk.settings import hash_pin, load_settings
+
+PIN_HASH = hash_pin("246813")      # admin PINs have 6-12 digits and are stored hashed (issue 11)
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ("yizhan-kiosk.service", "yizhan-backup.service", "yizhan-backup.timer", "yizhan-hub@1.service",
@@ -124,7 +126,8 @@ def test_install_creates_users_paths_modes_and_enables_units(installed):
 def test_installed_settings_are_valid_with_the_credential(installed, tmp_path):
     creds = tmp_path / "creds"
     creds.mkdir()
-    (creds / "secrets.toml").write_text(f'district_key = "{"ef" * 32}"\nadmin_pin = "2468"\nmqtt_password = "x"\n')
+    (creds / "secrets.toml").write_text(f'district_key = "{"ef" * 32}"\nadmin_pin_hash = "{PIN_HASH}"\nmqtt_password = "x"\n')
+    (creds / "secrets.toml").chmod(0o400)                 # as systemd hands a credential over
     settings = load_settings(installed / "etc/yizhan/station.toml", env={"CREDENTIALS_DIRECTORY": str(creds)})
     assert settings.paths.data_dir == "/var/lib/yizhan"
     assert settings.secrets.district_key == bytes.fromhex("ef" * 32)
@@ -147,11 +150,12 @@ def test_upgrade_keeps_settings_and_data_and_migrates_the_journal(installed, deb
     settings.write_text(settings.read_text().replace('id = "sh-pd-zj-001"', 'id = "sh-pd-ljz-007"'))
     (root / "etc/systemd/system/timers.target.wants/yizhan-backup.timer").unlink()     # the admin disabled it
     journal = root / "var/lib/yizhan/journal.sqlite3"
-    sqlite3.connect(journal).close()                       # a journal from before the first schema
+    with sqlite3.connect(journal) as db:                   # a journal of the first schema (an earlier Yizhan);
+        db.executescript(MIGRATIONS[0] + "\nPRAGMA user_version=1;")  # an empty file is refused (issue 11, item 18)
     (root / "var/lib/yizhan/roster.json").write_text("{}")
     result = dpkg(root, "-i", *debs["0.1.1"].values())
     assert result.returncode == 0, result.stderr
-    assert f"migrated from schema 0 to {SCHEMA_VERSION}" in result.stdout
+    assert f"migrated from schema 1 to {SCHEMA_VERSION}" in result.stdout
     assert 'id = "sh-pd-ljz-007"' in settings.read_text()
     assert not (root / "etc/systemd/system/timers.target.wants/yizhan-backup.timer").exists()
     assert (root / "var/lib/yizhan/roster.json").read_text() == "{}"

@@ -248,22 +248,22 @@ def test_probe_device_error_exits_1(tmp_path):
     with BpSimulator("maibobo", link=tmp_path / "ttyBP") as sim:
         sim.inject("cuff_leak")
         out = probe("--driver", "maibobo", "--port", sim.path, "--timeout", "10")
-    assert out.returncode == 1 and out.stdout == ""
-    err = json.loads(out.stderr)
-    assert err["user_key"] == "bp_cuff_leak" and err["type"] == "CuffLeak"
-    assert err["error"] == CuffLeak.user_message
+    assert out.returncode == 1 and out.stderr.startswith("yizhan probe bp: error: ")   # the probes' one form
+    err = json.loads(out.stdout)
+    assert err["ok"] is False and err["user_key"] == "bp_cuff_leak" and err["error"] == "CuffLeak"
+    assert err["message"] == CuffLeak.user_message
 
 
 @pytest.mark.parametrize("args", [["--driver", "nope", "--port", "loop://"], ["--driver", "maibobo"],
                                   ["--driver", "ascii-line", "--port", "loop://", "--pattern", "(?P<sys>\\d+"]])
 def test_probe_usage_errors_exit_2(args):
     out = probe(*args)
-    assert out.returncode == 2 and json.loads(out.stderr)["error"]
+    assert out.returncode == 2 and json.loads(out.stdout)["error"]
 
 
 def test_probe_missing_port_exits_1():
     out = probe("--driver", "oem-nibp", "--port", "/nonexistent/ttyBP")
-    assert out.returncode == 1 and json.loads(out.stderr)["type"] == "ConnectionFailed"
+    assert out.returncode == 1 and json.loads(out.stdout)["error"] == "ConnectionFailed"
 
 
 # -- yizhan sim bp -----------------------------------------------------------------------------
@@ -281,7 +281,7 @@ def test_sim_cli_serves_and_takes_commands(tmp_path):
         proc.stdin.flush()
         assert json.loads(proc.stdout.readline())["ok"] is True
         second = probe("--driver", "oem-nibp", "--port", str(link), "--timeout", "10")
-        assert second.returncode == 1 and json.loads(second.stderr)["user_key"] == "bp_cuff_leak"
+        assert second.returncode == 1 and json.loads(second.stdout)["user_key"] == "bp_cuff_leak"
         proc.stdin.write("bogus\n")
         proc.stdin.flush()
         assert json.loads(proc.stdout.readline())["ok"] is False

@@ -111,14 +111,14 @@ def test_probe_bad_key_is_a_usage_error(sim, tmp_path, content, message):
     path.write_text(content)
     result = run_probe(sim.path, "--key-file", str(path))
     assert result.returncode == 2
-    assert message in result.stderr and result.stdout == ""
+    assert message in result.stderr and json.loads(result.stdout)["ok"] is False   # the probes' one form
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_probe_no_card_is_a_device_error(sim):
     result = run_probe(sim.path, "--timeout", "0.3")
     assert result.returncode == 1
-    assert "no card" in result.stderr and result.stdout == ""
+    assert "no card" in result.stderr and json.loads(result.stdout)["error"] == "DeviceTimeout"
     assert len(result.stderr.strip().splitlines()) == 1
 
 

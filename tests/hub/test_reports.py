@@ -25,7 +25,7 @@ TZ8 = timezone(timedelta(hours=8))
 #: Where the rendered certificate is kept for a person to look at.
 ARTIFACTS = Path(os.environ.get("YIZHAN_ARTIFACTS", "/tmp/yizhan-artifacts"))
 LI = Person(role="volunteer", person_key="", display_name="李*", volunteer_id="v-li")
-OTHER_RESIDENT = Person(role="resident", person_key="c" * 64, display_name="钱*")
+OTHER_RESIDENT = Person(role="resident", person_key="c" * 64, display_name="钱*", source="idcard")
 
 
 @pytest.fixture()

@@ -76,7 +76,7 @@ def test_environment_overrides_and_secrets_from_environment(tmp_path):
 def test_newer_version_is_refused_and_migrations_run_in_order(tmp_path, monkeypatch):
     newer = write(tmp_path, f"version = {settings_mod.CONFIG_VERSION + 1}\n")
     with pytest.raises(ConfigError) as info:
-        load_settings(newer, env={"YIZHAN_DISTRICT_KEY": "22" * 32, "YIZHAN_ADMIN_PIN": "1234"})
+        load_settings(newer, env={"YIZHAN_DISTRICT_KEY": "22" * 32, "YIZHAN_ADMIN_PIN": "123456"})
     assert "newer than this Yizhan understands" in str(info.value)
 
     # A future format change: version 1 files spelled the station name "title".
@@ -87,13 +87,13 @@ def test_newer_version_is_refused_and_migrations_run_in_order(tmp_path, monkeypa
     monkeypatch.setitem(settings_mod.MIGRATIONS, 1, v1_to_v2)
     old = write(tmp_path, 'version = 1\n[station]\nid = "s1"\ntitle = "旧名"\n')
     s = load_settings(old, env={"YIZHAN_DATA_DIR": str(tmp_path / "d"), "YIZHAN_DISTRICT_KEY": "22" * 32,
-                                "YIZHAN_ADMIN_PIN": "1234"})
+                                "YIZHAN_ADMIN_PIN": "123456"})
     assert s.station.name == "旧名" and s.version == 2
 
 
 def test_annotated_example_is_valid_apart_from_secrets(tmp_path):
     s = load_settings(settings_mod.CONFIG_DIR / "example.toml",
-                      env={"YIZHAN_DATA_DIR": str(tmp_path), "YIZHAN_DISTRICT_KEY": "33" * 32, "YIZHAN_ADMIN_PIN": "2580"})
+                      env={"YIZHAN_DATA_DIR": str(tmp_path), "YIZHAN_DISTRICT_KEY": "33" * 32, "YIZHAN_ADMIN_PIN": "258046"})
     assert s.devices["bp"].driver == "maibobo" and s.sync.tls
     assert s.idle_reset_for("measure_bp") == 180 and s.idle_reset_for("home") == 60
 

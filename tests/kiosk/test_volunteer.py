@@ -108,6 +108,9 @@ def bank(journal, data_dir, clock):
 WANG = Person(role="volunteer", person_key=WANG_KEY, display_name="王*明", volunteer_id="v-wang", source="pcsc")
 LI = Person(role="volunteer", person_key="volunteer:v-li", display_name="李*", volunteer_id="v-li", source="pcsc")
 RESIDENT = Person(role="resident", person_key=RESIDENT_KEY, display_name="赵*", source="idcard")
+#: The same volunteers identified by their ID card: spending and confirming need it (issue 11, item 14).
+WANG_CARD = dataclasses.replace(WANG, source="idcard")
+LI_CARD = dataclasses.replace(LI, source="idcard")
 
 
 # --- rules ------------------------------------------------------------------------------------------
@@ -278,7 +281,7 @@ def test_service_earns_only_after_confirmation_and_bad_rating_follows_up(bank, j
     assert journal.count("ledger_movement") == 0
     assert [p.service_id for p in bank.pending_services(WANG)] == [pending.service_id]
     with pytest.raises(SelfConfirmation):
-        bank.confirm_service(pending.service_id, WANG, 5)
+        bank.confirm_service(pending.service_id, WANG_CARD, 5)
     with pytest.raises(InvalidRating):
         bank.confirm_service(pending.service_id, RESIDENT, 6)
     with pytest.raises(UnknownPendingService):
@@ -329,12 +332,12 @@ def test_balance_is_the_hub_balance_plus_uncounted_local_movements(journal, data
     status = bank.status(WANG)
     assert (status.balance, status.pending_hours, status.hours_this_month) == (11.5, 0.5, 4.5)
     assert status.display_name == "王*明" and status.team_name == "暖心橙"
-    spent = bank.spend(WANG, 10, "代购 groceries")
+    spent = bank.spend(WANG_CARD, 10, "代购 groceries")
     assert spent.balance_after == 1.5
     with pytest.raises(InsufficientBalance):
-        bank.spend(WANG, 2, "more")
+        bank.spend(WANG_CARD, 2, "more")
     with pytest.raises(InvalidHours):
-        bank.spend(WANG, 0.3, "odd")
+        bank.spend(WANG_CARD, 0.3, "odd")
     assert bank.status(WANG).balance == 1.5
 
 
@@ -359,7 +362,7 @@ def test_ledger_invariants(tmp_path_factory, ops, floor):
     journal = Journal(data_dir / Journal.FILENAME, STATION)
     try:
         bank = make_bank(journal, data_dir, clock, balance_floor=floor)
-        people = {"wang": WANG, "li": LI, "res": RESIDENT}
+        people = {"wang": WANG_CARD, "li": LI_CARD, "res": RESIDENT}
         accounts = {"wang": volunteer_account("v-wang"), "li": volunteer_account("v-li"),
                     "res": f"resident:{RESIDENT_KEY}"}
         for op, who, halves in ops:
@@ -370,7 +373,7 @@ def test_ledger_invariants(tmp_path_factory, ops, floor):
                     if who == "res":
                         continue
                     p = bank.record_service(people[who], "purchase", 30)
-                    bank.confirm_service(p.service_id, RESIDENT if who != "res" else WANG, 5)
+                    bank.confirm_service(p.service_id, RESIDENT if who != "res" else WANG_CARD, 5)
                 else:
                     bank.spend(people[who], hours, "service")
             except InsufficientBalance:

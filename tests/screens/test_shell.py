@@ -155,7 +155,7 @@ def test_pin_pad_locks_out_after_five_wrong_pins_and_admin_opens_with_the_right_
     harness.frames(2)
     pad = harness.screen("admin_pin")
     for attempt in range(4):
-        press_keys(harness, "9999")
+        press_keys(harness, "999999")
         press(harness, "确定")
         assert shell.manager.current == "admin_pin"
         assert str(4 - attempt) in pad.message
@@ -165,7 +165,7 @@ def test_pin_pad_locks_out_after_five_wrong_pins_and_admin_opens_with_the_right_
     shell.go("admin_pin")
     harness.frames(2)
     for _ in range(5):
-        press_keys(harness, "1111")
+        press_keys(harness, "111111")
         press(harness, "确定")
     assert harness.ctx.pin_gate.locked_for() > 0
     press_keys(harness, DEMO_ADMIN_PIN)

@@ -15,7 +15,7 @@ from tests.support.services import stop_pid, wait_for
 from tests.support.signing import HUB_PUBLIC
 
 DISTRICT_KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
-ENV = {"YIZHAN_DISTRICT_KEY": DISTRICT_KEY, "YIZHAN_ADMIN_PIN": "2468"}
+ENV = {"YIZHAN_DISTRICT_KEY": DISTRICT_KEY, "YIZHAN_ADMIN_PIN": "246813"}
 ROOT = Path(__file__).resolve().parents[2]
 
 
