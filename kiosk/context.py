@@ -69,10 +69,12 @@ def build_context(settings: Settings) -> KioskContext:
     session = Session(default_language=settings.ui.language, lang=settings.ui.language)
     gate = PinGate(settings.secrets.admin_pin_hash, settings.admin.max_tries, settings.admin.lockout_s, journal)
     ctx = KioskContext(settings=settings, journal=journal, session=session, pin_gate=gate)
+    from kiosk.community.requests import Requests
     from kiosk.timebank.catalog import load_roster
     from kiosk.timebank.service import TimeBank
 
     roster = lambda: load_roster(settings.data_dir, journal)  # noqa: E731  (hub roster + local registrations)
     ctx.services["identity"] = IdentityService(settings.secrets.district_key, journal, roster)
     ctx.services["timebank"] = TimeBank(journal, settings, roster)
+    ctx.services["community"] = Requests(journal, ctx.services["timebank"])
     return ctx

@@ -30,7 +30,9 @@ FORMAT_VERSION = 1
 SUFFIX_RECORDS = "records"
 SUFFIX_ACK = "ack"
 SUFFIX_STATUS = "status"
-DOCUMENT_TYPES = ("config", "roster", "catalog")
+DOCUMENT_TYPES = ("config", "roster", "catalog", "requests")
+#: States a request can have in the hub's ``requests`` document (see ``kiosk.community.kinds``).
+REQUEST_STATES = ("requested", "assigned", "done", "confirmed", "cancelled")
 #: The pseudo-station whose documents apply to every station (station ids cannot start with "_").
 ALL_STATIONS = "_all"
 
@@ -462,6 +464,15 @@ def _check_body(doc_type: str, body: dict, what: str) -> None:
         _list_of_objects(body, "services", ("id", "name"), what)
         _list_of_objects(body, "teams", ("id", "name"), what)
         _list_of_objects(body, "announcements", ("id", "text"), what)
+    elif doc_type == "requests":
+        _extra(body, {"requests"}, what)
+        for i, r in enumerate(_list_of_objects(body, "requests", ("id", "number", "station", "service_type", "state"),
+                                               what)):
+            if r["state"] not in REQUEST_STATES:
+                raise SchemaError(f"{what}: requests[{i}].state must be one of {', '.join(REQUEST_STATES)}")
+            key = r.get("person_key")
+            if key is not None and not (isinstance(key, str) and _HEX_RE.fullmatch(key) and len(key) == 64):
+                raise SchemaError(f"{what}: requests[{i}].person_key must be 64 hex digits")
     else:
         for key, value in body.items():
             if not isinstance(value, dict):

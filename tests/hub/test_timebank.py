@@ -104,7 +104,7 @@ def test_balance_from_records_and_replay_changes_nothing(hub, kiosks, clock):
     a.bank.check_out(WANG)                                         # 3.0 h
     svc = a.bank.record_service(WANG, "purchase", 30)
     a.bank.confirm_service(svc.service_id, RESIDENT, 1)             # +1.0, follow-up
-    a.bank.spend(WANG, 1.5, "代购")
+    a.bank.use_for_request(volunteer_account("v-wang"), 1.5, "req-1", movement_id="use-req-1")
     sent = a.ship(hub)
     assert volunteer_balance(hub.engine, "v-wang") == Decimal("2.5")
     before = balances(hub.engine)
