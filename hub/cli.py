@@ -4,6 +4,7 @@
     yizhan hub stations --db postgresql://hub@db/yizhan
     yizhan hub publish roster roster.json --station sh-pd-zj-001
     yizhan hub dead-letters
+    yizhan hub requests [assign|cancel|publish] …   (service requests, hub/requests_cli.py)
     yizhan hub migrate --db hub.sqlite3 [--check]
     yizhan hub web --db hub.sqlite3 --port 8080      # the staff workbench (hub/web/cli.py)
 
@@ -68,10 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--check", action="store_true",
                    help="only say where the schema stands; exit 0 when current, 1 when an upgrade is due, "
                         "2 when this hub cannot upgrade it")
-    from hub import reports_cli
+    from hub import reports_cli, requests_cli
     from hub.web import cli as web_cli
     reports_cli.add_arguments(sub)          # report, certificate, review
     web_cli.add_arguments(sub)              # web, user
+    requests_cli.add_arguments(sub, _broker_options, db_help)   # requests, wishes, calendar
 
 
 def _mqtt_password() -> str:
@@ -204,13 +206,15 @@ def _migrate(args) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch ``yizhan hub <action>``."""
-    from hub import reports_cli
+    from hub import reports_cli, requests_cli
     from hub.store import HubError
     from hub.web import cli as web_cli
     if args.hub_command in reports_cli.COMMANDS:
         return reports_cli.run(args)
     if args.hub_command in web_cli.COMMANDS:
         return web_cli.run(args)
+    if args.hub_command in requests_cli.COMMANDS:
+        return requests_cli.run(args, _hub_kwargs)
     actions = {"run": _run, "stations": _stations, "publish": _publish, "dead-letters": _dead_letters,
                "migrate": _migrate}
     try:

@@ -1,5 +1,6 @@
 """The hub's tables (SQLAlchemy Core): records, dead letters, stations, downlink documents, shift
-rejections, consent withdrawals, and the staff workbench's accounts, sessions, audit log and work state.
+rejections, consent withdrawals, the staff workbench's accounts, sessions, audit log and work state, and the two-way
+station's service requests, wishes and activity sign-ups.
 
 The same schema runs on SQLite (the default, one file) and PostgreSQL (``postgresql://…``).
 """
@@ -182,4 +183,48 @@ follow_up_state = Table(
     Column("note", Text),
     Column("closed_at", DateTime(timezone=True)),
     Column("closed_by", String(64)),
+)
+
+#: Service requests (四代 and home services): the current state of each, folded from its events.
+service_requests = Table(
+    "hub_service_requests", metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("station", String(64), nullable=False),
+    Column("number", String(16), nullable=False),
+    Column("person_key", String(64), nullable=False),
+    Column("display_name", String(32), nullable=False),
+    Column("service_type", String(64), nullable=False),
+    Column("service_name", String(64), nullable=False),
+    Column("service_id", String(64), nullable=False),
+    Column("when_label", String(40), nullable=False),
+    Column("slot_start", String(40), nullable=False),
+    Column("note", String(32), nullable=False),
+    Column("priority", Boolean, nullable=False),
+    Column("priority_account", String(96), nullable=False),
+    Column("hours", Float, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("volunteer_id", String(64)),
+    Column("rating", Integer),
+    Column("cancel_reason", String(32)),
+    Column("cancelled_by", String(64)),
+    Column("requested_at", String(40), nullable=False),
+    Column("assigned_at", String(40)),
+    Column("done_at", String(40)),
+    Column("closed_at", String(40)),
+    Index("hub_service_requests_station_state", "station", "state"),
+    Index("hub_service_requests_service_id", "service_id", unique=True),
+)
+
+#: Every event of a request, from kiosks (by record id) and from staff at the hub: the audit trail
+#: the state is folded from, so events arriving in any order give the same state.
+request_events = Table(
+    "hub_request_events", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("request_id", String(64), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("station", String(64), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("hub_request_events_request", "request_id"),
 )

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from hub import models as m
+from hub import requests
 from hub.database import HubError, open_engine
 from sync.messages import (ALL_STATIONS, DOCUMENT_TYPES, MAX_BATCH_BYTES, SUFFIX_ACK, SUFFIX_RECORDS, SUFFIX_STATUS,
                            Ack, Batch, Document, MessageError, SchemaError, decode_ack, decode_batch, decode_status, encode_ack, encode_document,
@@ -80,6 +81,8 @@ class HubStore:
         self.engine = open_engine(db, migrate=migrate)
         self.handled = 0
         self.dead = 0
+        #: Set when stored records changed a service request (the ``requests`` document is due).
+        self.requests_changed = threading.Event()
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -163,6 +166,8 @@ class HubStore:
                     f"VALUES ({', '.join([ph] * 9)}) ON CONFLICT (id) DO NOTHING",
                     [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json, batch.batch_id, self.name, now)
                      for r in fresh.values()])
+                if requests.apply_records(conn, fresh.values()):
+                    self.requests_changed.set()
             self._apply_withdrawals(conn, list(fresh.values()), ph)
             for index, rid, reason, text in batch.rejected:
                 self._dead_letter(conn, topic, batch.station, f"record {index}: {reason}", text.encode("utf-8"), rid)
@@ -366,6 +371,18 @@ class Hub:
                     self.metrics.batch_acked(reply.station, ack.stored, ack.duplicates, arrived)
             except Exception as exc:
                 log.warning("ack to %s not sent (%s); the station will resend", reply.station, exc)
+            if self.store.requests_changed.is_set():
+                self.publish_requests()
+
+    def publish_requests(self) -> None:
+        """Publish the ``requests`` document for every station (after kiosk records or a staff action
+        changed a request); a failure is logged and retried after the next change."""
+        self.store.requests_changed.clear()
+        try:
+            self.publish_document(self.store.prepare_document("requests", requests.document_body(self.store.engine)))
+        except (HubError, MessageError) as exc:
+            self.store.requests_changed.set()
+            log.warning("requests document not published: %s", exc)
 
     def _on_status(self, station: str, suffix: str, payload: bytes, retained: bool) -> None:
         self.store.handle_status(f"{self.link.base_topic}/{station}/{suffix}", station, payload, retained)

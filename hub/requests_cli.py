@@ -1,0 +1,90 @@
+"""``yizhan hub requests``: the service-request queue for staff (until the workbench page exists).
+
+    yizhan hub requests [--station ST] [--all] [--json]       # the queue, priority first, overdue flagged
+    yizhan hub requests assign 1130-03 v-wang [--station ST]  # assign a volunteer (by number or id)
+    yizhan hub requests cancel 1130-03 --reason no_volunteer
+    yizhan hub requests publish                               # send the requests document now
+
+``assign``, ``cancel`` and ``publish`` publish the ``requests`` document to the kiosks (broker options
+as for ``yizhan hub publish``); ``--no-publish`` only changes the database.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from hub import requests
+from kiosk.community.kinds import CANCEL_REASONS, CANCELLED, CONFIRMED
+
+COMMANDS = ("requests",)
+
+
+def add_arguments(subparsers, broker_options, db_help: str) -> None:
+    """Add ``requests`` to ``yizhan hub``'s sub-parsers."""
+    p = subparsers.add_parser("requests", help="service requests: the queue, assign, cancel, publish")
+    p.add_argument("action", nargs="?", default="list", choices=["list", "assign", "cancel", "publish"])
+    p.add_argument("ref", nargs="?", default="", help="request number (e.g. 1130-03) or id")
+    p.add_argument("volunteer", nargs="?", default="", help="volunteer id (assign)")
+    p.add_argument("--station", default=None, help="one station")
+    p.add_argument("--all", action="store_true", help="list confirmed and cancelled requests too")
+    p.add_argument("--reason", default="staff", choices=list(CANCEL_REASONS), help="why it is cancelled")
+    p.add_argument("--by", default=os.environ.get("USER", "staff"), help="who acts (kept with the event)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--no-publish", action="store_true", help="do not send the requests document")
+    p.add_argument("--db", default="hub.sqlite3", help=db_help)
+    broker_options(p)
+
+
+def _line(r: dict) -> str:
+    flags = ("优先 " if r["priority"] else "") + ("超时" if r.get("overdue") else "")
+    return (f"{r['station']:<14} {r['number']:<8} {r['service_name']:<8} {r['state']:<10} "
+            f"{r['volunteer_id'] or '-':<10} {r['when_label'] or '尽快':<18} {r['requested_at'][:16]:<16} {flags}")
+
+
+def run(args, hub_kwargs) -> int:
+    """Run ``yizhan hub requests …``; ``hub_kwargs(args)`` gives the broker settings."""
+    from hub.store import Hub, HubError, HubStore
+    store = HubStore(args.db)
+    try:
+        if args.action == "list":
+            states = requests.OPEN_STATES + ((CONFIRMED, CANCELLED) if args.all else ())
+            rows = requests.queue(store.engine, args.station, states)
+            if args.json:
+                print(json.dumps(rows, ensure_ascii=False, indent=1))
+            else:
+                print(f"{'station':<14} {'number':<8} {'service':<8} {'state':<10} {'volunteer':<10} "
+                      f"{'when':<18} {'asked':<16} flags")
+                for r in rows:
+                    print(_line(r))
+            return 0
+        if args.action in ("assign", "cancel"):
+            if not args.ref:
+                print("name the request (its number or id)", file=sys.stderr)
+                return 2
+            if args.action == "assign":
+                row = requests.assign(store.engine, args.ref, args.volunteer, args.by, args.station)
+            else:
+                row = requests.cancel(store.engine, args.ref, args.reason, args.by, args.station)
+            print(_line(requests.queue(store.engine, row["station"], (row["state"],))[0]
+                        if row["state"] != CANCELLED else {**row, "overdue": False}))
+        if args.no_publish:
+            return 0
+        hub = Hub(store, client_id=f"hub-requests-{os.getpid()}", **hub_kwargs(args))
+        hub.start()
+        try:
+            doc = store.prepare_document("requests", requests.document_body(store.engine))
+            hub.publish_document(doc)
+        except HubError as exc:
+            print(f"saved, but the requests document was not published: {exc}; run "
+                  f"`yizhan hub requests publish`", file=sys.stderr)
+            return 1
+        finally:
+            hub.stop()
+        print(f"published requests version {doc.version}")
+        return 0
+    except requests.RequestsError as exc:
+        print(f"not done: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()

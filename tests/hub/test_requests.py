@@ -1,0 +1,119 @@
+"""Service requests through the hub: asked at A, assigned by staff, done at B, confirmed and rated at A
+through the hub's ``requests`` document; replays and late arrivals change nothing; the CLI."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from hub import requests as hr
+from hub.timebank import balances
+from kiosk.community.kinds import ASAP, ASSIGNED, CANCELLED, CONFIRMED, DONE, REQUESTED
+from kiosk.community.requests import Requests
+from kiosk.journal import Journal
+from sync.messages import encode_batch
+from sync.outbox import SqliteOutbox
+from tests.hub.test_timebank import clock, hub, kiosks  # noqa: F401  (fixtures)
+from tests.kiosk.test_volunteer import LI, RESIDENT, WANG
+
+
+def community(k) -> Requests:
+    return Requests(k.journal, k.bank, k.data_dir)
+
+
+def send_document(store, *stations) -> None:
+    doc = store.prepare_document("requests", hr.document_body(store.engine))
+    for k in stations:
+        k.apply("requests", doc.body, doc.version)
+
+
+def test_asked_at_a_assigned_at_the_hub_done_at_b_confirmed_at_a(hub, kiosks, clock):
+    a, b = kiosks("st-a"), kiosks("st-b")
+    ra, rb = community(a), community(b)
+    asked = ra.ask(RESIDENT, "visit-1", "purchase", ASAP, "call_first")
+    a.ship(hub)
+    [row] = hr.queue(hub.engine, now=clock.now())
+    assert (row["number"], row["state"], row["station"], row["overdue"]) == (asked.number, REQUESTED, "st-a", False)
+    assert hr.queue(hub.engine, now=clock.now() + timedelta(hours=25))[0]["overdue"]
+
+    hr.assign(hub.engine, asked.number, "v-wang", by="staff-zhang")
+    send_document(hub, a, b)
+    assert rb.view(asked.request_id).state == ASSIGNED
+    mine, _free = rb.tasks(WANG)
+    assert [t.number for t in mine] == [asked.number]
+    rb.mark_done(WANG, asked.request_id)
+    b.ship(hub)
+    assert hr.find(hub.engine, asked.request_id)["state"] == DONE
+
+    send_document(hub, a, b)
+    assert ra.view(asked.request_id).state == DONE
+    ra.confirm(asked.request_id, RESIDENT, 5)
+    sent = a.ship(hub)
+    row = hr.find(hub.engine, asked.request_id)
+    assert (row["state"], row["rating"], row["volunteer_id"]) == (CONFIRMED, 5, "v-wang")
+    assert balances(hub.engine)["volunteer:v-wang"] == 1
+    for raw in sent:                                              # redelivery changes nothing
+        hub.handle_records("yizhan/v1/st-a/records", "st-a", raw)
+    assert balances(hub.engine)["volunteer:v-wang"] == 1
+    with hub.engine.connect() as conn:
+        events = conn.exec_driver_sql("SELECT event FROM hub_request_events ORDER BY at").fetchall()
+    assert sorted(e[0] for e in events) == ["assigned", "confirmed", "done", "requested"]   # each once
+
+
+def test_staff_actions_refuse_bad_states_and_claims_race(hub, kiosks):
+    a = kiosks("st-a")
+    ra = community(a)
+    asked = ra.ask(RESIDENT, "v1", "errand", ASAP)
+    a.ship(hub)
+    with pytest.raises(hr.UnknownRequest):
+        hr.assign(hub.engine, "9999-99", "v-wang")
+    with pytest.raises(hr.RequestsError):
+        hr.cancel(hub.engine, asked.number, "because")
+    ra.claim(LI, asked.request_id)                                # claimed at the kiosk …
+    hr.assign(hub.engine, asked.number, "v-wang")                 # … and re-assigned by staff
+    a.ship(hub)                                                   # the claim arrives after the assignment
+    assert hr.find(hub.engine, asked.number)["volunteer_id"] == "v-wang"
+    cancelled = hr.cancel(hub.engine, asked.number, "no_volunteer")
+    assert cancelled["state"] == CANCELLED and cancelled["cancel_reason"] == "no_volunteer"
+    with pytest.raises(hr.WrongState):
+        hr.assign(hub.engine, asked.number, "v-li")
+    body = hr.document_body(hub.engine)
+    assert [(e["number"], e["state"]) for e in body["requests"]] == [(asked.number, CANCELLED)]
+    assert "volunteer_id" in body["requests"][0]
+
+
+def test_late_request_after_its_claim_and_cli(hub, kiosks, tmp_path):
+    a = kiosks("st-a")
+    ra = community(a)
+    asked = ra.ask(RESIDENT, "v1", "receive", ASAP)
+    ra.claim(WANG, asked.request_id)
+    records = a.journal.records(limit=100)
+    wire = {r.kind: r for r in _wire(a)}
+    # The claim alone first (as if the request's batch were lost and resent later) …
+    hub.handle_records("yizhan/v1/st-a/records", "st-a", encode_batch("st-a", "b1", [wire["request_claimed"]]))
+    assert hr.queue(hub.engine) == []
+    hub.handle_records("yizhan/v1/st-a/records", "st-a", encode_batch("st-a", "b2", [wire["service_request"]]))
+    assert hr.find(hub.engine, asked.number)["state"] == ASSIGNED       # … the fold puts it right
+    assert len(records) == 2
+    db = str(tmp_path / "hub.sqlite3")
+    out = subprocess.run([sys.executable, "-m", "app.cli", "hub", "requests", "--db", db, "--json"],
+                         capture_output=True, text=True, check=True)
+    assert [r["number"] for r in json.loads(out.stdout)] == [asked.number]
+    out = subprocess.run([sys.executable, "-m", "app.cli", "hub", "requests", "cancel", asked.number, "--reason",
+                          "oops", "--db", db], capture_output=True, text=True)
+    assert out.returncode == 2 and "invalid choice" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "app.cli", "hub", "requests", "assign", "0000-00", "v-li",
+                          "--db", db, "--no-publish"], capture_output=True, text=True)
+    assert out.returncode == 2 and "no request" in out.stderr
+
+
+def _wire(k):
+    outbox = SqliteOutbox(k.data_dir / Journal.FILENAME)
+    try:
+        batch = outbox.claim_batch(50)
+        return list(batch.records)
+    finally:
+        outbox.close()
