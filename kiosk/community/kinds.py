@@ -34,12 +34,12 @@ ASAP = "asap"
 #: Names are Chinese (the catalog's language); measurements are done at the kiosk, not requested.
 REQUEST_SERVICES: dict[str, tuple[str, str]] = {
     "purchase": ("代购", "bag"),
-    "errand": ("代办", "document"),
+    "errand": ("代办", "list"),
     "receive": ("代收", "box"),
-    "proxy": ("代理", "person"),
+    "proxy": ("代理", "hand"),
     "haircut": ("上门理发", "scissors"),
     "housework": ("家政", "home"),
-    "reading": ("陪读", "records"),
+    "reading": ("陪读", "document"),
     "escort": ("陪同就医", "heart"),
 }
 NOT_REQUESTABLE = ("bp", "glucose")

@@ -1,0 +1,107 @@
+"""Service requests by real touches on the real window with the demo rig's simulated card reader:
+a resident asks for 代购 (tile, as soon as possible, a stock phrase, send → number), sees it in
+“我的请求”; the demo volunteer takes it on in “我的任务” and marks it done; the resident's card
+confirms and rates it. Bad input on the way: a second request for the same service, someone
+else's card at the confirmation."""
+from __future__ import annotations
+
+import pytest
+from kivy.tests.common import UnitTestTouch
+from kivy.uix.behaviors import ButtonBehavior
+
+from kiosk.community.kinds import CONFIRMED
+from tests.screens.test_health_flow import demo, tap  # noqa: F401  (fixture)
+
+
+def _visible(widget, root) -> bool:
+    while widget is not None and widget is not root:
+        if widget.opacity == 0 or widget.disabled:
+            return False
+        widget = widget.parent
+    return widget is root
+
+
+def _text(button) -> str:
+    own = getattr(button, "text", "")
+    return own or " ".join(w.text for w in button.walk(restrict=True) if getattr(w, "text", "") and w is not button)
+
+
+def press(h, text: str) -> None:
+    """Touch the one visible button showing ``text`` at its centre, through the window."""
+    h.frames(3)
+    root = h.shell
+    found = [w for w in root.walk(restrict=True) if isinstance(w, ButtonBehavior) and _visible(w, root)
+             and text in _text(w)]
+    exact = [w for w in found if _text(w).strip() == text]
+    found = exact or found
+    assert len(found) == 1, f"{len(found)} visible buttons show {text!r}"
+    button = found[0]
+    x, y = button.to_window(*button.center)
+    touch = UnitTestTouch(x, y)
+    touch.touch_down()
+    touch.touch_up()
+    h.frames(2)
+
+
+def to_greeting(h, rig, tile: str, card: str) -> None:
+    h.shell.home()
+    h.frames(2)
+    press(h, tile)
+    assert h.shell.manager.current == "identify"
+    tap(h, rig, card)
+    assert h.pump_until(lambda: h.shell.manager.current == "greeting", 10)
+
+
+@pytest.fixture()
+def chinese(demo):  # noqa: F811
+    h, rig = demo
+    h.ctx.session.set_language("zh_CN")
+    return h, rig
+
+
+def test_resident_asks_volunteer_does_it_resident_confirms(chinese):
+    h, rig = chinese
+    to_greeting(h, rig, "请求服务", "resident")
+    press(h, "请求服务")
+    assert h.shell.manager.current == "request"
+    press(h, "代购")
+    press(h, "尽快")
+    press(h, "请先给我打电话")
+    press(h, "提交请求")
+    page = h.screen("request")
+    assert page.phase == "done" and page.number
+    [asked] = h.ctx.journal.records("service_request")
+    assert (asked.payload.service_name, asked.payload.when, asked.payload.note) == ("代购", "asap", "call_first")
+    assert asked.payload.number == page.number
+    press(h, "我的请求")
+    assert h.shell.manager.current == "my_requests"
+    texts = " ".join(w.text for w in h.screen("my_requests").walk(restrict=True) if getattr(w, "text", ""))
+    assert page.number in texts and "等待志愿者接单" in texts
+
+    # Asking again for the same service in a new visit: refused with a message, nothing doubled.
+    to_greeting(h, rig, "请求服务", "resident")
+    press(h, "请求服务")
+    press(h, "代购")
+    press(h, "尽快")
+    press(h, "提交请求")
+    assert "已请求过" in h.screen("request").message
+    assert h.ctx.journal.count("service_request") == 1
+
+    # The demo volunteer takes it on and marks it done.
+    to_greeting(h, rig, "志愿服务", "resident_young")
+    press(h, "我的任务")
+    assert h.shell.manager.current == "tasks"
+    press(h, "我来做")
+    press(h, "标记完成")
+    assert h.shell.manager.current == "service" and h.screen("service").phase == "confirm"
+    tap(h, rig, "foreign_2023")                       # someone else's card: refused
+    assert h.pump_until(lambda: "本人" in h.screen("service").message, 10)
+    assert h.screen("service").phase == "confirm"
+    tap(h, rig, "resident")                           # the resident who asked
+    assert h.pump_until(lambda: h.screen("service").phase == "rate", 10)
+    press(h, "满意")
+    assert h.screen("service").phase == "done"
+    view = h.ctx.services["community"].view(asked.payload.request_id)
+    assert view.state == CONFIRMED and view.volunteer_id == "V0001"
+    conf = h.ctx.journal.records("service_confirmation", newest_first=True, limit=1)[0].payload
+    assert conf.rating == 4 and conf.volunteer_id == "V0001"
