@@ -21,7 +21,7 @@ TILES = {
     "request": (N_("Ask for help"), N_("Errands, home services · my requests"), "hand", theme.ACCENT, "identify"),
     "volunteer": (N_("Volunteers"), N_("Check in and out · my tasks"), "volunteer", theme.VOLUNTEER, "identify"),
     "records": (N_("My records"), N_("Your past results and trends"), "records", theme.RECORDS, "identify"),
-    "info": (N_("Station information"), N_("Opening hours · guide · canteen"), "document", theme.HEALTH, "info"),
+    "info": (N_("Information"), N_("Opening hours · guide · canteen"), "document", theme.WARN, "info"),
     "help": (N_("Help"), N_("How to use · call a staff member"), "help", theme.HELP, "help"),
 }
 TILE_TARGETS = {name: spec[4] for name, spec in TILES.items()}

@@ -12,6 +12,8 @@ from kiosk.community.errors import (
     UnknownRequest, UnknownRequestService, UnknownSlot, WrongState,
 )
 from kiosk.community.kinds import ASAP, ASSIGNED, CANCELLED, CONFIRMED, DONE, REQUESTED, event_id
+from kiosk.community.home import DEFAULT_TILES, home_tiles
+from kiosk.community.info import station_info
 from kiosk.community.requests import Requests
 from kiosk.community.timetable import slots_from_config
 from kiosk.i18n import gettext
@@ -151,3 +153,25 @@ def test_timetable_offers_the_next_slots_and_skips_bad_entries():
     assert [s.id for s in slots_from_config(config, tz, now, "haircut")] == ["cut"]
     assert slots_from_config(config, tz, now, "purchase") == []
     assert all(s.start - now < timedelta(days=7) for s in slots)
+
+
+def test_station_info_from_the_config_document_skips_malformed_parts():
+    body = {"info": {
+        "hours": [{"days": "周一至周五", "time": "08:30-17:00"}, {"days": "周六"}],
+        "windows": [{"name": "1号窗口", "does": "社保、医保"}, "junk"],
+        "guide": [{"name": "老年人综合津贴", "how": "on_the_spot", "bring": ["身份证", "银行卡"]},
+                  {"name": "居住证", "how": "somewhere", "bring": []},
+                  {"name": "医保报销", "how": "accepted", "bring": [""]}],
+        "canteen": {"hours": "11:00-13:00", "menu": {"1": ["红烧肉", "清炒时蔬"], "8": ["x"], "2": "面"}}}}
+    info = station_info(body)
+    assert info.hours == (("周一至周五", "08:30-17:00"),)
+    assert info.windows == (("1号窗口", "社保、医保"),)
+    assert [g.name for g in info.guide] == ["老年人综合津贴"] and info.guide[0].bring == ("身份证", "银行卡")
+    assert (info.canteen_hours, info.menu) == ("11:00-13:00", {1: ("红烧肉", "清炒时蔬")})
+    assert station_info(None).empty and station_info({"info": "x"}).empty
+
+
+def test_home_tiles_follow_the_config_and_keep_help():
+    assert home_tiles(None) == list(DEFAULT_TILES)
+    assert home_tiles({"home": {"tiles": ["request", "health", "request", "games"]}}) == ["request", "health", "help"]
+    assert home_tiles({"home": {"tiles": ["info", "help", "health"]}}) == ["info", "help", "health"]
