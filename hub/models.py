@@ -228,3 +228,23 @@ request_events = Table(
     Column("detail", Text, nullable=False),
     Index("hub_request_events_request", "request_id"),
 )
+
+#: 微心愿 and suggestions: posted at a kiosk, published (masked), claimed, fulfilled or answered at the hub.
+wishes = Table(
+    "hub_wishes", metadata,
+    Column("wish_id", String(64), primary_key=True),
+    Column("station", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("person_key", String(64), nullable=False),
+    Column("display_name", String(32), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("phrase", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("claimed_by", String(80)),
+    Column("claimer_kind", String(16)),
+    Column("note", String(200)),
+    Column("posted_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Column("updated_by", String(64)),
+    Index("hub_wishes_station_state", "station", "state"),
+)

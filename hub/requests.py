@@ -20,6 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection, Engine
 
 from hub import models as m
+from hub import wishes
 from kiosk.community.kinds import (
     ASSIGNED, CANCEL_REASONS, CANCELLED, CONFIRMED, DONE, REQUESTED, event_id,
 )
@@ -70,7 +71,7 @@ def apply_records(conn: Connection, records: Iterable[Any]) -> set[str]:
         records: objects with ``id``, ``station``, ``kind``, ``ts`` and ``payload_json``.
 
     Returns:
-        The ids of the requests that changed.
+        The ids of the requests that changed ("" stands for the wish board when it changed).
     """
     changed: set[str] = set()
     for r in records:
@@ -93,6 +94,8 @@ def apply_records(conn: Connection, records: Iterable[Any]) -> set[str]:
             changed.add(request_id)
     for request_id in changed:
         _fold(conn, request_id)
+    if wishes.apply_records(conn, records):
+        changed.add("")                   # the wish board changed: the document is due as well
     return changed
 
 
@@ -218,7 +221,8 @@ def queue(engine: Engine, station: str | None = None, states: tuple[str, ...] = 
 
 
 def document_body(engine: Engine, now: datetime | None = None) -> dict[str, Any]:
-    """The ``requests`` document: every open request and those closed within :data:`KEEP_CLOSED`."""
+    """The ``requests`` document: every open request and those closed within :data:`KEEP_CLOSED`, and
+    the wish board (:func:`hub.wishes.document_entries`)."""
     now = now or _now()
     t = m.service_requests
     since = _stamp(now - KEEP_CLOSED)
@@ -233,4 +237,4 @@ def document_body(engine: Engine, now: datetime | None = None) -> dict[str, Any]
         if r["volunteer_id"]:
             entry["volunteer_id"] = r["volunteer_id"]
         out.append(entry)
-    return {"requests": out}
+    return {"requests": out, "wishes": wishes.document_entries(engine)}

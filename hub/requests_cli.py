@@ -4,6 +4,8 @@
     yizhan hub requests assign 1130-03 v-wang [--station ST]  # assign a volunteer (by number or id)
     yizhan hub requests cancel 1130-03 --reason no_volunteer
     yizhan hub requests publish                               # send the requests document now
+    yizhan hub wishes [--all]                                 # the wish board and suggestion box
+    yizhan hub wishes publish|claim|fulfil|answer WISH_ID [--by-name 张江某公司 --kind unit] [--note …]
 
 ``assign``, ``cancel`` and ``publish`` publish the ``requests`` document to the kiosks (broker options
 as for ``yizhan hub publish``); ``--no-publish`` only changes the database.
@@ -14,10 +16,10 @@ import json
 import os
 import sys
 
-from hub import requests
+from hub import requests, wishes
 from kiosk.community.kinds import CANCEL_REASONS, CANCELLED, CONFIRMED
 
-COMMANDS = ("requests",)
+COMMANDS = ("requests", "wishes")
 
 
 def add_arguments(subparsers, broker_options, db_help: str) -> None:
@@ -34,6 +36,36 @@ def add_arguments(subparsers, broker_options, db_help: str) -> None:
     p.add_argument("--no-publish", action="store_true", help="do not send the requests document")
     p.add_argument("--db", default="hub.sqlite3", help=db_help)
     broker_options(p)
+    p = subparsers.add_parser("wishes", help="微心愿 board and suggestions: list, publish, claim, fulfil, answer")
+    p.add_argument("action", nargs="?", default="list", choices=["list", "publish", "claim", "fulfil", "answer"])
+    p.add_argument("ref", nargs="?", default="", help="wish id")
+    p.add_argument("--station", default=None, help="one station")
+    p.add_argument("--all", action="store_true", help="list fulfilled and answered ones too")
+    p.add_argument("--claimed-by", default="", help="who claims the wish (claim)")
+    p.add_argument("--kind", default="donor", choices=list(wishes.CLAIMER_KINDS), help="donor, volunteer or unit")
+    p.add_argument("--note", default="", help="what the resident reads (fulfil, answer)")
+    p.add_argument("--by", default=os.environ.get("USER", "staff"), help="who acts")
+    p.add_argument("--no-publish", action="store_true", help="do not send the requests document")
+    p.add_argument("--db", default="hub.sqlite3", help=db_help)
+    broker_options(p)
+
+
+def _wishes(args, store) -> int | None:
+    if args.action == "list":
+        for w in wishes.board(store.engine, args.station, open_only=not args.all):
+            print(f"{w['wish_id']}  {w['station']:<14} {w['kind']:<10} {w['category']:<12} {w['phrase']:<12} "
+                  f"{w['state']:<10} {w['display_name']:<6} {w['claimed_by'] or '-'}  {w['note'] or ''}")
+        return 0
+    if not args.ref:
+        print("name the wish (its id)", file=sys.stderr)
+        return 2
+    actions = {"publish": lambda: wishes.publish(store.engine, args.ref, args.by),
+               "claim": lambda: wishes.claim(store.engine, args.ref, args.claimed_by, args.kind, args.by),
+               "fulfil": lambda: wishes.fulfil(store.engine, args.ref, args.note, args.by),
+               "answer": lambda: wishes.answer(store.engine, args.ref, args.note, args.by)}
+    row = actions[args.action]()
+    print(f"{row['wish_id']}: {row['state']}")
+    return None
 
 
 def _line(r: dict) -> str:
@@ -47,7 +79,11 @@ def run(args, hub_kwargs) -> int:
     from hub.store import Hub, HubError, HubStore
     store = HubStore(args.db)
     try:
-        if args.action == "list":
+        if args.hub_command == "wishes":
+            done = _wishes(args, store)
+            if done is not None:
+                return done
+        elif args.action == "list":
             states = requests.OPEN_STATES + ((CONFIRMED, CANCELLED) if args.all else ())
             rows = requests.queue(store.engine, args.station, states)
             if args.json:
@@ -58,7 +94,7 @@ def run(args, hub_kwargs) -> int:
                 for r in rows:
                     print(_line(r))
             return 0
-        if args.action in ("assign", "cancel"):
+        elif args.action in ("assign", "cancel"):
             if not args.ref:
                 print("name the request (its number or id)", file=sys.stderr)
                 return 2
@@ -66,8 +102,7 @@ def run(args, hub_kwargs) -> int:
                 row = requests.assign(store.engine, args.ref, args.volunteer, args.by, args.station)
             else:
                 row = requests.cancel(store.engine, args.ref, args.reason, args.by, args.station)
-            print(_line(requests.queue(store.engine, row["station"], (row["state"],))[0]
-                        if row["state"] != CANCELLED else {**row, "overdue": False}))
+            print(_line({**row, "overdue": requests.overdue(row, requests._now())}))
         if args.no_publish:
             return 0
         hub = Hub(store, client_id=f"hub-requests-{os.getpid()}", **hub_kwargs(args))
@@ -83,7 +118,7 @@ def run(args, hub_kwargs) -> int:
             hub.stop()
         print(f"published requests version {doc.version}")
         return 0
-    except requests.RequestsError as exc:
+    except (requests.RequestsError, wishes.WishError) as exc:
         print(f"not done: {exc}", file=sys.stderr)
         return 2
     finally:

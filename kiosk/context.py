@@ -70,6 +70,7 @@ def build_context(settings: Settings) -> KioskContext:
     gate = PinGate(settings.secrets.admin_pin_hash, settings.admin.max_tries, settings.admin.lockout_s, journal)
     ctx = KioskContext(settings=settings, journal=journal, session=session, pin_gate=gate)
     from kiosk.community.requests import Requests
+    from kiosk.community.wishes import Wishes
     from kiosk.timebank.catalog import load_roster
     from kiosk.timebank.service import TimeBank
 
@@ -77,4 +78,5 @@ def build_context(settings: Settings) -> KioskContext:
     ctx.services["identity"] = IdentityService(settings.secrets.district_key, journal, roster)
     ctx.services["timebank"] = TimeBank(journal, settings, roster)
     ctx.services["community"] = Requests(journal, ctx.services["timebank"])
+    ctx.services["wishes"] = Wishes(journal, ctx.services["community"].hub_wishes)
     return ctx

@@ -25,6 +25,7 @@ SCREENS = {
     "request": "screens.request:RequestScreen",
     "my_requests": "screens.my_requests:MyRequestsScreen",
     "tasks": "screens.tasks:TasksScreen",
+    "wish": "screens.wish:WishScreen",
     "info": "screens.info:InfoScreen",
     "help": "screens.help:HelpScreen",
     "admin_pin": "screens.admin_pin:AdminPinScreen",

@@ -20,6 +20,7 @@ NEXT_STEPS = {
     "volunteer": [(N_("Volunteer service"), "volunteer", "volunteer", theme.VOLUNTEER),
                   (N_("My tasks"), "list", "tasks", theme.HELP)],
     "request": [(N_("Ask for help"), "hand", "request", theme.ACCENT),
+                (N_("Make a wish"), "heart", "wish", theme.HELP),
                 (N_("My requests"), "list", "my_requests", theme.VOLUNTEER)],
 }
 HEALTH_SCREENS = {"health_menu", "records"}

@@ -12,6 +12,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kiosk.community.errors import RequestError
 from kiosk.community.kinds import ASSIGNED, CANCEL_REASONS, DONE, REQUESTED, STATE_WORDS
 from kiosk.community.requests import RequestView
+from kiosk.community.wishes import CLAIMED, FULFILLED, WISH, WISH_STATE_WORDS, WishView, describe
 from kiosk.timebank.errors import VolunteerError
 from kiosk.timebank.kinds import RATINGS
 from screens import service, theme  # noqa: F401  (service: registers the RateFace rule)
@@ -47,17 +48,33 @@ class MyRequestsScreen(TreePanels, KioskScreen):
         self.phase = "list"
         self.on_phase(self, self.phase)
         person = self.ctx.session.person
-        self.show(self.ctx.services["community"].mine(person) if person is not None else [])
+        if person is None:
+            self.show([])
+            return
+        self.show(self.ctx.services["community"].mine(person), self.ctx.services["wishes"].mine(person))
 
-    def show(self, views: list[RequestView]) -> None:
-        """Fill the list with the newest requests."""
+    def show(self, views: list[RequestView], wishes: list[WishView] = ()) -> None:
+        """Fill the list with the newest requests, wishes and suggestions."""
         box = self.ids.cards
         box.clear_widgets()
-        if not views:
+        items = sorted([(v.requested_at, v) for v in views] + [(w.posted_at, w) for w in wishes],
+                       key=lambda pair: pair[0], reverse=True)
+        if not items:
             box.add_widget(KLabel(text=self._("You have no requests yet."), role="title", size_hint_y=None,
                                   height=dp(64)))
-        for view in views[:SHOWN]:
-            box.add_widget(self._card(view))
+        for _at, item in items[:SHOWN]:
+            box.add_widget(self._card(item) if isinstance(item, RequestView) else self._wish_card(item))
+
+    def _wish_card(self, wish: WishView) -> Surface:
+        card = Surface(orientation="vertical", bg_color=theme.CARD, padding=(dp(24), dp(CARD_PADDING_DP)),
+                       size_hint_y=None, height=dp(CARD_HEIGHT_DP))
+        _category, phrase = describe(wish)
+        head = self._("Wish: {what}", what=self._(phrase)) if wish.kind == WISH else \
+            self._("Suggestion: {what}", what=self._(phrase))
+        card.add_widget(KLabel(text=head, role="title", bold=True, size_hint_y=None, height=dp(64)))
+        state = self._(WISH_STATE_WORDS[wish.state], who=wish.claimed_by, note=wish.note)
+        card.add_widget(KLabel(text=state, role="body", color=theme.INK_SOFT, size_hint_y=None, height=dp(44)))
+        return card
 
     def _card(self, view: RequestView) -> Surface:
         card = Surface(bg_color=theme.CARD, padding=(dp(24), dp(CARD_PADDING_DP)), spacing=dp(16), size_hint_y=None,
@@ -142,8 +159,10 @@ class MyRequestsScreen(TreePanels, KioskScreen):
                             "", "V0002", "", "王*明", "2026-11-29T09:00", 1.0),
                 RequestView("r1", "1120-02", "demo", "receive", "代收", "", "", "confirmed", False, "", "V0001", "",
                             "王*明", "2026-11-20T09:00", 0.5)]
+        wishes = [WishView("w1", WISH, "class", "phone", FULFILLED, "张江科技公司", "手机课 12月5日 开课", "2026-11-29T10:00"),
+                  WishView("w2", WISH, "daily", "walker", CLAIMED, "暖心橙志愿队", "", "2026-11-10T10:00")]
         self.enter()
-        self.show([] if state == "empty" else demo)
+        self.show([] if state == "empty" else demo[:2], [] if state == "empty" else wishes[:1])
         if state == "rate":
             self.start_rate(demo[0])
         elif state == "cancel":

@@ -33,6 +33,8 @@ SUFFIX_STATUS = "status"
 DOCUMENT_TYPES = ("config", "roster", "catalog", "requests")
 #: States a request can have in the hub's ``requests`` document (see ``kiosk.community.kinds``).
 REQUEST_STATES = ("requested", "assigned", "done", "confirmed", "cancelled")
+#: States of a wish or suggestion in the same document's ``wishes`` list (``kiosk.community.wishes``).
+WISH_STATES = ("posted", "published", "claimed", "fulfilled", "closed")
 #: The pseudo-station whose documents apply to every station (station ids cannot start with "_").
 ALL_STATIONS = "_all"
 
@@ -465,7 +467,10 @@ def _check_body(doc_type: str, body: dict, what: str) -> None:
         _list_of_objects(body, "teams", ("id", "name"), what)
         _list_of_objects(body, "announcements", ("id", "text"), what)
     elif doc_type == "requests":
-        _extra(body, {"requests"}, what)
+        _extra(body, {"requests", "wishes"}, what)
+        for i, w in enumerate(_list_of_objects(body, "wishes", ("id", "kind", "state"), what)):
+            if w["state"] not in WISH_STATES:
+                raise SchemaError(f"{what}: wishes[{i}].state must be one of {', '.join(WISH_STATES)}")
         for i, r in enumerate(_list_of_objects(body, "requests", ("id", "number", "station", "service_type", "state"),
                                                what)):
             if r["state"] not in REQUEST_STATES:

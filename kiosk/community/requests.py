@@ -175,6 +175,11 @@ class Requests:
         body = self._doc("requests") or {}
         return {e["id"]: e for e in body.get("requests", []) if isinstance(e, dict) and isinstance(e.get("id"), str)}
 
+    def hub_wishes(self) -> dict[str, dict[str, Any]]:
+        """The hub's wish board as published in its ``requests`` document: id -> entry."""
+        body = self._doc("requests") or {}
+        return {e["id"]: e for e in body.get("wishes", []) if isinstance(e, dict) and isinstance(e.get("id"), str)}
+
     def view(self, request_id: str, hub: dict[str, dict[str, Any]] | None = None) -> RequestView:
         """The request as it stands now.
 

@@ -10,9 +10,12 @@ from datetime import timedelta
 import pytest
 
 from hub import requests as hr
+from hub import wishes as hw
 from hub.timebank import balances
 from kiosk.community.kinds import ASAP, ASSIGNED, CANCELLED, CONFIRMED, DONE, REQUESTED
+from kiosk.community.errors import NothingChosen, NotIdentified
 from kiosk.community.requests import Requests
+from kiosk.community.wishes import CLOSED, FULFILLED, SUGGESTION, WISH, Wishes
 from kiosk.journal import Journal
 from sync.messages import encode_batch
 from sync.outbox import SqliteOutbox
@@ -117,3 +120,34 @@ def _wire(k):
         return list(batch.records)
     finally:
         outbox.close()
+
+
+def test_wish_posted_at_a_is_claimed_and_fulfilled_and_the_resident_sees_it(hub, kiosks):
+    a = kiosks("st-a")
+    ra = community(a)
+    board = Wishes(a.journal, ra.hub_wishes, a.clock.now)
+    with pytest.raises(NothingChosen):                               # a wish with nothing chosen
+        board.post(RESIDENT, "v1", WISH, "", "")
+    with pytest.raises(NotIdentified):
+        board.post(None, "v1", WISH, "class", "phone")
+    posted = board.post(RESIDENT, "v1", WISH, "class", "phone")
+    assert board.post(RESIDENT, "v1", WISH, "class", "phone") == posted     # a double tap: one wish
+    idea = board.post(RESIDENT, "v1", SUGGESTION, "canteen", "less_salt")
+    a.ship(hub)
+    a.ship(hub)
+    assert [w["wish_id"] for w in hw.board(hub.engine)] == [posted.wish_id, idea.wish_id]
+    with pytest.raises(hw.WishError):
+        hw.claim(hub.engine, posted.wish_id, "张江科技公司", "unit")         # not published yet
+    with pytest.raises(hw.WishError):
+        hw.publish(hub.engine, idea.wish_id)                                # suggestions are answered
+    hw.publish(hub.engine, posted.wish_id)
+    hw.claim(hub.engine, posted.wish_id, "张江科技公司", "unit")
+    with pytest.raises(hw.WishError):
+        hw.fulfil(hub.engine, posted.wish_id, " ")
+    hw.fulfil(hub.engine, posted.wish_id, "手机课 12月5日 开课")
+    hw.answer(hub.engine, idea.wish_id, "食堂已减盐")
+    send_document(hub, a)
+    mine = {w.wish_id: w for w in board.mine(RESIDENT)}
+    assert (mine[posted.wish_id].state, mine[posted.wish_id].note) == (FULFILLED, "手机课 12月5日 开课")
+    assert mine[idea.wish_id].state == CLOSED
+    assert hw.board(hub.engine) == []

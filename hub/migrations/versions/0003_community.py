@@ -1,4 +1,5 @@
-"""Service requests: ``hub_service_requests`` (state of each request) and ``hub_request_events``.
+"""The two-way station: ``hub_service_requests`` (state of each request), ``hub_request_events`` and
+``hub_wishes`` (微心愿 and suggestions).
 
 New tables only, so hubs at 0002 upgrade without touching their data. Requests journaled before
 this revision (none: the kinds are new with it) would not be in the tables.
@@ -57,9 +58,28 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text, nullable=False),
     )
     op.create_index("hub_request_events_request", "hub_request_events", ["request_id"])
+    op.create_table(
+        "hub_wishes",
+        sa.Column("wish_id", sa.String(64), primary_key=True),
+        sa.Column("station", sa.String(64), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("person_key", sa.String(64), nullable=False),
+        sa.Column("display_name", sa.String(32), nullable=False),
+        sa.Column("category", sa.String(32), nullable=False),
+        sa.Column("phrase", sa.String(32), nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("claimed_by", sa.String(80)),
+        sa.Column("claimer_kind", sa.String(16)),
+        sa.Column("note", sa.String(200)),
+        sa.Column("posted_at", sa.String(40), nullable=False),
+        sa.Column("updated_at", sa.String(40), nullable=False),
+        sa.Column("updated_by", sa.String(64)),
+    )
+    op.create_index("hub_wishes_station_state", "hub_wishes", ["station", "state"])
 
 
 def downgrade() -> None:
-    """Drop both tables (the kiosk records stay in ``hub_records``)."""
+    """Drop the tables (the kiosk records stay in ``hub_records``)."""
+    op.drop_table("hub_wishes")
     op.drop_table("hub_request_events")
     op.drop_table("hub_service_requests")
