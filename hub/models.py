@@ -248,3 +248,16 @@ wishes = Table(
     Column("updated_by", String(64)),
     Index("hub_wishes_station_state", "station", "state"),
 )
+
+#: Activity sign-ups, cancellations and attendance from every station (by record id): seats are
+#: pooled across stations; 场次 and 人次 are counted from here.
+activity_events = Table(
+    "hub_activity_events", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("activity_id", String(64), nullable=False),
+    Column("station", String(64), nullable=False),
+    Column("person_key", String(64), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("at", String(40), nullable=False),
+    Index("hub_activity_events_activity", "activity_id", "event"),
+)

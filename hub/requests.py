@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection, Engine
 
 from hub import models as m
-from hub import wishes
+from hub import activities, wishes
 from kiosk.community.kinds import (
     ASSIGNED, CANCEL_REASONS, CANCELLED, CONFIRMED, DONE, REQUESTED, event_id,
 )
@@ -71,7 +71,7 @@ def apply_records(conn: Connection, records: Iterable[Any]) -> set[str]:
         records: objects with ``id``, ``station``, ``kind``, ``ts`` and ``payload_json``.
 
     Returns:
-        The ids of the requests that changed ("" stands for the wish board when it changed).
+        The ids of the requests that changed ("" stands for the wish board or activity sign-ups).
     """
     changed: set[str] = set()
     for r in records:
@@ -94,8 +94,8 @@ def apply_records(conn: Connection, records: Iterable[Any]) -> set[str]:
             changed.add(request_id)
     for request_id in changed:
         _fold(conn, request_id)
-    if wishes.apply_records(conn, records):
-        changed.add("")                   # the wish board changed: the document is due as well
+    if wishes.apply_records(conn, records) + activities.apply_records(conn, records):
+        changed.add("")                   # the wish board or a sign-up changed: the document is due as well
     return changed
 
 
@@ -237,4 +237,4 @@ def document_body(engine: Engine, now: datetime | None = None) -> dict[str, Any]
         if r["volunteer_id"]:
             entry["volunteer_id"] = r["volunteer_id"]
         out.append(entry)
-    return {"requests": out, "wishes": wishes.document_entries(engine)}
+    return {"requests": out, "wishes": wishes.document_entries(engine), "activities": activities.pooled(engine)}

@@ -5,7 +5,9 @@
     yizhan hub requests cancel 1130-03 --reason no_volunteer
     yizhan hub requests publish                               # send the requests document now
     yizhan hub wishes [--all]                                 # the wish board and suggestion box
-    yizhan hub wishes publish|claim|fulfil|answer WISH_ID [--by-name 张江某公司 --kind unit] [--note …]
+    yizhan hub wishes publish|claim|fulfil|answer WISH_ID [--claimed-by 张江某公司 --kind unit] [--note …]
+    yizhan hub calendar publish calendar.json                 # 近期活动 (no past or overlapping times)
+    yizhan hub calendar counts --month 2026-11 [--station ST]  # 场次 and 人次
 
 ``assign``, ``cancel`` and ``publish`` publish the ``requests`` document to the kiosks (broker options
 as for ``yizhan hub publish``); ``--no-publish`` only changes the database.
@@ -15,11 +17,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
-from hub import requests, wishes
+from hub import activities, requests, wishes
 from kiosk.community.kinds import CANCEL_REASONS, CANCELLED, CONFIRMED
+from sync.messages import MessageError
 
-COMMANDS = ("requests", "wishes")
+COMMANDS = ("requests", "wishes", "calendar")
 
 
 def add_arguments(subparsers, broker_options, db_help: str) -> None:
@@ -48,6 +53,49 @@ def add_arguments(subparsers, broker_options, db_help: str) -> None:
     p.add_argument("--no-publish", action="store_true", help="do not send the requests document")
     p.add_argument("--db", default="hub.sqlite3", help=db_help)
     broker_options(p)
+    _add_calendar(subparsers, broker_options, db_help)
+
+
+def _add_calendar(subparsers, broker_options, db_help: str) -> None:
+    p = subparsers.add_parser("calendar", help="近期活动: publish the calendar, count 场次 and 人次")
+    p.add_argument("action", choices=["publish", "counts"])
+    p.add_argument("file", nargs="?", default="", help="JSON calendar body (publish)")
+    p.add_argument("--month", default="", help="YYYY-MM (counts)")
+    p.add_argument("--station", default=None, help="one station (counts)")
+    p.add_argument("--db", default="hub.sqlite3", help=db_help)
+    broker_options(p)
+
+
+def _calendar(args, store, hub_kwargs) -> int:
+    from hub.store import Hub, HubError
+    if args.action == "counts":
+        try:
+            start = datetime.strptime(args.month, "%Y-%m").replace(tzinfo=timezone.utc)
+        except ValueError:
+            print("give --month YYYY-MM", file=sys.stderr)
+            return 2
+        end = (start + timedelta(days=32)).replace(day=1)
+        print(json.dumps(activities.counts(store.engine, start.isoformat(), end.isoformat(), args.station)))
+        return 0
+    try:
+        body = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        published = store.published_body("calendar")
+        activities.check_new_calendar(body, published)
+        doc = store.prepare_document("calendar", body)
+    except (OSError, ValueError, MessageError) as exc:
+        print(f"not published: {exc}", file=sys.stderr)
+        return 2
+    hub = Hub(store, client_id=f"hub-calendar-{os.getpid()}", **hub_kwargs(args))
+    hub.start()
+    try:
+        hub.publish_document(doc)
+    except HubError as exc:
+        print(f"stored calendar version {doc.version} but not published: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        hub.stop()
+    print(f"published calendar version {doc.version}")
+    return 0
 
 
 def _wishes(args, store) -> int | None:
@@ -79,6 +127,8 @@ def run(args, hub_kwargs) -> int:
     from hub.store import Hub, HubError, HubStore
     store = HubStore(args.db)
     try:
+        if args.hub_command == "calendar":
+            return _calendar(args, store, hub_kwargs)
         if args.hub_command == "wishes":
             done = _wishes(args, store)
             if done is not None:

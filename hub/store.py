@@ -279,6 +279,13 @@ class HubStore:
             rows = conn.execute(select(m.station_health)).mappings().all()
         return {r["station"]: {**dict(r), "health": json.loads(r["health"]) if r["health"] else None} for r in rows}
 
+    def published_body(self, doc_type: str, scope: str = ALL_STATIONS) -> Any:
+        """The body of the latest published document of ``doc_type`` for ``scope``, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.documents.c.body).where(
+                (m.documents.c.doc_type == doc_type) & (m.documents.c.scope == scope))).first()
+        return json.loads(row[0]) if row else None
+
     def prepare_document(self, doc_type: str, body: Any, scope: str = ALL_STATIONS,
                          version: int | None = None) -> Document:
         """Validate a document, give it the next version for its type and scope, and store it.

@@ -69,7 +69,9 @@ def build_context(settings: Settings) -> KioskContext:
     session = Session(default_language=settings.ui.language, lang=settings.ui.language)
     gate = PinGate(settings.secrets.admin_pin_hash, settings.admin.max_tries, settings.admin.lockout_s, journal)
     ctx = KioskContext(settings=settings, journal=journal, session=session, pin_gate=gate)
+    from kiosk.community.activities import Activities
     from kiosk.community.requests import Requests
+    from kiosk.documents import current_documents
     from kiosk.community.wishes import Wishes
     from kiosk.timebank.catalog import load_roster
     from kiosk.timebank.service import TimeBank
@@ -79,4 +81,5 @@ def build_context(settings: Settings) -> KioskContext:
     ctx.services["timebank"] = TimeBank(journal, settings, roster)
     ctx.services["community"] = Requests(journal, ctx.services["timebank"])
     ctx.services["wishes"] = Wishes(journal, ctx.services["community"].hub_wishes)
+    ctx.services["activities"] = Activities(journal, lambda: current_documents(settings.data_dir))
     return ctx

@@ -26,6 +26,7 @@ SCREENS = {
     "my_requests": "screens.my_requests:MyRequestsScreen",
     "tasks": "screens.tasks:TasksScreen",
     "wish": "screens.wish:WishScreen",
+    "activities": "screens.activities:ActivitiesScreen",
     "info": "screens.info:InfoScreen",
     "help": "screens.help:HelpScreen",
     "admin_pin": "screens.admin_pin:AdminPinScreen",

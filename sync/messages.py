@@ -30,7 +30,7 @@ FORMAT_VERSION = 1
 SUFFIX_RECORDS = "records"
 SUFFIX_ACK = "ack"
 SUFFIX_STATUS = "status"
-DOCUMENT_TYPES = ("config", "roster", "catalog", "requests")
+DOCUMENT_TYPES = ("config", "roster", "catalog", "requests", "calendar")
 #: States a request can have in the hub's ``requests`` document (see ``kiosk.community.kinds``).
 REQUEST_STATES = ("requested", "assigned", "done", "confirmed", "cancelled")
 #: States of a wish or suggestion in the same document's ``wishes`` list (``kiosk.community.wishes``).
@@ -445,6 +445,36 @@ def _list_of_objects(body: dict, key: str, required: tuple[str, ...], what: str)
     return items
 
 
+def check_calendar(activities: list[dict], what: str = "calendar document") -> None:
+    """Each activity has an aware start before its end, a capacity of 1..10000 and, if given, a list of
+    stations; two activities at the same place never overlap.
+
+    Raises:
+        SchemaError: naming the activity.
+    """
+    spans = []
+    for i, a in enumerate(activities):
+        try:
+            start, end = datetime.fromisoformat(a["start"]), datetime.fromisoformat(a["end"])
+        except (TypeError, ValueError):
+            raise SchemaError(f"{what}: activities[{i}] start and end must be ISO 8601 date-times") from None
+        if start.tzinfo is None or end.tzinfo is None:
+            raise SchemaError(f"{what}: activities[{i}] times need a UTC offset")
+        if end <= start:
+            raise SchemaError(f"{what}: activities[{i}] ({a['title'][:30]}) ends before it starts")
+        cap = a.get("capacity")
+        if isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= 10_000:
+            raise SchemaError(f"{what}: activities[{i}].capacity must be 1..10000")
+        stations = a.get("stations", [])
+        if not isinstance(stations, list) or not all(isinstance(st, str) for st in stations):
+            raise SchemaError(f"{what}: activities[{i}].stations must be a list of station ids")
+        place = a.get("place", "")
+        for j, (other_place, other_start, other_end) in enumerate(spans):
+            if place and place == other_place and start < other_end and other_start < end:
+                raise SchemaError(f"{what}: activities[{i}] ({a['title'][:30]}) overlaps activities[{j}] at {place}")
+        spans.append((place, start, end))
+
+
 def _check_body(doc_type: str, body: dict, what: str) -> None:
     if doc_type == "roster":
         _extra(body, {"volunteers", "teams"}, what)
@@ -467,7 +497,12 @@ def _check_body(doc_type: str, body: dict, what: str) -> None:
         _list_of_objects(body, "teams", ("id", "name"), what)
         _list_of_objects(body, "announcements", ("id", "text"), what)
     elif doc_type == "requests":
-        _extra(body, {"requests", "wishes"}, what)
+        _extra(body, {"requests", "wishes", "activities"}, what)
+        for i, a in enumerate(_list_of_objects(body, "activities", ("id",), what)):
+            signed = a.get("signed", {})
+            if not isinstance(signed, dict) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                                       for n in signed.values()):
+                raise SchemaError(f"{what}: activities[{i}].signed must map stations to counts")
         for i, w in enumerate(_list_of_objects(body, "wishes", ("id", "kind", "state"), what)):
             if w["state"] not in WISH_STATES:
                 raise SchemaError(f"{what}: wishes[{i}].state must be one of {', '.join(WISH_STATES)}")
@@ -478,6 +513,9 @@ def _check_body(doc_type: str, body: dict, what: str) -> None:
             key = r.get("person_key")
             if key is not None and not (isinstance(key, str) and _HEX_RE.fullmatch(key) and len(key) == 64):
                 raise SchemaError(f"{what}: requests[{i}].person_key must be 64 hex digits")
+    elif doc_type == "calendar":
+        _extra(body, {"activities"}, what)
+        check_calendar(_list_of_objects(body, "activities", ("id", "title", "start", "end"), what), what)
     else:
         for key, value in body.items():
             if not isinstance(value, dict):

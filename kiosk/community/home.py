@@ -11,8 +11,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-KNOWN_TILES = ("health", "request", "volunteer", "records", "info", "help")
-DEFAULT_TILES = ("health", "request", "volunteer", "records", "info", "help")
+KNOWN_TILES = ("health", "request", "activities", "volunteer", "records", "info", "help")
+#: My records stays one tap away from the health check's greeting; a station may choose it instead.
+DEFAULT_TILES = ("health", "request", "activities", "volunteer", "info", "help")
 MAX_TILES = 6
 
 

@@ -9,15 +9,19 @@ from datetime import timedelta
 
 import pytest
 
+from hub import activities as ha
 from hub import requests as hr
 from hub import wishes as hw
 from hub.timebank import balances
 from kiosk.community.kinds import ASAP, ASSIGNED, CANCELLED, CONFIRMED, DONE, REQUESTED
+from kiosk.community.activities import Activities, AlreadySignedUp, NotNow, TooLate, UnknownActivity
 from kiosk.community.errors import NothingChosen, NotIdentified
 from kiosk.community.requests import Requests
 from kiosk.community.wishes import CLOSED, FULFILLED, SUGGESTION, WISH, Wishes
+from kiosk.documents import current_documents
 from kiosk.journal import Journal
-from sync.messages import encode_batch
+from sync.downlink import DownlinkStore
+from sync.messages import SchemaError, encode_batch, encode_document, make_document
 from sync.outbox import SqliteOutbox
 from tests.hub.test_timebank import clock, hub, kiosks  # noqa: F401  (fixtures)
 from tests.kiosk.test_volunteer import LI, RESIDENT, WANG
@@ -151,3 +155,73 @@ def test_wish_posted_at_a_is_claimed_and_fulfilled_and_the_resident_sees_it(hub,
     assert (mine[posted.wish_id].state, mine[posted.wish_id].note) == (FULFILLED, "手机课 12月5日 开课")
     assert mine[idea.wish_id].state == CLOSED
     assert hw.board(hub.engine) == []
+
+
+CAL = {"activities": [
+    {"id": "talk", "title": "健康讲座", "place": "活动室", "start": "2025-05-13T09:00:00+08:00",
+     "end": "2025-05-13T10:00:00+08:00", "capacity": 2},
+    {"id": "law", "title": "法律咨询日", "place": "大厅", "start": "2025-05-14T09:00:00+08:00",
+     "end": "2025-05-14T11:00:00+08:00", "capacity": 5, "stations": ["st-b"]}]}
+
+
+def test_activity_seats_pooled_across_stations_waitlist_attendance_and_counts(hub, kiosks, clock):
+    a, b = kiosks("st-a"), kiosks("st-b")
+    for k in (a, b):
+        k.apply("calendar", CAL, 1)
+    acts = {k.station: Activities(k.journal, lambda k=k: current_documents(k.data_dir), k.clock.now) for k in (a, b)}
+    assert [x.id for x in acts["st-a"].upcoming()] == ["talk"]                 # law is for st-b only
+    assert acts["st-a"].sign_up(RESIDENT, "talk").mine == "seat"
+    with pytest.raises(AlreadySignedUp):
+        acts["st-a"].sign_up(RESIDENT, "talk")
+    with pytest.raises(UnknownActivity):
+        acts["st-a"].sign_up(RESIDENT, "law")
+    a.ship(hub)
+    send_document(hub, a, b)
+    assert acts["st-b"].sign_up(WANG, "talk").mine == "seat"                   # the second of two seats
+    assert acts["st-b"].sign_up(LI, "talk").mine == "waitlist"                 # past capacity: waits
+    b.ship(hub)
+    send_document(hub, a, b)
+    assert acts["st-a"].upcoming()[0].waiting == 1
+    acts["st-a"].cancel(RESIDENT, "talk")                                      # a seat frees up …
+    a.ship(hub)
+    send_document(hub, a, b)
+    assert acts["st-b"].upcoming(LI)[0].mine == "seat"                         # … the waitlist moves up
+    with pytest.raises(NotNow):
+        acts["st-b"].attend(LI, "talk")
+    clock.advance(hours=24, minutes=10)                                        # 09:10 on the day
+    with pytest.raises(TooLate):
+        acts["st-b"].cancel(LI, "talk")                                        # cancelling after the start
+    acts["st-b"].attend(LI, "talk")
+    acts["st-b"].attend(LI, "talk")                                            # a second tap: once
+    sent = b.ship(hub)
+    for raw in sent:
+        hub.handle_records("yizhan/v1/st-b/records", "st-b", raw)
+    assert hw_counts(hub) == {"sessions": 1, "attendances": 1}
+    pooled = {e["id"]: e for e in hr.document_body(hub.engine)["activities"]}
+    assert pooled["talk"]["signed"] == {"st-a": 0, "st-b": 2} and pooled["talk"]["attended"] == 1
+
+
+def hw_counts(hub):
+    return ha.counts(hub.engine, "2025-05-01", "2025-06-01")
+
+
+def test_calendar_with_past_or_overlapping_times_or_older_version_is_refused(hub, kiosks, clock):
+    now = clock.now()
+    overlapping = {"activities": CAL["activities"] + [{**CAL["activities"][0], "id": "talk2",
+                                                       "start": "2025-05-13T09:30:00+08:00"}]}
+    with pytest.raises(SchemaError, match="overlaps"):
+        ha.check_new_calendar(overlapping, None, now)
+    backwards = {"activities": [{**CAL["activities"][0], "end": "2025-05-13T08:00:00+08:00"}]}
+    with pytest.raises(SchemaError, match="ends before"):
+        ha.check_new_calendar(backwards, None, now)
+    ha.check_new_calendar(CAL, None, now)
+    with pytest.raises(SchemaError, match="past"):
+        ha.check_new_calendar(CAL, None, now + timedelta(days=2))              # talk would be new and past
+    ha.check_new_calendar(CAL, CAL, now + timedelta(days=2))                   # already published: kept
+    a = kiosks("st-a")
+    a.apply("calendar", CAL, 2)
+    older = make_document("calendar", 1, "_all", "2025-05-01T00:00:00.000+00:00", {"activities": []})
+    result = DownlinkStore(a.data_dir, "st-a").apply("calendar", "_all", encode_document(older))
+    assert not result.applied and "not newer" in result.reason
+    assert [x.id for x in Activities(a.journal, lambda: current_documents(a.data_dir), a.clock.now).upcoming()] \
+        == ["talk"]

@@ -1,5 +1,5 @@
-"""The two-way station: ``hub_service_requests`` (state of each request), ``hub_request_events`` and
-``hub_wishes`` (微心愿 and suggestions).
+"""The two-way station: ``hub_service_requests`` (state of each request), ``hub_request_events``,
+``hub_wishes`` (微心愿 and suggestions) and ``hub_activity_events`` (sign-ups and attendance).
 
 New tables only, so hubs at 0002 upgrade without touching their data. Requests journaled before
 this revision (none: the kinds are new with it) would not be in the tables.
@@ -76,10 +76,21 @@ def upgrade() -> None:
         sa.Column("updated_by", sa.String(64)),
     )
     op.create_index("hub_wishes_station_state", "hub_wishes", ["station", "state"])
+    op.create_table(
+        "hub_activity_events",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("activity_id", sa.String(64), nullable=False),
+        sa.Column("station", sa.String(64), nullable=False),
+        sa.Column("person_key", sa.String(64), nullable=False),
+        sa.Column("event", sa.String(16), nullable=False),
+        sa.Column("at", sa.String(40), nullable=False),
+    )
+    op.create_index("hub_activity_events_activity", "hub_activity_events", ["activity_id", "event"])
 
 
 def downgrade() -> None:
     """Drop the tables (the kiosk records stay in ``hub_records``)."""
+    op.drop_table("hub_activity_events")
     op.drop_table("hub_wishes")
     op.drop_table("hub_request_events")
     op.drop_table("hub_service_requests")
