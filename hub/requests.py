@@ -74,6 +74,9 @@ def apply_records(conn: Connection, records: Iterable[Any]) -> set[str]:
         The ids of the requests that changed ("" stands for the wish board or activity sign-ups).
     """
     changed: set[str] = set()
+    records = list(records)
+    in_batch = {event_id("service", json.loads(r.payload_json)["request_id"]): json.loads(r.payload_json)["request_id"]
+                for r in records if r.kind == "service_request"}
     for r in records:
         if r.kind not in KINDS:
             continue
@@ -81,9 +84,10 @@ def apply_records(conn: Connection, records: Iterable[Any]) -> set[str]:
         if r.kind == "service_confirmation":
             row = conn.execute(select(m.service_requests.c.request_id).where(
                 m.service_requests.c.service_id == p.get("service_id"))).first()
-            if row is None:
+            request_id = row[0] if row else in_batch.get(p.get("service_id"))
+            if request_id is None:
                 continue                  # an ordinary time-bank service, not a request's
-            request_id, event, actor = row[0], "confirmed", p.get("resident_key", "")
+            event, actor = "confirmed", p.get("resident_key", "")
         else:
             request_id = p.get("request_id", "")
             event = {"service_request": "requested", "request_claimed": "claimed", "request_done": "done",

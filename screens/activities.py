@@ -28,6 +28,7 @@ WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_
 class ActivitiesScreen(TreePanels, KioskScreen):
     """list → card (tap your card) → done (signed up / waitlisted / attended / cancelled)."""
 
+    personal = True
     phase = OptionProperty("list", options=["list", "card", "done"])
     subject = StringProperty("")
     result = StringProperty("")

@@ -21,7 +21,7 @@ TILES = {
     "request": (N_("Ask for help"), N_("Errands, home services · my requests"), "hand", theme.ACCENT, "identify"),
     "volunteer": (N_("Volunteers"), N_("Check in and out · my tasks"), "volunteer", theme.VOLUNTEER, "identify"),
     "records": (N_("My records"), N_("Your past results and trends"), "records", theme.NEUTRAL, "identify"),
-    "activities": (N_("Activities"), N_("This week · sign up by card"), "volunteer", theme.RECORDS, "activities"),
+    "activities": (N_("Events"), N_("This week · sign up by card"), "volunteer", theme.RECORDS, "activities"),
     "info": (N_("Information"), N_("Opening hours · guide · canteen"), "document", theme.WARN, "info"),
     "help": (N_("Help"), N_("How to use · call a staff member"), "help", theme.HELP, "help"),
 }

@@ -10,6 +10,8 @@ from datetime import timedelta
 import pytest
 
 from hub import activities as ha
+from hub.monthly import monthly_report, monthly_rows
+from hub.reports import ReportError
 from hub import requests as hr
 from hub import wishes as hw
 from hub.timebank import balances
@@ -225,3 +227,35 @@ def test_calendar_with_past_or_overlapping_times_or_older_version_is_refused(hub
     assert not result.applied and "not newer" in result.reason
     assert [x.id for x in Activities(a.journal, lambda: current_documents(a.data_dir), a.clock.now).upcoming()] \
         == ["talk"]
+
+
+def test_monthly_report_counts_each_thing_once_per_station_and_district(hub, kiosks, clock, tmp_path):
+    a, b = kiosks("st-a"), kiosks("st-b")
+    ra = community(a)
+    asked = ra.ask(RESIDENT, "v1", "purchase", ASAP)
+    ra.claim(WANG, asked.request_id)
+    ra.mark_done(WANG, asked.request_id)
+    ra.confirm(asked.request_id, RESIDENT, 5)
+    community(b).ask(WANG, "v2", "errand", ASAP)
+    Wishes(a.journal, ra.hub_wishes, a.clock.now).post(RESIDENT, "v1", WISH, "class", "phone")
+    a.apply("calendar", CAL, 1)
+    acts = Activities(a.journal, lambda: current_documents(a.data_dir), a.clock.now)
+    acts.sign_up(RESIDENT, "talk")
+    clock.advance(hours=24, minutes=5)
+    acts.attend(RESIDENT, "talk")
+    for k in (a, b):
+        for raw in k.ship(hub):
+            hub.handle_records(f"yizhan/v1/{k.station}/records", k.station, raw)    # every batch twice
+    rows = {(scope, cat, item): value for scope, cat, item, value in monthly_rows(hub.engine, "2025-05")}
+    assert rows[("st-a", "四代服务", "代购：已确认")] == 1 and rows[("st-b", "四代服务", "代办：待接单")] == 1
+    assert rows[("全区", "四代服务", "请求合计")] == 2
+    assert rows[("全区", "微心愿", "发布")] == 1
+    assert rows[("全区", "近期活动", "场次")] == 1 and rows[("全区", "近期活动", "人次")] == 1
+    assert rows[("st-a", "服务评价", "非常满意")] == 1
+    assert rows[("全区", "志愿服务", "时长（小时）：暖心橙")] == 1
+    for fmt in ("csv", "xlsx", "pdf"):
+        path = monthly_report(hub.engine, "2025-05", fmt, tmp_path / f"m.{fmt}")
+        assert path.stat().st_size > 100
+    assert "代购：已确认" in (tmp_path / "m.csv").read_text(encoding="utf-8-sig")
+    with pytest.raises(ReportError):
+        monthly_rows(hub.engine, "2025-13")

@@ -2,14 +2,19 @@
 a resident asks for 代购 (tile, as soon as possible, a stock phrase, send → number), sees it in
 “我的请求”; the demo volunteer takes it on in “我的任务” and marks it done; the resident's card
 confirms and rates it. Bad input on the way: a second request for the same service, someone
-else's card at the confirmation."""
+else's card at the confirmation. An activity signed up for by card (the second person waits); a
+wish posted by pictures shows in “我的请求”."""
 from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from kivy.tests.common import UnitTestTouch
 from kivy.uix.behaviors import ButtonBehavior
 
 from kiosk.community.kinds import CONFIRMED
+from sync.downlink import DownlinkStore
+from sync.messages import encode_document, make_document
 from tests.screens.test_health_flow import demo, tap  # noqa: F401  (fixture)
 
 
@@ -105,3 +110,42 @@ def test_resident_asks_volunteer_does_it_resident_confirms(chinese):
     assert view.state == CONFIRMED and view.volunteer_id == "V0001"
     conf = h.ctx.journal.records("service_confirmation", newest_first=True, limit=1)[0].payload
     assert conf.rating == 4 and conf.volunteer_id == "V0001"
+
+
+def test_activity_sign_up_by_card_and_a_wish_by_pictures(chinese):
+    h, rig = chinese
+    start = datetime.now(timezone.utc) + timedelta(days=1)
+    body = {"activities": [{"id": "talk", "title": "健康讲座", "place": "活动室", "start": start.isoformat(),
+                            "end": (start + timedelta(hours=1)).isoformat(), "capacity": 1}]}
+    doc = make_document("calendar", 1, "_all", start.isoformat(timespec="milliseconds"), body)
+    assert DownlinkStore(h.ctx.settings.data_dir, h.ctx.settings.station.id).apply(
+        "calendar", "_all", encode_document(doc)).applied
+    h.shell.home()
+    press(h, "近期活动")
+    assert h.shell.manager.current == "activities"
+    press(h, "报名 / 签到")
+    page = h.screen("activities")
+    assert page.phase == "card"
+    tap(h, rig, "resident")
+    assert h.pump_until(lambda: page.phase == "done", 10)
+    assert "报名成功" in page.result
+    [signup] = h.ctx.journal.records("activity_signup")
+    assert not signup.payload.waitlisted
+    press(h, "完成")
+    # The only seat is taken: the volunteer's card puts them on the waitlist.
+    press(h, "近期活动")
+    press(h, "报名 / 签到")
+    tap(h, rig, "resident_young")
+    assert h.pump_until(lambda: page.phase == "done", 10)
+    assert "候补" in page.result and h.ctx.journal.records("activity_signup")[-1].payload.waitlisted
+
+    to_greeting(h, rig, "请求服务", "resident")
+    press(h, "我有心愿")
+    press(h, "想上一门课")
+    press(h, "学用智能手机")
+    assert h.screen("wish").phase == "done"
+    [wish] = h.ctx.journal.records("wish_posted")
+    assert (wish.payload.kind, wish.payload.category, wish.payload.phrase) == ("wish", "class", "phone")
+    press(h, "我的请求")
+    texts = " ".join(w.text for w in h.screen("my_requests").walk(restrict=True) if getattr(w, "text", ""))
+    assert "心愿：学用智能手机" in texts and "已收到" in texts
