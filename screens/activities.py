@@ -17,7 +17,6 @@ from kiosk.community.slips import print_in_background
 from kiosk.i18n import N_, Translator
 from screens import theme
 from screens.base import KioskScreen
-from screens.panels import TreePanels
 from screens.widgets import KButton, KLabel, Surface
 
 SHOWN = 3
@@ -25,7 +24,7 @@ CARD_HEIGHT_DP = 128
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
-class ActivitiesScreen(TreePanels, KioskScreen):
+class ActivitiesScreen(KioskScreen):
     """list → card (tap your card) → done (signed up / waitlisted / attended / cancelled)."""
 
     personal = True
@@ -42,6 +41,7 @@ class ActivitiesScreen(TreePanels, KioskScreen):
 
     def on_phase(self, _instance, phase: str) -> None:
         self.show_only(f"{phase}_panel", "list_panel", "card_panel", "done_panel")
+        self.fill_demo_cards("demo_bar", *(("resident", "volunteer") if phase == "card" else ()))
 
     def enter(self, **_params) -> None:
         self._chosen = None

@@ -11,7 +11,6 @@ from kiosk.documents import current_documents
 from kiosk.i18n import N_
 from screens import theme
 from screens.base import KioskScreen
-from screens.i18n import tr
 from screens.widgets import Pressable
 
 #: tile -> (title, subtitle, icon, colour, where it leads; services needing identification go
@@ -40,10 +39,6 @@ class HomeScreen(KioskScreen):
     """The start screen: greeting and the station's tiles."""
 
     cols = NumericProperty(2)
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        tr.bind(lang=lambda *_: self.fill_tiles())
 
     def enter(self, **_params) -> None:
         self.fill_tiles()

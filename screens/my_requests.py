@@ -17,7 +17,6 @@ from kiosk.timebank.errors import VolunteerError
 from kiosk.timebank.kinds import RATINGS
 from screens import service, theme  # noqa: F401  (service: registers the RateFace rule)
 from screens.base import KioskScreen
-from screens.panels import TreePanels
 from screens.widgets import KButton, KLabel, Surface
 
 SHOWN = 3
@@ -26,7 +25,7 @@ CARD_HEIGHT_DP = 128
 CARD_PADDING_DP = 8
 
 
-class MyRequestsScreen(TreePanels, KioskScreen):
+class MyRequestsScreen(KioskScreen):
     """list → rate (a done request) | cancel (an open one) → done."""
 
     personal = True

@@ -16,14 +16,13 @@ from kiosk.community.slips import print_in_background, request_slip
 from kiosk.i18n import N_
 from screens import theme
 from screens.base import KioskScreen
-from screens.panels import TreePanels
 from screens.widgets import KButton
 
 TILE_HEIGHT_DP = 132
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
-class RequestScreen(TreePanels, KioskScreen):
+class RequestScreen(KioskScreen):
     """choose (service tiles) → when → note and send → done (number, slip)."""
 
     personal = True

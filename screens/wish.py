@@ -13,14 +13,13 @@ from kiosk.community.wishes import CATEGORIES, SUGGESTION, WISH
 from kiosk.i18n import N_
 from screens import theme
 from screens.base import KioskScreen
-from screens.panels import TreePanels
 from screens.widgets import KButton
 
 TITLES = {WISH: N_("Make a wish"), SUGGESTION: N_("Make a suggestion")}
 TILE_HEIGHT_DP = 132
 
 
-class WishScreen(TreePanels, KioskScreen):
+class WishScreen(KioskScreen):
     """category → phrase → done."""
 
     personal = True

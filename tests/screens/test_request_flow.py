@@ -9,52 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from kivy.tests.common import UnitTestTouch
-from kivy.uix.behaviors import ButtonBehavior
 
 from kiosk.community.kinds import CONFIRMED
 from sync.downlink import DownlinkStore
 from sync.messages import encode_document, make_document
-from tests.screens.test_health_flow import demo, tap  # noqa: F401  (fixture)
-
-
-def _visible(widget, root) -> bool:
-    while widget is not None and widget is not root:
-        if widget.opacity == 0 or widget.disabled:
-            return False
-        widget = widget.parent
-    return widget is root
-
-
-def _text(button) -> str:
-    own = getattr(button, "text", "")
-    return own or " ".join(w.text for w in button.walk(restrict=True) if getattr(w, "text", "") and w is not button)
-
-
-def press(h, text: str) -> None:
-    """Touch the one visible button showing ``text`` at its centre, through the window."""
-    h.frames(3)
-    root = h.shell
-    found = [w for w in root.walk(restrict=True) if isinstance(w, ButtonBehavior) and _visible(w, root)
-             and text in _text(w)]
-    exact = [w for w in found if _text(w).strip() == text]
-    found = exact or found
-    assert len(found) == 1, f"{len(found)} visible buttons show {text!r}"
-    button = found[0]
-    x, y = button.to_window(*button.center)
-    touch = UnitTestTouch(x, y)
-    touch.touch_down()
-    touch.touch_up()
-    h.frames(2)
-
-
-def to_greeting(h, rig, tile: str, card: str) -> None:
-    h.shell.home()
-    h.frames(2)
-    press(h, tile)
-    assert h.shell.manager.current == "identify"
-    tap(h, rig, card)
-    assert h.pump_until(lambda: h.shell.manager.current == "greeting", 10)
+from tests.screens.test_health_flow import demo, identify, place  # noqa: F401  (fixture)
+from tests.support.touch import press
 
 
 @pytest.fixture()
@@ -66,7 +26,7 @@ def chinese(demo):  # noqa: F811
 
 def test_resident_asks_volunteer_does_it_resident_confirms(chinese):
     h, rig = chinese
-    to_greeting(h, rig, "请求服务", "resident")
+    identify(h, rig, "请求服务")
     press(h, "请求服务")
     assert h.shell.manager.current == "request"
     press(h, "代购")
@@ -84,7 +44,7 @@ def test_resident_asks_volunteer_does_it_resident_confirms(chinese):
     assert page.number in texts and "等待志愿者接单" in texts
 
     # Asking again for the same service in a new visit: refused with a message, nothing doubled.
-    to_greeting(h, rig, "请求服务", "resident")
+    identify(h, rig, "请求服务")
     press(h, "请求服务")
     press(h, "代购")
     press(h, "尽快")
@@ -93,16 +53,16 @@ def test_resident_asks_volunteer_does_it_resident_confirms(chinese):
     assert h.ctx.journal.count("service_request") == 1
 
     # The demo volunteer takes it on and marks it done.
-    to_greeting(h, rig, "志愿服务", "resident_young")
+    identify(h, rig, "志愿服务", card="resident_young")
     press(h, "我的任务")
     assert h.shell.manager.current == "tasks"
     press(h, "我来做")
     press(h, "标记完成")
     assert h.shell.manager.current == "service" and h.screen("service").phase == "confirm"
-    tap(h, rig, "foreign_2023")                       # someone else's card: refused
+    place(h, rig, "foreign_2023")                       # someone else's card: refused
     assert h.pump_until(lambda: "本人" in h.screen("service").message, 10)
     assert h.screen("service").phase == "confirm"
-    tap(h, rig, "resident")                           # the resident who asked
+    place(h, rig, "resident")                           # the resident who asked
     assert h.pump_until(lambda: h.screen("service").phase == "rate", 10)
     press(h, "满意")
     assert h.screen("service").phase == "done"
@@ -126,7 +86,7 @@ def test_activity_sign_up_by_card_and_a_wish_by_pictures(chinese):
     press(h, "报名 / 签到")
     page = h.screen("activities")
     assert page.phase == "card"
-    tap(h, rig, "resident")
+    place(h, rig, "resident")
     assert h.pump_until(lambda: page.phase == "done", 10)
     assert "报名成功" in page.result
     [signup] = h.ctx.journal.records("activity_signup")
@@ -135,11 +95,11 @@ def test_activity_sign_up_by_card_and_a_wish_by_pictures(chinese):
     # The only seat is taken: the volunteer's card puts them on the waitlist.
     press(h, "近期活动")
     press(h, "报名 / 签到")
-    tap(h, rig, "resident_young")
+    place(h, rig, "resident_young")
     assert h.pump_until(lambda: page.phase == "done", 10)
     assert "候补" in page.result and h.ctx.journal.records("activity_signup")[-1].payload.waitlisted
 
-    to_greeting(h, rig, "请求服务", "resident")
+    identify(h, rig, "请求服务")
     press(h, "我有心愿")
     press(h, "想上一门课")
     press(h, "学用智能手机")
