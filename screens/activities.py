@@ -124,7 +124,7 @@ class ActivitiesScreen(KioskScreen):
                 done = service.sign_up(person, a.id)
                 self._chosen = done
                 self.result = self._("Signed up. See you there!") if done.mine == "seat" else \
-                    self._("The activity is full; you are on the waitlist and will be told if a place frees up.")
+                    self._("The activity is full; you are on the waitlist. Tap your card here again to see whether a place has freed up.")
                 self.can_cancel = False
         except (ActivityError, RequestError) as exc:
             self.message = self._(exc.message)
