@@ -14,7 +14,7 @@ from drivers.printer_escpos import Slip
 from kiosk.community.activities import CHECK_IN_EARLY, Activity, ActivityError
 from kiosk.community.errors import RequestError
 from kiosk.community.slips import print_in_background
-from kiosk.i18n import N_, Translator
+from kiosk.i18n import N_, Joined, Translator
 from screens import theme
 from screens.base import KioskScreen
 from screens.widgets import KButton, KLabel, Surface
@@ -73,7 +73,7 @@ class ActivitiesScreen(KioskScreen):
         text.add_widget(KLabel(text=a.title, role="title", bold=True, size_hint_y=None, height=dp(64)))
         seats = self._("Full — waitlist open") if a.full else \
             self._("{n} places left", n=a.capacity - a.taken)
-        text.add_widget(KLabel(text=f"{self._when(a)} · {a.place} · {seats}", role="body", color=theme.INK_SOFT,
+        text.add_widget(KLabel(text=Joined(" · ", (self._when(a), a.place, seats)), role="body", color=theme.INK_SOFT,
                                size_hint_y=None, height=dp(44)))
         card.add_widget(text)
         action = KButton(text=self._("Sign up / attend"), icon="card", bg_color=theme.HEALTH,
@@ -85,7 +85,7 @@ class ActivitiesScreen(KioskScreen):
     def choose(self, activity: Activity) -> None:
         """An activity's button: act at once for an identified person, else ask for the card."""
         self._chosen = activity
-        self.subject = f"{activity.title} · {self._when(activity)}"
+        self.subject = Joined(" · ", (activity.title, self._when(activity)))
         self.message = ""
         if self.ctx.session.person is not None:
             self._act(self.ctx.session.person)
@@ -199,7 +199,7 @@ class ActivitiesScreen(KioskScreen):
         self.show([] if state == "empty" else items)
         if state in ("card", "done"):
             self._chosen = items[0]
-            self.subject = f"{items[0].title} · {self._when(items[0])}"
+            self.subject = Joined(" · ", (items[0].title, self._when(items[0])))
             self.phase = "card"
         if state == "done":
             self.result = self._("Signed up. See you there!")

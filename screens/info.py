@@ -11,7 +11,7 @@ from kivy.properties import OptionProperty, StringProperty
 
 from kiosk.community.info import HOW, GuideItem, StationInfo, station_info
 from kiosk.documents import current_documents
-from kiosk.i18n import N_
+from kiosk.i18n import N_, Joined
 from screens import theme
 from screens.base import KioskScreen
 from screens.widgets import KButton, KLabel, Surface
@@ -115,7 +115,7 @@ class InfoScreen(KioskScreen):
             dishes = self._info.menu.get(day)
             if dishes:
                 word = self._("Today") if day == today else self._("Tomorrow")
-                rows.append(self._card(f"{word} · {self._(WEEKDAYS[day - 1])}", "、".join(dishes)))
+                rows.append(self._card(Joined(" · ", (word, self._(WEEKDAYS[day - 1]))), "、".join(dishes)))
         return rows
 
     @classmethod

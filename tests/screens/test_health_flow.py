@@ -146,7 +146,7 @@ def test_glucose_with_meal_context(demo):
 
 def test_records_show_the_trend(demo):
     h, rig = demo
-    identify(h, rig, "我的记录")
+    identify(h, rig, "健康自测")             # 我的记录 is one tap from the greeting (not a default home tile)
     press(h, "我的记录")
     assert h.shell.manager.current == "records"
     records = h.screen("records")
