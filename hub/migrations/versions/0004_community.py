@@ -1,18 +1,18 @@
 """The two-way station: ``hub_service_requests`` (state of each request), ``hub_request_events``,
 ``hub_wishes`` (微心愿 and suggestions) and ``hub_activity_events`` (sign-ups and attendance).
 
-New tables only, so hubs at 0002 upgrade without touching their data. Requests journaled before
+New tables only, so hubs at 0003 upgrade without touching their data. Requests journaled before
 this revision (none: the kinds are new with it) would not be in the tables.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-30
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
