@@ -220,13 +220,13 @@ def test_an_invalid_document_is_refused_with_the_reason_and_nothing_changes(rig)
 def test_a_request_asked_at_the_kiosk_is_assigned_in_the_workbench_and_the_kiosk_sees_it(rig):
     bank = TimeBank(rig["journal"], VolunteerSettings(), station_id=KIOSK, data_dir=rig["data_dir"])
     kiosk = Requests(rig["journal"], bank, rig["data_dir"])
-    asked = kiosk.ask(Person(role="resident", person_key="c" * 64, display_name="钱*"), "visit-b", "purchase", ASAP)
+    asked = kiosk.ask(Person(role="resident", person_key="c" * 64, display_name="钱*"), "visit-b", "errand", ASAP)
     rig["publisher"].wake()
     assert wait_for(lambda: asked.number in {r["number"] for r in hr.queue(rig["wb"].engine, KIOSK)}, 20, 0.1)
     d = rig["driver"]
     as_user(rig, "zhang")
     d.get(f"{rig['url']}/s/{KIOSK}/requests")
-    assert asked.number in text(d) and "代购" in text(d)
+    assert asked.number in text(d) and "代办" in text(d)      # 代办 is in the defaults and the catalog above
     d.find_element(By.ID, f"volunteer-{asked.number}").send_keys("v-wang")
     press(d, By.ID, f"assign-{asked.number}")
     assert "已保存并下发到终端" in text(d)
