@@ -179,6 +179,7 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
                 self.shell.idle_visible = True
             else:
                 screen.load_demo(state)
+                self.shell.idle.touch()        # a slow machine must not photograph the idle countdown
             self.shell.tick()
             if state == "idle_warning":
                 self.shell.idle_visible = True

@@ -6,6 +6,7 @@
     yizhan hub dead-letters [replay ID…]
     yizhan hub conflicts
     yizhan hub keygen --signing-key /etc/yizhan/hub-signing.key
+    yizhan hub requests [assign|cancel|publish] …   (service requests, hub/requests_cli.py)
     yizhan hub migrate --db hub.sqlite3 [--check]
     yizhan hub web --db hub.sqlite3 --port 8080      # the staff workbench (hub/web/cli.py)
 
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub import reports_cli, schema
+from hub import reports_cli, requests_cli, schema
 from hub.database import HubError, make_engine
 from hub.metrics import HubMetrics, parse_listen
 from hub.publishing import publish
@@ -60,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics", metavar="[HOST:]PORT", default="",
                    help="serve Prometheus metrics on http://HOST:PORT/metrics (default host 127.0.0.1)")
     p.add_argument("--verbose", "-v", action="store_true")
+    _signing_key_option(p)
     _broker_options(p)
     p = sub.add_parser("stations", help="list stations: status, last seen, queue depth")
     p.add_argument("--db", default="hub.sqlite3", help=db_help)
@@ -91,6 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "2 when this hub cannot upgrade it")
     reports_cli.add_arguments(sub)          # report, certificate, review
     web_cli.add_arguments(sub)              # web, user
+    requests_cli.add_arguments(sub, _broker_options, db_help)   # requests, wishes, calendar
 
 
 def _mqtt_password() -> str:
@@ -127,9 +130,16 @@ def _run(args) -> int:
             print(f"hub {name}: cannot serve metrics on {args.metrics}: {exc}", file=sys.stderr)
             return 2
         print(f"hub {name}: metrics on http://{host}:{server.server_port}/metrics", flush=True)
+    key = None
+    if Path(args.signing_key).exists():     # signs the requests document kiosks follow (hub/requests.py)
+        try:
+            key = load_signing_key(args.signing_key)
+        except DocumentKeyError as exc:
+            print(f"hub {name}: {exc}", file=sys.stderr)
+            return 2
     watchdog = Watchdog()
     hub = Hub(store, share=args.share, client_id=name, reconnect_max_s=args.reconnect_max, metrics=metrics,
-              heartbeat=lambda: watchdog.beat("writer"), **_hub_kwargs(args))
+              heartbeat=lambda: watchdog.beat("writer"), signing_key=key, **_hub_kwargs(args))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -265,6 +275,8 @@ def run(args: argparse.Namespace) -> int:
         return reports_cli.run(args)
     if args.hub_command in web_cli.COMMANDS:
         return web_cli.run(args)
+    if args.hub_command in requests_cli.COMMANDS:
+        return requests_cli.run(args, _hub_kwargs)
     actions = {"run": _run, "stations": _stations, "publish": _publish, "dead-letters": _dead_letters,
                "conflicts": _conflicts, "keygen": _keygen, "migrate": _migrate}
     try:

@@ -1,5 +1,6 @@
-"""The hub's tables (SQLAlchemy Core): records, conflicts, dead letters, stations, downlink documents,
-shift rejections, consent withdrawals, and the staff workbench's accounts, sessions, audit log and work state.
+"""The hub's tables (SQLAlchemy Core): records, conflicts, dead letters, stations, downlink documents, shift
+rejections, consent withdrawals, the staff workbench's accounts, sessions, audit log and work state, and the two-way
+station's service requests, wishes and activity sign-ups.
 
 The same schema runs on SQLite (the default, one file) and PostgreSQL (``postgresql://…``).
 """
@@ -211,4 +212,81 @@ follow_up_state = Table(
     Column("note", Text),
     Column("closed_at", DateTime(timezone=True)),
     Column("closed_by", String(64)),
+)
+
+#: Service requests (四代 and home services): the current state of each, folded from its events.
+service_requests = Table(
+    "hub_service_requests", metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("station", String(64), nullable=False),
+    Column("number", String(16), nullable=False),
+    Column("person_key", String(64), nullable=False),
+    Column("display_name", String(32), nullable=False),
+    Column("service_type", String(64), nullable=False),
+    Column("service_name", String(64), nullable=False),
+    Column("service_id", String(64), nullable=False),
+    Column("when_label", String(40), nullable=False),
+    Column("slot_start", String(40), nullable=False),
+    Column("note", String(32), nullable=False),
+    Column("priority", Boolean, nullable=False),
+    Column("priority_account", String(96), nullable=False),
+    Column("hours", Float, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("volunteer_id", String(64)),
+    Column("rating", Integer),
+    Column("cancel_reason", String(32)),
+    Column("cancelled_by", String(64)),
+    Column("requested_at", String(40), nullable=False),
+    Column("assigned_at", String(40)),
+    Column("done_at", String(40)),
+    Column("closed_at", String(40)),
+    Index("hub_service_requests_station_state", "station", "state"),
+    Index("hub_service_requests_service_id", "service_id", unique=True),
+)
+
+#: Every event of a request, from kiosks (by record id) and from staff at the hub: the audit trail
+#: the state is folded from, so events arriving in any order give the same state.
+request_events = Table(
+    "hub_request_events", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("request_id", String(64), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("station", String(64), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("hub_request_events_request", "request_id"),
+)
+
+#: 微心愿 and suggestions: posted at a kiosk, published (masked), claimed, fulfilled or answered at the hub.
+wishes = Table(
+    "hub_wishes", metadata,
+    Column("wish_id", String(64), primary_key=True),
+    Column("station", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("person_key", String(64), nullable=False),
+    Column("display_name", String(32), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("phrase", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("claimed_by", String(80)),
+    Column("claimer_kind", String(16)),
+    Column("note", String(200)),
+    Column("posted_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Column("updated_by", String(64)),
+    Index("hub_wishes_station_state", "station", "state"),
+)
+
+#: Activity sign-ups, cancellations and attendance from every station (by record id): seats are
+#: pooled across stations; 场次 and 人次 are counted from here.
+activity_events = Table(
+    "hub_activity_events", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("activity_id", String(64), nullable=False),
+    Column("station", String(64), nullable=False),
+    Column("person_key", String(64), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("at", String(40), nullable=False),
+    Index("hub_activity_events_activity", "activity_id", "event"),
 )

@@ -1,6 +1,7 @@
 """``yizhan hub report|certificate|review``: time-bank reports, certificates and shift reviews.
 
     yizhan hub report volunteers --month 2025-05 --format xlsx --db hub.sqlite3
+    yizhan hub report monthly --month 2025-05 --format pdf    # the street office's monthly report
     yizhan hub certificate v-wang --format pdf --issuer "浦东新区张江镇市民驿站"
     yizhan hub review                       # list shifts auto-closed at the cut-off
     yizhan hub review RECORD_ID --hours 2   # credit one of them
@@ -16,6 +17,7 @@ import sys
 from datetime import date
 
 from hub.database import HubError
+from hub.monthly import monthly_report
 from hub.reports import ReportError, certificate, report_volunteers
 from hub.reviews import pending_reviews, reject_shift
 from hub.timebank import TimebankError, review_shift
@@ -33,11 +35,12 @@ def _date(text: str) -> date:
 
 def add_arguments(subparsers) -> None:
     """Add ``report``, ``certificate`` and ``review`` to ``yizhan hub``'s sub-parsers."""
-    p = subparsers.add_parser("report", help="monthly volunteer hours, services and ratings (CSV or XLSX)")
-    p.add_argument("what", choices=["volunteers"])
+    p = subparsers.add_parser("report", help="monthly volunteer hours, services and ratings (CSV or XLSX), or the "
+                                             "street office's monthly report (monthly: CSV, XLSX or PDF)")
+    p.add_argument("what", choices=["volunteers", "monthly"])
     p.add_argument("--month", required=True, help="YYYY-MM")
-    p.add_argument("--format", choices=["csv", "xlsx"], default="csv")
-    p.add_argument("--out", default=None, help="output file (default volunteers-<month>.<format>)")
+    p.add_argument("--format", choices=["csv", "xlsx", "pdf"], default="csv")
+    p.add_argument("--out", default=None, help="output file (default <what>-<month>.<format>)")
     p.add_argument("--db", default="hub.sqlite3", help=DB_HELP)
     p.add_argument("--tz", default="Asia/Shanghai", help="time zone of the month")
     p = subparsers.add_parser("certificate", help="志愿服务证明 for one volunteer (PDF or text)")
@@ -61,7 +64,10 @@ def add_arguments(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run one of the sub-commands; 0 on success, 1 for a refused request, 2 for bad input."""
     try:
-        if args.hub_command == "report":
+        if args.hub_command == "report" and args.what == "monthly":
+            path = monthly_report(args.db, args.month, args.format, args.out, tz=args.tz)
+            print(f"wrote {path}")
+        elif args.hub_command == "report":
             path = report_volunteers(args.db, args.month, args.format, args.out, tz=args.tz)
             print(f"wrote {path}")
         elif args.hub_command == "certificate":

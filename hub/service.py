@@ -14,10 +14,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hub import requests
 from hub.database import HubError
 from hub.store import HubStore
 from sync.documents import Document, encode_document
-from sync.messages import SUFFIX_RECORDS, SUFFIX_STATUS, Batch, decode_ack
+from sync.messages import SUFFIX_RECORDS, SUFFIX_STATUS, Batch, MessageError, decode_ack
 from sync.mqtt import MqttLink
 
 log = logging.getLogger(__name__)
@@ -39,13 +42,17 @@ class Hub:
         reconnect_max_s: longest wait between reconnect attempts.
         metrics: a :class:`hub.metrics.HubMetrics` to count batches and ack latency (optional).
         heartbeat: called by the writer thread at least once a second (systemd watchdog).
+        signing_key: the hub's document key, to publish the ``requests`` document after kiosk records
+            changed a request (kiosks refuse unsigned documents; without a key it is not published).
     """
 
     def __init__(self, store: HubStore, *, host: str, port: int, base_topic: str = "yizhan/v1", share: str = "hub",
                  tls: bool = False, ca_file: str = "", username: str = "", password: str = "",
                  client_id: str | None = None, keepalive: int = 30, reconnect_max_s: float = 30,
-                 metrics: Any = None, heartbeat: Callable[[], None] | None = None) -> None:
+                 metrics: Any = None, heartbeat: Callable[[], None] | None = None,
+                 signing_key: Ed25519PrivateKey | None = None) -> None:
         self.store = store
+        self.signing_key = signing_key
         self.metrics = metrics
         self.heartbeat = heartbeat or (lambda: None)
         self.ready = threading.Event()
@@ -88,6 +95,23 @@ class Hub:
                     self.metrics.batch_acked(reply.station, ack.stored, ack.duplicates, arrived)
             except Exception as exc:
                 log.warning("ack to %s not sent (%s); the station will resend", reply.station, exc)
+            if self.store.requests_changed.is_set():
+                self.publish_requests()
+
+    def publish_requests(self) -> None:
+        """Publish the signed ``requests`` document for every station (after kiosk records or a staff
+        action changed a request); a failure is logged and retried after the next change."""
+        if self.signing_key is None:
+            self.store.requests_changed.clear()
+            log.warning("requests document not published: this hub has no document signing key (--signing-key)")
+            return
+        self.store.requests_changed.clear()
+        try:
+            self.publish_document(self.store.prepare_document("requests", requests.document_body(self.store.engine),
+                                                              signing_key=self.signing_key))
+        except (HubError, MessageError) as exc:
+            self.store.requests_changed.set()
+            log.warning("requests document not published: %s", exc)
 
     def _on_status(self, station: str, suffix: str, payload: bytes, retained: bool) -> None:
         self.store.handle_status(f"{self.link.base_topic}/{station}/{suffix}", station, payload, retained)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub import deadletters
 from hub import models as m
+from hub import requests
 from hub.database import HubError, open_engine
 from sync.documents import MAX_DOCUMENT_VERSION, Document, make_document, sign_document
 from sync.messages import (ALL_STATIONS, SUFFIX_ACK, Ack, Batch, MessageError,
@@ -85,6 +87,8 @@ class HubStore:
         self.handled = 0
         self.dead = 0
         self._limits_checked = 0.0
+        #: Set when stored records changed a service request (the ``requests`` document is due).
+        self.requests_changed = threading.Event()
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -189,6 +193,8 @@ class HubStore:
                     f"VALUES ({', '.join([ph] * 9)}) ON CONFLICT (station, id) DO NOTHING",
                     [(r.station, r.id, r.seq, r.kind, r.ts, r.payload_json, batch.batch_id, self.name, now)
                      for r in fresh])
+                if requests.apply_records(conn, fresh):
+                    self.requests_changed.set()
             self._apply_withdrawals(conn, fresh, ph)
             for index, r, stored in conflicts:
                 conn.execute(m.conflicts.insert().values(
@@ -329,6 +335,13 @@ class HubStore:
         with self.engine.connect() as conn:
             rows = conn.execute(select(m.station_health)).mappings().all()
         return {r["station"]: {**dict(r), "health": json.loads(r["health"]) if r["health"] else None} for r in rows}
+
+    def published_body(self, doc_type: str, scope: str = ALL_STATIONS) -> Any:
+        """The body of the latest published document of ``doc_type`` for ``scope``, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.documents.c.body).where(
+                (m.documents.c.doc_type == doc_type) & (m.documents.c.scope == scope))).first()
+        return json.loads(row[0]) if row else None
 
     def prepare_document(self, doc_type: str, body: Any, scope: str = ALL_STATIONS, version: int | None = None,
                          signing_key: Ed25519PrivateKey | None = None) -> Document:

@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.admin import PinGate
+from kiosk.community.activities import Activities
+from kiosk.community.requests import Requests
+from kiosk.community.wishes import Wishes
+from kiosk.documents import current_documents
 from kiosk.identity import IdentityService
 from kiosk.journal import Journal
 from kiosk.session import Session
@@ -73,4 +77,7 @@ def build_context(settings: Settings) -> KioskContext:
     roster = lambda: load_roster(settings.data_dir, journal)  # noqa: E731  (hub roster + local registrations)
     ctx.services["identity"] = IdentityService(settings.secrets.district_key, journal, roster)
     ctx.services["timebank"] = TimeBank(journal, settings, roster)
+    ctx.services["community"] = Requests(journal, ctx.services["timebank"])
+    ctx.services["wishes"] = Wishes(journal, ctx.services["community"].hub_wishes)
+    ctx.services["activities"] = Activities(journal, lambda: current_documents(settings.data_dir))
     return ctx

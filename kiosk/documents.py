@@ -1,4 +1,5 @@
-"""The kiosk's applied downlink documents: ``config``, ``roster`` and ``catalog`` from the hub.
+"""The kiosk's applied downlink documents: ``config``, ``roster``, ``catalog``, ``requests`` (open
+service requests, :mod:`kiosk.community`) and ``calendar`` (activities) from the hub.
 
 The sync layer validates each document that arrives and, when it is newer, hands it here to be
 written atomically to ``<data_dir>/downlink/<type>.<scope>.json`` (temporary file, fsync, rename,
@@ -20,7 +21,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 FOLDER = "downlink"
-DOCUMENT_TYPES = ("config", "roster", "catalog")
+DOCUMENT_TYPES = ("config", "roster", "catalog", "requests", "calendar")
 #: The pseudo-station whose documents apply to every station (station ids cannot start with "_").
 ALL_STATIONS = "_all"
 

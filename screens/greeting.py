@@ -18,7 +18,11 @@ NEXT_STEPS = {
                (N_("My records"), "records", "records", theme.RECORDS)],
     "records": [(N_("My records"), "records", "records", theme.RECORDS),
                 (N_("Start the health check"), "heart", "health_menu", theme.HEALTH)],
-    "volunteer": [(N_("Volunteer service"), "volunteer", "volunteer", theme.VOLUNTEER)],
+    "volunteer": [(N_("Volunteer service"), "volunteer", "volunteer", theme.VOLUNTEER),
+                  (N_("My tasks"), "list", "tasks", theme.HELP)],
+    "request": [(N_("Ask for help"), "hand", "request", theme.ACCENT),
+                (N_("Make a wish"), "heart", "wish", theme.HELP),
+                (N_("My requests"), "list", "my_requests", theme.VOLUNTEER)],
 }
 HEALTH_SCREENS = {"health_menu", "records"}
 
@@ -69,7 +73,7 @@ class GreetingScreen(KioskScreen):
         role = self.ctx.session.person.role if self.ctx.session.person else "resident"
         steps = list(NEXT_STEPS.get(purpose, NEXT_STEPS["health"]))
         if role == "volunteer" and purpose != "volunteer":
-            steps += NEXT_STEPS["volunteer"]
+            steps += NEXT_STEPS["volunteer"][:1]
         for text, icon, target, colour in steps:
             if declined and target in HEALTH_SCREENS:
                 continue

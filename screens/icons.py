@@ -13,7 +13,8 @@ from kivy.uix.widget import Widget
 
 class Icon(Widget):
     """A named line-art icon (heart, person, volunteer, records, help, card, qr, back, home, lock,
-    check, warning, online, offline, clock, gauge, drop, printer)."""
+    check, warning, online, offline, clock, gauge, drop, printer; for requests: bag, document, box,
+    scissors, hand, list)."""
 
     name = StringProperty("")
     color = ColorProperty([1, 1, 1, 1])
@@ -124,6 +125,37 @@ class Icon(Widget):
         self._circle(0.5, 0.6, 0.19, w=0.08, a0=-90, a1=90)
         self._line(0.31, 0.5, 0.31, 0.6, w=0.08)
         self._line(0.69, 0.5, 0.69, 0.6, w=0.08)
+
+    def _draw_bag(self) -> None:
+        x, y = self._xy(0.16, 0.1)
+        RoundedRectangle(pos=(x, y), size=(self._len(0.68), self._len(0.56)), radius=[self._len(0.06)])
+        self._circle(0.5, 0.66, 0.17, w=0.08, a0=-90, a1=90)
+
+    def _draw_document(self) -> None:
+        self._line(0.22, 0.08, 0.22, 0.92, 0.62, 0.92, 0.8, 0.74, 0.8, 0.08, w=0.07, close=True)
+        for v in (0.62, 0.46, 0.3):
+            self._line(0.34, v, 0.68, v, w=0.06)
+
+    def _draw_box(self) -> None:
+        self._line(0.12, 0.68, 0.5, 0.86, 0.88, 0.68, 0.88, 0.24, 0.5, 0.08, 0.12, 0.24, w=0.07, close=True)
+        self._line(0.12, 0.68, 0.5, 0.5, 0.88, 0.68, w=0.07)
+        self._line(0.5, 0.5, 0.5, 0.08, w=0.07)
+
+    def _draw_scissors(self) -> None:
+        self._circle(0.27, 0.25, 0.13)
+        self._circle(0.73, 0.25, 0.13)
+        self._line(0.35, 0.35, 0.78, 0.9, w=0.07)
+        self._line(0.65, 0.35, 0.22, 0.9, w=0.07)
+
+    def _draw_hand(self) -> None:
+        self._disc(0.5, 0.2, 0.3, -90, 90)
+        for u, top in ((0.3, 0.62), (0.43, 0.76), (0.57, 0.78), (0.7, 0.66)):
+            self._line(u, 0.3, u, top, w=0.1)
+
+    def _draw_list(self) -> None:
+        for v in (0.76, 0.5, 0.24):
+            self._disc(0.18, v, 0.06)
+            self._line(0.34, v, 0.86, v, w=0.08)
 
     def _draw_check(self) -> None:
         self._circle(0.5, 0.5, 0.42)

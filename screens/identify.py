@@ -19,6 +19,7 @@ PURPOSE_TITLES = {
     "health": N_("Health check"),
     "volunteer": N_("Volunteers"),
     "records": N_("My records"),
+    "request": N_("Ask for help"),
     "session": N_("Screening day"),
 }
 HINT_STEP_S = 0.2

@@ -1,5 +1,6 @@
-"""A volunteer records a service done for a resident; the resident taps a card to confirm it and
-rates it on the 5-level 好差评 scale with five big faces and words."""
+"""A volunteer records a service done for a resident — or has marked a requested task done on the task
+list — and the resident taps a card to confirm it and rates it on the 5-level 好差评 scale with five
+big faces and words."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import OptionProperty, StringProperty
 
+from kiosk.community.errors import NotRequester, RequestError
 from kiosk.i18n import N_
 from kiosk.identity import Identified
 from kiosk.timebank.errors import VolunteerError
@@ -35,17 +37,26 @@ class ServiceScreen(KioskScreen):
         self._minutes = 60
         self._pending = None
         self._resident = None
+        self._request = None
 
     def on_phase(self, _instance, phase: str) -> None:
         self.show_only(f"{phase}_panel", "choose_panel", "confirm_panel", "rate_panel", "done_panel")
         if phase == "confirm":
             self.fill_demo_cards("demo_bar", "resident", "permit")
 
-    def enter(self, **_params) -> None:
+    def enter(self, request=None, pending=None, **_params) -> None:
+        """Without parameters: choose what was done. With the ``request`` a volunteer marked done on
+        the task list and its ``pending`` service: straight to the resident's card."""
         self.phase = "choose"
         self.on_phase(self, self.phase)
         self.message = ""
         self._pending = self._resident = None
+        self._request = request
+        if request is not None:
+            self._pending = pending
+            self.summary = self._("Request {number}: {service}", number=request.number, service=request.service_name)
+            self.phase = "confirm"
+            return
         services = self.ctx.services["timebank"].catalog().resident_services
         self._services = services[:6]
         self._service = self._services[0].id if self._services else ""
@@ -106,6 +117,9 @@ class ServiceScreen(KioskScreen):
             if outcome is not None and hasattr(outcome, "message"):
                 self.message = self._(outcome.message)
             return
+        if self._request is not None and outcome.person.person_key != self._request.person_key:
+            self.message = self._(NotRequester.message)
+            return
         self._resident = outcome.person
         self.message = ""
         self.phase = "rate"
@@ -113,8 +127,11 @@ class ServiceScreen(KioskScreen):
     def rate(self, rating: int) -> None:
         """The resident tapped a face."""
         try:
-            done = self.ctx.services["timebank"].confirm_service(self._pending.service_id, self._resident, rating)
-        except VolunteerError as exc:
+            if self._request is not None:
+                done = self.ctx.services["community"].confirm(self._request.request_id, self._resident, rating)
+            else:
+                done = self.ctx.services["timebank"].confirm_service(self._pending.service_id, self._resident, rating)
+        except (VolunteerError, RequestError) as exc:
             self.message = self._(getattr(exc, "message", "") or SERVICE_FAILED)
             return
         self.result = self._("Thank you! You rated it “{word}”.", word=self._(RATINGS[rating]))
@@ -123,8 +140,12 @@ class ServiceScreen(KioskScreen):
         self._resident = None
         self.phase = "done"
 
+    def back(self) -> None:
+        """Back to where the service came from: the task list or the volunteer's page."""
+        self.nav.go("tasks" if self._request is not None else "volunteer")
+
     def reset(self) -> None:
-        self._pending = self._resident = None
+        self._pending = self._resident = self._request = None
         self.summary = self.message = self.result = ""
 
     @classmethod

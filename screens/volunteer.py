@@ -1,4 +1,5 @@
-"""Volunteer: status after a tap, check in (team and activity) or out, with big confirmations."""
+"""Volunteer: status after a tap, check in (team and activity) or out, with big confirmations; the way
+to the volunteer's tasks (service requests)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +8,7 @@ from kivy.lang import Builder
 from kivy.properties import OptionProperty, StringProperty
 
 from kiosk.i18n import N_, Joined
-from kiosk.timebank.errors import InsufficientBalance, NotRegistered, VolunteerError
+from kiosk.timebank.errors import NotRegistered, VolunteerError
 from kiosk.timebank.results import (CheckedInElsewhere, CheckedOut, Ignored, NeedsCheckIn, NotAVolunteer,
                                     ServiceSummary, VolunteerStatus)
 from screens import theme
@@ -19,7 +20,7 @@ class VolunteerScreen(KioskScreen):
     """The volunteer's own page: state, hours, balance, recent services, and the next action."""
 
     personal = True
-    phase = OptionProperty("status", options=["status", "choose", "spend", "done"])
+    phase = OptionProperty("status", options=["status", "choose", "done"])
     hello = StringProperty("")
     shift = StringProperty("")
     hours = StringProperty("")
@@ -37,11 +38,11 @@ class VolunteerScreen(KioskScreen):
         self._pending_choice = None
 
     def on_phase(self, _instance, phase: str) -> None:
-        self.show_only(f"{phase}_panel", "status_panel", "choose_panel", "spend_panel", "done_panel")
+        self.show_only(f"{phase}_panel", "status_panel", "choose_panel", "done_panel")
 
     def on_primary_text(self, _instance, text: str) -> None:
         # No volunteer action for a card that is not a volunteer's: refused up front, not after a form.
-        for name in ("primary_button", "record_button", "spend_button"):
+        for name in ("primary_button", "record_button", "tasks_button"):
             self.set_shown(name, bool(text))
 
     def enter(self, **_params) -> None:
@@ -152,54 +153,6 @@ class VolunteerScreen(KioskScreen):
         self.big_caption = self._("Checked in with {team}. Thank you!", team=done.team_name)
         self.phase = "done"
 
-    def start_spend(self) -> None:
-        """Spend time-bank hours on a service for oneself: choose the service and the hours."""
-        self._spend_services = self.ctx.services["timebank"].catalog().resident_services[:6]
-        self._spend_service = self._spend_services[0].id if self._spend_services else ""
-        self._spend_hours = 1
-        self._fill_spend()
-        self.phase = "spend"
-
-    def _fill_spend(self) -> None:
-        for box_id, items, current, setter in (
-                ("spend_services", [(s.id, s.name) for s in self._spend_services], self._spend_service,
-                 self._pick_spend_service),
-                ("spend_hours", [(h, self._("{h} h", h=h)) for h in (1, 2, 3)], self._spend_hours,
-                 self._pick_spend_hours)):
-            box = self.ids[box_id]
-            box.clear_widgets()
-            for value, text in items:
-                chosen = value == current
-                b = KButton(text=text, icon="check" if chosen else "",
-                            bg_color=theme.RECORDS if chosen else theme.NEUTRAL)
-                b.bind(on_release=lambda _b, v=value, f=setter: f(v))
-                box.add_widget(b)
-
-    def _pick_spend_service(self, service_id: str) -> None:
-        self._spend_service = service_id
-        self._fill_spend()
-
-    def _pick_spend_hours(self, hours: int) -> None:
-        self._spend_hours = hours
-        self._fill_spend()
-
-    def confirm_spend(self) -> None:
-        """Journal the spend movement; refused below the configured balance limit."""
-        name = next((s.name for s in self._spend_services if s.id == self._spend_service), self._spend_service)
-        try:
-            moved = self.ctx.services["timebank"].spend(self.ctx.session.person, self._spend_hours, name)
-        except InsufficientBalance:
-            self.message = self._("Not enough hours in your time bank for this.")
-            return
-        except VolunteerError as exc:
-            self.message = self._(getattr(exc, "message", "") or N_("The volunteer service could not be "
-                                                                   "recorded. Please ask the staff."))
-            return
-        self.big = _hours(moved.balance_after)
-        self.big_caption = self._("{h} hours spent on {service}. Hours left:", h=_hours(moved.hours), service=name)
-        self.message = ""
-        self.phase = "done"
-
     def reset(self) -> None:
         self.hello = self.shift = self.hours = self.balance = self.recent = self.big = ""
         self.message = self.big_caption = ""
@@ -207,7 +160,7 @@ class VolunteerScreen(KioskScreen):
 
     @classmethod
     def tour_states(cls) -> list[str]:
-        return ["", "choose", "spend", "done"]
+        return ["", "choose", "done"]
 
     def load_demo(self, state: str = "") -> None:
         from datetime import datetime, timedelta, timezone
@@ -222,8 +175,6 @@ class VolunteerScreen(KioskScreen):
         if state == "choose":
             catalog = self.ctx.services["timebank"].catalog()
             self._choose(NeedsCheckIn("V0001", "李*华", tuple(catalog.teams), tuple(catalog.activities), "orange"))
-        elif state == "spend":
-            self.start_spend()
         elif state == "done":
             self.big = "09:02"
             self.big_caption = self._("Checked in with {team}. Thank you!", team="暖心橙")

@@ -18,6 +18,7 @@ import binascii
 import json
 import os
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,24 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from sync.messages import (ALL_STATIONS, DOCUMENT_TYPES, FORMAT_VERSION, MessageError, MessageTooLarge,
-                           PrivacyRejected, SchemaError, StationMismatch, check_station, check_ts, dumps, extra_fields,
-                           field_of, load)
+from sync.messages import (
+    ALL_STATIONS,
+    DOCUMENT_TYPES,
+    FORMAT_VERSION,
+    REQUEST_STATES,
+    WISH_STATES,
+    MessageError,
+    MessageTooLarge,
+    PrivacyRejected,
+    SchemaError,
+    StationMismatch,
+    check_station,
+    check_ts,
+    dumps,
+    extra_fields,
+    field_of,
+    load,
+)
 from sync.screening import holds_id_number
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
@@ -158,6 +174,55 @@ def _hex_of(value: Any, lengths: range) -> bool:
     return isinstance(value, str) and len(value) in lengths and set(value) <= _HEX
 
 
+def check_calendar(activities: list[dict], what: str = "calendar document") -> None:
+    """Each activity has an aware start before its end, a capacity of 1..10000 and, if given, a list of
+    stations; two activities at the same place never overlap.
+
+    Raises:
+        SchemaError: naming the activity.
+    """
+    spans = []
+    for i, a in enumerate(activities):
+        try:
+            start, end = datetime.fromisoformat(a["start"]), datetime.fromisoformat(a["end"])
+        except (TypeError, ValueError):
+            raise SchemaError(f"{what}: activities[{i}] start and end must be ISO 8601 date-times") from None
+        if start.tzinfo is None or end.tzinfo is None:
+            raise SchemaError(f"{what}: activities[{i}] times need a UTC offset")
+        if end <= start:
+            raise SchemaError(f"{what}: activities[{i}] ({a['title'][:30]}) ends before it starts")
+        cap = a.get("capacity")
+        if isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= 10_000:
+            raise SchemaError(f"{what}: activities[{i}].capacity must be 1..10000")
+        stations = a.get("stations", [])
+        if not isinstance(stations, list) or not all(isinstance(st, str) for st in stations):
+            raise SchemaError(f"{what}: activities[{i}].stations must be a list of station ids")
+        place = a.get("place", "")
+        for j, (other_place, other_start, other_end) in enumerate(spans):
+            if place and place == other_place and start < other_end and other_start < end:
+                raise SchemaError(f"{what}: activities[{i}] ({a['title'][:30]}) overlaps activities[{j}] at {place}")
+        spans.append((place, start, end))
+
+
+def _check_requests(body: dict, what: str) -> None:
+    extra_fields(body, {"requests", "wishes", "activities"}, what)
+    for i, a in enumerate(_list_of_objects(body, "activities", ("id",), what)):
+        signed = a.get("signed", {})
+        if not isinstance(signed, dict) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                                   for n in signed.values()):
+            raise SchemaError(f"{what}: activities[{i}].signed must map stations to counts")
+    for i, w in enumerate(_list_of_objects(body, "wishes", ("id", "kind", "state"), what)):
+        if w["state"] not in WISH_STATES:
+            raise SchemaError(f"{what}: wishes[{i}].state must be one of {', '.join(WISH_STATES)}")
+    for i, r in enumerate(_list_of_objects(body, "requests", ("id", "number", "station", "service_type", "state"),
+                                           what)):
+        if r["state"] not in REQUEST_STATES:
+            raise SchemaError(f"{what}: requests[{i}].state must be one of {', '.join(REQUEST_STATES)}")
+        key = r.get("person_key")
+        if key is not None and not _hex_of(key, range(64, 65)):
+            raise SchemaError(f"{what}: requests[{i}].person_key must be 64 hex digits")
+
+
 def _check_body(doc_type: str, body: dict, what: str) -> None:
     if doc_type == "roster":
         extra_fields(body, {"volunteers", "teams"}, what)
@@ -179,6 +244,11 @@ def _check_body(doc_type: str, body: dict, what: str) -> None:
         _list_of_objects(body, "services", ("id", "name"), what)
         _list_of_objects(body, "teams", ("id", "name"), what)
         _list_of_objects(body, "announcements", ("id", "text"), what)
+    elif doc_type == "requests":
+        _check_requests(body, what)
+    elif doc_type == "calendar":
+        extra_fields(body, {"activities"}, what)
+        check_calendar(_list_of_objects(body, "activities", ("id", "title", "start", "end"), what), what)
     else:
         for key, value in body.items():
             if not isinstance(value, dict):

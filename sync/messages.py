@@ -32,7 +32,11 @@ FORMAT_VERSION = 1
 SUFFIX_RECORDS = "records"
 SUFFIX_ACK = "ack"
 SUFFIX_STATUS = "status"
-DOCUMENT_TYPES = ("config", "roster", "catalog")
+DOCUMENT_TYPES = ("config", "roster", "catalog", "requests", "calendar")
+#: States a request can have in the hub's ``requests`` document (see ``kiosk.community.kinds``).
+REQUEST_STATES = ("requested", "assigned", "done", "confirmed", "cancelled")
+#: States of a wish or suggestion in the same document's ``wishes`` list (``kiosk.community.wishes``).
+WISH_STATES = ("posted", "published", "claimed", "fulfilled", "closed")
 #: The pseudo-station whose documents apply to every station (station ids cannot start with "_").
 ALL_STATIONS = "_all"
 

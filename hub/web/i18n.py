@@ -114,6 +114,16 @@ ZH: dict[str, str] = {
     "choose a volunteer": "请选择志愿者。", "you cannot disable your own account": "不能停用自己的账号。",
     "the password needs at least 10 characters": "密码至少需要 10 个字符。",
 }
+ZH.update({   # 四代请求 (hub/web/routes/requests.py)
+    "Assign": "派单", "Cancel request": "取消请求", "No open requests.": "没有待处理的请求。", "Number": "编号",
+    "Not done: {reason}": "未完成：{reason}", "Overdue": "超时", "Requests": "四代请求", "State": "状态",
+    "Priority requests (banked volunteer hours) first, then the oldest. Assign a volunteer, or cancel with a reason.":
+        "优先请求（有志愿服务时长）排在前面，其余按时间先后。可派给志愿者，或说明原因后取消。",
+    "Saved and sent to the kiosks.": "已保存并下发到终端。",
+    "Saved; the kiosks will see it when the broker is reachable again.": "已保存；消息服务恢复后终端即可看到。",
+    "Service requests": "四代请求", "Service requests at station {station}": "驿站 {station} 的四代请求",
+    "Volunteer id": "志愿者编号", "When": "时间",
+})
 
 
 #: What failed, in Chinese, for error texts that carry values (ids, numbers) and so have no entry of

@@ -1,19 +1,16 @@
-"""Hour movements, balances, spending and transfers (part of ``TimeBank``).
+"""Hour movements, balances, hours used by priority requests and transfers (part of ``TimeBank``).
 """
 from __future__ import annotations
 
 import logging
 import uuid
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from kiosk.records import Record
 from kiosk.session import Person
 from kiosk.timebank.errors import (
-    InsufficientBalance,
-    InvalidHours,
     VolunteerError,
-    require_second_factor,
 )
 from kiosk.timebank.kinds import (
     HONOUR,
@@ -77,27 +74,21 @@ class AccountsMixin:
             return volunteer_account(v.id), v.id
         return resident_account(person.person_key), ""
 
-    def _check_hours(self, hours: Any) -> Decimal:
-        try:
-            h = Decimal(str(hours))
-        except ArithmeticError:
-            raise InvalidHours(f"{hours!r} is not a number of hours") from None
-        if isinstance(hours, bool) or not h.is_finite() or h <= 0 or h > 1000 or (h * 2) % 1 != 0:
-            raise InvalidHours(f"{hours!r} is not a positive number of half hours")
-        return h
-
-    def spend(self, person: Person, hours: Any, purpose: str) -> Moved:
-        """A volunteer or a resident with a time-bank account spends hours to request a service.
-
-        Raises:
-            SecondFactorRequired (identified by a card UID or QR code, not the ID card), InvalidHours,
-            InsufficientBalance (the balance would fall below ``balance_floor``).
+    def use_for_request(self, account: str, hours: Any, request_id: str, *, movement_id: str) -> Moved | None:
+        """Record banked hours as used when a priority request was done: banked hours are a right to
+        priority, not a price, so nothing is refused here. The service's hours are moved to
+        ``bank:spent``, or only what lies above ``balance_floor`` (quarter hours), or nothing.
+        ``movement_id`` is stable per request, so confirming twice uses the hours once.
         """
-        require_second_factor(person, "spending hours")
-        h = self._check_hours(hours)
-        account, vid = self._account(person)
+        vid = account.partition(":")[2] if account.startswith("volunteer:") else ""
         current, _p, _b = self.balance(account, vid)
-        if current - h < self.rules.balance_floor:
-            raise InsufficientBalance(current, h, self.rules.balance_floor)
-        mv = self._move("spend", account, SPENT, h, purpose[:80] or "spend", "spend", note=purpose[:200])
-        return Moved(mv.movement_id, float(h), float(current - h))
+        stored = self.journal.get(movement_id)
+        if stored is not None:
+            return Moved(movement_id, stored.payload.hours, float(current))
+        available = current - self.rules.balance_floor
+        use = min(Decimal(str(hours)), (available * 4).to_integral_value(rounding=ROUND_FLOOR) / 4)
+        if use <= 0:
+            return None
+        mv = self._move("spend", account, SPENT, use, request_id, "priority", movement_id=movement_id,
+                        note="priority request")
+        return Moved(mv.movement_id, float(use), float(current - use))

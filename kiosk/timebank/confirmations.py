@@ -79,13 +79,24 @@ class ServicesMixin:
             SecondFactorRequired (the resident was identified by a card UID or QR code, not the ID
             card), InvalidRating, UnknownPendingService, SelfConfirmation, AlreadyConfirmed.
         """
-        require_second_factor(resident_person, "confirming a service")
         if isinstance(rating, bool) or rating not in RATINGS:
             raise InvalidRating(f"rating {rating!r} is not 1..5")
         found = self.journal.records("volunteer_service", where={"service_id": pending_id}, limit=1)
         if not found:
             raise UnknownPendingService(f"no service {pending_id!r} recorded here")
-        svc: VolunteerService = found[0].payload
+        return self.confirm_recorded(found[0].payload, resident_person, rating)
+
+    def confirm_recorded(self, svc: VolunteerService, resident_person: Person, rating: int) -> Confirmation:
+        """Confirm a service known from its record (here, or as the hub reported a request done at
+        another station): the same journal records and ids as :meth:`confirm_service`.
+
+        Raises:
+            SecondFactorRequired (the resident was identified by a card UID or QR code, not the ID
+            card), InvalidRating, SelfConfirmation, AlreadyConfirmed.
+        """
+        require_second_factor(resident_person, "confirming a service")
+        if isinstance(rating, bool) or rating not in RATINGS:
+            raise InvalidRating(f"rating {rating!r} is not 1..5")
         if resident_person.person_key == svc.person_key or resident_person.volunteer_id == svc.volunteer_id:
             raise SelfConfirmation("a volunteer cannot confirm their own service")
         payload = ServiceConfirmation(service_id=svc.service_id, volunteer_id=svc.volunteer_id,

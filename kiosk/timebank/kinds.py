@@ -24,7 +24,7 @@ NAMESPACE = uuid.UUID("6f1d8c52-1a3e-4b8e-9d4c-0a7e5b2c9f31")
 
 #: System accounts of the double-entry ledger.
 ISSUED = "bank:issued"      # counter-account of hours earned by service
-SPENT = "bank:spent"        # counter-account of hours spent on services received
+SPENT = "bank:spent"        # counter-account of banked hours used by priority requests
 HONOUR = "bank:honour"      # honour hours: only the hub moves hours out of it
 MOVEMENT_KINDS = ("earn", "spend", "transfer", "adjust")
 
@@ -100,6 +100,7 @@ class VolunteerService:
     service_name: str
     minutes: int
     hours: float
+    request_id: str = ""         # the service request this carried out, if any
 
 
 @record_kind("service_confirmation")

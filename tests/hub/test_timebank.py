@@ -31,7 +31,7 @@ from sync.downlink import DownlinkStore
 from sync.documents import make_document
 from sync.messages import MAX_BATCH_BYTES, encode_batch
 from kiosk.outbox import Outbox
-from tests.kiosk.test_volunteer import RESIDENT, ROSTER, WANG, WANG_CARD, Clock
+from tests.kiosk.test_volunteer import RESIDENT, ROSTER, WANG, Clock
 from tests.support.signing import HUB_PUBLIC, signed
 
 TZ8 = timezone(timedelta(hours=8))
@@ -106,7 +106,7 @@ def test_balance_from_records_and_replay_changes_nothing(hub, kiosks, clock):
     a.bank.check_out(WANG)                                         # 3.0 h
     svc = a.bank.record_service(WANG, "purchase", 30)
     a.bank.confirm_service(svc.service_id, RESIDENT, 1)             # +1.0, follow-up
-    a.bank.spend(WANG_CARD, 1.5, "代购")
+    a.bank.use_for_request(volunteer_account("v-wang"), 1.5, "req-1", movement_id="use-req-1")
     sent = a.ship(hub)
     assert volunteer_balance(hub.engine, "v-wang") == Decimal("2.5")
     before = balances(hub.engine)

@@ -21,11 +21,11 @@ from kiosk.journal import Journal
 from kiosk.timebank.results import CheckedInElsewhere
 from kiosk.timebank.service import TimeBank
 from sync.downlink import applied_versions
-from tests.support.signing import signed
 from sync.mqtt import MqttLink
 from sync.publisher import Publisher
 from tests.kiosk.test_volunteer import RESIDENT, ROSTER, WANG, Clock
 from tests.support.services import wait_for
+from tests.support.signing import signed, write_key
 from tests.sync.helpers import hub_rows, load, outbox_depth, station_config
 
 TZ8 = timezone(timedelta(hours=8))
@@ -33,8 +33,9 @@ TZ8 = timezone(timedelta(hours=8))
 
 @pytest.fixture()
 def hub_db(tmp_path, mosquitto):
+    key = write_key(tmp_path / "hub-signing.key")     # the hub signs the requests document it republishes
     proc = HubProcess(str(tmp_path / "hub.sqlite3"), mosquitto.host, mosquitto.port,
-                      log_file=tmp_path / "hub.log").start()
+                      log_file=tmp_path / "hub.log", extra_args=["--signing-key", key]).start()
     yield tmp_path / "hub.sqlite3"
     proc.stop()
 

@@ -22,7 +22,6 @@ from kiosk.timebank.errors import (
     CardInUse,
     InsufficientBalance,
     InvalidDuration,
-    InvalidHours,
     InvalidRating,
     NotCheckedIn,
     RegistrationInvalid,
@@ -332,21 +331,21 @@ def test_balance_is_the_hub_balance_plus_uncounted_local_movements(journal, data
     status = bank.status(WANG)
     assert (status.balance, status.pending_hours, status.hours_this_month) == (11.5, 0.5, 4.5)
     assert status.display_name == "王*明" and status.team_name == "暖心橙"
-    spent = bank.spend(WANG_CARD, 10, "代购 groceries")
-    assert spent.balance_after == 1.5
-    with pytest.raises(InsufficientBalance):
-        bank.spend(WANG_CARD, 2, "more")
-    with pytest.raises(InvalidHours):
-        bank.spend(WANG_CARD, 0.3, "odd")
-    assert bank.status(WANG).balance == 1.5
+    used = bank.use_for_request(volunteer_account("v-wang"), 10, "req-1", movement_id="use-1")
+    assert (used.hours, used.balance_after) == (10.0, 1.5)
+    assert bank.use_for_request(volunteer_account("v-wang"), 10, "req-1", movement_id="use-1").hours == 10.0
+    assert bank.status(WANG).balance == 1.5                        # the same request uses its hours once
+    used = bank.use_for_request(volunteer_account("v-wang"), 2, "req-2", movement_id="use-2")
+    assert (used.hours, used.balance_after) == (1.5, 0.0)         # only what lies above the floor
+    assert bank.use_for_request(volunteer_account("v-wang"), 1, "req-3", movement_id="use-3") is None
+    assert bank.status(WANG).balance == 0.0
 
 
 def test_balance_floor_allows_configured_credit(journal, data_dir, clock):
     publish(data_dir, "roster", ROSTER)
     bank = make_bank(journal, data_dir, clock, balance_floor=-2.0)
-    assert bank.spend(RESIDENT, 2, "resident request").balance_after == -2.0
-    with pytest.raises(InsufficientBalance):
-        bank.spend(RESIDENT, 0.5, "again")
+    assert bank.use_for_request(f"resident:{RESIDENT_KEY}", 3, "r", movement_id="u").balance_after == -2.0
+    assert bank.use_for_request(f"resident:{RESIDENT_KEY}", 0.5, "r2", movement_id="u2") is None
 
 
 OPS = st.lists(st.tuples(st.sampled_from(["earn", "spend"]), st.sampled_from(["wang", "li", "res"]),
@@ -375,7 +374,7 @@ def test_ledger_invariants(tmp_path_factory, ops, floor):
                     p = bank.record_service(people[who], "purchase", 30)
                     bank.confirm_service(p.service_id, RESIDENT if who != "res" else WANG_CARD, 5)
                 else:
-                    bank.spend(people[who], hours, "service")
+                    bank.use_for_request(accounts[who], hours, f"req-{clock.mono}", movement_id=f"use-{clock.mono}")
             except InsufficientBalance:
                 pass
             for name, account in accounts.items():    # never below the floor, at any moment

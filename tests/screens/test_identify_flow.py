@@ -69,7 +69,7 @@ def test_card_pulled_mid_read_says_what_to_do(harness, rig):
     shell = harness.shell
     shell.home()
     harness.frames(2)
-    press(harness, "我的记录")
+    press(harness, "健康自测")
     rig.fault("pull")
     rig.present("resident_young")
     assert pump_until(harness, lambda: bool(harness.screen("identify").message))

@@ -82,7 +82,7 @@ def test_language_switch_lasts_one_visit(harness):
 def test_real_touch_on_the_health_tile_opens_identify(harness):
     from kivy.tests.common import UnitTestTouch
 
-    from screens.widgets import Tile
+    from screens.home import HomeTile as Tile
 
     shell = harness.shell
     shell.home()

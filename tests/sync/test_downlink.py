@@ -43,7 +43,7 @@ def test_wrong_station_or_type_is_rejected(tmp_path):
     assert not store.apply("catalog", "st-b", doc(1, scope="st-b")).applied
     assert not store.apply("roster", "st-a", doc(1)).applied                  # a catalog on the roster topic
     assert not store.apply("catalog", ALL_STATIONS, doc(1)).applied           # scope says st-a, topic says all
-    assert current_documents(tmp_path) == {"config": None, "roster": None, "catalog": None}
+    assert current_documents(tmp_path) == {"config": None, "roster": None, "catalog": None, "requests": None, "calendar": None}
 
 
 def test_station_document_wins_over_all_stations(tmp_path):

@@ -20,16 +20,23 @@ from selenium.webdriver.support.ui import WebDriverWait
 from app.demo_hub import HubProcess
 from app.doctor import FAIL, OK, Check, summary
 from drivers.readings import BloodPressureReading, DeviceInfo
+from hub import requests as hr
+from hub.publishing import current
 from hub.web import work
 from hub.web.app import BrokerOptions, create_app
 from hub.web.audit import entries
 from hub.web.demo import STATIONS
 from hub.web.server import BackgroundServer
 from hub.web.tour import chromium, gone, sign_in
+from kiosk.community.kinds import ASAP, ASSIGNED
+from kiosk.community.requests import Requests
 from kiosk.documents import current_documents
 from kiosk.health import assess_bp
 from kiosk.health_records import record_measurement
 from kiosk.journal import Journal
+from kiosk.session import Person
+from kiosk.settings import VolunteerSettings
+from kiosk.timebank.service import TimeBank
 from sync.downlink import applied_versions
 from sync.publisher import Publisher
 from tests.hub.web.conftest import PASSWORD, make_workbench
@@ -200,6 +207,7 @@ def test_an_invalid_document_is_refused_with_the_reason_and_nothing_changes(rig)
     d = rig["driver"]
     as_user(rig, "jiedao")
     d.get(f"{rig['url']}/publish?type=catalog&scope=_all")
+    before = current(rig["wb"].store, "catalog")
     area = d.find_element(By.ID, "body")
     area.clear()
     area.send_keys('{"services": [{"id": "x"}]}')
@@ -207,5 +215,21 @@ def test_an_invalid_document_is_refused_with_the_reason_and_nothing_changes(rig)
     message = d.find_element(By.ID, "publish-error").text
     assert "终端会拒收" in message and "name" in message
     assert not d.find_elements(By.ID, "publish")
-    d.get(f"{rig['url']}/publish?type=catalog&scope=_all")
-    assert "已发布版本: 3" in text(d)
+    assert current(rig["wb"].store, "catalog") == before                # nothing was published
+
+
+def test_a_request_asked_at_the_kiosk_is_assigned_in_the_workbench_and_the_kiosk_sees_it(rig):
+    bank = TimeBank(rig["journal"], VolunteerSettings(), station_id=KIOSK, data_dir=rig["data_dir"])
+    kiosk = Requests(rig["journal"], bank, rig["data_dir"])
+    asked = kiosk.ask(Person(role="resident", person_key="c" * 64, display_name="钱*"), "visit-b", "errand", ASAP)
+    rig["publisher"].wake()
+    assert wait_for(lambda: asked.number in {r["number"] for r in hr.queue(rig["wb"].engine, KIOSK)}, 20, 0.1)
+    d = rig["driver"]
+    as_user(rig, "zhang")
+    d.get(f"{rig['url']}/s/{KIOSK}/requests")
+    assert asked.number in text(d) and "代办" in text(d)      # 代办 is in the defaults and the catalog above
+    d.find_element(By.ID, f"volunteer-{asked.number}").send_keys("v-wang")
+    press(d, By.ID, f"assign-{asked.number}")
+    assert "已保存并下发到终端" in text(d)
+    assert wait_for(lambda: kiosk.view(asked.request_id).state == ASSIGNED, 20, 0.1)
+    assert kiosk.view(asked.request_id).volunteer_id == "v-wang"

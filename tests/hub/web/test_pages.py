@@ -16,7 +16,8 @@ from hub.web.demo import STATIONS, person
 from tests.hub.web.conftest import Client
 
 A = STATIONS[0]
-PAGES = ["/today", f"/s/{A}/today", f"/s/{A}/alerts", f"/s/{A}/alerts?all=1", f"/s/{A}/followups",
+PAGES = ["/today", f"/s/{A}/today", f"/s/{A}/requests", f"/s/{A}/requests?all=1", f"/s/{A}/alerts",
+         f"/s/{A}/alerts?all=1", f"/s/{A}/followups",
          f"/s/{A}/followups?all=1", "/volunteers", f"/s/{A}/reviews", "/reports", "/reports?month=2026-01",
          "/stations", f"/s/{STATIONS[1]}/station", "/publish", "/publish?type=roster&scope=_all",
          "/publish?type=config&scope=" + A, f"/residents?q={person(90)[:10]}", f"/residents/{person(91)}", "/audit",

@@ -1,0 +1,83 @@
+"""Hub side of 近期活动: publishing the ``calendar`` document (no past or overlapping times), pooling
+sign-ups across stations, and counting 场次 (sessions held) and 人次 (attendances).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection, Engine
+
+from hub import models as m
+from sync.documents import check_calendar
+from sync.messages import SchemaError
+
+KINDS = {"activity_signup": "signup", "activity_cancelled": "cancel", "activity_attended": "attend"}
+
+
+def apply_records(conn: Connection, records: Iterable[Any]) -> int:
+    """Keep freshly stored activity records (inside the storing transaction); returns how many."""
+    added = 0
+    for r in records:
+        event = KINDS.get(r.kind)
+        if event is None:
+            continue
+        p = json.loads(r.payload_json)
+        if conn.execute(select(m.activity_events.c.id).where(m.activity_events.c.id == r.id)).first():
+            continue
+        conn.execute(m.activity_events.insert().values(id=r.id, activity_id=p["activity_id"], station=r.station,
+                                                       person_key=p["person_key"], event=event, at=r.ts))
+        added += 1
+    return added
+
+
+def check_new_calendar(body: Any, published: dict[str, Any] | None, now: datetime | None = None) -> None:
+    """A calendar the hub may publish: well formed, no overlaps at one place, and no activity that is
+    new or moved to a time already past.
+
+    Raises:
+        SchemaError: naming the activity.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("activities"), list):
+        raise SchemaError("a calendar is an object with a list of activities")
+    check_calendar(body["activities"])
+    now = now or datetime.now(timezone.utc)
+    before = {a["id"]: a for a in (published or {}).get("activities", [])}
+    for a in body["activities"]:
+        old = before.get(a["id"])
+        if (old is None or old["start"] != a["start"]) and datetime.fromisoformat(a["start"]) < now:
+            raise SchemaError(f"activity {a['id']} ({a['title'][:30]}) starts in the past")
+
+
+def pooled(engine: Engine) -> list[dict[str, Any]]:
+    """Per activity: active sign-ups by station (sign-ups minus cancellations) and attendances, for the
+    ``requests`` document's ``activities`` list."""
+    t = m.activity_events
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c.activity_id, t.c.station, t.c.event, func.count())
+                            .group_by(t.c.activity_id, t.c.station, t.c.event)).all()
+    out: dict[str, dict[str, Any]] = {}
+    for activity_id, station, event, n in rows:
+        entry = out.setdefault(activity_id, {"id": activity_id, "signed": {}, "attended": 0})
+        if event == "attend":
+            entry["attended"] += n
+        else:
+            entry["signed"][station] = entry["signed"].get(station, 0) + (n if event == "signup" else -n)
+    for entry in out.values():
+        entry["signed"] = {k: max(0, v) for k, v in entry["signed"].items()}
+    return sorted(out.values(), key=lambda e: e["id"])
+
+
+def counts(engine: Engine, since: str, until: str, station: str | None = None) -> dict[str, int]:
+    """场次 (activities with at least one attendance) and 人次 (attendances) between two ISO stamps."""
+    t = m.activity_events
+    q = select(func.count(func.distinct(t.c.activity_id)), func.count()).where(
+        (t.c.event == "attend") & (t.c.at >= since) & (t.c.at < until))
+    if station:
+        q = q.where(t.c.station == station)
+    with engine.connect() as conn:
+        sessions, attendances = conn.execute(q).one()
+    return {"sessions": sessions, "attendances": attendances}

@@ -1,0 +1,263 @@
+"""Service requests through the hub: asked at A, assigned by staff, done at B, confirmed and rated at A
+through the hub's ``requests`` document; replays and late arrivals change nothing; the CLI."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from hub import activities as ha
+from hub import requests as hr
+from hub import wishes as hw
+from hub.monthly import monthly_report, monthly_rows
+from hub.reports import ReportError
+from hub.timebank import balances
+from kiosk.community.activities import Activities, AlreadySignedUp, NotNow, TooLate, UnknownActivity
+from kiosk.community.errors import NothingChosen, NotIdentified
+from kiosk.community.kinds import ASAP, ASSIGNED, CANCELLED, CONFIRMED, DONE, REQUESTED
+from kiosk.community.requests import Requests
+from kiosk.community.wishes import CLOSED, FULFILLED, SUGGESTION, WISH, Wishes
+from kiosk.documents import current_documents
+from kiosk.journal import Journal
+from kiosk.outbox import Outbox
+from sync.documents import make_document
+from sync.downlink import DownlinkStore
+from sync.messages import MAX_BATCH_BYTES, SchemaError, encode_batch
+from tests.hub.test_timebank import clock, hub, kiosks  # noqa: F401  (fixtures)
+from tests.kiosk.test_volunteer import LI, RESIDENT, WANG
+from tests.support.signing import HUB_PUBLIC, signed
+
+
+def community(k) -> Requests:
+    return Requests(k.journal, k.bank, k.data_dir)
+
+
+def send_document(store, *stations) -> None:
+    doc = store.prepare_document("requests", hr.document_body(store.engine))
+    for k in stations:
+        k.apply("requests", doc.body, doc.version)
+
+
+def test_asked_at_a_assigned_at_the_hub_done_at_b_confirmed_at_a(hub, kiosks, clock):
+    a, b = kiosks("st-a"), kiosks("st-b")
+    ra, rb = community(a), community(b)
+    asked = ra.ask(RESIDENT, "visit-1", "purchase", ASAP, "call_first")
+    a.ship(hub)
+    [row] = hr.queue(hub.engine, now=clock.now())
+    assert (row["number"], row["state"], row["station"], row["overdue"]) == (asked.number, REQUESTED, "st-a", False)
+    assert hr.queue(hub.engine, now=clock.now() + timedelta(hours=25))[0]["overdue"]
+
+    hr.assign(hub.engine, asked.number, "v-wang", by="staff-zhang")
+    send_document(hub, a, b)
+    assert rb.view(asked.request_id).state == ASSIGNED
+    mine, _free = rb.tasks(WANG)
+    assert [t.number for t in mine] == [asked.number]
+    rb.mark_done(WANG, asked.request_id)
+    b.ship(hub)
+    assert hr.find(hub.engine, asked.request_id)["state"] == DONE
+
+    send_document(hub, a, b)
+    assert ra.view(asked.request_id).state == DONE
+    ra.confirm(asked.request_id, RESIDENT, 5)
+    sent = a.ship(hub)
+    row = hr.find(hub.engine, asked.request_id)
+    assert (row["state"], row["rating"], row["volunteer_id"]) == (CONFIRMED, 5, "v-wang")
+    assert balances(hub.engine)["volunteer:v-wang"] == 1
+    for raw in sent:                                              # redelivery changes nothing
+        hub.handle_records("yizhan/v1/st-a/records", "st-a", raw)
+    assert balances(hub.engine)["volunteer:v-wang"] == 1
+    with hub.engine.connect() as conn:
+        events = conn.exec_driver_sql("SELECT event FROM hub_request_events ORDER BY at").fetchall()
+    assert sorted(e[0] for e in events) == ["assigned", "confirmed", "done", "requested"]   # each once
+
+
+def test_staff_actions_refuse_bad_states_and_claims_race(hub, kiosks):
+    a = kiosks("st-a")
+    ra = community(a)
+    asked = ra.ask(RESIDENT, "v1", "errand", ASAP)
+    a.ship(hub)
+    with pytest.raises(hr.UnknownRequest):
+        hr.assign(hub.engine, "9999-99", "v-wang")
+    with pytest.raises(hr.RequestsError):
+        hr.cancel(hub.engine, asked.number, "because")
+    ra.claim(LI, asked.request_id)                                # claimed at the kiosk …
+    hr.assign(hub.engine, asked.number, "v-wang")                 # … and re-assigned by staff
+    a.ship(hub)                                                   # the claim arrives after the assignment
+    assert hr.find(hub.engine, asked.number)["volunteer_id"] == "v-wang"
+    cancelled = hr.cancel(hub.engine, asked.number, "no_volunteer")
+    assert cancelled["state"] == CANCELLED and cancelled["cancel_reason"] == "no_volunteer"
+    with pytest.raises(hr.WrongState):
+        hr.assign(hub.engine, asked.number, "v-li")
+    body = hr.document_body(hub.engine)
+    assert [(e["number"], e["state"]) for e in body["requests"]] == [(asked.number, CANCELLED)]
+    assert "volunteer_id" in body["requests"][0]
+
+
+def test_late_request_after_its_claim_and_cli(hub, kiosks, tmp_path):
+    a = kiosks("st-a")
+    ra = community(a)
+    asked = ra.ask(RESIDENT, "v1", "receive", ASAP)
+    ra.claim(WANG, asked.request_id)
+    records = a.journal.records(limit=100)
+    wire = {r.kind: r for r in _wire(a)}
+    # The claim alone first (as if the request's batch were lost and resent later) …
+    hub.handle_records("yizhan/v1/st-a/records", "st-a", encode_batch("st-a", "b1", [wire["request_claimed"]]))
+    assert hr.queue(hub.engine) == []
+    hub.handle_records("yizhan/v1/st-a/records", "st-a", encode_batch("st-a", "b2", [wire["service_request"]]))
+    assert hr.find(hub.engine, asked.number)["state"] == ASSIGNED       # … the fold puts it right
+    assert len(records) == 2
+    db = str(tmp_path / "hub.sqlite3")
+    out = subprocess.run([sys.executable, "-m", "app.cli", "hub", "requests", "--db", db, "--json"],
+                         capture_output=True, text=True, check=True)
+    assert [r["number"] for r in json.loads(out.stdout)] == [asked.number]
+    out = subprocess.run([sys.executable, "-m", "app.cli", "hub", "requests", "cancel", asked.number, "--reason",
+                          "oops", "--db", db], capture_output=True, text=True)
+    assert out.returncode == 2 and "invalid choice" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "app.cli", "hub", "requests", "assign", "0000-00", "v-li",
+                          "--db", db, "--no-publish"], capture_output=True, text=True)
+    assert out.returncode == 2 and "no request" in out.stderr
+
+
+def _wire(k):
+    outbox = Outbox(k.data_dir / Journal.FILENAME)
+    try:
+        batch = outbox.claim_batch(50, MAX_BATCH_BYTES)
+        return list(batch.records)
+    finally:
+        outbox.close()
+
+
+def test_wish_posted_at_a_is_claimed_and_fulfilled_and_the_resident_sees_it(hub, kiosks):
+    a = kiosks("st-a")
+    ra = community(a)
+    board = Wishes(a.journal, ra.hub_wishes, a.clock.now)
+    with pytest.raises(NothingChosen):                               # a wish with nothing chosen
+        board.post(RESIDENT, "v1", WISH, "", "")
+    with pytest.raises(NotIdentified):
+        board.post(None, "v1", WISH, "class", "phone")
+    posted = board.post(RESIDENT, "v1", WISH, "class", "phone")
+    assert board.post(RESIDENT, "v1", WISH, "class", "phone") == posted     # a double tap: one wish
+    idea = board.post(RESIDENT, "v1", SUGGESTION, "canteen", "less_salt")
+    a.ship(hub)
+    a.ship(hub)
+    assert [w["wish_id"] for w in hw.board(hub.engine)] == [posted.wish_id, idea.wish_id]
+    with pytest.raises(hw.WishError):
+        hw.claim(hub.engine, posted.wish_id, "张江科技公司", "unit")         # not published yet
+    with pytest.raises(hw.WishError):
+        hw.publish(hub.engine, idea.wish_id)                                # suggestions are answered
+    hw.publish(hub.engine, posted.wish_id)
+    hw.claim(hub.engine, posted.wish_id, "张江科技公司", "unit")
+    with pytest.raises(hw.WishError):
+        hw.fulfil(hub.engine, posted.wish_id, " ")
+    hw.fulfil(hub.engine, posted.wish_id, "手机课 12月5日 开课")
+    hw.answer(hub.engine, idea.wish_id, "食堂已减盐")
+    send_document(hub, a)
+    mine = {w.wish_id: w for w in board.mine(RESIDENT)}
+    assert (mine[posted.wish_id].state, mine[posted.wish_id].note) == (FULFILLED, "手机课 12月5日 开课")
+    assert mine[idea.wish_id].state == CLOSED
+    assert hw.board(hub.engine) == []
+
+
+CAL = {"activities": [
+    {"id": "talk", "title": "健康讲座", "place": "活动室", "start": "2025-05-13T09:00:00+08:00",
+     "end": "2025-05-13T10:00:00+08:00", "capacity": 2},
+    {"id": "law", "title": "法律咨询日", "place": "大厅", "start": "2025-05-14T09:00:00+08:00",
+     "end": "2025-05-14T11:00:00+08:00", "capacity": 5, "stations": ["st-b"]}]}
+
+
+def test_activity_seats_pooled_across_stations_waitlist_attendance_and_counts(hub, kiosks, clock):
+    a, b = kiosks("st-a"), kiosks("st-b")
+    for k in (a, b):
+        k.apply("calendar", CAL, 1)
+    acts = {k.station: Activities(k.journal, lambda k=k: current_documents(k.data_dir), k.clock.now) for k in (a, b)}
+    assert [x.id for x in acts["st-a"].upcoming()] == ["talk"]                 # law is for st-b only
+    assert acts["st-a"].sign_up(RESIDENT, "talk").mine == "seat"
+    with pytest.raises(AlreadySignedUp):
+        acts["st-a"].sign_up(RESIDENT, "talk")
+    with pytest.raises(UnknownActivity):
+        acts["st-a"].sign_up(RESIDENT, "law")
+    a.ship(hub)
+    send_document(hub, a, b)
+    assert acts["st-b"].sign_up(WANG, "talk").mine == "seat"                   # the second of two seats
+    assert acts["st-b"].sign_up(LI, "talk").mine == "waitlist"                 # past capacity: waits
+    b.ship(hub)
+    send_document(hub, a, b)
+    assert acts["st-a"].upcoming()[0].waiting == 1
+    acts["st-a"].cancel(RESIDENT, "talk")                                      # a seat frees up …
+    a.ship(hub)
+    send_document(hub, a, b)
+    assert acts["st-b"].upcoming(LI)[0].mine == "seat"                         # … the waitlist moves up
+    with pytest.raises(NotNow):
+        acts["st-b"].attend(LI, "talk")
+    clock.advance(hours=24, minutes=10)                                        # 09:10 on the day
+    with pytest.raises(TooLate):
+        acts["st-b"].cancel(LI, "talk")                                        # cancelling after the start
+    acts["st-b"].attend(LI, "talk")
+    acts["st-b"].attend(LI, "talk")                                            # a second tap: once
+    sent = b.ship(hub)
+    for raw in sent:
+        hub.handle_records("yizhan/v1/st-b/records", "st-b", raw)
+    assert hw_counts(hub) == {"sessions": 1, "attendances": 1}
+    pooled = {e["id"]: e for e in hr.document_body(hub.engine)["activities"]}
+    assert pooled["talk"]["signed"] == {"st-a": 0, "st-b": 2} and pooled["talk"]["attended"] == 1
+
+
+def hw_counts(hub):
+    return ha.counts(hub.engine, "2025-05-01", "2025-06-01")
+
+
+def test_calendar_with_past_or_overlapping_times_or_older_version_is_refused(hub, kiosks, clock):
+    now = clock.now()
+    overlapping = {"activities": CAL["activities"] + [{**CAL["activities"][0], "id": "talk2",
+                                                       "start": "2025-05-13T09:30:00+08:00"}]}
+    with pytest.raises(SchemaError, match="overlaps"):
+        ha.check_new_calendar(overlapping, None, now)
+    backwards = {"activities": [{**CAL["activities"][0], "end": "2025-05-13T08:00:00+08:00"}]}
+    with pytest.raises(SchemaError, match="ends before"):
+        ha.check_new_calendar(backwards, None, now)
+    ha.check_new_calendar(CAL, None, now)
+    with pytest.raises(SchemaError, match="past"):
+        ha.check_new_calendar(CAL, None, now + timedelta(days=2))              # talk would be new and past
+    ha.check_new_calendar(CAL, CAL, now + timedelta(days=2))                   # already published: kept
+    a = kiosks("st-a")
+    a.apply("calendar", CAL, 2)
+    older = make_document("calendar", 1, "_all", "2025-05-01T00:00:00.000+00:00", {"activities": []})
+    result = DownlinkStore(a.data_dir, "st-a", HUB_PUBLIC).apply("calendar", "_all", signed(older))
+    assert not result.applied and "not newer" in result.reason
+    assert [x.id for x in Activities(a.journal, lambda: current_documents(a.data_dir), a.clock.now).upcoming()] \
+        == ["talk"]
+
+
+def test_monthly_report_counts_each_thing_once_per_station_and_district(hub, kiosks, clock, tmp_path):
+    a, b = kiosks("st-a"), kiosks("st-b")
+    ra = community(a)
+    asked = ra.ask(RESIDENT, "v1", "purchase", ASAP)
+    ra.claim(WANG, asked.request_id)
+    ra.mark_done(WANG, asked.request_id)
+    ra.confirm(asked.request_id, RESIDENT, 5)
+    community(b).ask(WANG, "v2", "errand", ASAP)
+    Wishes(a.journal, ra.hub_wishes, a.clock.now).post(RESIDENT, "v1", WISH, "class", "phone")
+    a.apply("calendar", CAL, 1)
+    acts = Activities(a.journal, lambda: current_documents(a.data_dir), a.clock.now)
+    acts.sign_up(RESIDENT, "talk")
+    clock.advance(hours=24, minutes=5)
+    acts.attend(RESIDENT, "talk")
+    for k in (a, b):
+        for raw in k.ship(hub):
+            hub.handle_records(f"yizhan/v1/{k.station}/records", k.station, raw)    # every batch twice
+    rows = {(scope, cat, item): value for scope, cat, item, value in monthly_rows(hub.engine, "2025-05")}
+    assert rows[("st-a", "四代服务", "代购：已确认")] == 1 and rows[("st-b", "四代服务", "代办：待接单")] == 1
+    assert rows[("全区", "四代服务", "请求合计")] == 2
+    assert rows[("全区", "微心愿", "发布")] == 1
+    assert rows[("全区", "近期活动", "场次")] == 1 and rows[("全区", "近期活动", "人次")] == 1
+    assert rows[("st-a", "服务评价", "非常满意")] == 1
+    assert rows[("全区", "志愿服务", "时长（小时）：暖心橙")] == 1
+    for fmt in ("csv", "xlsx", "pdf"):
+        path = monthly_report(hub.engine, "2025-05", fmt, tmp_path / f"m.{fmt}")
+        assert path.stat().st_size > 100
+    assert "代购：已确认" in (tmp_path / "m.csv").read_text(encoding="utf-8-sig")
+    with pytest.raises(ReportError):
+        monthly_rows(hub.engine, "2025-13")

@@ -1,0 +1,112 @@
+"""Service requests by real touches on the real window with the demo rig's simulated card reader:
+a resident asks for 代购 (tile, as soon as possible, a stock phrase, send → number), sees it in
+“我的请求”; the demo volunteer takes it on in “我的任务” and marks it done; the resident's card
+confirms and rates it. Bad input on the way: a second request for the same service, someone
+else's card at the confirmation. An activity signed up for by card (the second person waits); a
+wish posted by pictures shows in “我的请求”."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from kiosk.community.kinds import CONFIRMED
+from sync.documents import make_document
+from sync.downlink import DownlinkStore
+from tests.screens.test_health_flow import demo, identify, place  # noqa: F401  (fixture)
+from tests.support.signing import HUB_PUBLIC, signed
+from tests.support.touch import press
+
+
+@pytest.fixture()
+def chinese(demo):  # noqa: F811
+    h, rig = demo
+    h.ctx.session.set_language("zh_CN")
+    return h, rig
+
+
+def test_resident_asks_volunteer_does_it_resident_confirms(chinese):
+    h, rig = chinese
+    identify(h, rig, "请求服务")
+    press(h, "请求服务")
+    assert h.shell.manager.current == "request"
+    press(h, "代购")
+    press(h, "尽快")
+    press(h, "请先给我打电话")
+    press(h, "提交请求")
+    page = h.screen("request")
+    assert page.phase == "done" and page.number
+    [asked] = h.ctx.journal.records("service_request")
+    assert (asked.payload.service_name, asked.payload.when, asked.payload.note) == ("代购", "asap", "call_first")
+    assert asked.payload.number == page.number
+    press(h, "我的请求")
+    assert h.shell.manager.current == "my_requests"
+    texts = " ".join(w.text for w in h.screen("my_requests").walk(restrict=True) if getattr(w, "text", ""))
+    assert page.number in texts and "等待志愿者接单" in texts
+
+    # Asking again for the same service in a new visit: refused with a message, nothing doubled.
+    identify(h, rig, "请求服务")
+    press(h, "请求服务")
+    press(h, "代购")
+    press(h, "尽快")
+    press(h, "提交请求")
+    assert "已请求过" in h.screen("request").message
+    assert h.ctx.journal.count("service_request") == 1
+
+    # The demo volunteer takes it on and marks it done.
+    identify(h, rig, "志愿服务", card="resident_young")
+    press(h, "我的任务")
+    assert h.shell.manager.current == "tasks"
+    press(h, "我来做")
+    press(h, "标记完成")
+    assert h.shell.manager.current == "service" and h.screen("service").phase == "confirm"
+    place(h, rig, "foreign_2023")                       # someone else's card: refused
+    assert h.pump_until(lambda: "本人" in h.screen("service").message, 10)
+    assert h.screen("service").phase == "confirm"
+    place(h, rig, "resident")                           # the resident who asked
+    assert h.pump_until(lambda: h.screen("service").phase == "rate", 10)
+    press(h, "满意")
+    assert h.screen("service").phase == "done"
+    view = h.ctx.services["community"].view(asked.payload.request_id)
+    assert view.state == CONFIRMED and view.volunteer_id == "V0001"
+    conf = h.ctx.journal.records("service_confirmation", newest_first=True, limit=1)[0].payload
+    assert conf.rating == 4 and conf.volunteer_id == "V0001"
+
+
+def test_activity_sign_up_by_card_and_a_wish_by_pictures(chinese):
+    h, rig = chinese
+    start = datetime.now(timezone.utc) + timedelta(days=1)
+    body = {"activities": [{"id": "talk", "title": "健康讲座", "place": "活动室", "start": start.isoformat(),
+                            "end": (start + timedelta(hours=1)).isoformat(), "capacity": 1}]}
+    doc = make_document("calendar", 1, "_all", datetime.now(timezone.utc).isoformat(timespec="milliseconds"), body)
+    assert DownlinkStore(h.ctx.settings.data_dir, h.ctx.settings.station.id, HUB_PUBLIC).apply(
+        "calendar", "_all", signed(doc)).applied
+    h.shell.home()
+    press(h, "近期活动")
+    assert h.shell.manager.current == "activities"
+    press(h, "报名 / 签到")
+    page = h.screen("activities")
+    assert page.phase == "card"
+    place(h, rig, "resident")
+    assert h.pump_until(lambda: page.phase == "done", 10)
+    assert "报名成功" in page.result
+    [signup] = h.ctx.journal.records("activity_signup")
+    assert not signup.payload.waitlisted
+    press(h, "完成")
+    # The only seat is taken: the volunteer's card puts them on the waitlist.
+    press(h, "近期活动")
+    press(h, "报名 / 签到")
+    place(h, rig, "resident_young")
+    assert h.pump_until(lambda: page.phase == "done", 10)
+    assert "候补" in page.result and h.ctx.journal.records("activity_signup")[-1].payload.waitlisted
+
+    identify(h, rig, "请求服务")
+    press(h, "我有心愿")
+    press(h, "想上一门课")
+    press(h, "学用智能手机")
+    assert h.screen("wish").phase == "done"
+    [wish] = h.ctx.journal.records("wish_posted")
+    assert (wish.payload.kind, wish.payload.category, wish.payload.phrase) == ("wish", "class", "phone")
+    press(h, "我的请求")
+    texts = " ".join(w.text for w in h.screen("my_requests").walk(restrict=True) if getattr(w, "text", ""))
+    assert "心愿：学用智能手机" in texts and "已收到" in texts
