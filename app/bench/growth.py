@@ -126,7 +126,10 @@ def _prepare_hub(db: Path) -> float:
         from hub.ledger import rebuild
     except ImportError:          # a hub without maintained tables has nothing to prepare
         return 0.0
-    rebuild(str(db))
+    from hub.store import make_engine
+    engine = make_engine(str(db))
+    rebuild(engine)
+    engine.dispose()
     return round(time.perf_counter() - t0, 2)
 
 
