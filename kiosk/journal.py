@@ -321,6 +321,10 @@ class Journal:
 
     Thread-safe: one connection guarded by a lock. Other processes (the sync publisher) open the
     same file with :func:`connect`.
+
+    Opening runs ``PRAGMA quick_check`` (a read of the whole file) only on the first open of a UTC
+    day or when the last session did not :meth:`close` cleanly; a damaged file is then refused
+    untouched, as is a file of a newer version or one that is not a journal.
     """
 
     FILENAME = "journal.sqlite3"
@@ -331,7 +335,8 @@ class Journal:
         self._lock = threading.Lock()
         #: Called with each new record after its commit (the publisher wakes up on it).
         self.listeners: list = []
-        self._checked = False
+        #: Whether this open ran ``PRAGMA quick_check`` (first open of a UTC day, or after an unclean shutdown).
+        self.integrity_checked = False
         self._db = connect(self.path)
         try:
             if self._integrity_due():
@@ -358,7 +363,7 @@ class Journal:
         with self._transaction() as db:
             db.execute("INSERT INTO meta (key, value) VALUES (?, '0') "
                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (_META_CLEAN,))
-            if self._checked:
+            if self.integrity_checked:
                 db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
                            "DO UPDATE SET value = excluded.value", (_META_CHECKED, _utcnow().date().isoformat()))
 
@@ -371,7 +376,7 @@ class Journal:
         if row[0] != "ok":
             raise JournalCorrupt(f"{self.path} failed its integrity check ({row[0]}); it was left "
                                  "untouched. Move it aside and restore a backup.")
-        self._checked = True
+        self.integrity_checked = True
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
