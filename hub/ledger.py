@@ -227,7 +227,8 @@ def _rebuild(conn: Connection) -> int:
         while True:
             q = select(r.c.id, r.c.station, r.c.seq, r.c.kind, r.c.ts, r.c.payload).where(r.c.kind == kind)
             if last is not None:
-                q = q.where((r.c.ts > last[0]) | ((r.c.ts == last[0]) & (r.c.id > last[1])))
+                # ts >= … lets the (kind, ts) index start at the last page; the rest breaks ties by id.
+                q = q.where((r.c.ts >= last[0]) & ((r.c.ts > last[0]) | (r.c.id > last[1])))
             rows = conn.execute(q.order_by(r.c.ts, r.c.id).limit(5000)).all()
             if not rows:
                 break

@@ -196,9 +196,15 @@ def kiosk_cases(sizes: list[int], shifts: list[int], workdir: Path) -> list[dict
             t0 = time.perf_counter()
             filler.grow(n, s, now - timedelta(days=1))
             fill_s = round(time.perf_counter() - t0, 1)
-            out.append({"records": filler.records, "shifts": filler.shifts, "fill_s": fill_s,
-                        **kiosk_figures(data, path, now)})
+            out.append(_progress({"records": filler.records, "shifts": filler.shifts, "fill_s": fill_s,
+                                  **kiosk_figures(data, path, now)}))
     return out
+
+
+def _progress(case: dict) -> dict:
+    """Show each measured case on stderr as it completes (the JSON result comes at the end)."""
+    print(json.dumps(case, ensure_ascii=False), file=sys.stderr, flush=True)
+    return case
 
 
 # --- targets ----------------------------------------------------------------------------------------------
@@ -228,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="yizhan-bench-growth-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        hub = [] if args.skip_hub else [hub_case(n, workdir) for n in _ints(args.hub_sizes)]
+        hub = [] if args.skip_hub else [_progress(hub_case(n, workdir)) for n in _ints(args.hub_sizes)]
         kiosk = [] if args.skip_kiosk else kiosk_cases(_ints(args.kiosk_sizes), _ints(args.shifts), workdir)
     finally:
         if not args.workdir:
