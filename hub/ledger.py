@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from hub import models as m
@@ -44,16 +44,6 @@ def to_hours(micro: int | None) -> Decimal:
     return Decimal(int(micro or 0)) / MICRO
 
 
-def _dialect_insert(conn: Connection, table):
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        return pg_insert(table)
-    if conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-        return sqlite_insert(table)
-    return insert(table)
-
-
 def _first(rows: Iterable[dict], key: str) -> list[dict]:
     """One row per key, the first one seen."""
     out: dict[Any, dict] = {}
@@ -62,42 +52,52 @@ def _first(rows: Iterable[dict], key: str) -> list[dict]:
     return list(out.values())
 
 
-def _chunks(rows: Sequence[dict]) -> Iterable[Sequence[dict]]:
+def _insert(conn: Connection, table: str, rows: Sequence[dict], tail: str, returning: bool = False) -> list[Any]:
+    """``INSERT INTO table (…) VALUES (…), (…) <tail>`` in multi-row statements of plain driver SQL.
+
+    Built as text: compiling hundreds of rows through SQLAlchemy costs more than the insert, and
+    one statement per chunk spares PostgreSQL a round trip per row. ``tail`` is the ON CONFLICT
+    clause (the same syntax on SQLite and PostgreSQL); with ``returning`` the first column of the
+    RETURNING rows is returned.
+    """
+    if not rows:
+        return []
+    cols = list(rows[0])
+    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    one = f"({', '.join([ph] * len(cols))})"
+    out: list[Any] = []
     for i in range(0, len(rows), CHUNK):
-        yield rows[i:i + CHUNK]
+        part = rows[i:i + CHUNK]
+        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES {', '.join([one] * len(part))} {tail}"
+        result = conn.exec_driver_sql(sql, tuple(r[c] for r in part for c in cols))
+        if returning:
+            out += [r[0] for r in result.fetchall()]
+    return out
 
 
-def _keep_first(table, stmt, key: str) -> dict:
-    """ON CONFLICT set: each column keeps its stored value, filled from the new row when empty."""
-    return {c.name: func.coalesce(table.c[c.name], stmt.excluded[c.name]) for c in table.columns if c.name != key}
-
-
-def _upsert_first(conn: Connection, table, key: str, rows: list[dict]) -> None:
-    for part in _chunks(_first(rows, key)):
-        stmt = _dialect_insert(conn, table).values(list(part))
-        conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=_keep_first(table, stmt, key)))
+def _upsert_first(conn: Connection, table: str, key: str, rows: list[dict]) -> None:
+    """Insert by key; on a conflict each column keeps its stored value, filled from the new row when empty."""
+    rows = _first(rows, key)
+    if rows:
+        sets = ", ".join(f"{c} = coalesce({table}.{c}, excluded.{c})" for c in rows[0] if c != key)
+        _insert(conn, table, rows, f"ON CONFLICT ({key}) DO UPDATE SET {sets}")
 
 
 def _movements(conn: Connection, rows: list[dict]) -> None:
-    fresh: list[dict] = []
-    for part in _chunks(_first(rows, "movement_id")):
-        stmt = _dialect_insert(conn, m.movements).values(list(part)).on_conflict_do_nothing(
-            index_elements=["movement_id"]).returning(m.movements.c.movement_id)
-        new = {r[0] for r in conn.execute(stmt)}
-        fresh += [r for r in part if r["movement_id"] in new]
+    rows = _first(rows, "movement_id")
+    new = set(_insert(conn, "hub_movements", rows, "ON CONFLICT (movement_id) DO NOTHING RETURNING movement_id",
+                      returning=True))
     delta: dict[str, int] = defaultdict(int)
     pairs = set()
-    for r in fresh:
-        delta[r["debit"]] -= r["micro_hours"]
-        delta[r["credit"]] += r["micro_hours"]
-        pairs.update({(r["debit"], r["station"]), (r["credit"], r["station"])})
-    accounts = [{"account": a, "micro_hours": h} for a, h in delta.items()]
-    for part in _chunks(accounts):
-        stmt = _dialect_insert(conn, m.accounts).values(list(part))
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["account"], set_={"micro_hours": m.accounts.c.micro_hours + stmt.excluded.micro_hours}))
-    for part in _chunks([{"account": a, "station": s} for a, s in sorted(pairs)]):
-        conn.execute(_dialect_insert(conn, m.account_stations).values(list(part)).on_conflict_do_nothing())
+    for r in rows:
+        if r["movement_id"] in new:
+            delta[r["debit"]] -= r["micro_hours"]
+            delta[r["credit"]] += r["micro_hours"]
+            pairs.update({(r["debit"], r["station"]), (r["credit"], r["station"])})
+    _insert(conn, "hub_accounts", [{"account": a, "micro_hours": h} for a, h in sorted(delta.items())],
+            "ON CONFLICT (account) DO UPDATE SET micro_hours = hub_accounts.micro_hours + excluded.micro_hours")
+    _insert(conn, "hub_account_stations", [{"account": a, "station": s} for a, s in sorted(pairs)],
+            "ON CONFLICT (account, station) DO NOTHING")
 
 
 def _rebounds(conn: Connection, rows: list[dict]) -> None:
@@ -105,13 +105,10 @@ def _rebounds(conn: Connection, rows: list[dict]) -> None:
     for r in rows:
         if r["volunteer_id"] not in latest or r["rebound_ts"] >= latest[r["volunteer_id"]]["rebound_ts"]:
             latest[r["volunteer_id"]] = r
-    t = m.volunteers
-    for part in _chunks(list(latest.values())):
-        stmt = _dialect_insert(conn, t).values(list(part))
-        newer = (t.c.rebound_ts.is_(None)) | (stmt.excluded.rebound_ts >= t.c.rebound_ts)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["volunteer_id"], set_={
-            c: case((newer, stmt.excluded[c]), else_=t.c[c])
-            for c in ("rebound_ts", "rebound_card_uid", "rebound_person_key")}))
+    newer = "hub_volunteers.rebound_ts IS NULL OR excluded.rebound_ts >= hub_volunteers.rebound_ts"
+    sets = ", ".join(f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE hub_volunteers.{c} END"
+                     for c in ("rebound_card_uid", "rebound_person_key", "rebound_ts"))
+    _insert(conn, "hub_volunteers", list(latest.values()), f"ON CONFLICT (volunteer_id) DO UPDATE SET {sets}")
 
 
 def advance_station(conn: Connection, station: str, added: int) -> None:
@@ -129,11 +126,10 @@ def advance_station(conn: Connection, station: str, added: int) -> None:
                 break
         if through == start or len(seqs) < 1000 or through != seqs[-1]:
             break
-    stmt = _dialect_insert(conn, m.station_counts).values(station=station, records=added, through=through)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["station"], set_={
-        "records": m.station_counts.c.records + stmt.excluded.records,
-        "through": case((stmt.excluded.through > m.station_counts.c.through, stmt.excluded.through),
-                        else_=m.station_counts.c.through)}))
+    _insert(conn, "hub_station_counts", [{"station": station, "records": added, "through": through}],
+            "ON CONFLICT (station) DO UPDATE SET records = hub_station_counts.records + excluded.records, "
+            "through = CASE WHEN excluded.through > hub_station_counts.through THEN excluded.through "
+            "ELSE hub_station_counts.through END")
 
 
 def apply(conn: Connection, rows: Iterable[Row], count_stations: bool = True) -> None:
@@ -156,15 +152,16 @@ def apply(conn: Connection, rows: Iterable[Row], count_stations: bool = True) ->
             log.error("hub record %s (%s) is unreadable: %s", rid, kind, exc)
     if todo["movements"]:
         _movements(conn, todo["movements"])
-    for name, table, key in (("services", m.services, "service_id"), ("confirmations", m.services, "service_id"),
-                             ("registrations", m.volunteers, "volunteer_id"), ("check_ins", m.shifts, "shift_id"),
-                             ("check_outs", m.shifts, "shift_id"), ("reviews", m.reviews, "record_id")):
+    for name, table, key in (("services", "hub_services", "service_id"),
+                             ("confirmations", "hub_services", "service_id"),
+                             ("registrations", "hub_volunteers", "volunteer_id"),
+                             ("check_ins", "hub_shifts", "shift_id"), ("check_outs", "hub_shifts", "shift_id"),
+                             ("reviews", "hub_reviews", "record_id")):
         if todo[name]:
             _upsert_first(conn, table, key, todo[name])
-    if todo["check_outs"]:
-        for part in _chunks(_first(todo["check_outs"], "shift_id")):
-            conn.execute(m.shifts.update().where(m.shifts.c.shift_id.in_([r["shift_id"] for r in part]))
-                         .values(closed=True))
+    closed = sorted({r["shift_id"] for r in todo["check_outs"]})
+    for i in range(0, len(closed), CHUNK):
+        conn.execute(m.shifts.update().where(m.shifts.c.shift_id.in_(closed[i:i + CHUNK])).values(closed=True))
     if todo["rebounds"]:
         _rebounds(conn, todo["rebounds"])
     if count_stations:
@@ -247,12 +244,23 @@ def rebuild(engine: Engine) -> int:
     with engine.begin() as conn:
         done = _rebuild(conn)
         _set_version(conn)
+    _checkpoint(engine)
     return done
 
 
+def _checkpoint(engine: Engine) -> None:
+    """Fold a large rebuild's write-ahead log into the SQLite file at once, not in a later reader."""
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()            # outside a transaction: a checkpoint cannot run inside one
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+
+
 def _set_version(conn: Connection) -> None:
-    stmt = _dialect_insert(conn, m.hub_meta).values(key="ledger", value=LEDGER_VERSION)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": LEDGER_VERSION}))
+    _insert(conn, "hub_meta", [{"key": "ledger", "value": LEDGER_VERSION}],
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 
 
 def ensure(engine: Engine) -> None:
@@ -266,5 +274,6 @@ def ensure(engine: Engine) -> None:
             return
         done = _rebuild(conn)
         _set_version(conn)
+    _checkpoint(engine)
     if done:
         log.info("built the hub's time-bank tables from %d stored records", done)

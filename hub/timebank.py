@@ -36,7 +36,7 @@ from hub import models as m
 from hub.database import open_engine
 from hub.person_links import key_links, relink_roster
 from hub.ledger import to_hours
-from kiosk.records import PayloadError, UnknownRecordKind, payload_from_dict, payload_to_json
+from kiosk.records import payload_from_dict, payload_to_json
 from kiosk.timebank.kinds import (
     ISSUED,
     NAMESPACE,
@@ -50,8 +50,6 @@ log = logging.getLogger(__name__)
 #: The station name of records the hub writes itself (reviews).
 HUB_STATION = "hub"
 DEFAULT_TZ = "Asia/Shanghai"
-KINDS = ("volunteer_check_in", "volunteer_check_out", "volunteer_service", "service_confirmation",
-         "service_follow_up", "ledger_movement", "volunteer_registered", "card_rebound")
 
 
 class TimebankError(Exception):
@@ -68,18 +66,6 @@ class AlreadyCredited(TimebankError):
     """The shift has already been credited (closed at another station, or reviewed)."""
 
 
-@dataclass(frozen=True)
-class HubRecord:
-    """A stored kiosk record with its typed payload."""
-
-    id: str
-    station: str
-    seq: int
-    kind: str
-    ts: datetime
-    payload: Any
-
-
 def engine_for(db: str | Engine) -> Engine:
     """An engine for a hub database (URL, SQLite path, or an engine as is) whose schema is current.
 
@@ -89,23 +75,6 @@ def engine_for(db: str | Engine) -> Engine:
     if isinstance(db, Engine):
         return db
     return open_engine(db)
-
-
-def load_records(conn: Connection, kinds: tuple[str, ...] = KINDS) -> list[HubRecord]:
-    """Records of the given kinds in a stable order (wall time, then id); unreadable ones are logged and skipped.
-
-    Reads every such record: for tools and tests. Reports and balances read the maintained tables.
-    """
-    rows = conn.execute(select(m.records.c.id, m.records.c.station, m.records.c.seq, m.records.c.kind,
-                               m.records.c.ts, m.records.c.payload)
-                        .where(m.records.c.kind.in_(kinds)).order_by(m.records.c.ts, m.records.c.id)).all()
-    out = []
-    for rid, station, seq, kind, ts, payload in rows:
-        try:
-            out.append(HubRecord(rid, station, seq, kind, _when(ts), payload_from_dict(kind, json.loads(payload))))
-        except (ValueError, PayloadError, UnknownRecordKind) as exc:
-            log.error("hub record %s (%s) is unreadable: %s", rid, kind, exc)
-    return out
 
 
 def _when(ts: str) -> datetime:
