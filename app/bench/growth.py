@@ -2,7 +2,7 @@
 
 Hub: ``report volunteers --month M`` over 10⁴, 10⁵, 10⁶ time-bank records of earlier months (plus
 one month of about 4,500), its time and peak RSS measured in a child process (the child's own
-``getrusage``), and the roster-with-balances and ``hub stations`` queries beside it.
+high-water mark), and the roster-with-balances and ``hub stations`` queries beside it.
 
 Kiosk: on journals of 10⁴, 10⁵, 10⁶ records holding 10³ or 10⁴ volunteer shifts — identification
 to the consent and trend lookups, a volunteer tap to the status, the cut-off sweep of open shifts,
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -74,20 +73,32 @@ def _median_ms(fn: Callable[[], object], repeat: int) -> float:
 # --- hub --------------------------------------------------------------------------------------------------
 
 def _spawn(code: str) -> tuple[dict, float]:
-    """Run Python code in a child process, reaped with ``wait4`` so the peak RSS is that child's alone.
+    """Run Python code in a child process; the JSON object it printed last, and its peak RSS in MB.
 
-    Returns:
-        the JSON object the child printed last, and its peak RSS in MB.
+    The peak is the child's own ``VmHWM`` (its address space's high-water mark, which starts afresh
+    at exec). ``getrusage`` of the reaped child would also count the parent's pages the child
+    shared between fork and exec, i.e. the size of this benchmark process, not of the report.
     """
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd=str(Path(__file__).resolve().parents[2]))
-    out = proc.stdout.read()
-    err = proc.stderr.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc = subprocess.run([sys.executable, "-c", code + _PEAK], capture_output=True, text=True,
+                          cwd=str(Path(__file__).resolve().parents[2]))
     if proc.returncode:
-        raise RuntimeError(f"child failed: {err.decode(errors='replace')[-2000:]}")
-    return json.loads(out.decode().strip().splitlines()[-1]), round(usage.ru_maxrss / 1024, 1)
+        raise RuntimeError(f"child failed: {proc.stderr[-2000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out, round(out.pop("peak_kb") / 1024, 1)
+
+
+_PEAK = """
+import json as _json, resource as _resource
+def _peak_kb():
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss
+print(_json.dumps({**RESULT, "peak_kb": _peak_kb()}))
+"""
 
 
 _REPORT = """
@@ -97,8 +108,8 @@ from hub.reports import report_volunteers
 buf = io.BytesIO()
 t1 = time.perf_counter()
 report_volunteers({db!r}, {month!r}, "csv", buf)
-print(json.dumps({{"seconds": time.perf_counter() - t1, "bytes": len(buf.getvalue()),
-                  "rows": buf.getvalue().count(b"\\n") - 1}}))
+RESULT = {{"seconds": time.perf_counter() - t1, "bytes": len(buf.getvalue()),
+          "rows": buf.getvalue().count(b"\\n") - 1}}
 """
 
 _ROSTER = """
@@ -106,7 +117,7 @@ import json, time
 from hub.timebank import roster_with_balances
 t0 = time.perf_counter()
 body = roster_with_balances({db!r}, {{"volunteers": []}})
-print(json.dumps({{"seconds": time.perf_counter() - t0, "volunteers": len(body["volunteers"])}}))
+RESULT = {{"seconds": time.perf_counter() - t0, "volunteers": len(body["volunteers"])}}
 """
 
 _STATIONS = """
@@ -115,7 +126,7 @@ from hub.store import HubStore
 store = HubStore({db!r})
 t0 = time.perf_counter()
 rows = store.stations()
-print(json.dumps({{"seconds": time.perf_counter() - t0, "stations": len(rows)}}))
+RESULT = {{"seconds": time.perf_counter() - t0, "stations": len(rows)}}
 """
 
 
