@@ -3,8 +3,8 @@
 :func:`apply` runs inside the transaction that stores new records (``HubStore``, reviews): it adds
 each new ledger movement once (by movement id) and moves its hours between two account balances,
 and keeps the services, volunteers, shifts, pending reviews and per-station counts beside them
-(``hub/models.py``). :func:`ensure` builds these tables from the records already stored when a hub
-meets a database older than them (once, then :data:`LEDGER_VERSION` is recorded).
+(``hub/models.py``). Migration 0002 builds these tables from the records a hub already held
+(:func:`rebuild_in`).
 """
 from __future__ import annotations
 
@@ -22,8 +22,6 @@ from hub import models as m
 
 log = logging.getLogger(__name__)
 
-#: Bumped when the maintained tables change meaning; a hub then rebuilds them from the records.
-LEDGER_VERSION = "1"
 MICRO = Decimal(1_000_000)
 #: Rows per multi-row statement (well under SQLite's and PostgreSQL's parameter limits).
 CHUNK = 400
@@ -239,16 +237,23 @@ def _rebuild(conn: Connection) -> int:
 
 
 def rebuild(engine: Engine) -> int:
-    """Rebuild every maintained table from the stored records (in one transaction); returns records read."""
-    m.metadata.create_all(engine)
+    """Rebuild every maintained table from the stored records (one transaction); returns records read.
+
+    Migration 0002 does this once for a hub that already held records; ``yizhan bench growth`` does
+    it after writing history in bulk.
+    """
     with engine.begin() as conn:
-        done = _rebuild(conn)
-        _set_version(conn)
-    _checkpoint(engine)
+        done = rebuild_in(conn)
+    checkpoint(engine)
     return done
 
 
-def _checkpoint(engine: Engine) -> None:
+def rebuild_in(conn: Connection) -> int:
+    """:func:`rebuild` inside a transaction the caller holds (a migration's)."""
+    return _rebuild(conn)
+
+
+def checkpoint(engine: Engine) -> None:
     """Fold a large rebuild's write-ahead log into the SQLite file at once, not in a later reader."""
     if engine.dialect.name == "sqlite":
         raw = engine.raw_connection()            # outside a transaction: a checkpoint cannot run inside one
@@ -256,24 +261,3 @@ def _checkpoint(engine: Engine) -> None:
             raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             raw.close()
-
-
-def _set_version(conn: Connection) -> None:
-    _insert(conn, "hub_meta", [{"key": "ledger", "value": LEDGER_VERSION}],
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-
-
-def ensure(engine: Engine) -> None:
-    """Build the maintained tables from the stored records if this database predates them (once)."""
-    q = select(m.hub_meta.c.value).where(m.hub_meta.c.key == "ledger")
-    with engine.connect() as conn:
-        if conn.execute(q).scalar() == LEDGER_VERSION:
-            return
-    with engine.begin() as conn:
-        if conn.execute(q).scalar() == LEDGER_VERSION:
-            return
-        done = _rebuild(conn)
-        _set_version(conn)
-    _checkpoint(engine)
-    if done:
-        log.info("built the hub's time-bank tables from %d stored records", done)

@@ -330,10 +330,3 @@ station_counts = Table(
     Column("records", BigInteger, nullable=False, default=0),
     Column("through", BigInteger, nullable=False, default=0),
 )
-
-#: Schema facts the hub keeps about itself (e.g. whether the tables above were built from old records).
-hub_meta = Table(
-    "hub_meta", metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)

@@ -29,6 +29,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from app.bench.history import JournalFiller, fill_hub, key_of, person_with_history
+from hub.database import make_engine
+from hub.ledger import rebuild
 from hub.store import HubStore
 from kiosk.health_records import recent_measurements
 from kiosk.identity import IdentityService
@@ -79,7 +81,8 @@ def _spawn(code: str) -> tuple[dict, float]:
     at exec). ``getrusage`` of the reaped child would also count the parent's pages the child
     shared between fork and exec, i.e. the size of this benchmark process, not of the report.
     """
-    proc = subprocess.run([sys.executable, "-c", code + _PEAK], capture_output=True, text=True,
+    flags = ["-S"] if sys.flags.no_site else []         # a child imports from where this process does
+    proc = subprocess.run([sys.executable, *flags, "-c", code + _PEAK], capture_output=True, text=True,
                           cwd=str(Path(__file__).resolve().parents[2]))
     if proc.returncode:
         raise RuntimeError(f"child failed: {proc.stderr[-2000:]}")
@@ -122,6 +125,8 @@ RESULT = {{"seconds": time.perf_counter() - t0, "volunteers": len(body["voluntee
 
 _STATIONS = """
 import json, time
+from hub.database import make_engine
+from hub.ledger import rebuild
 from hub.store import HubStore
 store = HubStore({db!r})
 t0 = time.perf_counter()
@@ -131,16 +136,13 @@ RESULT = {{"seconds": time.perf_counter() - t0, "stations": len(rows)}}
 
 
 def _prepare_hub(db: Path) -> float:
-    """Bring a bulk-filled hub database up to date the way an upgraded hub does; seconds taken."""
+    """Build the time-bank tables from the bulk-written records, as migration 0002 does; seconds taken."""
     t0 = time.perf_counter()
-    try:
-        from hub.ledger import rebuild
-    except ImportError:          # a hub without maintained tables has nothing to prepare
-        return 0.0
-    from hub.store import make_engine
     engine = make_engine(str(db))
-    rebuild(engine)
-    engine.dispose()
+    try:
+        rebuild(engine)
+    finally:
+        engine.dispose()
     return round(time.perf_counter() - t0, 2)
 
 
