@@ -18,7 +18,6 @@ from hub.store import HubStore
 from hub.timebank import balances, needs_review, roster_with_balances
 from kiosk.session import Person
 from sync.messages import Status, encode_status
-from tests.hub.test_hub import pg_schema_url  # noqa: F401  (fixture)
 from tests.hub.test_reports import _cli
 from tests.hub.test_timebank import Kiosk
 from tests.kiosk.test_volunteer import RESIDENT, ROSTER, WANG, Clock
@@ -92,7 +91,7 @@ def test_review_says_when_there_is_nothing_to_review(tmp_path, capsys):
     assert "nothing to review" in capsys.readouterr().out.lower()
 
 
-def test_report_and_balances_are_the_same_on_postgresql(tmp_path, pg_schema_url):  # noqa: F811
+def test_report_and_balances_are_the_same_on_postgresql(tmp_path, pg_schema_url):
     lite = str(tmp_path / "hub.sqlite3")
     ids = {}
     for sub, db in (("lite", lite), ("pg", pg_schema_url)):
@@ -141,3 +140,31 @@ def test_stations_show_an_empty_queue_once_the_kiosk_drained(tmp_path, mosquitto
     finally:
         pub.stop()
         hub.stop()
+
+
+def test_a_hub_upgraded_from_the_baseline_builds_its_time_bank_tables_from_the_records(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    from hub.database import make_engine
+    from hub.schema import MIGRATIONS
+    db = str(tmp_path / "hub.sqlite3")
+    zhao = _walk(tmp_path, db)
+    report = _rows(db, "2025-05")
+    roster = roster_with_balances(db, ROSTER, datetime(2025, 5, 20, tzinfo=timezone.utc))
+    engine = make_engine(db)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")                       # a hub as it was before these tables
+        assert "hub_movements" not in {r[0] for r in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    engine.dispose()
+    store = HubStore(db)                                     # the hub upgrades at start
+    assert _rows(db, "2025-05")[("驿站", "st-a")]["名称"] == ""   # names come with the stations' next status
+    store.handle_status("yizhan/v1/st-a/status", "st-a", encode_status(Status(
+        "st-a", "online", "2025-05-06T04:00:00.000+00:00", "test", 0, None, None, False, {}, STATION_NAME)))
+    store.close()
+    assert _rows(db, "2025-05") == report and report[("志愿者", zhao)]["名称"] == "赵六"
+    assert roster_with_balances(db, ROSTER, datetime(2025, 5, 20, tzinfo=timezone.utc)) == roster
