@@ -123,7 +123,8 @@ class HubProcess:
 
     def __init__(self, db: str, host: str, port: int, name: str = "hub-demo", log_file: Path | None = None,
                  extra_args: list[str] | None = None) -> None:
-        self.cmd = [sys.executable, "-m", "app.cli", "hub", "run", "--db", db, "--host", host, "--port", str(port),
+        flags = ["-S"] if sys.flags.no_site else []         # import from where this process does
+        self.cmd = [sys.executable, *flags, "-m", "app.cli", "hub", "run", "--db", db, "--host", host, "--port", str(port),
                     "--name", name, *(extra_args or [])]
         self.log_file = log_file
         self.proc: subprocess.Popen | None = None
