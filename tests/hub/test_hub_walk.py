@@ -44,7 +44,8 @@ def _walk(tmp_path, db: str) -> str:
     kiosk.bank.check_out(WANG)
     kiosk.ship(store)
     kiosk.close()
-    status = Status("st-a", "online", "2025-05-06T03:00:00.000+00:00", "test", 0, None, None, False, {}, STATION_NAME)
+    status = Status("st-a", "online", "2025-05-06T03:00:00.000+00:00", "test", 0, None, None, False, {},
+                    name=STATION_NAME)
     store.handle_status("yizhan/v1/st-a/status", "st-a", encode_status(status))
     store.close()
     return zhao.id
@@ -157,14 +158,14 @@ def test_a_hub_upgraded_from_the_baseline_builds_its_time_bank_tables_from_the_r
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0001")                       # a hub as it was before these tables
+        command.downgrade(cfg, "0002")                       # a hub as it was before these tables
         assert "hub_movements" not in {r[0] for r in conn.exec_driver_sql(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
     engine.dispose()
     store = HubStore(db)                                     # the hub upgrades at start
     assert _rows(db, "2025-05")[("驿站", "st-a")]["名称"] == ""   # names come with the stations' next status
     store.handle_status("yizhan/v1/st-a/status", "st-a", encode_status(Status(
-        "st-a", "online", "2025-05-06T04:00:00.000+00:00", "test", 0, None, None, False, {}, STATION_NAME)))
+        "st-a", "online", "2025-05-06T04:00:00.000+00:00", "test", 0, None, None, False, {}, name=STATION_NAME)))
     store.close()
     assert _rows(db, "2025-05") == report and report[("志愿者", zhao)]["名称"] == "赵六"
     assert roster_with_balances(db, ROSTER, datetime(2025, 5, 20, tzinfo=timezone.utc)) == roster
