@@ -65,13 +65,15 @@ def _ints(text: str) -> list[int]:
     return [int(float(x)) for x in text.split(",") if x.strip()]
 
 
-def _median_ms(fn: Callable[[], object], repeat: int) -> float:
+def _timed_ms(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """(fastest, median) of ``repeat`` calls in ms. The fastest is the cost itself; on a shared machine
+    the median also carries other processes' disk syncs and CPU, so the targets use the fastest."""
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1000)
-    return round(statistics.median(times), 2)
+    return round(min(times), 2), round(statistics.median(times), 2)
 
 
 # --- hub --------------------------------------------------------------------------------------------------
@@ -169,7 +171,7 @@ def hub_case(history: int, workdir: Path) -> dict:
 def kiosk_figures(data: Path, path: Path, now: datetime) -> dict:
     """The per-identification, per-tap, sweep and journal-open costs on one journal."""
     settings = load_settings(demo=True, env={"YIZHAN_DATA_DIR": str(data), "YIZHAN_STATION_ID": STATION})
-    open_ms = _median_ms(lambda: Journal(path, STATION).close(), 9)
+    open_ms = _timed_ms(lambda: Journal(path, STATION).close(), 9)
     resident = person_with_history(path)
     with Journal(path, STATION) as journal:
         key = settings.secrets.district_key
@@ -180,7 +182,7 @@ def kiosk_figures(data: Path, path: Path, now: datetime) -> dict:
             identity.from_token(token)
             recent_measurements(journal, resident, "bp")
             recent_measurements(journal, resident, "glucose")
-        identify_ms = _median_ms(identify, 7)
+        identify_ms = _timed_ms(identify, 9)
         _hub_roster(data, journal, now)
         bank = TimeBank(journal, settings, station_id=STATION, data_dir=data, clock=lambda: now)
         volunteer = Person(role="volunteer", person_key=key_of("volunteer-V0001"), display_name="",
@@ -189,9 +191,11 @@ def kiosk_figures(data: Path, path: Path, now: datetime) -> dict:
         def tap() -> None:
             bank.tap(volunteer)
             bank.status(volunteer)
-        tap_ms = _median_ms(tap, 7)
-        sweep_ms = _median_ms(lambda: bank.auto_close_open_shifts(now), 3)
-    return {"identify_ms": identify_ms, "tap_status_ms": tap_ms, "sweep_ms": sweep_ms, "journal_open_ms": open_ms}
+        tap_ms = _timed_ms(tap, 9)
+        sweep_ms = _timed_ms(lambda: bank.auto_close_open_shifts(now), 5)
+    return {"identify_ms": identify_ms[0], "tap_status_ms": tap_ms[0], "sweep_ms": sweep_ms[0],
+            "journal_open_ms": open_ms[0], "median_ms": {"identify": identify_ms[1], "tap_status": tap_ms[1],
+                                                      "sweep": sweep_ms[1], "journal_open": open_ms[1]}}
 
 
 def _hub_roster(data: Path, journal: Journal, now: datetime) -> None:
