@@ -64,9 +64,9 @@ def test_an_older_journal_gains_its_lookup_indexes_and_keeps_its_records(tmp_pat
         j.append(ConsentDecision("a" * 64, granted=True))
         j.append(ConsentDecision("b" * 64, granted=False))
     con = sqlite3.connect(path)
-    for f in INDEXED_FIELDS:                                     # what a journal of schema version 1 looks like
+    for f in INDEXED_FIELDS:                                     # a journal from before the lookup indexes
         con.execute(f"DROP INDEX records_{f}")
-    con.execute("PRAGMA user_version = 1")
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
     con.commit()
     con.close()
     with Journal(path, "st-1") as j:
