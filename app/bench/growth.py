@@ -30,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from app.bench.history import JournalFiller, fill_hub, key_of, person_with_history
+from app.bench.history import REGULAR, JournalFiller, fill_hub, key_of
 from hub.database import make_engine
 from hub.ledger import rebuild
 from hub.store import HubStore
@@ -174,7 +174,7 @@ def kiosk_figures(data: Path, path: Path, now: datetime) -> dict:
     """The per-identification, per-tap, sweep and journal-open costs on one journal."""
     settings = load_settings(demo=True, env={"YIZHAN_DATA_DIR": str(data), "YIZHAN_STATION_ID": STATION})
     open_ms = _timed_ms(lambda: Journal(path, STATION).close(), 9)
-    resident = person_with_history(path)
+    resident = REGULAR
     with Journal(path, STATION) as journal:
         key = settings.secrets.district_key
         identity = IdentityService(key, journal, roster=lambda: load_roster(data, journal))

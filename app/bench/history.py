@@ -8,7 +8,6 @@ Person keys are hashes of made-up strings; no ID number is ever generated.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import sqlite3
 import uuid
@@ -28,6 +27,9 @@ TEAMS = ("red", "orange", "green", "blue", "purple", "rainbow")
 SERVICES = (("proxy", "代理", 1.0), ("errand", "代办", 1.0), ("bp", "测血压", 0.5), ("escort", "陪同就医", 2.0))
 ACTIVITIES = ("duty", "health_day", "event", "environment")
 SURNAMES = "王李张刘陈杨黄赵吴周"
+#: A resident with the same history in every journal the benchmark grows (consent, readings).
+REGULAR = hashlib.sha256(b"bench-regular").hexdigest()
+REGULAR_READINGS = 20
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超霞"
 
 
@@ -167,10 +169,11 @@ def fill_hub(db: Path, history: int, month_start: datetime, month_records: int =
     return counts
 
 
-def health_payload(rng: random.Random, people: list[str]) -> Any:
-    """One record of a station's health traffic: a visit, a consent, a reading or an admin event."""
+def health_payload(rng: random.Random, people: list[str], only: str = "") -> Any:
+    """One record of a station's health traffic: a visit, a consent, a reading or an admin event
+    (``only="bp"`` or ``"glucose"``: that reading)."""
     key = rng.choice(people)
-    roll = rng.random()
+    roll = {"bp": 0.5, "glucose": 0.8}.get(only, rng.random())
     if roll < 0.30:
         return Visit(person_key=key, source=rng.choice(["idcard", "pcsc", "qr"]), role="resident",
                      document_kind="resident_id", age_band=rng.choice(["60-69", "70-79", "80+"]),
@@ -215,6 +218,12 @@ class JournalFiller:
         self.clock = datetime(2020, 1, 1, tzinfo=timezone.utc)
         self._pending: list[tuple[str, datetime, Any]] = [
             (str(uuid.uuid4()), self.clock, reg) for reg in registrations(volunteers)]
+        regular = random.Random(seed + 1)
+        for i in range(REGULAR_READINGS):      # the resident whose lookups are timed: the same history at every size
+            when = self.clock + timedelta(days=i)
+            for payload in (health_payload(regular, [REGULAR], "bp"), health_payload(regular, [REGULAR], "glucose")):
+                self._pending.append((str(uuid.uuid4()), when, payload))
+        self._pending.append((str(uuid.uuid4()), self.clock, ConsentDecision(person_key=REGULAR, granted=True)))
 
     def grow(self, records: int, shifts: int, until: datetime) -> None:
         """Add records until the journal holds ``records`` of which ``shifts`` closed shifts (3 records each)."""
@@ -256,13 +265,3 @@ class JournalFiller:
             con.close()
         self.records += len(self._pending)
         self._pending = []
-
-
-def person_with_history(path: Path) -> str:
-    """The person key with the most blood-pressure readings in a journal (the trend lookup's subject)."""
-    con = sqlite3.connect(path)
-    try:
-        row = con.execute("SELECT payload FROM records WHERE kind = 'bp_measurement' ORDER BY seq DESC LIMIT 1").fetchone()
-    finally:
-        con.close()
-    return json.loads(row[0])["person_key"] if row else key_of("bench-person-0")
