@@ -3,7 +3,7 @@
 :func:`apply` runs inside the transaction that stores new records (``HubStore``, reviews): it adds
 each new ledger movement once (by movement id) and moves its hours between two account balances,
 and keeps the services, volunteers, shifts, pending reviews and per-station counts beside them
-(``hub/models.py``). Migration 0004 builds these tables from the records a hub already held
+(``hub/models.py``). Migration 0005 builds these tables from the records a hub already held
 (:func:`rebuild_in`).
 """
 from __future__ import annotations
@@ -239,7 +239,7 @@ def _rebuild(conn: Connection) -> int:
 def rebuild(engine: Engine) -> int:
     """Rebuild every maintained table from the stored records (one transaction); returns records read.
 
-    Migration 0004 does this once for a hub that already held records; ``yizhan bench growth`` does
+    Migration 0005 does this once for a hub that already held records; ``yizhan bench growth`` does
     it after writing history in bulk.
     """
     with engine.begin() as conn:

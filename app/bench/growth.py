@@ -140,7 +140,7 @@ RESULT = {{"seconds": time.perf_counter() - t0, "stations": len(rows)}}
 
 
 def _prepare_hub(db: Path) -> float:
-    """Build the time-bank tables from the bulk-written records, as migration 0004 does; seconds taken."""
+    """Build the time-bank tables from the bulk-written records, as migration 0005 does; seconds taken."""
     t0 = time.perf_counter()
     engine = make_engine(str(db))
     try:

@@ -158,7 +158,7 @@ def test_a_hub_upgraded_from_the_baseline_builds_its_time_bank_tables_from_the_r
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0003")                       # a hub as it was before these tables
+        command.downgrade(cfg, "0004")                       # a hub as it was before these tables
         assert "hub_movements" not in {r[0] for r in conn.exec_driver_sql(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
     engine.dispose()

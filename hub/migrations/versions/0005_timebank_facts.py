@@ -4,8 +4,8 @@ The hub reads reports, balances and rosters from these tables by indexed columns
 every record it ever stored (``hub/ledger.py`` keeps them up to date as records arrive). Upgrading a
 hub that already holds records fills them from those records, in the migration's transaction.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-30
 """
 from alembic import op
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from hub.ledger import rebuild_in
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
