@@ -30,6 +30,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from app.bench.history import REGULAR, JournalFiller, fill_hub, key_of
 from hub.database import make_engine
 from hub.ledger import rebuild
@@ -42,8 +44,9 @@ from kiosk.settings import load_settings
 from kiosk.timebank.service import TimeBank
 from kiosk.timebank.catalog import load_roster
 from kiosk.tokens import issue_token
+from sync.documents import encode_document, make_document, public_key_hex, sign_document
 from sync.downlink import DownlinkStore
-from sync.messages import ALL_STATIONS, encode_document, make_document
+from sync.messages import ALL_STATIONS
 
 MONTH = "2026-10"
 STATION = "bench-001"
@@ -208,6 +211,11 @@ def kiosk_figures(data: Path, path: Path, now: datetime) -> dict:
                           "journal_open": open_ms[1], "identify_with_visit": commit_ms[1]}}
 
 
+#: The benchmark's own hub signing key and roster version counter (documents are signed and versioned).
+_HUB_KEY = Ed25519PrivateKey.generate()
+_ROSTER_VERSION = [0]
+
+
 def _hub_roster(data: Path, journal: Journal, now: datetime) -> None:
     """Apply the roster a hub would have published by now: V0001's balance through the journal's last record.
 
@@ -222,8 +230,10 @@ def _hub_roster(data: Path, journal: Journal, now: datetime) -> None:
                             "balance": {"hours": hours, "as_of": now.isoformat(timespec="seconds"),
                                         "month": now.strftime("%Y-%m"), "month_hours": 0.0,
                                         "through": {STATION: through}, "counted": []}}]}
-    doc = make_document("roster", int(time.time() * 1000), ALL_STATIONS, now.isoformat(timespec="milliseconds"), body)
-    result = DownlinkStore(data, STATION).apply("roster", ALL_STATIONS, encode_document(doc))
+    _ROSTER_VERSION[0] += 1
+    doc = make_document("roster", _ROSTER_VERSION[0], ALL_STATIONS, now.isoformat(timespec="milliseconds"), body)
+    result = DownlinkStore(data, STATION, public_key_hex(_HUB_KEY)).apply(
+        "roster", ALL_STATIONS, encode_document(sign_document(doc, _HUB_KEY)))
     if not result.applied:
         raise RuntimeError(f"the benchmark's hub roster was refused: {result}")
 

@@ -17,7 +17,7 @@ from hub.reports_cli import run
 from hub.store import HubStore
 from hub.timebank import balances, needs_review, roster_with_balances
 from kiosk.session import Person
-from sync.messages import Status, encode_status
+from sync.status import Status, encode_status
 from tests.hub.test_reports import _cli
 from tests.hub.test_timebank import Kiosk
 from tests.kiosk.test_volunteer import RESIDENT, ROSTER, WANG, Clock
