@@ -33,6 +33,7 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
         "identify": ("app.bench.identify", "card placed to greeting drawn, against wire time"),
         "measure": ("app.bench.measure", "device's last byte to result screen drawn, per driver"),
         "sync": ("app.bench.sync", "outbox drain through Mosquitto into the hub, against raw QoS 1"),
+        "growth": ("app.bench.growth", "hub report and kiosk lookups over 10^4..10^6 records of history"),
         "fill": ("app.bench.fill", "journal N realistic synthetic records"),
         "web": ("app.bench.web", "workbench page times over 10^6 hub records, kiosk alert to open page"),
     },

@@ -73,12 +73,14 @@ class LocalBroker:
     Args:
         workdir: where its config and log go.
         port: default a free port.
+        max_queued: messages the broker holds for a slow subscriber before it drops more.
     """
 
-    def __init__(self, workdir: Path | str, port: int | None = None) -> None:
+    def __init__(self, workdir: Path | str, port: int | None = None, max_queued: int = 100000) -> None:
         self.workdir = Path(workdir)
         self.host = "127.0.0.1"
         self.port = port or free_port()
+        self.max_queued = max_queued
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> LocalBroker:
@@ -93,7 +95,7 @@ class LocalBroker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf, logf = self.workdir / "mosquitto.conf", self.workdir / "mosquitto.log"
         conf.write_text(f"listener {self.port} {self.host}\nallow_anonymous true\npersistence false\n"
-                        f"log_dest file {logf}\nmax_queued_messages 100000\nset_tcp_nodelay true\n")
+                        f"log_dest file {logf}\nmax_queued_messages {self.max_queued}\nset_tcp_nodelay true\n")
         self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and self.proc.poll() is None and not _port_open(self.host, self.port):
@@ -121,7 +123,8 @@ class HubProcess:
 
     def __init__(self, db: str, host: str, port: int, name: str = "hub-demo", log_file: Path | None = None,
                  extra_args: list[str] | None = None) -> None:
-        self.cmd = [sys.executable, "-m", "app.cli", "hub", "run", "--db", db, "--host", host, "--port", str(port),
+        flags = ["-S"] if sys.flags.no_site else []         # import from where this process does
+        self.cmd = [sys.executable, *flags, "-m", "app.cli", "hub", "run", "--db", db, "--host", host, "--port", str(port),
                     "--name", name, *(extra_args or [])]
         self.log_file = log_file
         self.proc: subprocess.Popen | None = None

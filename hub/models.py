@@ -1,6 +1,6 @@
 """The hub's tables (SQLAlchemy Core): records, conflicts, dead letters, stations, downlink documents, shift
-rejections, consent withdrawals, the staff workbench's accounts, sessions, audit log and work state, and the two-way
-station's service requests, wishes and activity sign-ups.
+rejections, consent withdrawals, the staff workbench's accounts, sessions, audit log and work state, the two-way
+station's service requests, wishes and activity sign-ups, and the time-bank facts kept up to date from the records.
 
 The same schema runs on SQLite (the default, one file) and PostgreSQL (``postgresql://…``).
 """
@@ -289,4 +289,121 @@ activity_events = Table(
     Column("event", String(16), nullable=False),
     Column("at", String(40), nullable=False),
     Index("hub_activity_events_activity", "activity_id", "event"),
+)
+
+# --- time-bank facts, kept up to date as records arrive (``hub/ledger.py``) ---------------------------------
+# Reports, balances and rosters read these by indexed columns instead of parsing every record ever stored.
+
+#: Every ledger movement once (by movement id, the first stored wins); hours in millionths, exact.
+movements = Table(
+    "hub_movements", metadata,
+    Column("movement_id", String(64), primary_key=True),
+    Column("record_id", String(64), nullable=False),
+    Column("station", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("ts", String(40), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("debit", String(160), nullable=False),
+    Column("credit", String(160), nullable=False),
+    Column("micro_hours", BigInteger, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("team", String(64), nullable=False),
+    Column("at_station", String(64), nullable=False),
+    Column("reference", String(200), nullable=False),
+    Index("hub_movements_ts", "ts"),
+    Index("hub_movements_credit", "credit", "ts"),
+    Index("hub_movements_debit", "debit"),
+    Index("hub_movements_station_seq", "station", "seq"),
+    Index("hub_movements_reference", "reference"),
+)
+
+#: The balance of every account (sum of its movements), updated with each new movement.
+accounts = Table(
+    "hub_accounts", metadata,
+    Column("account", String(160), primary_key=True),
+    Column("micro_hours", BigInteger, nullable=False),
+)
+
+#: Which stations wrote movements of which account (the ``through`` map of roster balances).
+account_stations = Table(
+    "hub_account_stations", metadata,
+    Column("account", String(160), primary_key=True),
+    Column("station", String(64), primary_key=True),
+)
+
+#: Services for residents: recorded (``volunteer_service``) and confirmed (``service_confirmation``).
+services = Table(
+    "hub_services", metadata,
+    Column("service_id", String(64), primary_key=True),
+    Column("record_id", String(64)),
+    Column("station", String(64)),
+    Column("ts", String(40)),
+    Column("volunteer_id", String(64)),
+    Column("team", String(64)),
+    Column("service_type", String(64)),
+    Column("service_name", String(200)),
+    Column("micro_hours", BigInteger),
+    Column("confirmed_record_id", String(64)),
+    Column("confirmed_station", String(64)),
+    Column("confirmed_ts", String(40)),
+    Column("confirmed_volunteer_id", String(64)),
+    Column("rating", Integer),
+    Column("confirmed_micro_hours", BigInteger),
+    Index("hub_services_ts", "ts"),
+    Index("hub_services_confirmed_ts", "confirmed_ts"),
+)
+
+#: Volunteers as kiosks registered them, and their latest replaced card.
+volunteers = Table(
+    "hub_volunteers", metadata,
+    Column("volunteer_id", String(64), primary_key=True),
+    Column("name", String(200)),
+    Column("team", String(64)),
+    Column("card_uid", String(64)),
+    Column("person_key", String(128)),
+    Column("registered_ts", String(40)),
+    Column("registered_record_id", String(64)),
+    Column("rebound_ts", String(40)),
+    Column("rebound_card_uid", String(64)),
+    Column("rebound_person_key", String(128)),
+)
+
+#: Shifts by id: who, where, since when, and whether some station closed them.
+shifts = Table(
+    "hub_shifts", metadata,
+    Column("shift_id", String(64), primary_key=True),
+    Column("volunteer_id", String(64)),
+    Column("station", String(64)),
+    Column("ts", String(40)),
+    Column("record_id", String(64)),
+    Column("since", String(40)),
+    Column("team", String(64)),
+    Column("activity", String(64)),
+    Column("closed", Boolean, nullable=False, default=False),
+    Index("hub_shifts_open", "closed", "ts"),
+)
+
+#: Check-outs auto-closed at the cut-off, waiting for a review (``hub review``).
+reviews = Table(
+    "hub_reviews", metadata,
+    Column("record_id", String(64), primary_key=True),
+    Column("shift_id", String(64), nullable=False),
+    Column("station", String(64), nullable=False),
+    Column("ts", String(40), nullable=False),
+    Column("volunteer_id", String(64), nullable=False),
+    Column("since", String(40), nullable=False),
+    Column("until", String(40), nullable=False),
+    Column("proposed_hours", String(20), nullable=False),
+    Column("team", String(64), nullable=False),
+    Column("activity", String(64), nullable=False),
+    Index("hub_reviews_shift", "shift_id"),
+)
+
+#: Per station: records held, ``through`` = the hub holds every record 1..through, and the name it reports.
+station_counts = Table(
+    "hub_station_counts", metadata,
+    Column("station", String(64), primary_key=True),
+    Column("name", String(100)),
+    Column("records", BigInteger, nullable=False, default=0),
+    Column("through", BigInteger, nullable=False, default=0),
 )

@@ -1,7 +1,7 @@
 """Hub reports of the volunteer time bank: the monthly volunteer report and the 志愿服务证明.
 
-``report_volunteers`` writes hours per volunteer, team and station, and services with their 好差评
-ratings, for one month (CSV, or XLSX with one sheet per view). ``certificate`` writes a
+``report_volunteers`` writes hours per volunteer, team and station (with the names the hub has),
+services with their 好差评 ratings, and services recorded but not yet confirmed (待确认), for one month (CSV, or XLSX with one sheet per view). ``certificate`` writes a
 志愿服务证明 with what 《志愿服务记录与证明出具办法》 asks for: the volunteer's name, the masked
 ID number (the hub only holds person keys, so "（已脱敏）" unless the roster carries a masked
 form), the organisation, the service period, the hours, the service content, the issuing
@@ -24,7 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from hub import models as m
-from hub.timebank import DEFAULT_TZ, HubRecord, credits, engine_for, load_records, month_of
+from hub.ledger import to_hours
+from hub.timebank import DEFAULT_TZ, _when, credits, engine_for, month_of, month_range
 from kiosk.timebank.catalog import DEFAULT_SERVICES, DEFAULT_TEAMS
 from kiosk.timebank.kinds import RATINGS
 
@@ -33,7 +34,7 @@ RATING_WORDS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意
 assert set(RATING_WORDS) == set(RATINGS)
 
 COLUMNS = ("类别", "编号", "名称", "队伍", "驿站", "值班时长", "服务时长", "核定时长", "合计时长", "服务次数",
-           "平均评分", *RATING_WORDS.values())
+           "平均评分", *RATING_WORDS.values(), "待确认")
 
 
 class ReportError(Exception):
@@ -64,6 +65,7 @@ class _Row:
     service: Decimal = Decimal(0)
     review: Decimal = Decimal(0)
     services: int = 0
+    pending: int = 0
     ratings: dict[int, int] = field(default_factory=lambda: defaultdict(int))
 
     def cells(self) -> list[Any]:
@@ -71,12 +73,14 @@ class _Row:
         avg = round(sum(k * v for k, v in self.ratings.items()) / n, 2) if n else ""
         total = self.shift + self.service + self.review
         return [self.kind, self.id, self.name, self.team, self.station, float(self.shift), float(self.service),
-                float(self.review), float(total), self.services, avg, *(self.ratings.get(k, 0) for k in RATING_WORDS)]
+                float(self.review), float(total), self.services, avg, *(self.ratings.get(k, 0) for k in RATING_WORDS),
+                self.pending]
 
 
-def volunteer_names(engine: Engine, records: list[HubRecord] | None = None) -> dict[str, dict[str, Any]]:
+def volunteer_names(engine: Engine) -> dict[str, dict[str, Any]]:
     """Volunteer id -> roster entry (name, teams, masked_id if any) from published rosters and kiosk registrations."""
     out: dict[str, dict[str, Any]] = {}
+    vt = m.volunteers
     with engine.connect() as conn:
         for (body,) in conn.execute(select(m.documents.c.body).where(m.documents.c.doc_type == "roster")).all():
             try:
@@ -85,12 +89,29 @@ def volunteer_names(engine: Engine, records: list[HubRecord] | None = None) -> d
                         out.setdefault(str(v["id"]), v)
             except (ValueError, AttributeError):
                 continue
-        records = records if records is not None else load_records(conn, ("volunteer_registered",))
-    for r in records:
-        if r.kind == "volunteer_registered":
-            out.setdefault(r.payload.volunteer_id, {"id": r.payload.volunteer_id, "name": r.payload.name,
-                                                     "teams": [r.payload.team]})
+        for vid, name, team in conn.execute(select(vt.c.volunteer_id, vt.c.name, vt.c.team)
+                                            .where(vt.c.registered_record_id.is_not(None))
+                                            .order_by(vt.c.registered_ts)):
+            out.setdefault(vid, {"id": vid, "name": name, "teams": [team]})
     return out
+
+
+def station_names(engine: Engine) -> dict[str, str]:
+    """Station id -> the name it reports in its status messages (``[station] name`` of its settings)."""
+    sc = m.station_counts
+    with engine.connect() as conn:
+        return {sid: name for sid, name in conn.execute(select(sc.c.station, sc.c.name).where(sc.c.name.is_not(None)))}
+
+
+def _missing_name(volunteer_id: str, mine: list) -> str:
+    if not mine:
+        return (f"the hub knows no volunteer {volunteer_id!r}: no kiosk registered them, no published roster "
+                "names them, and no station sent hours for them. Check the id.")
+    hours = sum((c.hours for c in mine), Decimal(0))
+    stations = sorted({c.station for c in mine})
+    return (f"volunteer {volunteer_id!r} has {hours.normalize():f} h from {', '.join(stations)}, but the hub has no "
+            "name for them: they were not registered at a kiosk and no published roster names them. Publish a "
+            "roster that lists them (yizhan hub publish roster FILE) or register them at a kiosk, then try again.")
 
 
 def team_names(engine: Engine) -> dict[str, str]:
@@ -117,16 +138,17 @@ def _check_month(month: str) -> None:
 def volunteer_month(db: str | Engine, month: str, tz: str = DEFAULT_TZ) -> dict[str, list[list[Any]]]:
     """The rows of the monthly report: ``{"volunteers", "teams", "stations", "services"}``.
 
+    Reads the month's movements and services by their indexed time, so the cost follows the
+    month, not the history.
+
     Raises:
         ReportError: the month is not ``YYYY-MM``.
     """
     _check_month(month)
     engine = engine_for(db)
-    with engine.connect() as conn:
-        recs = load_records(conn)
-    names = volunteer_names(engine, recs)
+    names = volunteer_names(engine)
     teams = team_names(engine)
-    services = {r.payload.service_id: r for r in recs if r.kind == "volunteer_service"}
+    stations = station_names(engine)
     service_names = {s.id: s.name for s in DEFAULT_SERVICES}
     views: dict[str, dict[str, _Row]] = {"volunteers": {}, "teams": {}, "stations": {}, "services": {}}
 
@@ -135,32 +157,44 @@ def volunteer_month(db: str | Engine, month: str, tz: str = DEFAULT_TZ) -> dict[
             views[view][key] = _Row(**kw)
         return views[view][key]
 
-    for c in credits(engine, month, tz, records=[r for r in recs if r.kind == "ledger_movement"]):
+    def targets(vid: str, team: str, station: str) -> list[_Row]:
+        return [row("volunteers", vid, kind="志愿者", id=vid, name=names.get(vid, {}).get("name", ""),
+                    team=teams.get(team, team)),
+                row("teams", team, kind="队伍", id=team, name=teams.get(team, team)),
+                row("stations", station, kind="驿站", id=station, name=stations.get(station, ""), station=station)]
+
+    for c in credits(engine, month, tz):
         team = c.team or next(iter(names.get(c.volunteer_id, {}).get("teams", []) or [""]))
-        targets = [row("volunteers", c.volunteer_id, kind="志愿者", id=c.volunteer_id,
-                       name=names.get(c.volunteer_id, {}).get("name", ""), team=teams.get(team, team)),
-                   row("teams", team, kind="队伍", id=team, name=teams.get(team, team)),
-                   row("stations", c.station, kind="驿站", id=c.station, station=c.station)]
         column = c.source if c.source in ("shift", "service") else "review"
-        for t in targets:
+        for t in targets(c.volunteer_id, team, c.station):
             setattr(t, column, getattr(t, column) + c.hours)
-    for r in recs:
-        if r.kind != "service_confirmation" or month_of(r.ts, tz) != month:
+    sv = m.services
+    lo, hi = month_range(month, tz)
+    with engine.connect() as conn:
+        confirmed = conn.execute(select(sv).where((sv.c.confirmed_ts >= lo) & (sv.c.confirmed_ts < hi))
+                                 .order_by(sv.c.confirmed_ts, sv.c.confirmed_record_id)).mappings().all()
+        recorded = conn.execute(select(sv).where((sv.c.ts >= lo) & (sv.c.ts < hi) & sv.c.confirmed_ts.is_(None))
+                                .order_by(sv.c.ts, sv.c.record_id)).mappings().all()
+    for r in confirmed:
+        if month_of(_when(r["confirmed_ts"]), tz) != month:
             continue
-        svc = services.get(r.payload.service_id)
-        vid = r.payload.volunteer_id
-        stype = svc.payload.service_type if svc else "?"
-        station = svc.station if svc else r.station
-        team = svc.payload.team if svc else ""
-        sname = svc.payload.service_name if svc else service_names.get(stype, stype)
-        for t in (row("volunteers", vid, kind="志愿者", id=vid, name=names.get(vid, {}).get("name", ""),
-                      team=teams.get(team, team)),
-                  row("teams", team, kind="队伍", id=team, name=teams.get(team, team)),
-                  row("stations", station, kind="驿站", id=station, station=station),
-                  row("services", stype, kind="服务", id=stype, name=sname)):
+        known = r["record_id"] is not None
+        vid = r["confirmed_volunteer_id"]
+        stype = r["service_type"] if known else "?"
+        station = r["station"] if known else r["confirmed_station"]
+        team = r["team"] if known else ""
+        sname = r["service_name"] if known else service_names.get(stype, stype)
+        for t in (*targets(vid, team, station), row("services", stype, kind="服务", id=stype, name=sname)):
             t.services += 1
-            t.ratings[r.payload.rating] += 1
-        views["services"][stype].service += Decimal(str(r.payload.hours))
+            t.ratings[r["rating"]] += 1
+        views["services"][stype].service += to_hours(r["confirmed_micro_hours"])
+    for r in recorded:
+        if month_of(_when(r["ts"]), tz) != month:
+            continue
+        stype = r["service_type"]
+        for t in (*targets(r["volunteer_id"], r["team"], r["station"]),
+                  row("services", stype, kind="服务", id=stype, name=r["service_name"])):
+            t.pending += 1
     return {view: [r.cells() for _k, r in sorted(rows.items())] for view, rows in views.items()}
 
 
@@ -243,28 +277,33 @@ def certificate_data(db: str | Engine, volunteer_id: str, *, issuer: str, organi
         ReportError: the volunteer is unknown to the hub.
     """
     engine = engine_for(db)
-    with engine.connect() as conn:
-        recs = load_records(conn)
-    names = volunteer_names(engine, recs)
+    names = volunteer_names(engine)
     entry = names.get(volunteer_id)
+    mine = credits(engine, None, tz, volunteer_id=volunteer_id)
     if entry is None:
-        raise ReportError(f"volunteer {volunteer_id!r} is in no published roster and was not registered at a kiosk")
+        raise ReportError(_missing_name(volunteer_id, mine))
     teams = team_names(engine)
-    activity_of = {r.payload.shift_id: r.payload.activity for r in recs if r.kind == "volunteer_check_in"}
-    service_of = {r.payload.service_id: r.payload.service_name for r in recs if r.kind == "volunteer_service"}
+    refs = sorted({c.reference for c in mine})
+    activity_of: dict[str, str] = {}
+    service_of: dict[str, str] = {}
+    with engine.connect() as conn:
+        for i in range(0, len(refs), 500):
+            part = refs[i:i + 500]
+            activity_of.update(conn.execute(select(m.shifts.c.shift_id, m.shifts.c.activity)
+                                            .where(m.shifts.c.shift_id.in_(part))).all())
+            service_of.update(conn.execute(select(m.services.c.service_id, m.services.c.service_name)
+                                           .where(m.services.c.service_id.in_(part))).all())
     names_by_id = {s.id: s.name for s in DEFAULT_SERVICES}
     total, first, last = Decimal(0), None, None
     content: dict[str, list] = defaultdict(lambda: [Decimal(0), 0])
-    for c in credits(engine, None, tz, records=[r for r in recs if r.kind == "ledger_movement"]):
-        if c.volunteer_id != volunteer_id:
-            continue
+    for c in mine:
         day = c.at.astimezone(ZoneInfo(tz)).date()
         if (period_from and day < period_from) or (period_to and day > period_to):
             continue
         total += c.hours
         first, last = min(first or day, day), max(last or day, day)
         label = service_of.get(c.reference) if c.source == "service" else \
-            names_by_id.get(activity_of.get(c.reference, ""), activity_of.get(c.reference, "")) or "志愿服务"
+            names_by_id.get(activity_of.get(c.reference) or "", activity_of.get(c.reference) or "") or "志愿服务"
         content[label or "志愿服务"][0] += c.hours
         content[label or "志愿服务"][1] += 1
     team_list = [teams.get(t, t) for t in entry.get("teams", []) if t]

@@ -83,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
             mv = review_shift(args.db, args.record_id, args.hours, args.reviewer)
             print(f"credited {mv.hours} h to {mv.credit} (movement {mv.movement_id})")
         else:
-            for row in pending_reviews(args.db):
+            rows = pending_reviews(args.db)
+            if not rows:
+                print("Nothing to review: no shift closed at the cut-off is waiting for hours.")
+            for row in rows:
                 print(f"{row['record_id']}  {row['station']:<14} {row['volunteer_id']:<16} "
                       f"{row['since'][:16]} → {row['until'][:16]}  proposed {row['proposed_hours']} h")
     except ReportError as exc:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub import deadletters
+from hub import ledger
 from hub import models as m
 from hub import requests
 from hub.database import HubError, open_engine
@@ -185,15 +186,20 @@ class HubStore:
                     dups += 1            # the same record; or one erased at the kiosk after it was sent
                 else:
                     conflicts.append((index, r, stored))
-            if fresh:
-                # Plain driver SQL: compiling a 500-row executemany through the ORM layer costs more
-                # than the insert itself. ON CONFLICT covers a concurrent hub storing the same key.
-                conn.exec_driver_sql(
+            for i in range(0, len(fresh), 500):
+                chunk = fresh[i:i + 500]
+                # One multi-row statement per chunk (PostgreSQL would otherwise take one round trip per
+                # row); ON CONFLICT covers a concurrent hub storing the same key, and RETURNING names
+                # exactly the rows this transaction added (their time-bank facts are kept once).
+                values = ", ".join([f"({', '.join([ph] * 9)})"] * len(chunk))
+                params = tuple(v for r in chunk for v in (r.station, r.id, r.seq, r.kind, r.ts, r.payload_json,
+                                                          batch.batch_id, self.name, now))
+                added = {rid for (rid,) in conn.exec_driver_sql(
                     "INSERT INTO hub_records (station, id, seq, kind, ts, payload, batch_id, hub, received_at) "
-                    f"VALUES ({', '.join([ph] * 9)}) ON CONFLICT (station, id) DO NOTHING",
-                    [(r.station, r.id, r.seq, r.kind, r.ts, r.payload_json, batch.batch_id, self.name, now)
-                     for r in fresh])
-                if requests.apply_records(conn, fresh):
+                    f"VALUES {values} ON CONFLICT (station, id) DO NOTHING RETURNING id", params).fetchall()}
+                ledger.apply(conn, [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json) for r in chunk
+                                    if r.id in added])
+                if requests.apply_records(conn, [r for r in chunk if r.id in added]):
                     self.requests_changed.set()
             self._apply_withdrawals(conn, fresh, ph)
             for index, r, stored in conflicts:
@@ -288,6 +294,10 @@ class HubStore:
                 if st.state == "online" and not retained:
                     ins = _insert(conn, m.station_health).values(station=st.station, **health)
                     conn.execute(ins.on_conflict_do_update(index_elements=["station"], set_=health))
+                if st.name:
+                    named = _insert(conn, m.station_counts).values(station=st.station, records=0, through=0,
+                                                                   name=st.name)
+                    conn.execute(named.on_conflict_do_update(index_elements=["station"], set_={"name": st.name}))
         try:
             self._with_retry(write)
         except SQLAlchemyError as exc:
@@ -318,15 +328,15 @@ class HubStore:
         return deadletters.replay(self, dead_letter_id)
 
     def stations(self) -> list[dict]:
-        """Every known station with status, last seen, queue depth, applied documents."""
+        """Every known station with status, last seen, queue depth, applied documents, records held."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(m.stations).order_by(m.stations.c.station)).mappings().all()
-            counts = dict(conn.execute(select(m.records.c.station, func.count()).group_by(m.records.c.station)).all())
+            counts = dict(conn.execute(select(m.station_counts.c.station, m.station_counts.c.records)).all())
         out = []
         for r in rows:
             d = dict(r)
             d["documents"] = json.loads(d["documents"]) if d.get("documents") else {}
-            d["records"] = counts.get(d["station"], 0)
+            d["records"] = int(counts.get(d["station"], 0))
             out.append(d)
         return out
 

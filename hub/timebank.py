@@ -1,11 +1,12 @@
 """Hub side of the volunteer time bank: balances, monthly hours, reviews, roster balances.
 
 The hub is the source of truth for balances across stations. Every kiosk record lands in the
-generic ``hub_records`` table (``sync/hub_models.py``); everything here is a query over the records
-of the time-bank kinds (``kiosk/volunteer.py``):
+generic ``hub_records`` table; the time-bank facts in them (movements, account balances, shifts,
+services, registrations, pending reviews) are kept in tables of their own as the records arrive
+(``hub/ledger.py``), and everything here is an indexed query over those:
 
-* balances are :func:`kiosk.volunteer.ledger_balances` over every ``ledger_movement`` record, each
-  ``movement_id`` counted once — replaying the same records changes nothing;
+* a balance is the sum of an account's ledger movements, each ``movement_id`` counted once —
+  replaying the same records changes nothing;
 * a shift auto-closed at the cut-off (``needs_review``) earns nothing until :func:`review_shift`
   writes an ``adjust`` movement for it (a hub record of station ``hub``);
 * :func:`roster_with_balances` adds to each volunteer of a roster body a ``balance`` object
@@ -22,7 +23,7 @@ import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,16 +31,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
+from hub import ledger
 from hub import models as m
 from hub.database import open_engine
 from hub.person_links import key_links, relink_roster
-from kiosk.records import PayloadError, UnknownRecordKind, payload_from_dict, payload_to_json
+from hub.ledger import to_hours
+from kiosk.records import payload_from_dict, payload_to_json
 from kiosk.timebank.kinds import (
     ISSUED,
     NAMESPACE,
     LedgerMovement,
     VolunteerCheckOut,
-    ledger_balances,
     volunteer_account,
 )
 
@@ -48,8 +50,6 @@ log = logging.getLogger(__name__)
 #: The station name of records the hub writes itself (reviews).
 HUB_STATION = "hub"
 DEFAULT_TZ = "Asia/Shanghai"
-KINDS = ("volunteer_check_in", "volunteer_check_out", "volunteer_service", "service_confirmation",
-         "service_follow_up", "ledger_movement", "volunteer_registered", "card_rebound")
 
 
 class TimebankError(Exception):
@@ -66,18 +66,6 @@ class AlreadyCredited(TimebankError):
     """The shift has already been credited (closed at another station, or reviewed)."""
 
 
-@dataclass(frozen=True)
-class HubRecord:
-    """A stored kiosk record with its typed payload."""
-
-    id: str
-    station: str
-    seq: int
-    kind: str
-    ts: datetime
-    payload: Any
-
-
 def engine_for(db: str | Engine) -> Engine:
     """An engine for a hub database (URL, SQLite path, or an engine as is) whose schema is current.
 
@@ -89,37 +77,23 @@ def engine_for(db: str | Engine) -> Engine:
     return open_engine(db)
 
 
-def load_records(conn: Connection, kinds: tuple[str, ...] = KINDS) -> list[HubRecord]:
-    """Records of the given kinds in a stable order (wall time, then id); unreadable ones are logged and skipped."""
-    rows = conn.execute(select(m.records.c.id, m.records.c.station, m.records.c.seq, m.records.c.kind,
-                               m.records.c.ts, m.records.c.payload)
-                        .where(m.records.c.kind.in_(kinds)).order_by(m.records.c.ts, m.records.c.id)).all()
-    out = []
-    for rid, station, seq, kind, ts, payload in rows:
-        try:
-            when = datetime.fromisoformat(ts)
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=timezone.utc)
-            out.append(HubRecord(rid, station, seq, kind, when, payload_from_dict(kind, json.loads(payload))))
-        except (ValueError, PayloadError, UnknownRecordKind) as exc:
-            log.error("hub record %s (%s) is unreadable: %s", rid, kind, exc)
-    return out
-
-
-def movements(db: str | Engine) -> list[HubRecord]:
-    """Every ledger movement record, oldest first (duplicates of a movement id included)."""
-    with engine_for(db).connect() as conn:
-        return load_records(conn, ("ledger_movement",))
+def _when(ts: str) -> datetime:
+    when = datetime.fromisoformat(ts)
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
 
 
 def balances(db: str | Engine) -> dict[str, Decimal]:
     """The balance of every account (credits minus debits, each movement id once)."""
-    return ledger_balances(r.payload for r in movements(db))
+    with engine_for(db).connect() as conn:
+        return {a: to_hours(h) for a, h in conn.execute(select(m.accounts.c.account, m.accounts.c.micro_hours))}
 
 
 def volunteer_balance(db: str | Engine, volunteer_id: str) -> Decimal:
     """One volunteer's balance in hours."""
-    return balances(db).get(volunteer_account(volunteer_id), Decimal(0))
+    with engine_for(db).connect() as conn:
+        micro = conn.execute(select(m.accounts.c.micro_hours)
+                             .where(m.accounts.c.account == volunteer_account(volunteer_id))).scalar()
+    return to_hours(micro)
 
 
 def month_of(ts: datetime, tz: str = DEFAULT_TZ) -> str:
@@ -140,41 +114,55 @@ class Credit:
     reference: str
 
 
+def month_range(month: str, tz: str = DEFAULT_TZ) -> tuple[str, str]:
+    """Stored-``ts`` strings bracketing a month with a day to spare on each side (exact test by :func:`month_of`)."""
+    first = datetime.strptime(month, "%Y-%m").replace(tzinfo=ZoneInfo(tz))
+    after = (first + timedelta(days=32)).replace(day=1)
+    lo, hi = first - timedelta(days=1), after + timedelta(days=1)
+    return (lo.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+            hi.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"))
+
+
 def credits(db: str | Engine, month: str | None = None, tz: str = DEFAULT_TZ,
-            records: list[HubRecord] | None = None) -> list[Credit]:
+            volunteer_id: str | None = None) -> list[Credit]:
     """Hours earned by volunteers (``earn`` and ``adjust`` movements into a volunteer account), each once.
 
     Args:
         month: ``YYYY-MM`` in the district's time zone; None for all time.
+        volunteer_id: only this volunteer's.
     """
-    out, seen = [], set()
-    for r in records if records is not None else movements(db):
-        mv: LedgerMovement = r.payload
-        if r.kind != "ledger_movement" or mv.movement_id in seen:
-            continue
-        seen.add(mv.movement_id)
-        if mv.kind not in ("earn", "adjust") or not mv.credit.startswith("volunteer:"):
-            continue
-        if month and month_of(r.ts, tz) != month:
-            continue
-        out.append(Credit(mv.credit.split(":", 1)[1], mv.team, mv.at_station or r.station, mv.source,
-                          Decimal(str(mv.hours)), r.ts, mv.reference))
+    mv = m.movements
+    q = select(mv.c.credit, mv.c.team, mv.c.at_station, mv.c.station, mv.c.source, mv.c.micro_hours, mv.c.ts,
+               mv.c.reference).where(mv.c.kind.in_(("earn", "adjust")))
+    if volunteer_id is not None:
+        q = q.where(mv.c.credit == volunteer_account(volunteer_id))
+    else:
+        q = q.where(mv.c.credit.like("volunteer:%"))
+    if month:
+        lo, hi = month_range(month, tz)
+        q = q.where((mv.c.ts >= lo) & (mv.c.ts < hi))
+    out = []
+    with engine_for(db).connect() as conn:
+        for credit, team, at_station, station, source, micro, ts, reference in conn.execute(
+                q.order_by(mv.c.ts, mv.c.record_id)):
+            at = _when(ts)
+            if month and month_of(at, tz) != month:
+                continue
+            out.append(Credit(credit.split(":", 1)[1], team, at_station or station, source, to_hours(micro), at,
+                              reference))
     return out
 
 
 def needs_review(db: str | Engine) -> list[dict[str, Any]]:
     """Shifts auto-closed at a cut-off that have not been credited (no earn or review movement yet)."""
+    rv = m.reviews
+    credited = select(m.movements.c.movement_id).where(m.movements.c.reference == rv.c.shift_id).exists()
     with engine_for(db).connect() as conn:
-        recs = load_records(conn, ("volunteer_check_out", "ledger_movement"))
-    credited = {r.payload.reference for r in recs if r.kind == "ledger_movement"}
-    out = []
-    for r in recs:
-        p = r.payload
-        if r.kind == "volunteer_check_out" and p.needs_review and p.shift_id not in credited:
-            out.append({"record_id": r.id, "station": r.station, "volunteer_id": p.volunteer_id,
-                        "shift_id": p.shift_id, "since": p.since.isoformat(), "until": p.until.isoformat(),
-                        "proposed_hours": p.proposed_hours, "team": p.team, "activity": p.activity})
-    return out
+        rows = conn.execute(select(rv).where(~credited).order_by(rv.c.ts, rv.c.record_id)).mappings().all()
+    return [{"record_id": r["record_id"], "station": r["station"], "volunteer_id": r["volunteer_id"],
+             "shift_id": r["shift_id"], "since": _when(r["since"]).isoformat(), "until": _when(r["until"]).isoformat(),
+             "proposed_hours": float(r["proposed_hours"]), "team": r["team"], "activity": r["activity"]}
+            for r in rows]
 
 
 def review_shift(db: str | Engine, record_id: str, hours: float | None = None, reviewer: str = "") -> LedgerMovement:
@@ -200,12 +188,16 @@ def review_shift(db: str | Engine, record_id: str, hours: float | None = None, r
         if not out.needs_review:
             raise NotReviewable(f"{record_id} does not need review (it was credited {out.hours} h at check-out)")
         mid = str(uuid.uuid5(NAMESPACE, f"review:{out.shift_id}"))
-        for r in load_records(conn, ("ledger_movement",)):
-            mv: LedgerMovement = r.payload
-            if mv.movement_id == mid:
-                return mv
-            if mv.reference == out.shift_id:
-                raise AlreadyCredited(f"shift {out.shift_id} was already credited {mv.hours} h ({mv.source})")
+        mv_t = m.movements
+        done = conn.execute(select(mv_t.c.record_id).where(mv_t.c.movement_id == mid)).first()
+        if done is not None:
+            stored = conn.execute(select(m.records.c.payload).where(m.records.c.id == done[0])).scalar_one()
+            return payload_from_dict("ledger_movement", json.loads(stored))
+        other = conn.execute(select(mv_t.c.micro_hours, mv_t.c.source).where(mv_t.c.reference == out.shift_id)
+                             .order_by(mv_t.c.ts).limit(1)).first()
+        if other is not None:
+            raise AlreadyCredited(f"shift {out.shift_id} was already credited {float(to_hours(other[0]))} h "
+                                  f"({other[1]})")
         credit = Decimal(str(out.proposed_hours if hours is None else hours))
         mv = LedgerMovement(movement_id=mid, kind="adjust", debit=ISSUED, credit=volunteer_account(out.volunteer_id),
                             hours=float(credit), reference=out.shift_id, source="review", team=out.team,
@@ -215,42 +207,30 @@ def review_shift(db: str | Engine, record_id: str, hours: float | None = None, r
                            .where(m.records.c.station == HUB_STATION)).scalar_one() + 1
         now = datetime.now(timezone.utc)
         # Stamped with the check-out's time: the hours belong to the month the shift was served in.
+        body = payload_to_json(mv)
         conn.execute(m.records.insert().values(id=mid, station=HUB_STATION, seq=seq, kind="ledger_movement",
-                                               ts=row[3],
-                                               payload=payload_to_json(mv), batch_id="review", hub="review",
+                                               ts=row[3], payload=body, batch_id="review", hub="review",
                                                received_at=now))
+        ledger.apply(conn, [(mid, HUB_STATION, seq, "ledger_movement", row[3], body)])
     log.info("shift %s of %s reviewed: %s h", out.shift_id, out.volunteer_id, credit)
     return mv
 
 
-def open_shifts(records: list[HubRecord]) -> dict[str, dict[str, Any]]:
+def open_shifts(conn: Connection) -> dict[str, dict[str, Any]]:
     """The latest shift of each volunteer still open (checked in, closed nowhere)."""
-    closed = {r.payload.shift_id for r in records if r.kind == "volunteer_check_out"}
+    sh = m.shifts
     out: dict[str, dict[str, Any]] = {}
-    for r in records:
-        if r.kind == "volunteer_check_in" and r.payload.shift_id not in closed:
-            p = r.payload
-            out[p.volunteer_id] = {"station": r.station, "since": p.at.isoformat(timespec="milliseconds"),
-                                   "shift_id": p.shift_id, "team": p.team, "activity": p.activity}
+    for r in conn.execute(select(sh).where(sh.c.closed.is_(False) & sh.c.ts.is_not(None))
+                          .order_by(sh.c.ts, sh.c.record_id)).mappings():
+        out[r["volunteer_id"]] = {"station": r["station"],
+                                  "since": _when(r["since"]).isoformat(timespec="milliseconds"),
+                                  "shift_id": r["shift_id"], "team": r["team"], "activity": r["activity"]}
     return out
 
 
-def _station_prefixes(conn: Connection) -> dict[str, int]:
+def station_prefixes(conn: Connection) -> dict[str, int]:
     """Per station, the highest seq S such that the hub holds every record 1..S."""
-    out = {}
-    for station, count, top in conn.execute(select(m.records.c.station, func.count(), func.max(m.records.c.seq))
-                                            .group_by(m.records.c.station)).all():
-        if count == top:
-            out[station] = int(top)
-            continue
-        expect = 1
-        for (seq,) in conn.execute(select(m.records.c.seq).where(m.records.c.station == station)
-                                   .order_by(m.records.c.seq)).all():
-            if seq != expect:
-                break
-            expect += 1
-        out[station] = expect - 1
-    return out
+    return {s: int(t) for s, t in conn.execute(select(m.station_counts.c.station, m.station_counts.c.through))}
 
 
 def roster_with_balances(db_url: str | Engine, roster_body: dict[str, Any], now: datetime | None = None,
@@ -259,7 +239,8 @@ def roster_with_balances(db_url: str | Engine, roster_body: dict[str, Any], now:
 
     Volunteers registered at kiosks (``volunteer_registered``) are added, and replaced cards
     (``card_rebound``) update their entries, so the next roster carries them to every station;
-    person keys follow ``person_key_linked`` records (``hub.person_links``).
+    person keys follow ``person_key_linked`` records (``hub.person_links``). Reads the maintained
+    tables: the cost follows the number of volunteers and this month's movements, not the history.
 
     Returns:
         the body to publish (``yizhan hub publish roster``); the input is not changed.
@@ -267,49 +248,53 @@ def roster_with_balances(db_url: str | Engine, roster_body: dict[str, Any], now:
     now = now or datetime.now(timezone.utc)
     month = now.astimezone(ZoneInfo(tz)).strftime("%Y-%m")
     engine = engine_for(db_url)
-    with engine.connect() as conn:
-        recs = load_records(conn)
-        prefixes = _station_prefixes(conn)
-        links = key_links(conn)
     body = copy.deepcopy(roster_body)
     volunteers = body.setdefault("volunteers", [])
     by_id = {v.get("id"): v for v in volunteers if isinstance(v, dict)}
-    for r in recs:
-        p = r.payload
-        if r.kind == "volunteer_registered" and p.volunteer_id not in by_id:
-            entry = {"id": p.volunteer_id, "name": p.name, "teams": [p.team] if p.team else []}
-            if p.card_uid:
-                entry["card_uid"] = p.card_uid
-            if p.person_key:
-                entry["person_key"] = p.person_key
-            volunteers.append(entry)
-            by_id[p.volunteer_id] = entry
-        elif r.kind == "card_rebound" and p.volunteer_id in by_id:
-            if p.new_card_uid:
-                by_id[p.volunteer_id]["card_uid"] = p.new_card_uid
-            if p.new_person_key:
-                by_id[p.volunteer_id]["person_key"] = p.new_person_key
+    vt, mv = m.volunteers, m.movements
+    with engine.connect() as conn:
+        for r in conn.execute(select(vt).order_by(vt.c.registered_ts, vt.c.volunteer_id)).mappings():
+            vid = r["volunteer_id"]
+            if r["registered_record_id"] is not None and vid not in by_id:
+                entry = {"id": vid, "name": r["name"], "teams": [r["team"]] if r["team"] else []}
+                if r["card_uid"]:
+                    entry["card_uid"] = r["card_uid"]
+                if r["person_key"]:
+                    entry["person_key"] = r["person_key"]
+                volunteers.append(entry)
+                by_id[vid] = entry
+            if r["rebound_ts"] is not None and vid in by_id:
+                if r["rebound_card_uid"]:
+                    by_id[vid]["card_uid"] = r["rebound_card_uid"]
+                if r["rebound_person_key"]:
+                    by_id[vid]["person_key"] = r["rebound_person_key"]
+        totals = {a: to_hours(h) for a, h in conn.execute(
+            select(m.accounts.c.account, m.accounts.c.micro_hours).where(m.accounts.c.account.like("volunteer:%")))}
+        prefixes = station_prefixes(conn)
+        stations_of: dict[str, list[str]] = defaultdict(list)
+        for account, station in conn.execute(select(m.account_stations.c.account, m.account_stations.c.station)
+                                             .where(m.account_stations.c.station != HUB_STATION)
+                                             .order_by(m.account_stations.c.station)):
+            stations_of[account].append(station)
+        counted: dict[str, set[str]] = defaultdict(set)
+        for station, through in prefixes.items():
+            for mid, debit, credit in conn.execute(select(mv.c.movement_id, mv.c.debit, mv.c.credit).where(
+                    (mv.c.station == station) & (mv.c.seq > through))):
+                counted[debit].add(mid)
+                counted[credit].add(mid)
+        shifts = open_shifts(conn)
+        links = key_links(conn)
     relink_roster(volunteers, links)
-    moves = [r for r in recs if r.kind == "ledger_movement"]
-    totals = ledger_balances(r.payload for r in moves)
     month_hours: dict[str, Decimal] = defaultdict(Decimal)
-    for c in credits(engine, month, tz, records=moves):
+    for c in credits(engine, month, tz):
         month_hours[c.volunteer_id] += c.hours
-    per_account: dict[str, list[HubRecord]] = defaultdict(list)
-    for r in moves:
-        for account in (r.payload.debit, r.payload.credit):
-            per_account[account].append(r)
-    shifts = open_shifts(recs)
     as_of = now.isoformat(timespec="seconds")
     for vid, entry in by_id.items():
         account = volunteer_account(str(vid))
-        mine = per_account.get(account, [])
-        through = {r.station: prefixes.get(r.station, 0) for r in mine if r.station != HUB_STATION}
-        counted = sorted({r.payload.movement_id for r in mine
-                          if r.station in through and r.seq > through[r.station]})
+        through = {s: prefixes.get(s, 0) for s in stations_of.get(account, [])}
         entry["balance"] = {"hours": float(totals.get(account, Decimal(0))), "as_of": as_of, "month": month,
                             "month_hours": float(month_hours.get(str(vid), Decimal(0))),
-                            "through": through, "counted": counted}
+                            "through": through, "counted": sorted(counted.get(account, ()))}
         if vid in shifts:
             entry["open_shift"] = shifts[vid]
         else:

@@ -63,6 +63,11 @@ class RecordRefused(JournalError):
     Infinity inside); it is refused when written, so it can never block the outbox later."""
 
 
+#: meta keys: "1" after a clean close, "0" while open; the UTC day of the last integrity check.
+_META_CLEAN = "journal.clean_shutdown"
+_META_CHECKED = "journal.checked_on"
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -137,9 +142,18 @@ CREATE INDEX outbox_next ON outbox (state, priority DESC, seq);
 #: Mode of a new journal file (and so of its -wal and -shm files): the kiosk user only.
 FILE_MODE = 0o600
 
+#: Payload fields looked up by equality (``Journal.records(where=…)``): each gets an index on
+#: ``(kind, json_extract(payload, '$.field'), seq)``, so a lookup costs the same on a journal of a
+#: thousand records or a million. The query text must match the indexed expression exactly.
+INDEXED_FIELDS = ("person_key", "volunteer_id", "shift_id", "service_id", "session_id", "debit", "credit")
+
+_V4 = "\n".join(
+    f"CREATE INDEX records_{f} ON records (kind, json_extract(payload, '$.{f}'), seq) "
+    f"WHERE json_extract(payload, '$.{f}') IS NOT NULL;" for f in INDEXED_FIELDS)
+
 #: MIGRATIONS[i] is the SQL script taking a database from schema version i to i + 1.
 #: Append, never edit.
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -307,6 +321,10 @@ class Journal:
 
     Thread-safe: one connection guarded by a lock. Other processes (the sync publisher) open the
     same file with :func:`connect`.
+
+    Opening runs ``PRAGMA quick_check`` (a read of the whole file) only on the first open of a UTC
+    day or when the last session did not :meth:`close` cleanly; a damaged file is then refused
+    untouched, as is a file of a newer version or one that is not a journal.
     """
 
     FILENAME = "journal.sqlite3"
@@ -317,13 +335,37 @@ class Journal:
         self._lock = threading.Lock()
         #: Called with each new record after its commit (the publisher wakes up on it).
         self.listeners: list = []
+        #: Whether this open ran ``PRAGMA quick_check`` (first open of a UTC day, or after an unclean shutdown).
+        self.integrity_checked = False
         self._db = connect(self.path)
         try:
-            self._check_integrity()
+            if self._integrity_due():
+                self._check_integrity()
             migrate(self._db, self.path)
+            self._mark_open()
         except BaseException:
             self._db.close()
             raise
+
+    def _integrity_due(self) -> bool:
+        """Whether to run ``quick_check`` (which reads the whole file): the first open of a day, after
+        an unclean shutdown, or when the file cannot tell (new, older, or unreadable meta)."""
+        try:
+            if self._db.execute("PRAGMA user_version").fetchone()[0] > SCHEMA_VERSION:
+                return False                    # migrate() refuses it without touching the file
+            rows = dict(self._db.execute("SELECT key, value FROM meta WHERE key IN (?, ?)",
+                                         (_META_CLEAN, _META_CHECKED)).fetchall())
+        except sqlite3.DatabaseError:
+            return True
+        return rows.get(_META_CLEAN) != "1" or rows.get(_META_CHECKED) != _utcnow().date().isoformat()
+
+    def _mark_open(self) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES (?, '0') "
+                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (_META_CLEAN,))
+            if self.integrity_checked:
+                db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
+                           "DO UPDATE SET value = excluded.value", (_META_CHECKED, _utcnow().date().isoformat()))
 
     def _check_integrity(self) -> None:
         try:
@@ -334,6 +376,7 @@ class Journal:
         if row[0] != "ok":
             raise JournalCorrupt(f"{self.path} failed its integrity check ({row[0]}); it was left "
                                  "untouched. Move it aside and restore a backup.")
+        self.integrity_checked = True
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -475,9 +518,27 @@ class Journal:
             return self._db.execute(f"SELECT count(*) FROM records WHERE {_LIVE}").fetchone()[0]
 
     def pending_count(self) -> int:
-        """Outbox rows not yet acknowledged by the hub."""
+        """Outbox rows not synced: waiting, in flight, or refused by the hub (an indexed count of those rows only)."""
         with self._lock:
-            return self._db.execute("SELECT count(*) FROM outbox WHERE state != 'acked'").fetchone()[0]
+            return self._db.execute("SELECT count(*) FROM outbox WHERE state IN ('ready', 'inflight', 'rejected')"
+                                    ).fetchone()[0]
+
+    def last_seq(self, kinds: tuple[str, ...]) -> int:
+        """The highest seq of a record of these kinds (0 if none): a cheap change marker."""
+        marks = ", ".join("?" * len(kinds))
+        with self._lock:
+            return self._db.execute(f"SELECT coalesce(max(seq), 0) FROM records WHERE kind IN ({marks})",
+                                    kinds).fetchone()[0]
+
+    def each(self, kind: str, *, after_seq: int = 0, where: dict[str, Any] | None = None,
+             page: int = 500) -> Iterator[Record]:
+        """Every record of a kind after a seq, in seq order, read a page at a time."""
+        while True:
+            rows = self.records(kind, after_seq=after_seq, where=where, limit=page)
+            yield from rows
+            if len(rows) < page:
+                return
+            after_seq = rows[-1].seq
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         """A value from the journal's key/value table."""
@@ -492,7 +553,11 @@ class Journal:
                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
     def close(self) -> None:
-        """Close the connection."""
+        """Record a clean shutdown (the next open skips the day's integrity check) and close."""
+        try:
+            self.set_meta(_META_CLEAN, "1")
+        except sqlite3.Error:
+            pass                                # then the next open checks the file, which is right
         with self._lock:
             self._db.close()
 

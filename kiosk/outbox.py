@@ -232,13 +232,16 @@ class Outbox:
         with self._txn() as db:
             return db.execute("DELETE FROM outbox WHERE state = 'acked' AND acked_at < ?", (cutoff,)).rowcount
 
-    def stats(self) -> OutboxStats:
-        """Queue depth (ready and in flight), rows in flight, oldest unsynced record, last ack, rejected."""
+    def stats(self, count_kept: bool = False) -> OutboxStats:
+        """Queue depth (ready and in flight), rows in flight, oldest unsynced record, last ack, rejected;
+        with ``count_kept`` also the acknowledged rows still kept (a count that grows with history, so
+        the publisher's status after every ack does not ask for it)."""
         with self._lock:
             depth, inflight, oldest = self._db.execute(
                 "SELECT count(*), coalesce(sum(state = 'inflight'), 0), min(enqueued_at) FROM outbox "
                 "WHERE state IN ('ready', 'inflight')").fetchone()
-            kept = self._db.execute("SELECT count(*) FROM outbox WHERE state = 'acked'").fetchone()[0]
+            kept = self._db.execute("SELECT count(*) FROM outbox WHERE state = 'acked'").fetchone()[0] \
+                if count_kept else 0
             rejected = self._db.execute("SELECT count(*) FROM outbox WHERE state = 'rejected'").fetchone()[0]
             row = self._db.execute("SELECT value FROM meta WHERE key = ?", (_META_LAST_ACK,)).fetchone()
         return OutboxStats(depth, inflight, datetime.fromisoformat(oldest) if oldest else None,

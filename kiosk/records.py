@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import types
 import typing
@@ -149,20 +150,25 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     return value
 
 
+@functools.cache
+def _fields(cls: type) -> tuple[tuple[str, Any, bool], ...]:
+    """(name, resolved type, required) of each init field; resolving the hints is costly, so once per class."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name], f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+                 for f in dataclasses.fields(cls) if f.init)
+
+
 def _from_dict(cls: type[P], data: Any, where: str) -> P:
     if not isinstance(data, dict):
         raise PayloadError(f"{where}: expected an object, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
     kwargs = {}
     names = set()
-    for f in dataclasses.fields(cls):
-        if not f.init:
-            continue
-        names.add(f.name)
-        if f.name in data:
-            kwargs[f.name] = _convert(hints[f.name], data[f.name], f"{where}.{f.name}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise PayloadError(f"{where}: missing field {f.name!r}")
+    for name, tp, required in _fields(cls):
+        names.add(name)
+        if name in data:
+            kwargs[name] = _convert(tp, data[name], f"{where}.{name}")
+        elif required:
+            raise PayloadError(f"{where}: missing field {name!r}")
     extra = set(data) - names
     if extra:
         raise PayloadError(f"{where}: unknown field(s) {', '.join(sorted(extra))}")

@@ -121,6 +121,7 @@ class Publisher:
         self.settings = settings
         self.sync = settings.sync
         self.station = settings.station.id
+        self.station_name = settings.station.name
         self.data_dir = Path(data_dir) if data_dir else settings.data_dir
         self.journal_path = Path(journal_path) if journal_path else self.data_dir / "journal.sqlite3"
         self.batch_size = batch_size or self.sync.batch_size
@@ -247,7 +248,7 @@ class Publisher:
         snap = self._refresh()
         status = Status(self.station, "online", _iso(datetime.now(timezone.utc)), APP_VERSION, snap.queue_depth,
                         _iso(snap.oldest_unsynced), _iso(snap.last_ack), snap.queue_warn, snap.applied_versions,
-                        self._health)
+                        self._health, self.station_name)
         try:
             self.link.publish(SUFFIX_STATUS, encode_status(status), retain=True)
             if snap.queue_warn:
@@ -299,7 +300,9 @@ class Publisher:
                                     ack.batch_id, ", ".join(sorted({code for _, code in ack.refused})))
                     acked = window.pop(ack.batch_id, None) is not None or acked
                 if acked:
-                    self._refresh()
+                    snap = self._refresh()
+                    if not window and snap.queue_depth == 0:
+                        self._status_due.set()      # drained: the hub must not keep showing the old depth
                 if not self.link.connected:
                     # Offline the queue still grows: keep the header's count current (once a second).
                     if now - last_offline_refresh >= 1.0:

@@ -29,6 +29,11 @@ class Status:
     documents: dict[str, int] = field(default_factory=dict)
     #: ``yizhan doctor``'s summary: {"ok": bool, "checks": {name: status}, "failing": {name: text}}.
     health: dict[str, Any] | None = None
+    name: str = ""               # the station's name for people (its settings' [station] name)
+
+
+#: Longest station name a status message carries.
+MAX_STATION_NAME = 100
 
 
 def encode_status(status: Status) -> bytes:
@@ -41,6 +46,8 @@ def encode_status(status: Status) -> bytes:
                    documents=status.documents)
     if status.health is not None:
         doc["health"] = status.health
+    if status.name:
+        doc["name"] = status.name[:MAX_STATION_NAME]
     return dumps(doc)
 
 
@@ -52,7 +59,7 @@ def decode_status(raw: bytes, topic_station: str | None = None) -> Status:
     """
     doc = load(raw, MAX_STATUS_BYTES, "status")
     extra_fields(doc, {"v", "station", "state", "ts", "app", "queue", "oldest", "last_ack", "warn", "documents",
-                       "health"}, "status")
+                       "health", "name"}, "status")
     station = check_station(field_of(doc, "station", str, "status"), "status")
     if topic_station is not None and station != topic_station:
         raise StationMismatch(f"status from topic station {topic_station!r} names station {station!r}")
@@ -80,4 +87,7 @@ def decode_status(raw: bytes, topic_station: str | None = None) -> Status:
         raise SchemaError("status: health must carry ok = true or false")
     if health is not None and holds_id_number(health):
         raise PrivacyRejected("status: the health summary carries a full ID number")
-    return Status(station, state, ts, app[:40], queue, oldest, last_ack, warn, dict(documents), health)
+    name = field_of(doc, "name", str, "status", optional=True) or ""
+    if len(name) > MAX_STATION_NAME:
+        raise SchemaError(f"status: name longer than {MAX_STATION_NAME} characters")
+    return Status(station, state, ts, app[:40], queue, oldest, last_ack, warn, dict(documents), health, name)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
+from hub import ledger
 from hub import models as m
 from hub.web import work
 from hub.web.accounts import add_user
@@ -44,10 +45,11 @@ class _Writer:
     def add(self, station: str, payload, when: datetime, rid: str | None = None) -> str:
         self.seq[station] = self.seq.get(station, 0) + 1
         rid = rid or str(uuid.uuid4())
+        ts, body = when.isoformat(timespec="milliseconds"), payload_to_json(payload)
         self.conn.execute(insert(m.records).values(
-            id=rid, station=station, seq=self.seq[station], kind=payload.KIND,
-            ts=when.isoformat(timespec="milliseconds"), payload=payload_to_json(payload), batch_id="demo",
+            id=rid, station=station, seq=self.seq[station], kind=payload.KIND, ts=ts, payload=body, batch_id="demo",
             hub="demo", received_at=when))
+        ledger.apply(self.conn, [(rid, station, self.seq[station], payload.KIND, ts, body)])   # as the hub's store does
         return rid
 
 

@@ -10,9 +10,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
 
 from hub import models as m
-from hub.timebank import HubRecord, open_shifts
+from hub.timebank import open_shifts
 from hub.web.work import FOLLOW_UP
-from kiosk.records import PayloadError, UnknownRecordKind, payload_from_dict
 
 #: A station not heard from for this long is shown as not reporting, whatever it last said.
 SILENT_AFTER = timedelta(minutes=10)
@@ -52,23 +51,13 @@ def station_status(engine: Engine, stations: tuple[str, ...] | None) -> dict[str
 
 
 def open_shifts_at(engine: Engine, station: str, since: timedelta = timedelta(days=2)) -> list[dict[str, Any]]:
-    """Shifts checked in at ``station`` within ``since`` and closed nowhere yet."""
-    start = (datetime.now(timezone.utc) - since).isoformat(timespec="milliseconds")
-    cols = (m.records.c.id, m.records.c.station, m.records.c.seq, m.records.c.kind, m.records.c.ts, m.records.c.payload)
-    with engine.connect() as conn:        # two range scans of the (kind, ts) index
-        rows = conn.execute(select(*cols).where((m.records.c.kind == "volunteer_check_in") & (m.records.c.ts >= start)
-                                                & (m.records.c.station == station)).order_by(m.records.c.ts)).all()
-        if rows:
-            rows += conn.execute(select(*cols).where((m.records.c.kind == "volunteer_check_out")
-                                                     & (m.records.c.ts >= rows[0].ts))).all()
-    recs = []
-    for rid, st, seq, kind, ts, payload in rows:
-        try:
-            when = datetime.fromisoformat(ts)
-            recs.append(HubRecord(rid, st, seq, kind, when, payload_from_dict(kind, json.loads(payload))))
-        except (ValueError, PayloadError, UnknownRecordKind):
-            continue
-    return [dict(v, volunteer_id=k) for k, v in open_shifts(recs).items() if v["station"] == station]
+    """Shifts checked in at ``station`` within ``since`` and closed nowhere yet (the open shifts kept
+    by ``hub/ledger.py``: an indexed query, the latest per volunteer)."""
+    start = datetime.now(timezone.utc) - since
+    with engine.connect() as conn:
+        shifts = open_shifts(conn)
+    return [dict(v, volunteer_id=k) for k, v in shifts.items()
+            if v["station"] == station and datetime.fromisoformat(v["since"]) >= start]
 
 
 def follow_up_counts(engine: Engine, stations: tuple[str, ...] | None) -> dict[str, int]:

@@ -53,12 +53,12 @@ class AccountsMixin:
         after = through.get(self.station_id, 0)
         after = after if isinstance(after, int) and not isinstance(after, bool) else 0
         counted = set(bal.get("counted", []) if isinstance(bal.get("counted"), list) else [])
-        out = []
-        for r in self.journal.records("ledger_movement", after_seq=after, limit=1_000_000):
-            mv: LedgerMovement = r.payload
-            if account in (mv.debit, mv.credit) and mv.movement_id not in counted:
-                out.append(r)
-        return out
+        found: dict[str, Record] = {}
+        for side in ("debit", "credit"):           # two indexed lookups: this account's movements only
+            for r in self.journal.each("ledger_movement", after_seq=after, where={side: account}):
+                if r.payload.movement_id not in counted:
+                    found[r.id] = r
+        return sorted(found.values(), key=lambda r: r.seq)
 
     def balance(self, account: str, volunteer_id: str = "") -> tuple[Decimal, Decimal, dict[str, Any]]:
         """(balance, pending part, hub balance object) of an account: the hub's last balance plus the

@@ -9,7 +9,7 @@ from typing import Any
 
 from kiosk.documents import current_documents
 from kiosk.journal import Journal
-from kiosk.roster import Roster, Volunteer
+from kiosk.roster import LOCAL_FILE, Roster, Volunteer
 from kiosk.timebank.kinds import CardRebound, VolunteerRegistered, _quarter_hours
 
 log = logging.getLogger(__name__)
@@ -99,23 +99,49 @@ def load_catalog(data_dir: Path | str) -> Catalog:
     return Catalog(teams or DEFAULT_TEAMS, tuple(services) or DEFAULT_SERVICES, doc.get("version"))
 
 
+#: The kinds that change the effective roster from the journal.
+ROSTER_KINDS = ("volunteer_registered", "card_rebound")
+_roster_cache: dict[tuple[str, int], tuple[tuple, Roster]] = {}
+
+
+def _roster_signature(data_dir: Path | str, journal: Journal) -> tuple:
+    """What the effective roster depends on: the hub document, the local file and the journal's roster records."""
+    doc = _documents(data_dir).get("roster") or {}
+    try:
+        st = (Path(data_dir) / LOCAL_FILE).stat()
+        local = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        local = None
+    return doc.get("version"), doc.get("scope"), doc.get("issued"), local, journal.last_seq(ROSTER_KINDS)
+
+
 def load_roster(data_dir: Path | str, journal: Journal | None = None) -> Roster:
     """The effective roster: the hub document and local file (``Roster.load``) plus this kiosk's
     own ``volunteer_registered`` and ``card_rebound`` records, so a volunteer registered here works at
     once and a replaced card stops working here at once.
+
+    With a journal the result is kept until one of its sources changes, so the several lookups of
+    one tap read the files and the journal once.
     """
-    roster = Roster.load(data_dir)
     if journal is None:
-        return roster
+        return Roster.load(data_dir)
+    key = (str(data_dir), id(journal))
+    sig = _roster_signature(data_dir, journal)
+    cached = _roster_cache.get(key)
+    if cached is not None and cached[0] == sig:
+        return cached[1]
+    roster = Roster.load(data_dir)
     by_id = {v.id: v for v in roster.volunteers}
-    for rec in journal.records(limit=1_000_000, where=None, kind="volunteer_registered"):
+    for rec in journal.each("volunteer_registered"):
         p: VolunteerRegistered = rec.payload
         by_id.setdefault(p.volunteer_id, Volunteer(p.volunteer_id, p.name, (p.team,) if p.team else (),
                                                    p.card_uid.upper(), p.person_key))
-    for rec in journal.records(limit=1_000_000, kind="card_rebound"):
+    for rec in journal.each("card_rebound"):
         c: CardRebound = rec.payload
         v = by_id.get(c.volunteer_id)
         if v is not None:
             by_id[c.volunteer_id] = replace(v, card_uid=c.new_card_uid.upper() or v.card_uid,
                                             person_key=c.new_person_key or v.person_key)
-    return Roster(list(by_id.values()), roster.teams)
+    result = Roster(list(by_id.values()), roster.teams)
+    _roster_cache[key] = (sig, result)
+    return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_FLOOR, Decimal
@@ -37,6 +38,11 @@ from kiosk.timebank.results import (
 from kiosk.timebank.rules import hours_for_minutes
 
 log = logging.getLogger(__name__)
+
+#: One sweep at a time in this process (it runs on a worker thread every few minutes).
+_SWEEP_LOCK = threading.Lock()
+#: meta key: every check-in up to this seq is closed.
+_SWEEP_MARK = "volunteer.sweep_mark"
 
 
 class ShiftsMixin:
@@ -198,16 +204,33 @@ class ShiftsMixin:
 
         Nothing is credited: the hub credits the hours once staff reviewed the shift.
         """
-        now = now or self._clock()
+        if not _SWEEP_LOCK.acquire(blocking=False):
+            log.info("a sweep of open shifts is still running; this one is skipped")
+            return []
+        try:
+            return self._sweep(now or self._clock())
+        finally:
+            _SWEEP_LOCK.release()
+
+    def _sweep(self, now: datetime) -> list[CheckedOut]:
+        # Check-ins up to the mark are all closed: each sweep reads only those after it (today's),
+        # and moves the mark past every closed one at the front.
         hh, mm = self.rules.cutoff_time()
         closed = []
-        for rec in self.journal.records("volunteer_check_in", limit=1_000_000):
+        mark = int(self.journal.get_meta(_SWEEP_MARK, "0") or 0)
+        new_mark, front = mark, True
+        for rec in self.journal.each("volunteer_check_in", after_seq=mark):
             cin: VolunteerCheckIn = rec.payload
             local = self._local(cin.at)
             cut = local.replace(hour=hh, minute=mm, second=0, microsecond=0)
             if cut <= local:
                 cut += timedelta(days=1)
-            if now < cut or self._closed(cin.shift_id):
+            if self._closed(cin.shift_id):
+                if front:
+                    new_mark = rec.seq
+                continue
+            if now < cut:
+                front = False
                 continue
             minutes = max(0, int((cut - cin.at).total_seconds() // 60))
             payload = VolunteerCheckOut(
@@ -220,6 +243,10 @@ class ShiftsMixin:
                                       created_at=now)
             closed.append(CheckedOut(cin.shift_id, cin.volunteer_id, 0.0, cin.at, payload.until, minutes, cin.team,
                                      payload.proposed_hours, False, True, False, res.record.id))
+            if front:
+                new_mark = rec.seq
+        if new_mark != mark:
+            self.journal.set_meta(_SWEEP_MARK, str(new_mark))
         if closed:
             log.info("auto-closed %d open shift(s) at the cut-off; they need review at the hub", len(closed))
         return closed

@@ -80,3 +80,30 @@ def test_demo_services_receive_records_and_stop(tmp_path):
     assert sorted(r[0] for r in hub_rows(services.db_path, "demo-001")) == sorted(ids)
     assert hub_proc.poll() is not None and broker_proc.poll() is not None and web_proc.poll() is not None
     assert not port_open(services.host, services.port)
+
+
+def test_bench_sync_refuses_a_ratio_against_a_reference_that_lost_messages(tmp_path):
+    from app.bench.sync import ratio, reference
+    from app.demo_hub import LocalBroker
+    broker = LocalBroker(tmp_path / "mosquitto", max_queued=20).start()    # a broker that drops under load
+    try:
+        ref = reference(broker, 3000, 400)
+    finally:
+        broker.stop()
+    assert ref["raw_lost"] > 0 and ref["raw_qos1_msgs_per_s"] is None
+    verdict = ratio(5000.0, ref)
+    assert verdict["ratio"] is None and "lost" in verdict["ratio_refused"] and "3000" in verdict["ratio_refused"]
+    assert ratio(5000.0, {"raw_qos1_msgs_per_s": 10000.0})["ratio"] == 0.5
+
+
+def test_bench_growth_small_run_prints_every_figure_and_an_honest_verdict():
+    out = yizhan("bench", "growth", "--hub-sizes", "300", "--kiosk-sizes", "2000,4000", "--shifts", "300")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert out.returncode == (0 if result["met"] else 1), out.stderr[-2000:]
+    (hub,) = result["hub"]
+    assert hub["report_rows"] > 10 and hub["report_peak_rss_mb"] > 0 and hub["roster_s"] >= 0
+    assert [(k["records"], k["shifts"]) for k in result["kiosk"]] == [(2000, 300), (4000, 300)]
+    for case in result["kiosk"]:
+        assert all(case[f] > 0 for f in ("identify_ms", "tap_status_ms", "journal_open_ms"))
+    assert len(result["targets"]) == 6 and result["met"] == all(t["met"] for t in result["targets"])
+    assert all(t["met"] == (t["value"] <= t["limit"]) for t in result["targets"])

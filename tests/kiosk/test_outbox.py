@@ -69,8 +69,8 @@ def test_refused_records_stay_rejected_and_visible_the_rest_is_acked(kiosk):
     ob = kiosk.outbox
     batch = ob.claim_batch(10, BIG)
     assert ob.settle(batch.batch_id, {1: "conflict", 3: "invalid", 9: "invalid"}) == (2, 2)
-    stats = ob.stats()
-    assert stats.depth == 0 and stats.rejected == 2 and stats.acked_kept == 2
+    stats = ob.stats(count_kept=True)
+    assert stats.depth == 0 and stats.rejected == 2 and stats.acked_kept == 2 and ob.stats().acked_kept == 0
     assert {(r.record_id, r.reason) for r in ob.rejected_rows()} == {(ids[1], "conflict"), (ids[3], "invalid")}
     assert kiosk.journal.pending_count() == 2                       # not synced
     assert ob.requeue_rejected() == 2                               # offered again at the next start
@@ -128,7 +128,7 @@ def test_prune_removes_only_acked_rows_past_retention(kiosk):
     assert ob.prune(30) == 0
     later = datetime.now(timezone.utc) + timedelta(days=31)
     assert ob.prune(30, now=later) == 2
-    stats = ob.stats()
+    stats = ob.stats(count_kept=True)
     assert stats.depth == 2 and stats.acked_kept == 0               # unacked rows are never pruned
 
 
