@@ -6,6 +6,7 @@ the screen tour.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -86,7 +87,9 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             register_font()
             from screens import SCREENS
             from screens.shell import Shell
+            from screens.voice import attach_voice
 
+            attach_voice(ctx, warm=tour_dir is None)
             self.shell = Shell(ctx, SCREENS, on_exit=self.stop)
             self.shell.go("home")
             Window.bind(on_request_close=self._on_request_close, on_keyboard=self._on_keyboard)
@@ -152,13 +155,17 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
         # screen tour --------------------------------------------------------------------
         def _tour_step(self, plan, out: Path):
             if not plan:
+                (out / "spoken.json").write_text(json.dumps(self._spoken, ensure_ascii=False, indent=1),
+                                                 encoding="utf-8")
                 self.stop()
                 return
-            name, state, lang, filename = plan.pop(0)
+            name, state, lang, filename, mode = plan.pop(0)
             self.shell.end_session()
             self.shell.ctx.session.set_language(lang)
             from screens.i18n import tr
+            from screens.look import look
             tr.lang = lang
+            look.large, look.contrast = mode == "large", mode == "contrast"
             screen = self.shell.screen(name)
             self.shell.manager.current = name
             if state == "idle_warning":
@@ -170,10 +177,17 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             self.shell.tick()
             if state == "idle_warning":
                 self.shell.idle_visible = True
+            spoken = ctx.services["voice"].history[-1] if state == "idle_warning" else self.shell.speak_screen()
+            self._spoken = getattr(self, "_spoken", {})
+            self._spoken[filename] = {"screen": name, "state": state, "lang": lang, "look": mode,
+                                      "prompt": spoken.key, "text": spoken.text}
             target = out / filename
             Clock.schedule_once(lambda _dt: self._shoot(target, plan, out), 0.35)
 
         def _shoot(self, target: Path, plan, out: Path):
+            if self.shell.manager.transition.is_active:    # a slow frame (a seeing mode re-laid every label)
+                Clock.schedule_once(lambda _dt: self._shoot(target, plan, out), 0.1)
+                return
             written = Window.screenshot(name=str(target.with_suffix("")) + "_.png")
             os.replace(written, target)
             log.info("tour: wrote %s", target.name)
@@ -268,6 +282,7 @@ class HeadlessShell:
 
         from screens import SCREENS
         from screens.shell import Shell
+        from screens.voice import attach_voice
 
         EventLoop.ensure_window()
         self.window = Window
@@ -275,6 +290,7 @@ class HeadlessShell:
         register_font()
         self.ctx = ctx
         self.exited = False
+        attach_voice(ctx, warm=False)
         self.shell = Shell(ctx, SCREENS, on_exit=self._exit)
         for child in list(Window.children):
             Window.remove_widget(child)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from kivy.lang import Builder
 
+from screens import voice  # noqa: F401  (registers ViewToggles for home.kv)
 from screens.base import KioskScreen
 
 #: tile -> where it leads (services needing identification go through the identify screen)

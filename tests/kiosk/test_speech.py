@@ -314,3 +314,14 @@ def test_a_newer_request_drops_older_ones_not_yet_played(tmp_path):
         assert not any(t.startswith("您想测什么") for t in engine.texts)   # never even rendered
     finally:
         voice.stop()
+
+
+def test_voice_settings_are_validated(tmp_path):
+    from kiosk.settings import ConfigError, load_settings
+    path = tmp_path / "station.toml"
+    path.write_text('[voice]\nquiet_hours = "late"\nvolume = 3\nengine = "cloud"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, demo=True, env={"YIZHAN_DATA_DIR": str(tmp_path)})
+    text = "\n".join(err.value.errors)
+    assert "voice.quiet_hours: must be HH:MM-HH:MM" in text
+    assert "voice.volume: must be at most 1" in text and "voice.engine: must be one of" in text
