@@ -184,9 +184,12 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             target = out / filename
             Clock.schedule_once(lambda _dt: self._shoot(target, plan, out), 0.35)
 
-        def _shoot(self, target: Path, plan, out: Path):
-            if self.shell.manager.transition.is_active:    # a slow frame (a seeing mode re-laid every label)
-                Clock.schedule_once(lambda _dt: self._shoot(target, plan, out), 0.1)
+        def _shoot(self, target: Path, plan, out: Path, redraws: int = 2):
+            # The screenshot reads the back buffer, which after a swap holds an older frame: draw the
+            # settled screen twice so both buffers hold it.
+            if redraws or self.shell.manager.transition.is_active:
+                Window.canvas.ask_update()
+                Clock.schedule_once(lambda _dt: self._shoot(target, plan, out, max(0, redraws - 1)), 0)
                 return
             written = Window.screenshot(name=str(target.with_suffix("")) + "_.png")
             os.replace(written, target)

@@ -50,6 +50,8 @@ class KLabel(ContrastColours, Label):
     role = OptionProperty("body", options=list(ROLE_SP))
     wrap = BooleanProperty(False)
     fit = BooleanProperty(False)
+    #: False for the header's status texts: 大字 enlarges the page, not the header bar
+    scales = BooleanProperty(True)
 
     def __init__(self, **kwargs) -> None:
         self._designed_height: float | None = None
@@ -57,30 +59,33 @@ class KLabel(ContrastColours, Label):
         self._overflowed = False       # stretching this label overflowed its box: it shrinks instead
         self._regrow = Clock.create_trigger(self._grow)       # after the texture of the new size
         super().__init__(**kwargs)
-        self.font_size = sp(ROLE_SP[self.role]) * look.scale
-        self.bind(role=self._apply_role, size=self._layout, wrap=self._layout, fit=self._layout,
+        self.font_size = sp(ROLE_SP[self.role]) * self._scale()
+        self.bind(role=self._apply_role, scales=self._apply_role, size=self._layout, wrap=self._layout, fit=self._layout,
                   texture_size=self._grow, height=self._height_given, parent=self._reparented)
         look.bind(scale=self._apply_role)
         self.follow_contrast()
         self._layout()
 
     def _apply_role(self, *_args) -> None:
-        if look.scale <= 1:
+        if self._scale() <= 1:
             self._overflowed = False
-        self.font_size = sp(ROLE_SP[self.role]) * look.scale
+        self.font_size = sp(ROLE_SP[self.role]) * self._scale()
         self._layout()
         if not self._stretches() and self._designed_height is not None:
             self._set_height(self._designed_height)
         self._regrow()
 
+    def _scale(self) -> float:
+        return look.scale if self.scales else 1.0
+
     def _reparented(self, *_args) -> None:
-        if look.scale > 1:                        # stretch or shrink depends on the boxes around
+        if self._scale() > 1:                        # stretch or shrink depends on the boxes around
             self._apply_role()
 
     def _stretches(self) -> bool:
         """Large text of a reading size (titles and figures are large already), a fixed height of its
         own, and no fixed-height box around it to overflow."""
-        if look.scale <= 1 or self.fit or self.wrap or self.size_hint_y is not None or self._overflowed \
+        if self._scale() <= 1 or self.fit or self.wrap or self.size_hint_y is not None or self._overflowed \
                 or self.role not in self.STRETCH_ROLES:
             return False
         w = self.parent
@@ -108,10 +113,10 @@ class KLabel(ContrastColours, Label):
         elif self.wrap:
             self.size_hint_y = None
             self.text_size = (self.width, None)
-        elif look.scale > 1:
+        elif self._scale() > 1:
             self.text_size = (self.width, None)
             if not self._stretches():
-                self.font_size = sp(ROLE_SP[self.role]) * look.scale    # retried at full size in a new box
+                self.font_size = sp(ROLE_SP[self.role]) * self._scale()    # retried at full size in a new box
                 self._regrow()
         else:
             self.text_size = self.size
@@ -148,7 +153,7 @@ class KLabel(ContrastColours, Label):
                 self._overflowed = True           # the box cannot give the room: shrink instead
                 self._set_height(designed)
                 self._layout()
-        elif look.scale > 1 and self.height > 0:
+        elif self._scale() > 1 and self.height > 0:
             need_w, need_h = self.texture_size
             ratio = min(self.height / need_h if need_h else 1, self.width / need_w if need_w else 1)
             floor = max(sp(theme.BODY_MIN_SP), sp(ROLE_SP[self.role]) * self.SHRINK_FLOOR)
