@@ -34,6 +34,7 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
         "sync": ("app.bench.sync", "outbox drain through Mosquitto into the hub, against raw QoS 1"),
         "fill": ("app.bench.fill", "journal N realistic synthetic records"),
         "web": ("app.bench.web", "workbench page times over 10^6 hub records, kiosk alert to open page"),
+        "voice": ("app.bench.voice", "screen shown to audio start (cached, synthesised), synthesis RTF, cache size"),
     },
 }
 #: Top-level commands that are one module each.

@@ -141,8 +141,8 @@ class Shell(FloatLayout):
         """Show screen ``name`` after handing it ``params``."""
         screen = self.screen(name)
         screen.enter(**params)
+        self.voicectl.speak_screen(screen)      # first: the voice worker starts while the screen is drawn
         self.manager.current = name
-        self.voicectl.speak_screen(screen)
         s = self.ctx.settings
         self.idle.configure(s.ui.idle_warning_s, s.idle_reset_for(name))
         self.idle.touch()

@@ -8,9 +8,9 @@ frame. Buttons here only forward to the shell (``root.shell.*``).
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
-from kivy.clock import Clock
 from kivy.core.audio import SoundLoader
 from kivy.graphics import Triangle
 from kivy.lang import Builder
@@ -32,32 +32,46 @@ from screens.widgets import KButton, Pressable
 class KivyPlayer:
     """Plays WAV files through Kivy's SoundLoader (SDL2 mixer) on the station's default output.
 
-    ``play`` may be called from any thread: the file is loaded there, and playback starts on the
-    UI thread. ``started`` keeps (path, volume) of recent playbacks, for tests and the benchmark.
+    ``play`` is called from the voice worker (and for tones from the UI thread): the file is loaded
+    and started right there — SDL's mixer may be driven from any thread, and waiting for the UI
+    thread would wait for the frame being drawn. Tones and fixed prompts (``prompt-*`` files, which
+    never change) stay loaded, the most recent ``KEEP_LOADED`` of them. ``started`` keeps
+    (path, volume) of recent playbacks, for tests and the benchmark.
     """
+
+    KEEP_LOADED = 80
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sound = None
-        self._cache: dict[Path, object] = {}
+        self._loaded: OrderedDict[Path, object] = OrderedDict()
         self.started: list[tuple[Path, float]] = []
         self.listeners: list = []
 
     def _load(self, path: Path):
-        if path.name.startswith("tone-"):          # tones are reused: load each once
-            if path not in self._cache:
-                self._cache[path] = SoundLoader.load(str(path))
-            return self._cache[path]
-        return SoundLoader.load(str(path))
+        if not path.name.startswith(("tone-", "prompt-")):
+            return SoundLoader.load(str(path))
+        with self._lock:
+            sound = self._loaded.get(path)
+            if sound is not None:
+                self._loaded.move_to_end(path)
+                return sound
+        sound = SoundLoader.load(str(path))
+        if sound is not None:
+            with self._lock:
+                self._loaded[path] = sound
+                while len(self._loaded) > self.KEEP_LOADED:
+                    self._loaded.popitem(last=False)
+        return sound
+
+    def preload(self, path: Path) -> None:
+        """Load a fixed prompt now, so that playing it later starts at once."""
+        self._load(Path(path))
 
     def play(self, path: Path, volume: float) -> None:
         sound = self._load(Path(path))
-        if sound is None:
-            return
-        if threading.current_thread() is threading.main_thread():
-            self._start(sound, Path(path), volume)
-        else:
-            Clock.schedule_once(lambda _dt: self._start(sound, Path(path), volume), 0)
+        if sound is not None:
+            self._start(sound, Path(path), volume)     # SDL's mixer may be started from any thread
 
     def _start(self, sound, path: Path, volume: float) -> None:
         with self._lock:
@@ -76,7 +90,7 @@ class KivyPlayer:
         with self._lock:
             sound, self._sound = self._sound, None
         if sound is not None:
-            Clock.schedule_once(lambda _dt: sound.stop(), 0)
+            sound.stop()
 
     def set_volume(self, volume: float) -> None:
         with self._lock:

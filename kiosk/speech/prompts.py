@@ -10,6 +10,7 @@ own instruction (``measure.bp``, ``measure.inflating``).
 """
 from __future__ import annotations
 
+from kiosk import health
 from kiosk.i18n import N_
 
 PROMPTS: dict[str, tuple[str, ...]] = {
@@ -54,6 +55,11 @@ PROMPTS: dict[str, tuple[str, ...]] = {
     "urgent": (N_("Please see a staff member now."),),
     "result.intro": (N_("Here is your result."),),
 }
+
+
+def result_texts() -> tuple[str, ...]:
+    """Every fixed line a result sentence may contain: each category's title and advice, the call for staff."""
+    return tuple(dict.fromkeys(health.category_texts() + (health.SEE_STAFF_NOW,)))
 
 
 def prompt(key: str) -> tuple[str, ...]:

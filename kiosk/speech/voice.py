@@ -22,7 +22,7 @@ from kiosk.settings import VoiceSettings
 from kiosk.speech.audio import AudioError, join, tone, write_wav
 from kiosk.speech.cache import PromptCache
 from kiosk.speech.engines import SpeechEngine, SpeechError
-from kiosk.speech.prompts import PROMPTS, prompt
+from kiosk.speech.prompts import PROMPTS, prompt, result_texts
 from kiosk.speech.sentences import Line, fixed_lines
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ class Player(Protocol):
 
     def set_volume(self, volume: float) -> None:
         """Change the volume of what plays now."""
+
+    def preload(self, path: Path) -> None:
+        """Get ``path`` ready to start at once (a fixed prompt that will be played again)."""
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,13 @@ class Voice:
         folder: ``<data_dir>/voice`` (cache and the files being played).
         player: where audio goes.
         now: wall clock, for quiet hours.
+        language: the language each new person starts in (its prompts are made ready first).
     """
 
     def __init__(self, settings: VoiceSettings, engine: SpeechEngine | None, folder: Path, player: Player,
-                 now: Callable[[], datetime] = datetime.now) -> None:
+                 now: Callable[[], datetime] = datetime.now, language: str = "zh_CN") -> None:
         self.settings = settings
+        self.language = language
         self.engine = engine
         self.folder = Path(folder)
         self.cache = PromptCache(self.folder / "cache", engine) if engine else None
@@ -123,19 +128,23 @@ class Voice:
         self.player.stop()
 
     def warm(self, langs: tuple[str, ...] = ("zh_CN", "en")) -> int:
-        """Render every catalogued prompt not yet cached; returns how many lines were rendered."""
+        """Render every catalogued prompt and every result's fixed lines not yet cached, and have the
+        player get the default language's screen prompts ready; returns how many lines were rendered."""
         rendered = 0
-        for lang in langs:
-            for key in PROMPTS:
-                for line in fixed_lines(prompt(key), lang):
-                    if self.cache is None or self.cache.has(line.text, lang):
-                        continue
-                    try:
+        if self.cache is None:
+            return rendered
+        try:
+            for lang in langs:
+                for line in [line for key in PROMPTS for line in fixed_lines(prompt(key), lang)] + \
+                        fixed_lines(result_texts(), lang):
+                    if not self.cache.has(line.text, lang):
                         self.cache.get(line.text, lang)
                         rendered += 1
-                    except (SpeechError, AudioError, OSError) as exc:
-                        log.error("voice: cannot render %r: %s", line.text, exc)
-                        return rendered
+            for key in PROMPTS:
+                lines = fixed_lines(prompt(key), self.language)
+                self.player.preload(self._render(_Request(0, key, self.language, lines)))
+        except (SpeechError, AudioError, OSError) as exc:
+            log.error("voice: cannot render the prompts: %s", exc)
         return rendered
 
     # speaking -------------------------------------------------------------------------------
@@ -224,8 +233,17 @@ class Voice:
                 self.player.play(path, self.effective_volume())
 
     def _render(self, request: _Request) -> Path:
+        """The utterance as one WAV: fixed-only ones once, under a name kept by their text (the player
+        may keep them loaded); others in a few files taken in turn (never overwriting what plays)."""
         assert self.cache is not None and self.engine is not None
+        if all(line.fixed for line in request.lines):
+            path = self.cache.path_for("\n".join(line.text for line in request.lines), request.lang)
+            path = path.with_name("prompt-" + path.name)
+            if path.is_file():
+                return path
+        else:
+            self._turn = (self._turn + 1) % 4
+            path = self.folder / f"utterance-{self._turn}.wav"
         pieces = [self.cache.get(line.text, request.lang) if line.fixed
                   else self.engine.synthesize(line.text, request.lang) for line in request.lines]
-        self._turn = (self._turn + 1) % 4          # a few files in turn: never overwrite what plays
-        return write_wav(self.folder / f"utterance-{self._turn}.wav", join(pieces))
+        return write_wav(path, join(pieces))

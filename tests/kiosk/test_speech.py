@@ -15,7 +15,8 @@ from kiosk.settings import VoiceSettings
 from kiosk.speech import sentences
 from kiosk.speech.audio import Audio, read_wav
 from kiosk.speech.cache import PromptCache
-from kiosk.speech.engines import EspeakEngine, Fallback, make_engine
+from kiosk.speech import make_engine
+from kiosk.speech.engines import EspeakEngine, Fallback
 from kiosk.speech.numbers import NumberError, read_int, read_number
 from kiosk.speech.prompts import PROMPTS, prompt
 from kiosk.speech.voice import Voice, in_quiet_hours
@@ -175,6 +176,7 @@ class FilePlayer:
         self.played: list[tuple[Path, float, Audio]] = []
         self.stopped = 0
         self.volume = None
+        self.preloaded: list[Path] = []
         self.event = threading.Event()
 
     def play(self, path, volume):
@@ -186,6 +188,9 @@ class FilePlayer:
 
     def set_volume(self, volume):
         self.volume = volume
+
+    def preload(self, path):
+        self.preloaded.append(path)
 
 
 def _voice(tmp_path, now=datetime(2026, 11, 30, 10, 0), **overrides) -> tuple[Voice, FilePlayer]:
@@ -325,3 +330,15 @@ def test_voice_settings_are_validated(tmp_path):
     text = "\n".join(err.value.errors)
     assert "voice.quiet_hours: must be HH:MM-HH:MM" in text
     assert "voice.volume: must be at most 1" in text and "voice.engine: must be one of" in text
+
+
+def test_warming_renders_prompts_and_result_lines_and_readies_the_screen_prompts(tmp_path):
+    from kiosk.speech.prompts import result_texts
+    player = FilePlayer()
+    voice = Voice(VoiceSettings(), EspeakEngine(), tmp_path, player, language="zh_CN")
+    rendered = voice.warm(langs=("zh_CN",))
+    lines = {line.text for key in PROMPTS for line in sentences.fixed_lines(prompt(key), "zh_CN")}
+    lines |= {line.text for line in sentences.fixed_lines(result_texts(), "zh_CN")}
+    assert rendered == len(lines) and all(voice.cache.has(t, "zh_CN") for t in lines)
+    assert len(player.preloaded) == len(PROMPTS) and all(p.name.startswith("prompt-") for p in player.preloaded)
+    assert voice.warm(langs=("zh_CN",)) == 0                     # nothing left to render

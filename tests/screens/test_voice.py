@@ -23,9 +23,9 @@ class FakeClock:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from kiosk.app import HeadlessShell, start_device_services
+    from app.kiosk_app import HeadlessShell, start_device_services
     from kiosk.context import build_context
-    from kiosk.demo import DemoRig
+    from app.demo import DemoRig
     from kiosk.identify_sources import IdentitySources
 
     data = tmp_path_factory.mktemp("voice-demo")
@@ -184,7 +184,7 @@ def test_the_speaker_button_says_it_again(demo):
     press(h, h.shell.ids.voice.ids.repeat)
     again = voice(h).history[-1]
     assert again is not first and (again.key, again.text) == (first.key, first.text)
-    assert h.pump_until(lambda: played_files(h)[-1].startswith("utterance-"), 20)
+    assert h.pump_until(lambda: played_files(h)[-1].startswith("prompt-"), 20)   # a fixed prompt, kept loaded
     h.shell.home()
 
 
