@@ -209,11 +209,15 @@ class Voice:
             self.player.set_volume(self.effective_volume())
 
     def reset_session(self) -> None:
-        """The next person starts at the station's volume, unmuted, with nothing left to repeat."""
+        """The next person starts at the station's volume, unmuted, with nothing left to repeat: what
+        was said to this person (their masked name, their numbers) is forgotten and its audio deleted."""
         self.silence()
         self.volume = self.settings.volume
         self.muted = False
         self._last = None
+        self.history.clear()
+        for path in self.folder.glob("utterance-*.wav"):
+            path.unlink(missing_ok=True)
 
     # worker -------------------------------------------------------------------------------------
     def _run(self) -> None:

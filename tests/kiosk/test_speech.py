@@ -241,8 +241,13 @@ def test_mute_silences_speech_and_tones_until_the_next_person(tmp_path):
         time.sleep(0.5)
         assert player.played == [] and voice.effective_volume() == 0
         voice.quieter()
+        voice.toggle_mute()
+        voice.say(sentences.greeting("王*明", "zh_CN"), "zh_CN", "greeting")
+        _wait(player)
+        assert list(tmp_path.glob("utterance-*.wav"))
         voice.reset_session()                          # the idle reset / end of visit
         assert not voice.muted and voice.volume == 0.6
+        assert voice.history == [] and not list(tmp_path.glob("utterance-*.wav"))   # nothing of them kept
         voice.tone("card")
         assert player.played[-1][1] == 0.6 and player.played[-1][2].duration_s == pytest.approx(0.16, abs=0.01)
     finally:
