@@ -18,7 +18,8 @@ from screens import theme
 LARGE_SCALE = 1.3
 BLACK = (0.0, 0.0, 0.0, 1.0)
 WHITE = (1.0, 1.0, 1.0, 1.0)
-OUTLINE = theme.rgb("#FFD400")          # 14:1 on black
+OUTLINE = theme.rgb("#FFD400")          # 14:1 on black: buttons
+EDGE = theme.rgb("#BDBDBD")             # panels that were light: their edge on the black page
 _LIGHT = 0.3                            # relative luminance above which a colour counts as light
 
 
@@ -88,11 +89,16 @@ class ContrastColours:
         self._designed[prop] = tuple(value)
         if look.contrast:
             self._show(prop, self.CONTRAST[prop](value))
+        self.contrast_applied()
 
     def _apply_contrast(self, *_args) -> None:
         for prop, mapper in self.CONTRAST.items():
             designed = self._designed[prop]
             self._show(prop, mapper(designed) if look.contrast else designed)
+        self.contrast_applied()
+
+    def contrast_applied(self) -> None:
+        """Called after the colours were (re)mapped; a widget may add its own cue."""
 
     def _show(self, prop: str, value) -> None:
         self._mapping = True

@@ -19,7 +19,7 @@ from kivy.uix.label import Label
 
 from drivers import linebreak
 from screens import theme
-from screens.look import ContrastColours, contrast_bg, contrast_fg, look
+from screens.look import EDGE, ContrastColours, contrast_bg, contrast_fg, look
 from screens.charts import CuffGauge, TrendChart  # noqa: F401  (registered for kv)
 from screens.icons import Icon  # noqa: F401  (registered for kv)
 
@@ -179,10 +179,17 @@ class Surface(ContrastColours, BoxLayout):
     CONTRAST = {"bg_color": contrast_bg}
     bg_color = ColorProperty(theme.CARD)
     radius = NumericProperty(dp(theme.RADIUS_DP))
+    edge_color = ColorProperty((0, 0, 0, 0))
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.follow_contrast()
+
+    def contrast_applied(self) -> None:
+        """In high contrast a panel that was light keeps its outline on the black page."""
+        designed = self._designed["bg_color"]
+        light = len(designed) == 4 and designed[3] > 0 and theme.luminance(designed) > 0.3
+        self.edge_color = EDGE if look.contrast and light else (0, 0, 0, 0)
 
 
 class Pressable(ButtonBehavior, Surface):
