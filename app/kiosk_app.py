@@ -349,6 +349,7 @@ def run_app(ctx: KioskContext, *, tour_dir: Path | None = None, windowed: bool =
     """Run the kiosk (or the tour) until it stops; returns the exit code."""
     if tour_dir is not None:
         os.environ.pop("DISPLAY", None)   # SDL renders offscreen through Mesa
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")   # the tour records what is said; it plays nothing
         Path(tour_dir).mkdir(parents=True, exist_ok=True)
     configure_kivy(ctx, windowed=windowed or tour_dir is not None,
                    size=TOUR_SIZE if tour_dir is not None else None)
