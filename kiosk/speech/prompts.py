@@ -38,7 +38,7 @@ PROMPTS: dict[str, tuple[str, ...]] = {
     "measure.error": (N_("The measurement did not work. Please read the message on the screen, "
                          "or ask the staff."),),
     "records": (N_("These are your past results. Tap Done when you have finished."),),
-    "health_day": (N_("Staff or volunteer: tap your card to open the health-check day"),),
+    "health_day": (N_("Staff or volunteer: tap your card to open the screening day"),),
     "health_day.open": (N_("Next resident, please tap your card"),),
     "volunteer": (N_("Tap check in, check out, or record a service."),),
     "service": (N_("What did you do for the resident?"),),
