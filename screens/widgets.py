@@ -52,6 +52,8 @@ class KLabel(ContrastColours, Label):
     fit = BooleanProperty(False)
     #: False for the header's status texts: 大字 enlarges the page, not the header bar
     scales = BooleanProperty(True)
+    #: a ``fit`` label in a button: the widest its large text may grow (0: no limit)
+    max_width = NumericProperty(0)
 
     def __init__(self, **kwargs) -> None:
         self._designed_height: float | None = None
@@ -60,7 +62,7 @@ class KLabel(ContrastColours, Label):
         self._regrow = Clock.create_trigger(self._grow)       # after the texture of the new size
         super().__init__(**kwargs)
         self.font_size = sp(ROLE_SP[self.role]) * self._scale()
-        self.bind(role=self._apply_role, scales=self._apply_role, size=self._layout, wrap=self._layout, fit=self._layout,
+        self.bind(role=self._apply_role, scales=self._apply_role, max_width=self._apply_role, size=self._layout, wrap=self._layout, fit=self._layout,
                   texture_size=self._grow, height=self._height_given, parent=self._reparented)
         look.bind(scale=self._apply_role)
         self.follow_contrast()
@@ -143,6 +145,10 @@ class KLabel(ContrastColours, Label):
     def _grow(self, *_args) -> None:
         if self.fit:
             self.size = self.texture_size
+            floor = max(sp(theme.BODY_MIN_SP), sp(ROLE_SP[self.role]) * self.SHRINK_FLOOR)
+            if self._scale() > 1 and 0 < self.max_width < self.width and self.font_size > floor:
+                self.font_size = max(floor, self.font_size * self.max_width / self.width * 0.97)
+                self._regrow()
         elif self.wrap:
             self.height = self.texture_size[1]
         elif self._stretches():
