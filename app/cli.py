@@ -36,6 +36,7 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
         "growth": ("app.bench.growth", "hub report and kiosk lookups over 10^4..10^6 records of history"),
         "fill": ("app.bench.fill", "journal N realistic synthetic records"),
         "web": ("app.bench.web", "workbench page times over 10^6 hub records, kiosk alert to open page"),
+        "voice": ("app.bench.voice", "screen shown to audio start (cached, synthesised), synthesis RTF, cache size"),
     },
 }
 #: Files the kiosk, the hub and the tools create are never readable by other users (0640 at most;

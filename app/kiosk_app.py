@@ -8,6 +8,7 @@ the screen tour.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -37,6 +38,9 @@ HEALTH_EVERY_S = 300
 #: The shell's class. Like every screen it imports Kivy, which must be configured from the settings
 #: (KIVY_HOME, window size) before its first import, so it is loaded by name from the registry.
 SHELL = "screens.shell:Shell"
+#: Loaded by name for the same reason: voice playback and the seeing modes live beside the screens.
+VOICE = "screens.voice:attach_voice"
+LOOK = "screens.look:look"
 
 
 class FontMissing(RuntimeError):
@@ -102,6 +106,7 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
 
         def build(self):
             register_font()
+            load_class(VOICE)(ctx, warm=tour_dir is None)
             self.shell = load_class(SHELL)(ctx, SCREENS, on_exit=self.stop)
             self.shell.go("home")
             Window.bind(on_request_close=self._on_request_close, on_keyboard=self._on_keyboard)
@@ -165,12 +170,16 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
         # screen tour --------------------------------------------------------------------
         def _tour_step(self, plan, out: Path):
             if not plan:
+                (out / "spoken.json").write_text(json.dumps(self._spoken, ensure_ascii=False, indent=1),
+                                                 encoding="utf-8")
                 self.stop()
                 return
-            name, state, lang, filename = plan.pop(0)
+            name, state, lang, filename, mode = plan.pop(0)
             self.shell.end_session()
             if self.shell.ctx.session.lang != lang:
                 self.shell.toggle_language()
+            look = load_class(LOOK)
+            look.large, look.contrast = mode == "large", mode == "contrast"
             screen = self.shell.screen(name)
             self.shell.manager.current = name
             if state == "idle_warning":
@@ -183,10 +192,20 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             self.shell.tick()
             if state == "idle_warning":
                 self.shell.idle_visible = True
+            spoken = ctx.services["voice"].history[-1] if state == "idle_warning" else self.shell.speak_screen()
+            self._spoken = getattr(self, "_spoken", {})
+            self._spoken[filename] = {"screen": name, "state": state, "lang": lang, "look": mode,
+                                      "prompt": spoken.key, "text": spoken.text}
             target = out / filename
             Clock.schedule_once(lambda _dt: self._shoot(target, plan, out), 0.35)
 
-        def _shoot(self, target: Path, plan, out: Path):
+        def _shoot(self, target: Path, plan, out: Path, redraws: int = 2):
+            # The screenshot reads the back buffer, which after a swap holds an older frame: draw the
+            # settled screen twice so both buffers hold it.
+            if redraws or self.shell.manager.transition.is_active:
+                Window.canvas.ask_update()
+                Clock.schedule_once(lambda _dt: self._shoot(target, plan, out, max(0, redraws - 1)), 0)
+                return
             written = Window.screenshot(name=str(target.with_suffix("")) + "_.png")
             os.replace(written, target)
             log.info("tour: wrote %s", target.name)
@@ -276,6 +295,7 @@ class HeadlessShell:
         register_font()
         self.ctx = ctx
         self.exited = False
+        load_class(VOICE)(ctx, warm=False)
         self.shell = load_class(SHELL)(ctx, SCREENS, on_exit=self._exit)
         for child in list(Window.children):
             Window.remove_widget(child)
@@ -348,6 +368,7 @@ def run_app(ctx: KioskContext, *, tour_dir: Path | None = None, windowed: bool =
     """Run the kiosk (or the tour) until it stops; returns the exit code."""
     if tour_dir is not None:
         os.environ.pop("DISPLAY", None)   # SDL renders offscreen through Mesa
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")   # the tour records what is said; it plays nothing
         Path(tour_dir).mkdir(parents=True, exist_ok=True)
     configure_kivy(ctx, windowed=windowed or tour_dir is not None,
                    size=TOUR_SIZE if tour_dir is not None else None)

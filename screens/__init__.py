@@ -47,12 +47,14 @@ def screen_class(name: str) -> type:
     return load_class(SCREENS[name])
 
 
-def tour_plan() -> list[tuple[str, str, str, str]]:
-    """(screen, state, language, PNG file name) for every picture the tour takes."""
+def tour_plan() -> list[tuple[str, str, str, str, str]]:
+    """(screen, state, language, PNG file name, seeing mode) for every picture the tour takes: every
+    state in Chinese and English, and in Chinese again in 大字 ("large") and 高对比 ("contrast")."""
     plan = []
-    for lang, suffix in (("zh_CN", ""), ("en", "-en")):
+    for lang, look, suffix in (("zh_CN", "", ""), ("en", "", "-en"), ("zh_CN", "large", "-large"),
+                               ("zh_CN", "contrast", "-contrast")):
         for name in SCREENS:
             for state in screen_class(name).tour_states():
-                plan.append((name, state, lang, f"{name}{'-' + state if state else ''}{suffix}.png"))
-    plan.append(("home", "idle_warning", "zh_CN", "home-idle.png"))
+                plan.append((name, state, lang, f"{name}{'-' + state if state else ''}{suffix}.png", look))
+    plan.append(("home", "idle_warning", "zh_CN", "home-idle.png", ""))
     return plan

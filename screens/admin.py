@@ -8,6 +8,7 @@ from kivy.properties import StringProperty
 
 from kiosk.i18n import N_, Joined
 from screens.base import KioskScreen
+from screens.look import look
 from sync.downlink import applied_versions
 
 #: Device slots and their states as staff read them (the status board's keys are English words).
@@ -28,6 +29,7 @@ class AdminScreen(KioskScreen):
     sync_text = StringProperty("")
 
     def enter(self, **_params) -> None:
+        look.reset()                        # staff screens: the resident's 大字/高对比 end here
         self.refresh()
 
     def refresh(self, states: dict | None = None) -> None:
@@ -78,6 +80,7 @@ class AdminScreen(KioskScreen):
         self.station_text = self.devices_text = self.devices_text2 = self.sync_text = ""
 
     def load_demo(self, state: str = "") -> None:
+        look.reset()
         self.refresh({"bp": {"state": "disconnected", "driver": "maibobo"},
                       "glucose": {"state": "connected", "driver": "onetouch-ultra2"},
                       "idcard": {"state": "connected", "driver": "sam"}, "camera": {"state": "running"},

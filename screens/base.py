@@ -8,6 +8,7 @@ from kivy.weakproxy import WeakProxy
 from kiosk.i18n import Msg, Text
 from screens import theme
 from screens.i18n import tr
+from screens.look import ContrastColours, contrast_bg
 from screens.widgets import KButton
 
 
@@ -52,7 +53,7 @@ class Presence:
         return widget.parent is not None
 
 
-class KioskScreen(Screen):
+class KioskScreen(ContrastColours, Screen):
     """A screen with its collaborators injected.
 
     ``ctx`` is the :class:`kiosk.context.KioskContext`; ``nav`` is the shell's navigator
@@ -60,15 +61,21 @@ class KioskScreen(Screen):
 
     - :meth:`enter` — called with navigation params before the screen shows;
     - :meth:`reset` — forget everything personal (idle timeout, session end);
+    - :meth:`speech` — what the screen says when it appears;
     - :meth:`tour_states` / :meth:`load_demo` — representative states for the screen tour and audit.
     """
 
+    CONTRAST = {"bg_color": contrast_bg}
     ctx = ObjectProperty(None, allownone=True)
     nav = ObjectProperty(None, allownone=True)
     bg_color = ColorProperty(theme.PAGE)
     station_name = StringProperty("")
     #: Screens that show personal data set this; home does not.
     personal = False
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.follow_contrast()
 
     def on_ctx(self, _instance, ctx) -> None:
         self.station_name = ctx.settings.station.name if ctx else ""
@@ -134,6 +141,12 @@ class KioskScreen(Screen):
 
     def reset(self) -> None:
         """Clear every widget that may show personal data."""
+
+    def speech(self) -> tuple[str, list | None]:
+        """What the screen says when it appears: ``(prompt key, lines)``. ``lines`` of ``None`` means
+        the catalogued prompt ``key`` (``kiosk/speech/prompts.py``); a screen with numbers or a name
+        returns :class:`kiosk.speech.sentences.Line` s. Default: the prompt named after the screen."""
+        return self.name, None
 
     @classmethod
     def tour_states(cls) -> list[str]:

@@ -8,8 +8,11 @@ from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk.i18n import N_, Joined
 from kiosk.session import Person
+from kiosk.speech import sentences
+from kiosk.speech.prompts import prompt
 from screens import theme
 from screens.base import KioskScreen
+from screens.i18n import tr
 from screens.widgets import KButton
 
 #: purpose -> (button text, icon, target screen, colour) in the order offered
@@ -82,6 +85,12 @@ class GreetingScreen(KioskScreen):
             button = KButton(text=self._(text), icon=icon, bg_color=colour, font_role="title")
             button.bind(on_release=lambda _b, t=target: self.nav.go(t))
             box.add_widget(button)
+
+    def speech(self):
+        """"王某明，您好！" (the masked name; never a full one), then the prompt."""
+        person = self.ctx.session.person
+        lines = sentences.greeting(person.display_name if person else "", tr.lang)
+        return "greeting", lines + sentences.fixed_lines(prompt("greeting"), tr.lang)
 
     def reset(self) -> None:
         self.hello = self.subtitle = self.facts = self.note = ""

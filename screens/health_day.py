@@ -65,6 +65,7 @@ class HealthDayScreen(KioskScreen):
             self.phase = "open"
             self.message = ""
             self._refresh()
+            self.nav.speak_screen()
             return
         day.attribute(person.person_key)
         session = self.ctx.session
@@ -85,6 +86,10 @@ class HealthDayScreen(KioskScreen):
                               n=closed.residents_measured, m=closed.measurements, a=closed.abnormal,
                               u=closed.urgent)
         self.phase = "summary"
+
+    def speech(self):
+        """Staff open the day; then each resident is asked for their card."""
+        return ("health_day.open" if self.phase == "open" else "health_day"), None
 
     @classmethod
     def tour_states(cls) -> list[str]:

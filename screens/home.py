@@ -9,7 +9,10 @@ from kivy.properties import NumericProperty, StringProperty
 from kiosk.community.home import home_tiles
 from kiosk.documents import current_documents
 from kiosk.i18n import N_
-from screens import theme
+from screens import (
+    theme,
+    voice,  # noqa: F401  (registers ViewToggles for home.kv)
+)
 from screens.base import KioskScreen
 from screens.widgets import Pressable
 

@@ -10,18 +10,22 @@ from kivy.graphics import Color, Ellipse, Line, Rectangle, RoundedRectangle, Tri
 from kivy.properties import ColorProperty, StringProperty
 from kivy.uix.widget import Widget
 
+from screens.look import ContrastColours, contrast_fg
 
-class Icon(Widget):
+
+class Icon(ContrastColours, Widget):
     """A named line-art icon (heart, person, volunteer, records, help, card, qr, back, home, lock,
     check, warning, online, offline, clock, gauge, drop, printer; for requests: bag, document, box,
     scissors, hand, list)."""
 
+    CONTRAST = {"color": contrast_fg}
     name = StringProperty("")
     color = ColorProperty([1, 1, 1, 1])
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.bind(pos=self._redraw, size=self._redraw, name=self._redraw, color=self._redraw)
+        self.follow_contrast()
 
     # unit-square helpers --------------------------------------------------------------
     def _xy(self, u: float, v: float) -> tuple[float, float]:

@@ -7,13 +7,15 @@ from pathlib import Path
 from kivy.clock import Clock
 from kivy.graphics.texture import Texture
 from kivy.lang import Builder
-from kivy.properties import ColorProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, ObjectProperty, StringProperty
 
 from kiosk.i18n import N_
 from kiosk.identify_sources import SourceProblem
-from kiosk.identity import Identified, REFUSALS, Refused
+from kiosk.identity import REFUSALS, Identified, Refused
+from kiosk.speech.sentences import Line, speakable
 from screens import theme
 from screens.base import KioskScreen
+from screens.i18n import tr
 
 PURPOSE_TITLES = {
     "health": N_("Health check"),
@@ -35,6 +37,7 @@ class IdentifyScreen(KioskScreen):
     message = StringProperty("")
     message_color = ColorProperty(theme.CARD)
     message_text_color = ColorProperty(theme.INK)
+    message_is_error = BooleanProperty(False)
     hint_offset = NumericProperty(0)
     preview = ObjectProperty(None, allownone=True)
     #: Called after the greeting is drawn for an identification (benchmark hook).
@@ -73,10 +76,12 @@ class IdentifyScreen(KioskScreen):
             self.show_message(self._(item.message) if item.message else
                               self._("The card could not be read. Please take it away and place it again."),
                               error=True)
+            self.nav.speak_screen()
             return
         outcome = item.outcome
         if isinstance(outcome, Refused):
             self.show_message(self._(outcome.message), error=True)
+            self.nav.speak_screen()
             return
         if isinstance(outcome, Identified):
             session = self.ctx.session
@@ -107,11 +112,18 @@ class IdentifyScreen(KioskScreen):
     def show_message(self, text: str, error: bool = False) -> None:
         """Show a status line under the prompt; errors use the danger colour and stay readable."""
         self.message = text
+        self.message_is_error = error
         self.message_color = theme.DANGER if error else theme.CARD
         self.message_text_color = theme.ON_DARK if error else theme.INK
 
     def reset(self) -> None:
         self.show_message("")
+
+    def speech(self):
+        """The card prompt; after a failed read, the message shown (already translated)."""
+        if self.message and self.message_is_error:
+            return "identify.message", [Line(speakable(self.message, tr.lang))]
+        return "identify", None
 
     @classmethod
     def tour_states(cls) -> list[str]:

@@ -14,7 +14,10 @@ from drivers.readings import MealContext, Progress
 from kiosk.devices import DeviceNotConfigured
 from kiosk.health_flow import NoPerson, complete_measurement, error_message
 from kiosk.i18n import N_
+from kiosk.speech.prompts import prompt
+from kiosk.speech.sentences import Line, fixed_lines, speakable
 from screens.base import KioskScreen
+from screens.i18n import tr
 
 STEPS = {
     "bp": [("person", N_("Sit down, feet flat, and rest quietly for a moment")),
@@ -55,6 +58,7 @@ class MeasureScreen(KioskScreen):
         self._cuff_value = 0
         self._cuff_trigger = Clock.create_trigger(self._show_cuff, 0.1)
         self._stage_value = ""
+        self._stage_key = self._stage_next = "waiting"
         self._stage_trigger = Clock.create_trigger(self._show_stage, 0.25)
 
     def enter(self, kind: str = "bp", context: MealContext | None = None, **_params) -> None:
@@ -89,7 +93,9 @@ class MeasureScreen(KioskScreen):
             demo.prepare(self.kind)          # demo mode: the simulated device gets its next reading
         self.phase = "measuring"
         self.cuff = 0
+        self._stage_key = "waiting" if self.kind == "bp" else "reading"
         self.stage_text = self._(STAGES["waiting"] if self.kind == "bp" else N_("Reading the meter…"))
+        self.nav.speak_screen()
         since = None
         if self.kind == "glucose":
             # Readings taken on the meter since this person started count (a little slack for the meter's clock).
@@ -107,6 +113,7 @@ class MeasureScreen(KioskScreen):
             self._cuff_trigger()
         if progress.stage in STAGES:
             self._stage_value = self._(STAGES[progress.stage])
+            self._stage_next = progress.stage
             self._stage_trigger()
 
     def _show_cuff(self, _dt=None) -> None:
@@ -116,6 +123,8 @@ class MeasureScreen(KioskScreen):
     def _show_stage(self, _dt=None) -> None:
         if self.phase == "measuring" and self._stage_value != self.stage_text:
             self.stage_text = self._stage_value
+            self._stage_key = self._stage_next
+            self.nav.speak_screen()
 
     def on_result(self, reading) -> None:
         """The reading arrived (UI thread): journal it and show the result."""
@@ -137,6 +146,8 @@ class MeasureScreen(KioskScreen):
     def _failed_text(self, text: str) -> None:
         self.error_text = text
         self.phase = "error"
+        if self.nav is not None and self.nav.manager.current == self.name:
+            self.nav.speak_screen()
 
     def cancel(self) -> None:
         """Stop the measurement (the driver deflates the cuff)."""
@@ -147,6 +158,15 @@ class MeasureScreen(KioskScreen):
         if self._job is not None:
             self._job.cancel()
             self._job = None
+
+    def speech(self):
+        """The steps before, the stage while measuring, "did not work" plus the message after a failure."""
+        if self.phase == "measuring":
+            return f"measure.{self._stage_key}", None
+        if self.phase == "error":
+            return "measure.error", fixed_lines(prompt("measure.error"), tr.lang) + \
+                [Line(speakable(self.error_text, tr.lang))]
+        return f"measure.{self.kind}", None
 
     def reset(self) -> None:
         self._cancel_job()
@@ -165,6 +185,7 @@ class MeasureScreen(KioskScreen):
         if state == "measuring":
             self.phase = "measuring"
             self.cuff = 146
+            self._stage_key = "deflating"
             self.stage_text = self._(STAGES["deflating"])
         elif state == "error":
             self._failed_text(self._(CuffLeak.user_message))

@@ -10,8 +10,10 @@ from drivers.readings import BloodPressureReading, DeviceInfo, GlucoseReading, M
 from kiosk.health import Level
 from kiosk.health_flow import MeasurementOutcome, assess, print_slip
 from kiosk.i18n import N_
+from kiosk.speech import sentences
 from screens import theme
 from screens.base import KioskScreen
+from screens.i18n import tr
 
 #: The meal context a glucose result was judged by, as the person chose it.
 MEAL_WORDS = {MealContext.FASTING: N_("fasting"), MealContext.AFTER_MEAL_2H: N_("2 hours after a meal"),
@@ -86,6 +88,12 @@ class ResultScreen(KioskScreen):
                 self._("The printer is not working. Please ask the staff.")
         if not print_slip(self.ctx, self.outcome, self.nav.post, done):
             self.print_text = self._("No printer here")
+
+    def speech(self):
+        """The result read aloud: numbers the Chinese way, the category in words, the advice."""
+        if self.outcome is None:
+            return "result.intro", None
+        return "result", sentences.result(self.outcome.reading, self.outcome.assessment, tr.lang)
 
     def reset(self) -> None:
         self.outcome = None

@@ -109,6 +109,7 @@ class ServiceScreen(KioskScreen):
         self.summary = self._("{service}, {h} hours", service=self._pending.service_name,
                               h=f"{self._pending.hours:g}")
         self.phase = "confirm"
+        self.nav.speak_screen()
 
     def on_identity(self, item) -> None:
         """The resident's card while waiting for confirmation."""
@@ -147,6 +148,10 @@ class ServiceScreen(KioskScreen):
     def reset(self) -> None:
         self._pending = self._resident = self._request = None
         self.summary = self.message = self.result = ""
+
+    def speech(self):
+        """What was done; then the resident is asked to confirm with their card."""
+        return ("service.confirm" if self.phase == "confirm" else "service"), None
 
     @classmethod
     def tour_states(cls) -> list[str]:

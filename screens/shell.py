@@ -7,8 +7,7 @@ from pathlib import Path
 
 from kivy.clock import Clock
 from kivy.lang import Builder
-from kivy.properties import (BooleanProperty, ColorProperty, NumericProperty, ObjectProperty,
-                             StringProperty)
+from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
@@ -18,6 +17,7 @@ from kiosk.storage import STORAGE_FULL
 from screens import load_class, theme, widgets  # noqa: F401  (widgets: loads the shared widget rules)
 from screens.base import Presence
 from screens.i18n import tr
+from screens.voice import VoiceControl
 from sync.publisher import LINE_OFFLINE, status_text
 
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
@@ -83,10 +83,13 @@ class Shell(FloatLayout):
     lang_button_text = StringProperty("English")
     idle_visible = BooleanProperty(False)
     idle_seconds = NumericProperty(0)
+    voicectl = ObjectProperty(None, allownone=True)
 
     def __init__(self, ctx, screens: dict[str, str], on_exit=None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.ctx = ctx
+        self.voicectl = VoiceControl(self, ctx.services.get("voice"))
+        widgets.TAP_LISTENERS[:] = [lambda: self.voicectl.tone("tap")]
         self._on_exit = on_exit
         self.station_name = ctx.settings.station.name
         ui = ctx.settings.ui
@@ -108,12 +111,14 @@ class Shell(FloatLayout):
         """Show the countdown overlay above everything, or take it away entirely."""
         if visible and self.idle_overlay.parent is None:
             self.add_widget(self.idle_overlay)
+            self.voicectl.speak("idle_warning")
         elif not visible and self.idle_overlay.parent is self:
             self.remove_widget(self.idle_overlay)
 
     def close(self) -> None:
         """Detach from the shared language object and stop ticking (the app is stopping)."""
         tr.unbind(lang=self._on_lang)
+        widgets.TAP_LISTENERS.clear()
         Clock.unschedule(self.tick)
 
     # navigation -------------------------------------------------------------------
@@ -135,6 +140,7 @@ class Shell(FloatLayout):
         """Show screen ``name`` after handing it ``params``."""
         screen = self.screen(name)
         screen.enter(**params)
+        self.voicectl.speak_screen(screen)      # first: the voice worker starts while the screen is drawn
         self.manager.current = name
         s = self.ctx.settings
         self.idle.configure(s.ui.idle_warning_s, s.idle_reset_for(name))
@@ -159,6 +165,7 @@ class Shell(FloatLayout):
         handler = getattr(screen, "on_identity", None)
         if handler is not None:
             self.idle.touch()
+            self.voicectl.tone("card")
             handler(item)
 
     def on_kv_post(self, _base_widget) -> None:
@@ -189,6 +196,7 @@ class Shell(FloatLayout):
     def end_session(self) -> None:
         """Forget the person: session data, language, every screen's personal widgets."""
         self.ctx.session.wipe()
+        self.voicectl.reset()
         for screen in self.manager.screens:
             screen.reset()
         tr.lang = self.ctx.session.lang
@@ -207,6 +215,14 @@ class Shell(FloatLayout):
         self.tick()
 
     # touches and the clock ----------------------------------------------------------------
+    def speak_screen(self):
+        """Say what the current screen says now (it changed state); returns the spoken record."""
+        return self.voicectl.speak_screen(self.manager.current_screen)
+
+    def speak(self, key: str) -> None:
+        """Say the catalogued prompt ``key`` (a screen's new state: ``measure.inflating``)."""
+        self.voicectl.speak(key)
+
     def on_touch_down(self, touch) -> bool:
         self.idle.touch()
         if self.idle_visible:

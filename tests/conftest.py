@@ -11,6 +11,7 @@ os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
 os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
 os.environ.setdefault("KIVY_HOME", str(pathlib.Path(tempfile.gettempdir()) / "yizhan-test-kivy-home"))
 os.environ.pop("DISPLAY", None)   # SDL renders offscreen through Mesa
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")   # no sound card: SDL mixes to nowhere, playback still runs
 
 import pytest  # noqa: E402
 

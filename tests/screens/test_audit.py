@@ -1,4 +1,5 @@
-"""Every registered screen, in every tour state and both languages, passes the elder-friendly audit."""
+"""Every registered screen, in every tour state, both languages and every seeing mode (standard, 大字,
+高对比), passes the elder-friendly audit."""
 from __future__ import annotations
 
 import pytest
@@ -14,19 +15,23 @@ def _states():
             yield name, state
 
 
+@pytest.mark.parametrize("mode", ["", "large", "contrast"])
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
-def test_every_screen_state_passes_the_audit(harness, lang):
+def test_every_screen_state_passes_the_audit(harness, lang, mode):
     from screens.i18n import tr
+    from screens.look import look
 
     failures = []
     for name, state in _states():
         harness.shell.end_session()
+        harness.shell.idle.touch()          # a slow run must not meet the idle countdown
         harness.ctx.session.set_language(lang)
         tr.lang = lang
+        look.large, look.contrast = mode == "large", mode == "contrast"
         harness.shell.manager.current = name
         harness.screen(name).load_demo(state)
         harness.frames(4)
-        failures += [f"{name}[{state}]/{lang}: {p}" for p in audit(harness.shell)]
+        failures += [f"{name}[{state}]/{lang}/{mode or 'standard'}: {p}" for p in audit(harness.shell)]
         failures += [f"{name}[{state}]/{lang}: unit in the other language's form: {t!r}"
                      for t in visible_texts(harness.shell) for u in OTHER_UNITS[lang] if u in t]
     harness.shell.end_session()
@@ -37,16 +42,21 @@ def test_every_screen_state_passes_the_audit(harness, lang):
 OTHER_UNITS = {"zh_CN": ("mmHg", "mmol/L"), "en": ("毫米汞柱", "毫摩尔")}
 
 
+@pytest.mark.parametrize("mode", ["", "large", "contrast"])
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
-def test_every_button_answers_a_finger_everywhere_on_it(harness, lang):
-    """The touch reachability audit: a 5×5 grid of real touches on every visible button of every state."""
+def test_every_button_answers_a_finger_everywhere_on_it(harness, lang, mode):
+    """The touch reachability audit: a 5×5 grid of real touches on every visible button of every state,
+    in every seeing mode."""
     from screens.i18n import tr
+    from screens.look import look
 
     failures = []
     for name, state in _states():
         harness.shell.end_session()
+        harness.shell.idle.touch()          # a slow run must not meet the idle countdown
         harness.ctx.session.set_language(lang)
         tr.lang = lang
+        look.large, look.contrast = mode == "large", mode == "contrast"
         harness.shell.manager.current = name
         harness.screen(name).load_demo(state)
         harness.frames(4)
@@ -90,6 +100,20 @@ def test_a_language_switch_re_renders_every_visible_text_and_both_audits_pass(ha
         failures += [f"{name}[{state}] {other}→{lang}: {p}" for p in audit(harness.shell) + touch_audit(harness.shell)]
     harness.shell.end_session()
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("mode", ["", "large", "contrast"])
+def test_the_volume_panel_passes_the_audit(harness, mode):
+    from screens.look import look
+
+    harness.shell.go("home")
+    look.large, look.contrast = mode == "large", mode == "contrast"
+    harness.shell.voicectl.open_panel()
+    harness.frames(4)
+    try:
+        assert not audit(harness.shell)
+    finally:
+        harness.shell.home()
 
 
 def test_idle_overlay_passes_the_audit(harness):

@@ -63,6 +63,7 @@ def test_newer_and_corrupt_journals_stop_the_kiosk_untouched(tmp_path):
 def test_tour_writes_one_png_per_screen_state_without_touching_the_demo_data(tmp_path):
     """`make tour` beside a running `make run`: the tour works in a throwaway data directory, so the
     live demo's ./data (its journal, its device links) is left exactly as it was."""
+    import json
     import tempfile
     live = tmp_path / "data"
     (live / "dev").mkdir(parents=True)
@@ -71,7 +72,7 @@ def test_tour_writes_one_png_per_screen_state_without_touching_the_demo_data(tmp
     before = sorted((p.relative_to(live), p.is_symlink()) for p in live.rglob("*"))
     scratch_before = set(Path(tempfile.gettempdir()).glob("yizhan-tour-*"))
     out = tmp_path / "tour"
-    res = run("kiosk", "--demo", "--tour", str(out), timeout=120, cwd=tmp_path)
+    res = run("kiosk", "--demo", "--tour", str(out), timeout=900, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
     assert sorted((p.relative_to(live), p.is_symlink()) for p in live.rglob("*")) == before
     assert (live / "journal.sqlite3").read_bytes() == b"the live demo's journal"
@@ -79,6 +80,12 @@ def test_tour_writes_one_png_per_screen_state_without_touching_the_demo_data(tmp
     from screens import tour_plan
     names = sorted(p.name for p in out.glob("*.png"))
     assert sorted(step[3] for step in tour_plan()) == names
+    spoken = json.loads((out / "spoken.json").read_text(encoding="utf-8"))     # what each state says
+    assert sorted(spoken) == names
+    assert spoken["result-urgent.png"]["text"].startswith("您的血压是一百八十六，一百一十二。")
+    assert spoken["result-urgent-large.png"]["look"] == "large"
+    assert spoken["home-en.png"]["text"].startswith("Welcome.")
+    assert spoken["home-idle.png"]["prompt"] == "idle_warning"
     for png in out.glob("*.png"):
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000     # a real, non-blank picture

@@ -101,7 +101,9 @@ def _name(widget) -> str:
 
 
 def audit(root) -> list[str]:
-    """Every elder-friendliness problem in the visible tree under ``root``."""
+    """Every elder-friendliness problem in the visible tree under ``root`` (only the topmost
+    ``modal`` child when one is open: what is behind it cannot be touched)."""
+    root = next((c for c in root.children if getattr(c, "modal", False)), root)
     problems: list[str] = []
     texts: list = []
     targets: list = []
