@@ -27,7 +27,8 @@ OPENING = frozenset("（「『【《〈〔［｛“‘([{«‹")
 #: The kiosk's own fixed phrases that must not be split (BudouX keeps ordinary words together).
 GLOSSARY = ("正常高值", "健康筛查日", "工作人员", "服务台", "血压计", "血糖仪", "志愿者", "时间银行",
             "市民驿站", "身份证", "市民卡", "二维码", "毫米汞柱", "毫摩尔", "空腹", "餐后", "上次",
-            "小时", "分钟", "非常满意", "基本满意", "非常不满意", "不满意")
+            "小时", "分钟", "非常满意", "基本满意", "非常不满意", "不满意", "我的请求", "我的任务",
+            "请求服务", "四代服务", "上门服务", "近期活动", "微心愿", "办事指南", "开放时间")
 
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]")
 _WORDS = re.compile(r"\S+\s*")

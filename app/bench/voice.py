@@ -17,6 +17,17 @@ import statistics
 import tempfile
 import time
 
+from app.kiosk_app import HeadlessShell
+from drivers.readings import BloodPressureReading, DeviceInfo
+from kiosk.context import build_context
+from kiosk.health_flow import MeasurementOutcome, assess
+from kiosk.settings import load_settings
+from kiosk.speech import build_voice
+from screens import load_class
+
+#: Loaded by name: it imports Kivy, which must see SDL_AUDIODRIVER first.
+PLAYER = "screens.voice:KivyPlayer"
+
 TARGETS_MS = {"cached_prompt_to_audio_ms": 150, "synthesised_result_to_audio_ms": 600}
 TARGET_RTF = 0.3
 RTF_TEXTS = {
@@ -67,13 +78,9 @@ def _rtf(engine) -> float:
 
 
 def _measure_engine(h, settings, name: str, rounds: int) -> dict:
-    from drivers.readings import BloodPressureReading, DeviceInfo
-    from kiosk.health_flow import MeasurementOutcome, assess
-    from kiosk.speech import build_voice
-    from screens.voice import KivyPlayer
 
     settings = dataclasses.replace(settings, voice=dataclasses.replace(settings.voice, engine=name))
-    voice = build_voice(settings, KivyPlayer())
+    voice = build_voice(settings, load_class(PLAYER)())
     if voice.engine is None or voice.engine.engine_for("zh_CN").name != name:
         return {"available": False}
     old = h.ctx.services.get("voice")
@@ -116,9 +123,6 @@ def _measure_engine(h, settings, name: str, rounds: int) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    from app.kiosk_app import HeadlessShell
-    from kiosk.context import build_context
-    from kiosk.settings import load_settings
 
     data = args.data_dir or tempfile.mkdtemp(prefix="yizhan-bench-voice-")
     settings = load_settings(demo=True, env={**os.environ, "YIZHAN_DATA_DIR": data})
