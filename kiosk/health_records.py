@@ -29,7 +29,7 @@ from drivers.printer_escpos import Slip
 from kiosk import health
 from kiosk.health import (LOINC_BP_PANEL, LOINC_DIASTOLIC, LOINC_GLUCOSE_CAPILLARY_MASS,
                           LOINC_GLUCOSE_CAPILLARY_MOLES, LOINC_HEART_RATE, LOINC_SYSTOLIC, UCUM_MG_DL,
-                          UCUM_MMHG, UCUM_MMOL_L, UCUM_PER_MIN, Assessment, Level)
+                          UCUM_MMOL_L, Assessment, Level)
 from kiosk.i18n import N_, Translator
 from kiosk.journal import Journal
 from kiosk.records import Record, record_kind

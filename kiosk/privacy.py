@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from datetime import date
 
 # The number's format facts live with the drivers that read it; re-exported for the core.
