@@ -14,7 +14,8 @@ from kiosk import health
 from kiosk.i18n import N_
 
 PROMPTS: dict[str, tuple[str, ...]] = {
-    "home": (N_("Welcome. Tap what you would like to do: health check, volunteers, my records, or help."),),
+    "home": (N_("Welcome. Tap what you would like to do: health check, ask for a service, activities, "
+                "volunteers, station information, or help."),),
     "identify": (N_("Place your ID card or citizen card on the reader"),
                  N_("Or hold your QR code up to the camera")),
     "identify.retry": (N_("The card could not be read. Please take it away and place it again."),),
@@ -47,6 +48,13 @@ PROMPTS: dict[str, tuple[str, ...]] = {
              N_("Tap the service you want on the first screen"),
              N_("Place your ID card or citizen card on the reader, or show your QR code"),
              N_("Need a hand? Please ask the staff at the service desk.")),
+    "request": (N_("What can we do for you? Tap a picture."),),
+    "my_requests": (N_("These are your requests and how they are going."),),
+    "tasks": (N_("These are the tasks. Tap one to take it on, or to say it is done."),),
+    "wish": (N_("Tap a picture to tell us your wish or your suggestion."),),
+    "activities": (N_("These are this week's activities. Tap your card to sign up."),),
+    "info": (N_("Station information: opening hours, what we handle, and the canteen."),),
+    "withdraw": (N_("Staff: place the resident's card to record that they withdraw their consent."),),
     "admin_pin": (N_("Enter the admin PIN"),),
     "admin": (N_("Administration"),),
     "register": (N_("Ask the volunteer to place their resident ID card on the reader"),),

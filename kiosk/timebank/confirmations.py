@@ -79,6 +79,7 @@ class ServicesMixin:
             SecondFactorRequired (the resident was identified by a card UID or QR code, not the ID
             card), InvalidRating, UnknownPendingService, SelfConfirmation, AlreadyConfirmed.
         """
+        require_second_factor(resident_person, "confirming a service")
         if isinstance(rating, bool) or rating not in RATINGS:
             raise InvalidRating(f"rating {rating!r} is not 1..5")
         found = self.journal.records("volunteer_service", where={"service_id": pending_id}, limit=1)
@@ -91,10 +92,8 @@ class ServicesMixin:
         another station): the same journal records and ids as :meth:`confirm_service`.
 
         Raises:
-            SecondFactorRequired (the resident was identified by a card UID or QR code, not the ID
-            card), InvalidRating, SelfConfirmation, AlreadyConfirmed.
+            InvalidRating, SelfConfirmation, AlreadyConfirmed.
         """
-        require_second_factor(resident_person, "confirming a service")
         if isinstance(rating, bool) or rating not in RATINGS:
             raise InvalidRating(f"rating {rating!r} is not 1..5")
         if resident_person.person_key == svc.person_key or resident_person.volunteer_id == svc.volunteer_id:

@@ -91,7 +91,7 @@ def _assert_home(shot) -> None:
         assert _near(_pixel(shot, x, y), HEADER), (x, y, _pixel(shot, x, y))
     for x, y in ((2, height - 3), (width - 3, height // 2), (width // 2, 130)):   # the page to the bottom and sides
         assert _near(_pixel(shot, x, y), PAGE), (x, y, _pixel(shot, x, y))
-    assert _near(_pixel(shot, 100, 470), HEALTH)                       # the health tile of the home screen
+    assert _near(_pixel(shot, 100, 300), HEALTH)                       # the health tile (top left) of the home screen
 
 
 def _kiosk_pid(pgid: int) -> int | None:

@@ -379,7 +379,7 @@ def test_declining_needs_a_second_tap_away_from_not_me_and_consent_can_be_given_
     assert h.shell.manager.current == "greeting"
     not_me = box(find_button(h.shell, "不是我"))
     assert not [b for b in consent_buttons if overlap(b, not_me)]   # a double tap cannot decline or leave
-    assert "开始健康自测" not in [b.text for b in h.shell.walk(restrict=True) if hasattr(b, "icon")]
+    assert "开始健康自测" not in [getattr(b, "text", "") for b in h.shell.walk(restrict=True) if hasattr(b, "icon")]
     press(h, "我现在同意")                          # changed their mind
     assert h.shell.manager.current == "consent"
     press(h, "同意，继续")
