@@ -7,12 +7,13 @@ at start with the kiosk's message (exit code 3), and the file stays byte for byt
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 
 import pytest
 
-from kiosk.journal import Journal
+from kiosk.journal import _META_CHECKED, Journal
 from kiosk.records import Visit
 
 YIZHAN = [sys.executable, "-m", "app.cli"]
@@ -31,6 +32,11 @@ def damaged_journal(data_dir):
     with Journal(path, "st-dmg") as journal:
         for i in range(400):
             journal.append(Visit(person_key=f"{i:064x}", source="idcard", role="resident"))
+    # The sector goes bad overnight: the next open is the first of a new day, which checks the file.
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '2000-01-01' WHERE key = ?", (_META_CHECKED,))
+    db.commit()
+    db.close()
     raw = bytearray(path.read_bytes())
     raw[8192:12288] = b"\xa5" * 4096
     path.write_bytes(bytes(raw))
