@@ -80,7 +80,7 @@ def fill(driver, element_id: str, value: str) -> None:
     """Type into a text field; a date or time field gets its value as its picker would set it (the
     typed form of a date depends on the browser's locale)."""
     field = driver.find_element(By.ID, element_id)
-    if field.get_attribute("type") in ("date", "time"):
+    if field.get_attribute("type") in ("date", "time", "month"):
         driver.execute_script("arguments[0].value = arguments[1];", field, value)
     else:
         field.clear()
@@ -164,7 +164,7 @@ def test_station_staff_cannot_open_another_station_nor_smuggle_it_into_a_form(ri
     press(d, By.CSS_SELECTOR, "button.publish", within=row)
     assert "表单已过期或不是来自本站" in text(d)
     assert hw.find(rig["wb"].engine, "wish-demo-1")["state"] == "posted"
-    d.get(f"{rig['url']}/reports/monthly")
+    d.get(f"{rig['url']}/reports/monthly?month={(datetime.now(DISTRICT) - timedelta(days=5)):%Y-%m}")
     scopes = {e.get_attribute("data-scope") for e in d.find_elements(By.CSS_SELECTOR, "th[data-scope]")}
     assert scopes == {KIOSK}
 
@@ -173,13 +173,16 @@ def test_the_monthly_report_page_for_the_street_office_in_both_languages(rig):
     d = rig["driver"]
     as_user(rig, "jiedao")
     press(d, By.ID, "nav-monthly")
+    assert "街道月报" in text(d)
+    fill(d, "month", (datetime.now(DISTRICT) - timedelta(days=5)).strftime("%Y-%m"))   # every station has records
+    press(d, By.CSS_SELECTOR, "form.toolbar button")
     scopes = [e.get_attribute("data-scope") for e in d.find_elements(By.CSS_SELECTOR, "th[data-scope]")]
     assert scopes[-1] == "全区" and {KIOSK, OTHER} <= set(scopes)
-    assert "街道月报" in text(d) and "近期活动" in text(d)
+    assert "健康自测" in text(d) and "血压测量（次）" in text(d)
     Select(d.find_element(By.ID, "station-choice")).select_by_value(OTHER)
     press(d, By.CSS_SELECTOR, "form.toolbar button")
     assert [e.get_attribute("data-scope") for e in d.find_elements(By.CSS_SELECTOR, "th[data-scope]")] == [OTHER]
     assert f"station={OTHER}" in d.find_element(By.ID, "monthly-pdf").get_attribute("href")
     press(d, By.LINK_TEXT, "English")
-    assert "Monthly report for the street office" in text(d) and "Activities" in text(d)
+    assert "Monthly report for the street office" in text(d) and "BP measurements" in text(d)
     d.get(f"{rig['url']}/lang/zh?next=/reports/monthly")

@@ -168,6 +168,6 @@ def test_the_monthly_report_page_and_downloads_follow_the_accounts_scope(workben
     pdf = district.get(f"/reports/monthly.pdf?month={month}")
     assert pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
     page = district.get(f"/reports/monthly?month={month}").text
-    assert 'data-scope="全区"' in page and "近期活动" in page and "微心愿" in page
+    assert 'data-scope="全区"' in page and "健康自测" in page and "血压测量（次）" in page
     assert district.get("/reports/monthly.doc").status_code == 400
     assert district.get("/reports/monthly?month=2026-13").status_code == 400
