@@ -136,7 +136,7 @@ ZH.update({   # 微心愿 and 我有建议 (hub/web/routes/wishes.py)
     "Answer for the resident": "给居民的答复", "Put on the board": "发布到心愿墙", "Claimed": "已认领",
     "Fulfilled": "已实现", "Answer": "答复", "Answered": "已答复", "On the board": "心愿墙上",
     "No open wishes.": "没有待处理的心愿。", "No open suggestions.": "没有待答复的建议。",
-    "Donor": "爱心人士", "Waiting to publish": "待发布", "Waiting for an answer": "待答复", "Work unit": "共建单位",
+    "Donor": "爱心人士", "Waiting to publish": "待发布", "Record the claim": "登记认领", "Mark fulfilled": "确认实现", "Waiting for an answer": "待答复", "Work unit": "共建单位",
     "Not done: this is “{state}” now; the page was out of date.": "未完成：这一条现在是“{state}”，页面已过时，请刷新。",
     "name who claims it and whether it is a donor, volunteer, unit": "请填写认领人，并选择爱心人士、志愿者或共建单位。",
     "write a short note for the resident": "请给居民写一句说明。",

@@ -87,8 +87,9 @@ def gone(element) -> bool:
 
 def _full_page(driver, path: Path) -> None:
     height = driver.execute_script("return document.documentElement.scrollHeight")
+    frame = driver.execute_script("return window.outerHeight - window.innerHeight")    # the window's own bars
     width = driver.get_window_size()["width"]
-    driver.set_window_size(width, max(600, min(height + 40, 4000)))
+    driver.set_window_size(width, max(600, min(height + frame + 8, 4000)))
     driver.save_screenshot(str(path))
     driver.set_window_size(width, 900)
 

@@ -67,9 +67,8 @@ def create(ctx: Ctx) -> Response:
         return calendar(ctx, ctx._(msgid, **values), 400, typed)
 
     outside = [s for s in chosen if not ctx.user.may_see(s)]
-    if outside or (ctx.station and chosen and ctx.station not in chosen):
-        return refuse("Station {station} is not in your account's scope. Nothing was changed.",
-                      station=(outside or chosen)[0][:64])
+    if outside:
+        return refuse("Station {station} is not in your account's scope. Nothing was changed.", station=outside[0][:64])
     if not chosen and not ctx.user.all_stations:
         return refuse("Choose the stations the activity is for (your account may publish for its own stations only).")
     if ctx.wb.signing_key is None:
