@@ -182,8 +182,8 @@ def _community(w: _Writer, now: datetime) -> None:
     """Requests, wishes, suggestions and a calendar with sign-ups in both stations (and one held)."""
     a, b = STATIONS[0], STATIONS[1]
     for n, (service, name, who, minutes) in enumerate((("purchase", "代购", "钱*", 50), ("errand", "代办", "孙*", 20)), 1):
-        rid = f"req-demo-{n}"
-        w.add(a, ServiceRequest(request_id=rid, number=f"{now:%m%d}-{n:02d}", person_key=person(400 + n),
+        rid = f"req-demo-{n}"          # numbers from 81 up: a kiosk numbers its day from 01
+        w.add(a, ServiceRequest(request_id=rid, number=f"{now:%m%d}-{80 + n}", person_key=person(400 + n),
                                 display_name=who, service_type=service, service_name=name, when=ASAP,
                                 when_label=""), now - timedelta(minutes=minutes))
     for n, (station, kind, category, phrase, who) in enumerate((
