@@ -18,8 +18,8 @@ from kiosk.community.wishes import CATEGORIES, SUGGESTION, WISH
 from sync.messages import MessageError
 
 #: What each state is called on the board (English msgids).
-STATE_WORDS = {"posted": "Waiting to publish", "published": "On the board", "claimed": "Claimed", "fulfilled": "Fulfilled",
-               "closed": "Answered"}
+STATE_WORDS = {"posted": "Waiting to publish", "published": "On the board", "claimed": "Claimed",
+               "fulfilled": "Fulfilled", "closed": "Answered"}
 #: Who can claim a wish, in words.
 CLAIMER_WORDS = {"donor": "Donor", "volunteer": "Volunteer", "unit": "Work unit"}
 #: Each action: the kind it applies to and the state it starts from.
