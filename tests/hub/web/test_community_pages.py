@@ -10,17 +10,34 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from openpyxl import load_workbook
 
 from hub import wishes as hw
 from hub.monthly import monthly_rows
 from hub.publishing import current
+from hub.web.app import BrokerOptions, Workbench, create_app
 from hub.web.audit import entries
 from hub.web.demo import STATIONS
-from tests.hub.web.conftest import Client
+from hub.web.server import BackgroundServer
+from tests.hub.web.conftest import Client, make_workbench
+from tests.support.services import Mosquitto, free_port
 
 A, B = STATIONS[0], STATIONS[1]
 TZ = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture(scope="module")
+def workbench(tmp_path_factory):
+    """The demo workbench publishing to its own Mosquitto (never whatever listens on 1883)."""
+    tmp = tmp_path_factory.mktemp("community-pages")
+    broker = Mosquitto(tmp / "mosquitto").start()
+    wb = make_workbench(str(tmp / "hub.sqlite3"), BrokerOptions(host=broker.host, port=broker.port))
+    server = BackgroundServer(create_app(wb)).start()
+    yield wb, server
+    server.stop()
+    wb.store.close()
+    broker.stop()
 
 
 def _client(server, who: str) -> Client:
@@ -47,7 +64,7 @@ def test_a_wish_is_put_on_the_board_claimed_and_fulfilled_and_the_kiosks_documen
     assert "学用智能手机" in page and "钱*" in page and "冯*" not in page      # B's wish is not on A's board
     assert c.post(f"/s/{A}/wishes/wish-demo-1/claim", {"claimed_by": "x", "claimer_kind": "unit"}).status_code == 303
     assert hw.find(wb.engine, "wish-demo-1")["state"] == "posted"              # not on the board yet: refused
-    assert "已保存" in _flash(c, c.post(f"/s/{A}/wishes/wish-demo-1/publish"))
+    assert "已保存并下发到终端" in _flash(c, c.post(f"/s/{A}/wishes/wish-demo-1/publish"))
     text = _flash(c, c.post(f"/s/{A}/wishes/wish-demo-1/claim", {"claimed_by": "", "claimer_kind": "unit"}))
     assert "请填写认领人" in text and hw.find(wb.engine, "wish-demo-1")["state"] == "published"
     c.post(f"/s/{A}/wishes/wish-demo-1/claim", {"claimed_by": "张江科技公司", "claimer_kind": "unit"})
@@ -57,7 +74,7 @@ def test_a_wish_is_put_on_the_board_claimed_and_fulfilled_and_the_kiosks_documen
     row = hw.find(wb.engine, "wish-demo-1")
     assert (row["state"], row["claimed_by"], row["claimer_kind"], row["note"], row["updated_by"]) == \
         ("fulfilled", "张江科技公司", "unit", "手机课 12月5日 开课", "zhang")
-    version, body = current(wb.store, "requests")          # stored and signed even with no broker to send it
+    version, body = current(wb.store, "requests")
     entry = next(w for w in body["wishes"] if w["id"] == "wish-demo-1")
     assert entry["state"] == "fulfilled" and entry["note"] == "手机课 12月5日 开课"
     assert [e["action"] for e in entries(wb.engine) if e["target"] == "wish-demo-1"] == \
@@ -171,3 +188,24 @@ def test_the_monthly_report_page_and_downloads_follow_the_accounts_scope(workben
     assert 'data-scope="全区"' in page and "健康自测" in page and "血压测量（次）" in page
     assert district.get("/reports/monthly.doc").status_code == 400
     assert district.get("/reports/monthly?month=2026-13").status_code == 400
+
+
+def test_without_a_broker_the_activity_is_kept_and_the_page_says_so_and_without_a_key_nothing_is_published(workbench):
+    wb, _server = workbench
+    port = free_port()                                       # nothing listens there
+    day = datetime.now(TZ) + timedelta(days=4)
+    for key, message in ((wb.signing_key, "消息服务恢复后终端即可看到"), (None, "signing key")):
+        other = Workbench(db=wb.db, broker=BrokerOptions(port=port), secure_cookies=False, signing_key=key)
+        server = BackgroundServer(create_app(other)).start()
+        try:
+            c = _client(server, "zhang")
+            version = current(wb.store, "calendar")[0]
+            resp = c.post(f"/s/{A}/activities/new", {"based_on": str(version), **_activity(day, title="折纸课")})
+            text = _flash(c, resp) if resp.status_code == 303 else resp.text
+            assert message in text
+            expected = version + 1 if key else version
+            assert current(wb.store, "calendar")[0] == expected
+        finally:
+            server.stop()
+            other.store.close()
+        day += timedelta(days=1)
