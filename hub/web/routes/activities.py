@@ -18,18 +18,12 @@ from hub import activities
 from hub import models as m
 from hub.database import HubError
 from hub.publishing import current, publish
+from hub.screening import month_bounds
 from hub.web.audit import record
 from hub.web.calendar import CalendarRefused, NewActivity, build, rows
 from hub.web.guard import Ctx, route
 from hub.web.routes.publish import NoSigningKey
 from sync.messages import MessageError
-
-
-def _month_bounds(month: str, tz: str) -> tuple[str, str]:
-    start = datetime.strptime(month, "%Y-%m").replace(tzinfo=ZoneInfo(tz))
-    end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
-    return (start.astimezone(ZoneInfo("UTC")).isoformat(timespec="milliseconds"),
-            end.astimezone(ZoneInfo("UTC")).isoformat(timespec="milliseconds"))
 
 
 def _stations(ctx: Ctx) -> tuple[str, ...]:
@@ -44,11 +38,7 @@ def calendar(ctx: Ctx, error: str = "", status: int = 200, typed: NewActivity | 
     scope = (ctx.station,) if ctx.station else ctx.scope
     published = current(ctx.wb.store, "calendar")
     month = ctx.request.query_params.get("month", "") or datetime.now(ZoneInfo(ctx.wb.tz)).strftime("%Y-%m")
-    try:
-        since, until = _month_bounds(month, ctx.wb.tz)
-    except ValueError:
-        month = datetime.now(ZoneInfo(ctx.wb.tz)).strftime("%Y-%m")
-        since, until = _month_bounds(month, ctx.wb.tz)
+    since, until = month_bounds(month, ctx.wb.tz)          # a bad month: ScreeningError, a page saying so
     counts = activities.counts(ctx.wb.engine, since, until, ctx.station)
     return ctx.render("activities.html", status_code=status, month=month, counts=counts,
                       activities=rows(published[1] if published else None, activities.station_counts(ctx.wb.engine),

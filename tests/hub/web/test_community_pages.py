@@ -125,6 +125,7 @@ def test_the_calendar_shows_pooled_sign_ups_and_a_station_only_its_activities(wo
     cells = re.findall(r'<td class="num[^"]*">(.*?)</td>', talk, re.S)
     assert [re.sub(r"<[^>]+>", "", x).strip() for x in cells] == ["30", "31", "1", "0"]   # pooled: 31 for 30 seats
     assert f"{A}：15" in talk and f"{B}：" not in talk                                  # B's own share is B's
+    assert _client(server, "zhang").get(f"/s/{A}/activities?month=2026-13").status_code == 400
     district = _client(server, "jiedao").get("/activities").text
     assert "旧物集市" in district and f"{B}：16" in district
 
