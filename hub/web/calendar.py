@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,9 @@ from hub import activities
 
 TITLE_MAX = 40
 PLACE_MAX = 30
+#: An activity that ended longer ago than this leaves the calendar at the next publish (its sign-ups
+#: and attendance stay counted at the hub).
+KEEP_ENDED = timedelta(days=60)
 
 
 class CalendarRefused(ValueError):
@@ -42,7 +45,8 @@ class NewActivity:
 
 def build(form: NewActivity, published: dict[str, Any] | None, tz: str,
           now: datetime | None = None) -> dict[str, Any]:
-    """The calendar body with the new activity added (times with the district's offset).
+    """The calendar body with the new activity added (times with the district's offset), without the
+    activities that ended more than :data:`KEEP_ENDED` ago.
 
     Raises:
         CalendarRefused: a missing title, a bad time or capacity, a time already past, or an
@@ -72,7 +76,8 @@ def build(form: NewActivity, published: dict[str, Any] | None, tz: str,
         capacity = 0
     if not 1 <= capacity <= 10_000:
         raise CalendarRefused("The number of places must be from 1 to 10000.")
-    existing = list((published or {}).get("activities", []))
+    existing = [a for a in (published or {}).get("activities", [])
+                if datetime.fromisoformat(a["end"]) >= now - KEEP_ENDED]
     for other in existing:
         if other.get("place", "") == place and datetime.fromisoformat(other["start"]) < end \
                 and start < datetime.fromisoformat(other["end"]):

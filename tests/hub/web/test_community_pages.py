@@ -18,6 +18,7 @@ from hub.monthly import monthly_rows
 from hub.publishing import current
 from hub.web.app import BrokerOptions, Workbench, create_app
 from hub.web.audit import entries
+from hub.web.calendar import CalendarRefused, NewActivity, build
 from hub.web.demo import STATIONS
 from hub.web.server import BackgroundServer
 from tests.hub.web.conftest import Client, make_workbench
@@ -210,3 +211,18 @@ def test_without_a_broker_the_activity_is_kept_and_the_page_says_so_and_without_
             server.stop()
             other.store.close()
         day += timedelta(days=1)
+
+
+def test_a_new_activity_keeps_the_calendar_but_drops_activities_long_over():
+    now = datetime(2026, 11, 30, 2, 0, tzinfo=ZoneInfo("UTC"))
+    old = {"id": "old", "title": "旧活动", "place": "三楼教室", "start": "2026-09-01T09:00:00+08:00",
+           "end": "2026-09-01T10:00:00+08:00", "capacity": 5}
+    recent = dict(old, id="recent", start="2026-11-20T09:00:00+08:00", end="2026-11-20T10:00:00+08:00")
+    body = build(NewActivity("剪纸课", "三楼教室", "2026-12-02", "14:00", "15:00", "20", (A,)),
+                 {"activities": [old, recent]}, "Asia/Shanghai", now)
+    assert [a["id"] for a in body["activities"]][:1] == ["recent"] and len(body["activities"]) == 2
+    assert body["activities"][1]["start"] == "2026-12-02T14:00:00+08:00"
+    with pytest.raises(CalendarRefused) as refused:
+        build(NewActivity("剪纸课", "三楼教室", "2026-11-20", "09:30", "10:30", "20", (A,)),
+              {"activities": [recent]}, "Asia/Shanghai", datetime(2026, 11, 19, tzinfo=ZoneInfo("UTC")))
+    assert refused.value.msgid.startswith("{title} overlaps {other}") and refused.value.values["other"] == "旧活动"
