@@ -81,3 +81,23 @@ def counts(engine: Engine, since: str, until: str, station: str | None = None) -
     with engine.connect() as conn:
         sessions, attendances = conn.execute(q).one()
     return {"sessions": sessions, "attendances": attendances}
+
+
+def station_counts(engine: Engine) -> dict[str, dict[str, dict[str, int]]]:
+    """Per activity and station: active sign-ups (sign-ups minus cancellations) and attendances,
+    ``{activity_id: {station: {"signed": n, "attended": n}}}`` (for the workbench's calendar)."""
+    t = m.activity_events
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c.activity_id, t.c.station, t.c.event, func.count())
+                            .group_by(t.c.activity_id, t.c.station, t.c.event)).all()
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for activity_id, station, event, n in rows:
+        entry = out.setdefault(activity_id, {}).setdefault(station, {"signed": 0, "attended": 0})
+        if event == "attend":
+            entry["attended"] += n
+        else:
+            entry["signed"] += n if event == "signup" else -n
+    for stations in out.values():
+        for entry in stations.values():
+            entry["signed"] = max(0, entry["signed"])
+    return out

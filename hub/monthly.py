@@ -124,7 +124,26 @@ def monthly_report(db: str | Engine, month: str, fmt: str = "csv", out: str | Pa
     """
     if fmt not in ("csv", "xlsx", "pdf"):
         raise ReportError(f"format must be csv, xlsx or pdf (got {fmt!r})")
-    rows = monthly_rows(db, month, tz)
+    return _write(render(monthly_rows(db, month, tz), month, fmt), out or f"monthly-{month}.{fmt}")
+
+
+def in_scope(rows: list[list[Any]], stations: tuple[str, ...] | None) -> list[list[Any]]:
+    """The rows an account may see: all of them for the whole district (``stations`` None), else only
+    those stations' own rows (the district's totals include other stations, so they are left out)."""
+    if stations is None:
+        return rows
+    return [r for r in rows if r[0] in stations]
+
+
+def render(rows: list[list[Any]], month: str, fmt: str) -> bytes:
+    """Report rows (as :func:`monthly_rows` gives them, perhaps :func:`in_scope`) as ``csv``, ``xlsx``
+    or ``pdf`` bytes.
+
+    Raises:
+        ReportError: bad format.
+    """
+    if fmt not in ("csv", "xlsx", "pdf"):
+        raise ReportError(f"format must be csv, xlsx or pdf (got {fmt[:10]!r})")
     if fmt == "csv":
         text = io.StringIO()
         writer = csv.writer(text)
@@ -144,7 +163,7 @@ def monthly_report(db: str | Engine, month: str, fmt: str = "csv", out: str | Pa
         data = buf.getvalue()
     else:
         data = _pdf(month, rows)
-    return _write(data, out or f"monthly-{month}.{fmt}")
+    return data
 
 
 def _pdf(month: str, rows: list[list[Any]]) -> bytes:

@@ -122,3 +122,10 @@ def document_entries(engine: Engine) -> list[dict[str, Any]]:
              "phrase": r["phrase"], "person_key": r["person_key"], "posted_at": r["posted_at"],
              **({"claimed_by": r["claimed_by"]} if r["claimed_by"] else {}),
              **({"note": r["note"]} if r["note"] else {})} for r in rows]
+
+
+def find(engine: Engine, wish_id: str) -> dict[str, Any] | None:
+    """One wish or suggestion by id (None when there is none)."""
+    with engine.connect() as conn:
+        row = conn.execute(select(m.wishes).where(m.wishes.c.wish_id == wish_id)).mappings().first()
+    return dict(row) if row else None

@@ -22,6 +22,9 @@ ACTION_WORDS = {
     "alert.resolve": "Alert resolved", "follow_up.update": "Follow-up noted", "follow_up.close": "Follow-up closed",
     "review.credit": "Shift credited", "review.reject": "Shift not credited", "document.publish": "Document published",
     "dead_letter.replay": "Dead letter replayed", "resident.withdraw_consent": "Consent withdrawn, records deleted",
+    "request.assign": "Request assigned", "request.cancel": "Request cancelled",
+    "wish.publish": "Wish put on the board", "wish.claim": "Wish claimed", "wish.fulfil": "Wish fulfilled",
+    "wish.answer": "Suggestion answered", "activity.add": "Activity published",
 }
 
 

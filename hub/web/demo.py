@@ -10,17 +10,23 @@ import hashlib
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from hub import ledger
 from hub import models as m
+from hub import requests as hub_requests
+from hub import wishes
 from hub.web import work
 from hub.web.accounts import add_user
 from kiosk.health import Level, assess_bp, assess_glucose
 from kiosk.health_records import BpMeasurement, GlucoseMeasurement, HealthAlert, HealthSessionClosed
 from kiosk.records import payload_to_json
+from kiosk.community.activities import ActivityAttended, ActivitySignup
+from kiosk.community.kinds import ASAP, ServiceRequest
+from kiosk.community.wishes import SUGGESTION, WISH, WishPosted
 from kiosk.timebank.kinds import (ISSUED, LedgerMovement, ServiceFollowUp, VolunteerCheckIn, VolunteerCheckOut,
                                   volunteer_account)
 from drivers.readings import MealContext, Unit
@@ -50,6 +56,8 @@ class _Writer:
             id=rid, station=station, seq=self.seq[station], kind=payload.KIND, ts=ts, payload=body, batch_id="demo",
             hub="demo", received_at=when))
         ledger.apply(self.conn, [(rid, station, self.seq[station], payload.KIND, ts, body)])   # as the hub's store does
+        hub_requests.apply_records(self.conn, [SimpleNamespace(id=rid, station=station, kind=payload.KIND, ts=ts,
+                                                               payload_json=body)])
         return rid
 
 
@@ -91,6 +99,7 @@ def seed(engine: Engine, now: datetime | None = None, accounts: bool = True, sta
             w.add(st, ServiceFollowUp(service_id=str(uuid.uuid4()), volunteer_id=vid, resident_key=person(50 + n),
                                       rating=rating, service_type="errand"), now - timedelta(hours=3 + n))
         _shifts(w, now)
+        _community(w, now)
         w.add(STATIONS[0], HealthSessionClosed(session_id="s-demo-1", staff_key=person(70),
                                                opened_at=now - timedelta(days=3, hours=3), residents_measured=18,
                                                measurements=24, abnormal=7, urgent=1), now - timedelta(days=3))
@@ -125,6 +134,12 @@ def seed(engine: Engine, now: datetime | None = None, accounts: bool = True, sta
     work.take_action(engine, STATIONS[0], today[2], "called_family", "家属已来驿站接回", "zhang")
     work.take_action(engine, STATIONS[0], today[3], "family_doctor", "已约家庭医生明早复测", "zhang")
     work.resolve(engine, STATIONS[0], today[3], "zhang")
+    for wish_id, steps in (("wish-demo-2", 1), ("wish-demo-3", 2), ("wish-demo-4", 3)):
+        wishes.publish(engine, wish_id, "zhang")
+        if steps > 1:
+            wishes.claim(engine, wish_id, "张江科技园党支部", "unit", "zhang")
+        if steps > 2:
+            wishes.fulfil(engine, wish_id, "已送来 20 本绘本，请到驿站领取", "zhang")
     if accounts:
         for name, password, role, stations in ACCOUNTS:
             add_user(engine, name, password, role, [staff_station] if stations else [], actor="demo")
@@ -161,3 +176,38 @@ def _shifts(w: _Writer, now: datetime) -> None:
     at = now - timedelta(hours=2)
     w.add(st, VolunteerCheckIn(shift_id="shift-now", volunteer_id="v-zhao", person_key=person(302), team="blue",
                                activity="health_day", at=at, mono_s=1.0, boot_id="demo"), at)
+
+
+def _community(w: _Writer, now: datetime) -> None:
+    """Requests, wishes, suggestions and a calendar with sign-ups in both stations (and one held)."""
+    a, b = STATIONS[0], STATIONS[1]
+    for n, (service, name, who, minutes) in enumerate((("purchase", "代购", "钱*", 50), ("errand", "代办", "孙*", 20)), 1):
+        rid = f"req-demo-{n}"          # numbers from 81 up: a kiosk numbers its day from 01
+        w.add(a, ServiceRequest(request_id=rid, number=f"{now:%m%d}-{80 + n}", person_key=person(400 + n),
+                                display_name=who, service_type=service, service_name=name, when=ASAP,
+                                when_label=""), now - timedelta(minutes=minutes))
+    for n, (station, kind, category, phrase, who) in enumerate((
+            (a, WISH, "class", "phone", "钱*"), (a, WISH, "daily", "repair", "周*"), (a, WISH, "child", "tutor", "吴*"),
+            (a, WISH, "child", "books", "郑*"), (a, SUGGESTION, "canteen", "less_salt", "王*"),
+            (b, WISH, "activity", "outing", "冯*"), (b, SUGGESTION, "service", "hours", "陈*")), 1):
+        w.add(station, WishPosted(f"wish-demo-{n}", kind, person(500 + n), who, category, phrase),
+              now - timedelta(days=2, hours=n), rid=f"wish-demo-{n}")
+    day = (now + timedelta(hours=8)).replace(hour=1, minute=0, second=0, microsecond=0)      # 09:00 in Shanghai
+    cal = [("act-demo-dance", "广场舞教学", "驿站广场", day - timedelta(days=1), 1.5, 40, [a, b]),
+           ("act-demo-talk", "高血压健康讲座", "二楼活动室", day + timedelta(days=1), 1.5, 30, []),
+           ("act-demo-brush", "书法班", "二楼活动室", day + timedelta(days=3), 2, 15, [a]),
+           ("act-demo-market", "旧物集市", "驿站广场", day + timedelta(days=5), 3, 100, [b])]
+    body = {"activities": [{"id": i, "title": t, "place": p, "start": s.isoformat(),
+                            "end": (s + timedelta(hours=h)).isoformat(), "capacity": c,
+                            **({"stations": st} if st else {})} for i, t, p, s, h, c, st in cal]}
+    w.conn.execute(insert(m.documents).values(doc_type="calendar", scope="_all", version=1,
+                                              issued=now.isoformat(timespec="milliseconds"),
+                                              body=json.dumps(body, ensure_ascii=False)))
+    for n in range(12):
+        station = a if n % 3 else b
+        w.add(station, ActivitySignup("act-demo-dance", person(600 + n), "居*"), day - timedelta(days=3, minutes=n))
+        if n < 9:
+            w.add(station, ActivityAttended("act-demo-dance", person(600 + n)), day - timedelta(days=1, minutes=-5 - n))
+    for n in range(31):
+        w.add(a if n % 2 else b, ActivitySignup("act-demo-talk", person(700 + n), "居*", waitlisted=n >= 30),
+              now - timedelta(hours=5, minutes=n))

@@ -125,6 +125,64 @@ ZH.update({   # 四代请求 (hub/web/routes/requests.py)
     "Volunteer id": "志愿者编号", "When": "时间",
 })
 
+ZH.update({   # 微心愿 and 我有建议 (hub/web/routes/wishes.py)
+    "Wishes": "微心愿", "Wish board": "心愿墙", "Wish board at station {station}": "驿站 {station} 的心愿墙",
+    "Residents post small wishes (微心愿) and suggestions at the kiosk. Put a wish on the board, record who claims "
+    "it, then fulfil it with a note: the resident reads the note at the next card tap.":
+        "居民在终端提交微心愿和建议。把心愿发布到心愿墙，登记认领人，实现后写一句说明：居民下次刷卡就能看到。",
+    "Include fulfilled and answered": "包括已实现和已答复", "Small wishes (微心愿)": "微心愿",
+    "Suggestions (我有建议)": "我有建议", "Posted": "提交时间", "Wish": "心愿", "Suggestion": "建议",
+    "Claimed by": "认领人", "Who claims it": "认领人姓名或单位", "Note for the resident": "给居民的说明",
+    "Answer for the resident": "给居民的答复", "Put on the board": "发布到心愿墙", "Claimed": "已认领",
+    "Fulfilled": "已实现", "Answer": "答复", "Answered": "已答复", "On the board": "心愿墙上",
+    "No open wishes.": "没有待处理的心愿。", "No open suggestions.": "没有待答复的建议。",
+    "Donor": "爱心人士", "Waiting to publish": "待发布", "Record the claim": "登记认领",
+    "Mark fulfilled": "确认实现", "Waiting for an answer": "待答复", "Work unit": "共建单位",
+    "Not done: this is “{state}” now; the page was out of date.": "未完成：这一条现在是“{state}”，页面已过时，请刷新。",
+    "name who claims it and whether it is a donor, volunteer, unit": "请填写认领人，并选择爱心人士、志愿者或共建单位。",
+    "write a short note for the resident": "请给居民写一句说明。",
+    "write a short answer for the resident": "请给居民写一句答复。",
+    "Wish put on the board": "心愿发布到心愿墙", "Wish claimed": "心愿已认领", "Wish fulfilled": "心愿已实现",
+    "Suggestion answered": "建议已答复", "Request assigned": "请求派单", "Request cancelled": "请求取消",
+    "Activity published": "发布活动",
+})
+ZH.update({   # 近期活动 (hub/web/routes/activities.py, hub/web/calendar.py)
+    "Activities at station {station}": "驿站 {station} 的近期活动", "Activities: the whole district": "近期活动：全区",
+    "The calendar the kiosks show under 近期活动. Sign-ups are pooled across stations: the first ones up to the "
+    "number of places hold a seat, the rest wait.":
+        "终端“近期活动”显示的日程。各驿站报名合并计算：名额以内的报名有座位，其余候补。",
+    "Sessions held (场次), {month}": "{month} 活动场次", "Attendances (人次), {month}": "{month} 参加人次",
+    "Calendar version": "日程版本", "Time": "时间", "Place": "地点", "Places": "名额",
+    "Signed up (all stations)": "报名（全部驿站）", "Waiting": "候补", "Sign-ups by station": "各驿站报名",
+    "Attended": "签到人次", "Over": "已结束", "Every station": "全部驿站",
+    "No activities in the calendar yet.": "日程里还没有活动。", "Add an activity": "新增活动", "Title": "名称",
+    "Date": "日期", "Starts": "开始", "Ends": "结束", "For which stations": "面向哪些驿站",
+    "Tick none for every station.": "不勾选表示全部驿站。", "Publish to the kiosks": "发布到终端",
+    "Published the calendar (version {version}) with {title}.": "已发布日程（第 {version} 版），含“{title}”。",
+    "Give the activity a title of at most {n} characters.": "请填写活动名称（最多 {n} 个字）。",
+    "Say where it takes place, in at most {n} characters.": "请填写活动地点（最多 {n} 个字）。",
+    "Give the date, the start time and the end time.": "请填写日期、开始时间和结束时间。",
+    "The activity must end after it starts.": "结束时间必须晚于开始时间。",
+    "{title} would start in the past ({when}); choose a later time.": "“{title}”的开始时间（{when}）已经过去，请选择以后的时间。",
+    "The number of places must be from 1 to 10000.": "名额须在 1 到 10000 之间。",
+    "{title} overlaps {other} at {place} ({when}); choose another time or place.":
+        "“{title}”与{place}的“{other}”（{when}）时间重叠，请换个时间或地点。",
+    "Choose the stations the activity is for (your account may publish for its own stations only).":
+        "请勾选活动面向的驿站（您的账号只能为本驿站发布活动）。",
+    "The calendar was changed (now version {now}) after this page showed version {seen}. Nothing was published; "
+    "check the list and add the activity again.":
+        "打开本页时日程是第 {seen} 版，现在已被改为第 {now} 版。没有发布任何内容；请核对列表后重新添加。",
+    "Not published: the kiosks would refuse this calendar ({reason}).": "未发布：终端会拒收这份日程（{reason}）。",
+})
+ZH.update({   # 街道月报 (hub/web/routes/monthly.py)
+    "Monthly report": "街道月报", "Monthly report for the street office, {month}": "街道月报（{month}）",
+    "Residents measured and results, screening days, errand requests by type and outcome, wishes, suggestions, "
+    "activities (场次, 人次), volunteer hours by team and ratings. Every record counts once.":
+        "测量居民与结果、健康筛查日、四代服务（按类型和结果）、微心愿、建议、活动（场次、人次）、各队志愿服务时长和评价。每条记录只计一次。",
+    "All stations and the district": "全部驿站和全区", "All my stations": "我的全部驿站", "Item": "项目",
+    "Value": "数值", "The whole district": "全区", "Nothing was recorded in this month.": "本月没有记录。",
+})
+
 
 #: What failed, in Chinese, for error texts that carry values (ids, numbers) and so have no entry of
 #: their own: the page shows this lead, then the text as the error gave it.
@@ -132,7 +190,7 @@ ZH_LEADS: dict[str, str] = {
     "work_error": "无法完成此操作", "account_error": "账号操作未完成", "document_refused": "文件不能发布",
     "timebank_error": "无法审核", "resident_error": "居民操作未完成", "hub_error": "平台数据库或消息服务出错",
     "report_error": "无法生成报表", "screening_error": "无法统计", "sync_bad_message": "文件未通过终端的检查",
-    "sync_station_mismatch": "驿站不符",
+    "sync_station_mismatch": "驿站不符", "calendar_refused": "活动未发布",
 }
 
 

@@ -35,7 +35,19 @@ PAGES = (
     ("16-users", "/admin/users", "admin"),
     ("17-staff-today", f"/s/{STATIONS[0]}/today", "zhang"),
     ("18-staff-other-station", f"/s/{STATIONS[1]}/today", "zhang"),
+    ("23-staff-requests", f"/s/{STATIONS[0]}/requests", "zhang"),
+    ("24-staff-wishes", f"/s/{STATIONS[0]}/wishes", "zhang"),
+    ("25-staff-activities", f"/s/{STATIONS[0]}/activities", "zhang"),
+    ("26-staff-monthly", "/reports/monthly", "zhang"),
+    ("27-staff-other-station-wishes", f"/s/{STATIONS[1]}/wishes", "zhang"),
+    ("28-activities-district", "/activities", "jiedao"),
+    ("29-monthly-district", "/reports/monthly", "jiedao"),
+    ("30-wishes-all", f"/s/{STATIONS[0]}/wishes?all=1", "jiedao"),
 )
+#: Pages shown again in English (after the Chinese walk, signed in as the street office).
+ENGLISH = (("20-en-today", f"/s/{STATIONS[0]}/today"), ("21-en-reports", "/reports"),
+           ("31-en-wishes", f"/s/{STATIONS[0]}/wishes"), ("32-en-activities", f"/s/{STATIONS[0]}/activities"),
+           ("33-en-monthly", "/reports/monthly"))
 
 
 def chromium(width: int = 1280, height: int = 900):
@@ -75,8 +87,9 @@ def gone(element) -> bool:
 
 def _full_page(driver, path: Path) -> None:
     height = driver.execute_script("return document.documentElement.scrollHeight")
+    frame = driver.execute_script("return window.outerHeight - window.innerHeight")    # the window's own bars
     width = driver.get_window_size()["width"]
-    driver.set_window_size(width, max(600, min(height + 40, 4000)))
+    driver.set_window_size(width, max(600, min(height + frame + 8, 4000)))
     driver.save_screenshot(str(path))
     driver.set_window_size(width, 900)
 
@@ -110,7 +123,7 @@ def tour(out_dir: str | Path) -> list[Path]:
                 written.append(out / f"{name}.png")
                 _full_page(driver, written[-1])
             driver.get(server.url + "/lang/en?next=" + f"/s/{STATIONS[0]}/today")
-            for name, path in (("20-en-today", f"/s/{STATIONS[0]}/today"), ("21-en-reports", "/reports")):
+            for name, path in ENGLISH:
                 driver.get(server.url + path)
                 written.append(out / f"{name}.png")
                 _full_page(driver, written[-1])

@@ -108,3 +108,16 @@ def test_pending_reviews_answer_what_needs_review_answers(tmp_path):
     assert pending_reviews(db, (STATIONS[1],)) == []
     review_shift(db, needs_review(db)[0]["record_id"], 1.0, "test")
     assert pending_reviews(db) == needs_review(db) == []
+
+
+def test_the_wish_board_commands_still_work_beside_the_page(tmp_path):
+    db = str(tmp_path / "hub.sqlite3")
+    seed(HubStore(db).engine, accounts=False)
+    for step in (("publish",), ("claim", "--claimed-by", "张江科技公司", "--kind", "unit"),
+                 ("fulfil", "--note", "手机课 12月5日 开课")):
+        r = _yizhan("wishes", step[0], "wish-demo-1", *step[1:], "--no-publish", "--db", db)
+        assert r.returncode == 0, r.stderr
+    r = _yizhan("wishes", "claim", "wish-demo-1", "--claimed-by", "x", "--no-publish", "--db", db)
+    assert r.returncode == 2 and "fulfilled" in r.stderr
+    listing = _yizhan("wishes", "--all", "--db", db).stdout
+    assert "wish-demo-1" in listing and "手机课 12月5日 开课" in listing and "张江科技公司" in listing

@@ -21,7 +21,8 @@ PAGES = ["/today", f"/s/{A}/today", f"/s/{A}/requests", f"/s/{A}/requests?all=1"
          f"/s/{A}/followups?all=1", "/volunteers", f"/s/{A}/reviews", "/reports", "/reports?month=2026-01",
          "/stations", f"/s/{STATIONS[1]}/station", "/publish", "/publish?type=roster&scope=_all",
          "/publish?type=config&scope=" + A, f"/residents?q={person(90)[:10]}", f"/residents/{person(91)}", "/audit",
-         "/admin/users"]
+         "/admin/users", f"/s/{A}/wishes", f"/s/{A}/wishes?all=1", f"/s/{A}/activities", "/activities",
+         "/activities?month=2026-01", "/reports/monthly", f"/reports/monthly?station={A}&month=2026-01"]
 
 
 @pytest.fixture(scope="module")
