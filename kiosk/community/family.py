@@ -62,6 +62,12 @@ class TooManyFamily(FamilyError):
     message = N_("You have linked six family members already. Please ask the staff.")
 
 
+class NotVolunteer(FamilyError):
+    """Only a registered volunteer links family members."""
+
+    message = N_("Only a registered volunteer can link family members.")
+
+
 @record_kind("family_linked")
 @dataclass(frozen=True)
 class FamilyLinked:
@@ -200,11 +206,6 @@ class Family:
             raise NotVolunteer("the person is not a registered volunteer")
         return v
 
-
-class NotVolunteer(FamilyError):
-    """Only a registered volunteer links family members."""
-
-    message = N_("Only a registered volunteer can link family members.")
 
 
 def _when(text: Any) -> datetime:
