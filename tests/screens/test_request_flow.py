@@ -15,7 +15,7 @@ from sync.documents import make_document
 from sync.downlink import DownlinkStore
 from tests.screens.test_health_flow import demo, identify, place  # noqa: F401  (fixture)
 from tests.support.signing import HUB_PUBLIC, signed
-from tests.support.touch import press
+from tests.support.touch import press, visible_texts
 
 
 @pytest.fixture()
@@ -110,3 +110,39 @@ def test_activity_sign_up_by_card_and_a_wish_by_pictures(chinese):
     press(h, "我的请求")
     texts = " ".join(w.text for w in h.screen("my_requests").walk(restrict=True) if getattr(w, "text", ""))
     assert "心愿：学用智能手机" in texts and "已收到" in texts
+
+
+def test_volunteer_links_a_family_member_by_card_and_removes_the_link(chinese):
+    h, rig = chinese
+    identify(h, rig, "志愿服务", card="resident_young")           # the demo volunteer
+    press(h, "我的任务")
+    press(h, "家属优先")
+    assert h.shell.manager.current == "family"
+    page = h.screen("family")
+    assert "还没有添加家属。" in visible_texts(h.shell)
+    press(h, "添加家属")
+    assert page.phase == "card"
+    place(h, rig, "resident_young")                                 # the volunteer's own card: refused
+    assert h.pump_until(lambda: "本人" in page.message, 10)
+    assert page.phase == "card" and h.ctx.journal.count("family_linked") == 0
+    place(h, rig, "resident")                                       # the family member's card
+    assert h.pump_until(lambda: page.phase == "done", 10)
+    assert "测*甲" in page.result
+    [link] = h.ctx.journal.records("family_linked")
+    assert link.payload.display_name == "测*甲" and len(link.payload.family_key) == 64
+    assert h.ctx.session.person.volunteer_id == link.payload.volunteer_id   # the visit stays the volunteer's
+    press(h, "我的家属")
+    assert any("测*甲" in t for t in visible_texts(h.shell))
+    press(h, "添加家属")
+    place(h, rig, "resident")                                       # linked twice: refused, nothing doubled
+    assert h.pump_until(lambda: "已经添加过" in page.message, 10)
+    assert h.ctx.journal.count("family_linked") == 1
+    press(h, "返回")
+    press(h, "解除")
+    assert page.phase == "remove"
+    press(h, "保留")                                                 # changed their mind: still linked
+    assert h.ctx.journal.count("family_unlinked") == 0
+    press(h, "解除")
+    press(h, "解除")                                                 # the confirmation's button
+    assert page.phase == "list" and h.ctx.journal.count("family_unlinked") == 1
+    assert "还没有添加家属。" in visible_texts(h.shell)
