@@ -146,3 +146,47 @@ def test_volunteer_links_a_family_member_by_card_and_removes_the_link(chinese):
     press(h, "解除")                                                 # the confirmation's button
     assert page.phase == "list" and h.ctx.journal.count("family_unlinked") == 1
     assert "还没有添加家属。" in visible_texts(h.shell)
+
+
+def test_a_waitlisted_resident_learns_at_the_next_tap_that_a_place_freed_up(chinese):
+    h, rig = chinese
+    start = datetime.now(timezone.utc) + timedelta(days=2)
+    body = {"activities": [{"id": "brush", "title": "书法班", "place": "二楼教室", "start": start.isoformat(),
+                            "end": (start + timedelta(hours=2)).isoformat(), "capacity": 1}]}
+    doc = make_document("calendar", 7, "_all", datetime.now(timezone.utc).isoformat(timespec="milliseconds"), body)
+    assert DownlinkStore(h.ctx.settings.data_dir, h.ctx.settings.station.id, HUB_PUBLIC).apply(
+        "calendar", "_all", signed(doc)).applied
+    page = h.screen("activities")
+
+    def by_card(card: str) -> None:
+        h.shell.home()
+        press(h, "近期活动")
+        press(h, "报名 / 签到")
+        place(h, rig, card)
+        assert h.pump_until(lambda: page.phase == "done", 10)
+    by_card("resident")                                         # the one seat
+    by_card("resident_young")                                   # waits
+    assert "候补" in page.result
+    by_card("resident")                                         # the seat holder cancels
+    press(h, "取消报名")
+    assert "报名已取消" in page.result
+
+    mark = len(h.ctx.services["voice"].history)
+    identify(h, rig, "请求服务", card="resident_young")          # the next tap of the waitlisted one
+    greeting = h.screen("greeting")
+    assert h.pump_until(lambda: greeting.has_promotion, 5)
+    assert any("好消息" in t and "书法班" in t for t in visible_texts(h.shell))
+    spoken = " ".join(s.text for s in h.ctx.services["voice"].history[mark:])
+    assert "您候补的活动有空位了" in spoken
+    assert h.ctx.journal.count("activity_promotion_seen") == 1
+    press(h, "查看并打印提醒条")
+    assert h.shell.manager.current == "activities" and page.phase == "done"
+    assert "转为正式报名" in page.result and "书法班" in page.subject
+    press(h, "打印提醒单")
+    assert h.pump_until(lambda: "取走" in page.print_text, 15)
+    press(h, "全部活动")                                        # the list says so too
+    assert any("候补已转正式报名" in t for t in visible_texts(h.shell))
+
+    identify(h, rig, "请求服务", card="resident_young")          # told once
+    assert not h.screen("greeting").has_promotion
+    assert h.ctx.journal.count("activity_promotion_seen") == 1
