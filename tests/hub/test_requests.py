@@ -15,6 +15,7 @@ from hub import wishes as hw
 from hub.monthly import monthly_report, monthly_rows
 from hub.reports import ReportError
 from hub.service import Hub
+from hub.throttle import Coalescer
 from hub.timebank import balances, roster_with_balances
 from kiosk.community.activities import Activities, AlreadySignedUp, NotNow, TooLate, UnknownActivity
 from kiosk.community.errors import NothingChosen, NotIdentified
@@ -397,3 +398,23 @@ def test_requests_document_publishes_are_coalesced_and_the_last_state_is_publish
 def publish_count(store) -> int:
     with store.engine.connect() as conn:
         return conn.exec_driver_sql("SELECT version FROM hub_documents WHERE doc_type = 'requests'").scalar()
+
+
+def test_a_failed_publish_stays_due_and_bad_family_entries_are_refused():
+    now = [0.0]
+    c = Coalescer(3, lambda: now[0])
+    c.changed("requests")
+    assert c.due() == ["requests"]
+    c.failed("requests")                                        # the broker did not confirm
+    now[0] = 1.0
+    assert c.due() == [] and c.pending("requests")              # not hammered …
+    now[0] = 3.0
+    assert c.due() == ["requests"] and not c.pending("requests")   # … but retried
+    good = {"volunteer_id": "v-wang", "family_key": "b" * 64, "linked": True, "at": "2025-05-12T01:00:00+00:00"}
+    make_document("requests", 1, "_all", "2025-05-12T01:00:00.000+00:00", {"family": [good]})
+    for bad in ({**good, "family_key": "310101195001011234"}, {**good, "linked": "yes"}, {**good, "volunteer_id": ""}):
+        with pytest.raises(SchemaError):
+            make_document("requests", 1, "_all", "2025-05-12T01:00:00.000+00:00", {"family": [bad]})
+    with pytest.raises(SchemaError):
+        make_document("requests", 1, "_all", "2025-05-12T01:00:00.000+00:00",
+                      {"activities": [{"id": "talk", "queue": [{"key": "b" * 64, "waitlisted": "no", "at": "x"}]}]})
