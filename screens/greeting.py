@@ -61,7 +61,9 @@ class GreetingScreen(KioskScreen):
         self.set_shown("note_banner", shown)
 
     def on_has_promotion(self, _instance, shown: bool) -> None:
+        # The news first, on its own: the next steps show once it is read ("Got it").
         self.set_shown("promotion_banner", shown)
+        self.set_shown("actions", not shown)
 
     def enter(self, **_params) -> None:
         person = self.ctx.session.person
@@ -102,6 +104,10 @@ class GreetingScreen(KioskScreen):
                                 time=promoted[0].start.astimezone().strftime("%H:%M")) if promoted else ""
         for a in promoted:
             service.promotion_told(person, a.id)
+
+    def dismiss_promotion(self) -> None:
+        """"Got it": the next steps."""
+        self.has_promotion = False
 
     def open_promotion(self) -> None:
         """The notice's button: the activity, with its reminder slip to print."""
