@@ -89,6 +89,7 @@ class FamilyScreen(KioskScreen):
         """添加家属: ask for the family member's card."""
         self.message = ""
         self.phase = "card"
+        self.nav.speak_screen()
 
     def on_identity(self, item) -> None:
         """The family member's card (the session stays the volunteer's)."""
@@ -108,6 +109,7 @@ class FamilyScreen(KioskScreen):
                              "queue while you have banked hours.", name=member.display_name)
         self.message = ""
         self.phase = "done"
+        self.nav.speak_screen()
 
     def ask_remove(self, member: FamilyMember) -> None:
         """A remove button: confirm first."""

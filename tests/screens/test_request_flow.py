@@ -122,6 +122,7 @@ def test_volunteer_links_a_family_member_by_card_and_removes_the_link(chinese):
     assert "还没有添加家属。" in visible_texts(h.shell)
     press(h, "添加家属")
     assert page.phase == "card"
+    assert "请家属把身份证或市民卡放在读卡器上" in h.ctx.services["voice"].history[-1].text
     place(h, rig, "resident_young")                                 # the volunteer's own card: refused
     assert h.pump_until(lambda: "本人" in page.message, 10)
     assert page.phase == "card" and h.ctx.journal.count("family_linked") == 0
