@@ -1,5 +1,10 @@
 """Hub side of 近期活动: publishing the ``calendar`` document (no past or overlapping times), pooling
 sign-ups across stations, and counting 场次 (sessions held) and 人次 (attendances).
+
+Who holds a seat and who waits is decided the same way at every kiosk from the queue the hub
+publishes (:func:`pooled`): active sign-ups ordered by whether the kiosk put them on the waitlist,
+then by the time they signed up. When a seat holder cancels, the first waiting sign-up moves up at
+every station alike, wherever the two people signed up.
 """
 from __future__ import annotations
 
@@ -52,13 +57,45 @@ def check_new_calendar(body: Any, published: dict[str, Any] | None, now: datetim
             raise SchemaError(f"activity {a['id']} ({a['title'][:30]}) starts in the past")
 
 
+def _when(ts: str) -> datetime:
+    when = datetime.fromisoformat(ts)
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def _queues(conn: Connection) -> dict[str, list[dict[str, Any]]]:
+    """Per activity, the active sign-ups in seat order: those given a seat at their kiosk first, then
+    the waitlisted, each group by sign-up time."""
+    t, r = m.activity_events, m.records
+    rows = conn.execute(select(t.c.activity_id, t.c.person_key, t.c.station, t.c.event, t.c.at, r.c.payload)
+                        .select_from(t.outerjoin(r, (r.c.id == t.c.id) & (r.c.station == t.c.station)))
+                        .where(t.c.event.in_(("signup", "cancel"))).order_by(t.c.at, t.c.id)).all()
+    signups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    cancels: dict[tuple[str, str], int] = {}
+    for activity_id, key, station, event, at, payload in rows:
+        if event == "cancel":             # counted, not ordered: a cancel can share its sign-up's time stamp
+            cancels[(activity_id, key)] = cancels.get((activity_id, key), 0) + 1
+            continue
+        waitlisted = bool(json.loads(payload).get("waitlisted")) if payload else False
+        signups.setdefault((activity_id, key), []).append(
+            {"key": key, "station": station, "waitlisted": waitlisted, "at": at})
+    active = {pair: entries[-1] for pair, entries in signups.items() if len(entries) > cancels.get(pair, 0)}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for (activity_id, _key), entry in active.items():
+        out.setdefault(activity_id, []).append(entry)
+    for entries in out.values():
+        entries.sort(key=lambda e: (e["waitlisted"], _when(e["at"]), e["key"]))
+    return out
+
+
 def pooled(engine: Engine) -> list[dict[str, Any]]:
-    """Per activity: active sign-ups by station (sign-ups minus cancellations) and attendances, for the
+    """Per activity: active sign-ups by station (sign-ups minus cancellations), attendances, and the
+    seat order of the active sign-ups (``queue``: person key, station, waitlisted, time), for the
     ``requests`` document's ``activities`` list."""
     t = m.activity_events
     with engine.connect() as conn:
         rows = conn.execute(select(t.c.activity_id, t.c.station, t.c.event, func.count())
                             .group_by(t.c.activity_id, t.c.station, t.c.event)).all()
+        queues = _queues(conn)
     out: dict[str, dict[str, Any]] = {}
     for activity_id, station, event, n in rows:
         entry = out.setdefault(activity_id, {"id": activity_id, "signed": {}, "attended": 0})
@@ -68,6 +105,7 @@ def pooled(engine: Engine) -> list[dict[str, Any]]:
             entry["signed"][station] = entry["signed"].get(station, 0) + (n if event == "signup" else -n)
     for entry in out.values():
         entry["signed"] = {k: max(0, v) for k, v in entry["signed"].items()}
+        entry["queue"] = queues.get(entry["id"], [])
     return sorted(out.values(), key=lambda e: e["id"])
 
 

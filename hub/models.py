@@ -291,6 +291,21 @@ activity_events = Table(
     Index("hub_activity_events_activity", "activity_id", "event"),
 )
 
+#: 家属优先: every link and unlink of a volunteer's family member, from kiosks (by record id); the
+#: newest event of a (volunteer, family member) pair is the link's state.
+family_events = Table(
+    "hub_family_events", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("volunteer_id", String(64), nullable=False),
+    Column("family_key", String(64), nullable=False),
+    Column("display_name", String(32), nullable=False),
+    Column("linked", Boolean, nullable=False),
+    Column("station", String(64), nullable=False),
+    Column("at", String(40), nullable=False),
+    Index("hub_family_events_family", "family_key"),
+    Index("hub_family_events_volunteer", "volunteer_id"),
+)
+
 # --- time-bank facts, kept up to date as records arrive (``hub/ledger.py``) ---------------------------------
 # Reports, balances and rosters read these by indexed columns instead of parsing every record ever stored.
 

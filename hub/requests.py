@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection, Engine
 
 from hub import models as m
-from hub import activities, wishes
+from hub import activities, family, wishes
 from kiosk.community.kinds import (
     ASSIGNED, CANCEL_REASONS, CANCELLED, CONFIRMED, DONE, REQUESTED, event_id,
 )
@@ -98,8 +98,9 @@ def apply_records(conn: Connection, records: Iterable[Any]) -> set[str]:
             changed.add(request_id)
     for request_id in changed:
         _fold(conn, request_id)
-    if wishes.apply_records(conn, records) + activities.apply_records(conn, records):
-        changed.add("")                   # the wish board or a sign-up changed: the document is due as well
+    if wishes.apply_records(conn, records) + activities.apply_records(conn, records) \
+            + family.apply_records(conn, records):
+        changed.add("")                   # the wish board, a sign-up or a family link changed: the document is due
     return changed
 
 
@@ -211,28 +212,34 @@ def overdue(row: dict[str, Any], now: datetime) -> bool:
 def queue(engine: Engine, station: str | None = None, states: tuple[str, ...] = OPEN_STATES,
           now: datetime | None = None) -> list[dict[str, Any]]:
     """Requests in ``states`` (default the open ones), priority first, then oldest first; each with
-    an ``overdue`` flag."""
+    an ``overdue`` flag. A linked family member's open request is priority while the volunteer has
+    banked hours for it (``family_priority``, :func:`hub.family.with_priority`)."""
     now = now or _now()
     t = m.service_requests
     q = select(t).where(t.c.state.in_(states))
     if station:
         q = q.where(t.c.station == station)
     with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(q.order_by(t.c.priority.desc(), t.c.requested_at)).mappings()]
+        rows = [dict(r) for r in conn.execute(q.order_by(t.c.requested_at)).mappings()]
+        family.with_priority(conn, rows, OPEN_STATES)
     for r in rows:
         r["overdue"] = overdue(r, now)
-    return rows
+        r.setdefault("family_priority", False)
+    return sorted(rows, key=lambda r: not r["priority"])
 
 
 def document_body(engine: Engine, now: datetime | None = None) -> dict[str, Any]:
-    """The ``requests`` document: every open request and those closed within :data:`KEEP_CLOSED`, and
-    the wish board (:func:`hub.wishes.document_entries`)."""
+    """The ``requests`` document: every open request (a linked family member's with the priority it
+    has now) and those closed within :data:`KEEP_CLOSED`, the wish board
+    (:func:`hub.wishes.document_entries`), pooled sign-ups and the family links."""
     now = now or _now()
     t = m.service_requests
     since = _stamp(now - KEEP_CLOSED)
     with engine.connect() as conn:
-        rows = conn.execute(select(t).where(or_(t.c.state.in_(OPEN_STATES), t.c.closed_at >= since))
-                            .order_by(t.c.requested_at)).mappings().all()
+        rows = [dict(r) for r in conn.execute(select(t).where(or_(t.c.state.in_(OPEN_STATES), t.c.closed_at >= since))
+                                              .order_by(t.c.requested_at)).mappings()]
+        family.with_priority(conn, rows, OPEN_STATES)
+        links = family.state(conn)
     keys = ("number", "station", "service_type", "service_name", "state", "when_label", "note", "priority",
             "priority_account", "person_key", "display_name", "requested_at", "hours")
     out = []
@@ -241,4 +248,5 @@ def document_body(engine: Engine, now: datetime | None = None) -> dict[str, Any]
         if r["volunteer_id"]:
             entry["volunteer_id"] = r["volunteer_id"]
         out.append(entry)
-    return {"requests": out, "wishes": wishes.document_entries(engine), "activities": activities.pooled(engine)}
+    return {"requests": out, "wishes": wishes.document_entries(engine), "activities": activities.pooled(engine),
+            "family": links}

@@ -119,7 +119,8 @@ def _wishes(args, store) -> int | None:
 
 
 def _line(r: dict) -> str:
-    flags = ("优先 " if r["priority"] else "") + ("超时" if r.get("overdue") else "")
+    flags = ("家属优先 " if r.get("family_priority") else "优先 " if r["priority"] else "") + \
+        ("超时" if r.get("overdue") else "")
     return (f"{r['station']:<14} {r['number']:<8} {r['service_name']:<8} {r['state']:<10} "
             f"{r['volunteer_id'] or '-':<10} {r['when_label'] or '尽快':<18} {r['requested_at'][:16]:<16} {flags}")
 

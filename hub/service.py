@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hub import requests
 from hub.database import HubError
 from hub.store import HubStore
+from hub.throttle import DEFAULT_INTERVAL_S, Coalescer
 from sync.documents import Document, encode_document
 from sync.messages import SUFFIX_RECORDS, SUFFIX_STATUS, Batch, MessageError, decode_ack
 from sync.mqtt import MqttLink
@@ -44,14 +45,19 @@ class Hub:
         heartbeat: called by the writer thread at least once a second (systemd watchdog).
         signing_key: the hub's document key, to publish the ``requests`` document after kiosk records
             changed a request (kiosks refuse unsigned documents; without a key it is not published).
+        requests_interval: least seconds between two publishes of the ``requests`` document; changes
+            in between are coalesced into one publish when the interval ends.
+        clock: monotonic seconds for that interval (default :func:`time.monotonic`).
     """
 
     def __init__(self, store: HubStore, *, host: str, port: int, base_topic: str = "yizhan/v1", share: str = "hub",
                  tls: bool = False, ca_file: str = "", username: str = "", password: str = "",
                  client_id: str | None = None, keepalive: int = 30, reconnect_max_s: float = 30,
                  metrics: Any = None, heartbeat: Callable[[], None] | None = None,
-                 signing_key: Ed25519PrivateKey | None = None) -> None:
+                 signing_key: Ed25519PrivateKey | None = None, requests_interval: float = DEFAULT_INTERVAL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self.coalescer = Coalescer(requests_interval, clock)
         self.signing_key = signing_key
         self.metrics = metrics
         self.heartbeat = heartbeat or (lambda: None)
@@ -78,6 +84,7 @@ class Hub:
                 item = self._queue.get(timeout=1.0)
             except queue.Empty:
                 self.heartbeat()
+                self.publish_due()
                 continue
             self.heartbeat()
             if item is None:
@@ -95,23 +102,36 @@ class Hub:
                     self.metrics.batch_acked(reply.station, ack.stored, ack.duplicates, arrived)
             except Exception as exc:
                 log.warning("ack to %s not sent (%s); the station will resend", reply.station, exc)
-            if self.store.requests_changed.is_set():
-                self.publish_requests()
+            self.publish_due()
 
-    def publish_requests(self) -> None:
-        """Publish the signed ``requests`` document for every station (after kiosk records or a staff
-        action changed a request); a failure is logged and retried after the next change."""
-        if self.signing_key is None:
+    def publish_due(self) -> list[str]:
+        """Publish the ``requests`` document if stored records changed it and it was not published
+        within ``requests_interval`` (a burst of changes becomes one publish, and the last change is
+        published when the interval ends). Returns the document types published."""
+        if self.store.requests_changed.is_set():
             self.store.requests_changed.clear()
+            self.coalescer.changed("requests")
+        done = []
+        for doc_type in self.coalescer.due():
+            if self.publish_requests():
+                done.append(doc_type)
+            else:
+                self.coalescer.failed(doc_type)
+        return done
+
+    def publish_requests(self) -> bool:
+        """Publish the signed ``requests`` document for every station now (after kiosk records or a
+        staff action changed a request); a failure is logged and returns False."""
+        if self.signing_key is None:
             log.warning("requests document not published: this hub has no document signing key (--signing-key)")
-            return
-        self.store.requests_changed.clear()
+            return True                 # nothing to retry without a key
         try:
             self.publish_document(self.store.prepare_document("requests", requests.document_body(self.store.engine),
                                                               signing_key=self.signing_key))
         except (HubError, MessageError) as exc:
-            self.store.requests_changed.set()
             log.warning("requests document not published: %s", exc)
+            return False
+        return True
 
     def _on_status(self, station: str, suffix: str, payload: bytes, retained: bool) -> None:
         self.store.handle_status(f"{self.link.base_topic}/{station}/{suffix}", station, payload, retained)

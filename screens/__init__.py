@@ -25,6 +25,7 @@ SCREENS = {
     "request": "screens.request:RequestScreen",
     "my_requests": "screens.my_requests:MyRequestsScreen",
     "tasks": "screens.tasks:TasksScreen",
+    "family": "screens.family:FamilyScreen",
     "wish": "screens.wish:WishScreen",
     "activities": "screens.activities:ActivitiesScreen",
     "info": "screens.info:InfoScreen",

@@ -2,6 +2,7 @@
 full), cancels before the start, or marks attendance at the event; a reminder slip can be printed."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +22,11 @@ from screens.base import KioskScreen
 from screens.widgets import KButton, KLabel, Surface
 
 SHOWN = 3
+#: What a resident whose waitlisted sign-up moved up to a seat reads (the greeting says it too).
+PROMOTED_TEXT = N_("Good news: a place has freed up. You are signed up now.")
+#: The person's own status on an activity's card.
+MINE_WORDS = {"seat": N_("You are signed up"), "waitlist": N_("You are on the waitlist"),
+              "attended": N_("Attended")}
 CARD_HEIGHT_DP = 128
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
@@ -44,12 +50,27 @@ class ActivitiesScreen(KioskScreen):
         self.show_only(f"{phase}_panel", "list_panel", "card_panel", "done_panel")
         self.fill_demo_cards("demo_bar", *(("resident", "volunteer") if phase == "card" else ()))
 
-    def enter(self, **_params) -> None:
+    def enter(self, promoted: str = "", **_params) -> None:
+        """The list; with ``promoted`` (an activity id, from the greeting's notice) that activity's
+        sign-up, moved up from the waitlist, with the reminder slip to print."""
         self._chosen = None
         self.message = self.result = ""
         self.phase = "list"
         self.on_phase(self, self.phase)
-        self.show(self.ctx.services["activities"].upcoming(self.ctx.session.person))
+        items = self.ctx.services["activities"].upcoming(self.ctx.session.person)
+        self.show(items)
+        chosen = next((a for a in items if a.id == promoted and a.mine == "seat"), None) if promoted else None
+        if chosen is not None:
+            self._chosen = chosen
+            self.subject = Joined(" · ", (chosen.title, self._when(chosen)))
+            self._done(self._(PROMOTED_TEXT), can_cancel=True)
+
+    def _done(self, result, can_cancel: bool) -> None:
+        self.result = result
+        self.can_cancel = can_cancel
+        self.print_text = self._("Print a reminder")
+        self._fill_done_actions()
+        self.phase = "done"
 
     def show(self, items: list[Activity]) -> None:
         """Fill the list with the soonest activities."""
@@ -74,6 +95,9 @@ class ActivitiesScreen(KioskScreen):
         text.add_widget(KLabel(text=a.title, role="title", bold=True, size_hint_y=None, height=dp(64)))
         seats = self._("Full — waitlist open") if a.full else \
             self._("{n} places left", n=a.capacity - a.taken)
+        if a.mine:
+            seats = self._("Moved up: signed up") if a.promoted and a.mine == "seat" \
+                else self._(MINE_WORDS[a.mine])
         text.add_widget(KLabel(text=Joined(" · ", (self._when(a), a.place, seats)), role="body", color=theme.INK_SOFT,
                                size_hint_y=None, height=dp(44)))
         card.add_widget(text)
@@ -114,8 +138,11 @@ class ActivitiesScreen(KioskScreen):
                 self.result = self._("Welcome! Your attendance is recorded.")
                 self.can_cancel = False
             elif current.mine in ("seat", "waitlist"):
-                self.result = self._("You are signed up.") if current.mine == "seat" else \
-                    self._("You are on the waitlist.")
+                told = current.promoted and any(p.id == a.id for p in service.promotions(person))
+                self.result = self._(PROMOTED_TEXT) if told else self._("You are signed up.") \
+                    if current.mine == "seat" else self._("You are on the waitlist.")
+                if told:
+                    service.promotion_told(person, a.id)
                 self.can_cancel = True
             elif current.mine == "attended":
                 self.result = self._("Welcome! Your attendance is recorded.")
@@ -139,12 +166,19 @@ class ActivitiesScreen(KioskScreen):
         box.clear_widgets()
         specs = [(self.print_text, "printer", theme.RECORDS, self.print_reminder)]
         if self.can_cancel:
-            specs.append((self._("Cancel my sign-up"), "back", theme.DANGER, self.cancel))
+            specs.append((self._("Cancel sign-up"), "back", theme.DANGER, self.cancel))
+        specs.append((self._("All activities"), "list", theme.HELP, self.back_to_list))
         specs.append((self._("Done"), "home", theme.NEUTRAL, self.nav.finish))
         for text, icon, colour, action in specs:
             b = KButton(text=text, icon=icon, bg_color=colour)
             b.bind(on_release=lambda _b, f=action: f())
             box.add_widget(b)
+
+    def back_to_list(self) -> None:
+        """The list again, with the identified person's status on each card."""
+        self.message = ""
+        self.phase = "list"
+        self.show(self.ctx.services["activities"].upcoming(self.ctx.session.person))
 
     def cancel(self) -> None:
         """Cancel the sign-up (before the start)."""
@@ -186,7 +220,7 @@ class ActivitiesScreen(KioskScreen):
 
     @classmethod
     def tour_states(cls) -> list[str]:
-        return ["", "card", "done", "empty"]
+        return ["", "card", "done", "empty", "mine", "promoted"]
 
     def load_demo(self, state: str = "") -> None:
         from datetime import timedelta
@@ -196,7 +230,14 @@ class ActivitiesScreen(KioskScreen):
                  Activity("a2", "书法班", "二楼教室", now + timedelta(days=2), now + timedelta(days=2, hours=2), 20, 20, 3),
                  Activity("a3", "法律咨询日", "驿站大厅", now + timedelta(days=3), now + timedelta(days=3, hours=3), 30, 5, 0)]
         self.enter()
+        if state in ("mine", "promoted"):
+            items[0] = replace(items[0], taken=40, waiting=1, mine="waitlist")
+            items[1] = replace(items[1], waiting=2, mine="seat", promoted=True)
         self.show([] if state == "empty" else items)
+        if state == "promoted":
+            self._chosen = items[1]
+            self.subject = Joined(" · ", (items[1].title, self._when(items[1])))
+            self._done(self._(PROMOTED_TEXT), can_cancel=True)
         if state in ("card", "done"):
             self._chosen = items[0]
             self.subject = Joined(" · ", (items[0].title, self._when(items[0])))

@@ -1,11 +1,14 @@
-"""Greeting: 王*明，您好 — and the next steps for what the person came to do."""
+"""Greeting: 王*明，您好 — and the next steps for what the person came to do; news for the person
+(a waitlisted activity sign-up that moved up to a seat) is told here, once."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, StringProperty
 
+from kiosk.community.activities import ActivityError
 from kiosk.i18n import N_, Joined
 from kiosk.session import Person
 from kiosk.speech import sentences
@@ -14,6 +17,8 @@ from screens import theme
 from screens.base import KioskScreen
 from screens.i18n import tr
 from screens.widgets import KButton
+
+log = logging.getLogger(__name__)
 
 #: purpose -> (button text, icon, target screen, colour) in the order offered
 NEXT_STEPS = {
@@ -28,6 +33,8 @@ NEXT_STEPS = {
                 (N_("My requests"), "list", "my_requests", theme.VOLUNTEER)],
 }
 HEALTH_SCREENS = {"health_menu", "records"}
+#: Said after the greeting when a waitlisted sign-up moved up (the screen shows which activity).
+PROMOTED_SPOKEN = N_("Good news: a place has freed up in an activity you were waiting for. You are signed up now.")
 
 
 class GreetingScreen(KioskScreen):
@@ -39,12 +46,24 @@ class GreetingScreen(KioskScreen):
     facts = StringProperty("")
     note = StringProperty("")
     has_note = BooleanProperty(False)
+    promotion = StringProperty("")
+    has_promotion = BooleanProperty(False)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._promoted = ""
 
     def on_kv_post(self, _base_widget) -> None:
         self.on_has_note(self, self.has_note)
+        self.on_has_promotion(self, self.has_promotion)
 
     def on_has_note(self, _instance, shown: bool) -> None:
         self.set_shown("note_banner", shown)
+
+    def on_has_promotion(self, _instance, shown: bool) -> None:
+        # The news first, on its own: the next steps show once it is read ("Got it").
+        self.set_shown("promotion_banner", shown)
+        self.set_shown("actions", not shown)
 
     def enter(self, **_params) -> None:
         person = self.ctx.session.person
@@ -67,7 +86,32 @@ class GreetingScreen(KioskScreen):
         self.has_note = declined
         self.note = self._("You did not agree to health data processing, so health checks are off. "
                            "Everything else is available.") if declined else ""
+        self._tell_promotion(person)
         self._build_actions(declined)
+
+    def _tell_promotion(self, person: Person) -> None:
+        """A waitlisted sign-up that moved up to a seat: say so, once (journaled as told)."""
+        service = self.ctx.services.get("activities")
+        try:
+            promoted = service.promotions(person) if service is not None else []
+        except (ActivityError, OSError, ValueError) as exc:
+            log.error("activity promotions unavailable: %s", exc)
+            promoted = []
+        self._promoted = promoted[0].id if promoted else ""
+        self.has_promotion = bool(promoted)
+        self.promotion = self._("Good news: a place has freed up in “{title}” ({date} {time}). You are signed up "
+                                "now.", title=promoted[0].title, date=promoted[0].start.astimezone().strftime("%m-%d"),
+                                time=promoted[0].start.astimezone().strftime("%H:%M")) if promoted else ""
+        for a in promoted:
+            service.promotion_told(person, a.id)
+
+    def dismiss_promotion(self) -> None:
+        """"Got it": the next steps."""
+        self.has_promotion = False
+
+    def open_promotion(self) -> None:
+        """The notice's button: the activity, with its reminder slip to print."""
+        self.nav.go("activities", promoted=self._promoted)
 
     def _build_actions(self, declined: bool) -> None:
         box = self.ids.actions
@@ -90,17 +134,19 @@ class GreetingScreen(KioskScreen):
         """"王某明，您好！" (the masked name; never a full one), then the prompt."""
         person = self.ctx.session.person
         lines = sentences.greeting(person.display_name if person else "", tr.lang)
-        return "greeting", lines + sentences.fixed_lines(prompt("greeting"), tr.lang)
+        news = sentences.fixed_lines([PROMOTED_SPOKEN], tr.lang) if self.has_promotion else []
+        return "greeting", lines + news + sentences.fixed_lines(prompt("greeting"), tr.lang)
 
     def reset(self) -> None:
-        self.hello = self.subtitle = self.facts = self.note = ""
-        self.has_note = False
+        self.hello = self.subtitle = self.facts = self.note = self.promotion = ""
+        self.has_note = self.has_promotion = False
+        self._promoted = ""
         if "actions" in self.ids:
             self.ids.actions.clear_widgets()
 
     @classmethod
     def tour_states(cls) -> list[str]:
-        return ["", "declined", "volunteer"]
+        return ["", "declined", "volunteer", "promoted"]
 
     def load_demo(self, state: str = "") -> None:
         if state == "volunteer":
@@ -115,6 +161,10 @@ class GreetingScreen(KioskScreen):
         self.ctx.session.identify(Person(role="resident", person_key="0" * 64, display_name="王*明",
                                          masked_id="310***********1234", birth_year=1950, source="demo"))
         self.enter()
+        if state == "promoted":
+            self.promotion = self._("Good news: a place has freed up in “{title}” ({date} {time}). You are signed "
+                                    "up now.", title="书法班", date="12-02", time="09:00")
+            self.has_promotion = True
 
 
 Builder.load_file(str(Path(__file__).with_name("greeting.kv")))

@@ -205,12 +205,23 @@ def check_calendar(activities: list[dict], what: str = "calendar document") -> N
 
 
 def _check_requests(body: dict, what: str) -> None:
-    extra_fields(body, {"requests", "wishes", "activities"}, what)
+    extra_fields(body, {"requests", "wishes", "activities", "family"}, what)
+    for i, f in enumerate(_list_of_objects(body, "family", ("volunteer_id", "at"), what)):
+        if not _hex_of(f.get("family_key"), range(64, 65)):
+            raise SchemaError(f"{what}: family[{i}].family_key must be 64 hex digits")
+        if not isinstance(f.get("linked"), bool):
+            raise SchemaError(f"{what}: family[{i}].linked must be true or false")
     for i, a in enumerate(_list_of_objects(body, "activities", ("id",), what)):
         signed = a.get("signed", {})
         if not isinstance(signed, dict) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
                                                    for n in signed.values()):
             raise SchemaError(f"{what}: activities[{i}].signed must map stations to counts")
+        queue = a.get("queue", [])
+        if not isinstance(queue, list) or not all(isinstance(e, dict) and isinstance(e.get("key"), str)
+                                                  and 0 < len(e["key"]) <= 80
+                                                  and isinstance(e.get("waitlisted"), bool)
+                                                  and isinstance(e.get("at"), str) for e in queue):
+            raise SchemaError(f"{what}: activities[{i}].queue must list sign-ups (key, waitlisted, at)")
     for i, w in enumerate(_list_of_objects(body, "wishes", ("id", "kind", "state"), what)):
         if w["state"] not in WISH_STATES:
             raise SchemaError(f"{what}: wishes[{i}].state must be one of {', '.join(WISH_STATES)}")

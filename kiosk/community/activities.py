@@ -2,9 +2,12 @@
 or cancel by card, a full activity takes a waitlist, a card tap at the event marks attendance.
 
 Seats are pooled across stations: the hub's ``requests`` document carries, per activity, the
-sign-ups it holds from each station; a kiosk adds its own and counts the others' from the hub.
-Whether a sign-up holds a seat or waits is decided by order: the first ``capacity`` active
-sign-ups (other stations' first) hold seats.
+active sign-ups it holds from every station in seat order (``queue``); a kiosk takes the other
+stations' from there and its own from its journal. Whether a sign-up holds a seat or waits is
+decided by one order, the same at every kiosk: sign-ups given a seat when they signed up first,
+then the waitlisted, each by sign-up time; the first ``capacity`` hold seats. When a seat holder
+cancels, the first waiting one moves up (is *promoted*) at every station alike, and learns it at
+their next card tap (:meth:`Activities.promotions`).
 """
 from __future__ import annotations
 
@@ -93,6 +96,16 @@ class ActivityAttended:
     person_key: str
 
 
+@record_kind("activity_promotion_seen")
+@dataclass(frozen=True)
+class ActivityPromotionSeen:
+    """The kiosk told a resident that their waitlisted sign-up now holds a seat (shown once)."""
+
+    activity_id: str
+    person_key: str
+    signup_id: str
+
+
 @dataclass(frozen=True)
 class Activity:
     """One calendar entry as the kiosk shows it."""
@@ -106,6 +119,7 @@ class Activity:
     taken: int = 0           # seats held (all stations)
     waiting: int = 0         # sign-ups beyond capacity
     mine: str = ""           # "" | "seat" | "waitlist" | "attended"
+    promoted: bool = False   # signed up on the waitlist, holds a seat now
 
     @property
     def full(self) -> bool:
@@ -150,33 +164,69 @@ class Activities:
         body = (self._docs().get("requests") or {}).get("body") or {}
         return {a["id"]: a for a in body.get("activities", []) if isinstance(a, dict) and isinstance(a.get("id"), str)}
 
-    def _active(self, activity_id: str) -> list[str]:
-        """This station's active sign-ups (person keys) in order."""
+    def _active(self, activity_id: str) -> dict[str, Any]:
+        """This station's active sign-ups: person key -> its sign-up record."""
         cancelled: dict[str, int] = {}
         for r in self.journal.records("activity_cancelled", where={"activity_id": activity_id}, limit=100_000):
             cancelled[r.payload.person_key] = cancelled.get(r.payload.person_key, 0) + 1
-        out = []
+        out = {}
         for r in self.journal.records("activity_signup", where={"activity_id": activity_id}, limit=100_000):
             key = r.payload.person_key
             if cancelled.get(key):
                 cancelled[key] -= 1
             else:
-                out.append(key)
+                out[key] = r
         return out
 
+    def _order(self, activity_id: str, pooled: dict[str, dict[str, Any]], local: dict[str, Any]) -> list[str]:
+        """Every active sign-up's person key in seat order (other stations' from the hub, this one's own)."""
+        entry = pooled.get(activity_id, {})
+        queue = entry.get("queue")
+        if isinstance(queue, list):
+            order = [(e.get("waitlisted") is True, _when(e.get("at")), e["key"]) for e in queue
+                     if isinstance(e, dict) and isinstance(e.get("key"), str) and e.get("station") != self.station_id]
+        else:                     # a hub that sends counts only: other stations' sign-ups come first
+            others = sum(n for st, n in (entry.get("signed") or {}).items()
+                         if st != self.station_id and isinstance(n, int) and not isinstance(n, bool))
+            order = [(False, _EPOCH, f"~{i}") for i in range(others)]
+        order += [(r.payload.waitlisted, r.created_at, key) for key, r in local.items()]
+        return [key for _w, _at, key in sorted(order, key=lambda e: (e[0], e[1], e[2]))]
+
     def _view(self, a: dict[str, Any], person: Person | None, pooled: dict[str, dict[str, Any]]) -> Activity:
-        others = sum(n for st, n in (pooled.get(a["id"], {}).get("signed") or {}).items()
-                     if st != self.station_id and isinstance(n, int))
         local = self._active(a["id"])
-        total = others + len(local)
-        mine = ""
+        order = self._order(a["id"], pooled, local)
+        total = len(order)
+        mine, promoted = "", False
         if person is not None and person.person_key in local:
             attended = self.journal.records("activity_attended", where={"activity_id": a["id"],
                                                                          "person_key": person.person_key}, limit=1)
-            mine = "attended" if attended else \
-                "seat" if others + local.index(person.person_key) < a["capacity"] else "waitlist"
+            seat = order.index(person.person_key) < a["capacity"]
+            mine = "attended" if attended else "seat" if seat else "waitlist"
+            promoted = seat and local[person.person_key].payload.waitlisted
         return Activity(a["id"], a["title"], a.get("place", ""), a["start"], a["end"], a["capacity"],
-                        min(total, a["capacity"]), max(0, total - a["capacity"]), mine)
+                        min(total, a["capacity"]), max(0, total - a["capacity"]), mine, promoted)
+
+    def promotions(self, person: Person | None) -> list[Activity]:
+        """The person's upcoming activities where their waitlisted sign-up moved up to a seat and they
+        have not been told yet (:meth:`promotion_told`), soonest first."""
+        if person is None or not person.person_key:
+            return []
+        out = []
+        for a in self.upcoming(person):
+            if a.mine == "seat" and a.promoted and self._clock() < a.start:
+                signup = self._active(a.id).get(person.person_key)
+                if signup is not None and self.journal.get(event_id("promoted", a.id, signup.id)) is None:
+                    out.append(a)
+        return out
+
+    def promotion_told(self, person: Person, activity_id: str) -> None:
+        """Journal that the kiosk told the person about their promotion (told once: a second call, or
+        one for a sign-up that is no longer active, changes nothing)."""
+        signup = self._active(activity_id).get(person.person_key)
+        if signup is None:
+            return
+        self.journal.append(ActivityPromotionSeen(activity_id, person.person_key, signup.id),
+                            record_id=event_id("promoted", activity_id, signup.id), created_at=self._clock())
 
     def upcoming(self, person: Person | None = None) -> list[Activity]:
         """This week's activities (not ended yet), soonest first, with seats and the person's status."""
@@ -246,3 +296,15 @@ class Activities:
         self.journal.append(ActivityAttended(activity_id, person.person_key),
                             record_id=event_id("attend", activity_id, person.person_key), created_at=now)
         return self._find(activity_id, person)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _when(text: Any) -> datetime:
+    """A time stamp of the hub's queue as an aware time (a malformed one sorts first)."""
+    try:
+        when = datetime.fromisoformat(str(text))
+    except ValueError:
+        return _EPOCH
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)

@@ -1,5 +1,6 @@
 """Service requests at the kiosk: a resident asks, a volunteer claims and marks done, the resident
-confirms and rates; banked hours give priority and are recorded as used when the request is done.
+confirms and rates; banked hours give priority to the volunteer and to their linked family members
+(:mod:`kiosk.community.family`) and are recorded as used when the request is done.
 
 The state of a request is this station's own records merged with the hub's ``requests`` document
 (staff assignments and cancellations, and events at other stations): the furthest state wins.
@@ -15,6 +16,7 @@ from kiosk.community.errors import (
     AlreadyRequested, AlreadyTaken, NothingChosen, NotIdentified, NotRequester, NotYourTask,
     OwnRequest, UnknownRequest, UnknownRequestService, UnknownSlot, WrongState,
 )
+from kiosk.community.family import Family
 from kiosk.community.kinds import (
     ASAP, ASSIGNED, CANCEL_REASONS, CANCELLED, CONFIRMED, DONE, NOT_REQUESTABLE, NOTE_PHRASES,
     REQUEST_SERVICES, REQUESTED, STATE_RANK, RequestCancelled, RequestClaimed, RequestDone,
@@ -87,6 +89,8 @@ class Requests:
         self.station_id = journal.station_id
         self.data_dir = data_dir if data_dir is not None else timebank.data_dir
         self._clock = clock or timebank._clock
+        #: Family links (家属优先) of this station's volunteers.
+        self.family = Family(journal, timebank._volunteer, self.hub_family, self._clock)
 
     # --- what can be asked ------------------------------------------------------------------------
     def services(self) -> list[RequestService]:
@@ -145,14 +149,22 @@ class Requests:
         return self.view(request_id)
 
     def _priority(self, person: Person, hours: float) -> tuple[bool, str]:
+        """Priority from the asker's own banked hours, else from those of a volunteer they are linked
+        to as family (the one with the most hours); the account the hours will be used from."""
         volunteer = self.bank._volunteer(person)
-        if volunteer is None:
-            return False, ""
-        account = volunteer_account(volunteer.id)
-        balance, _pending, _hub = self.bank.balance(account, volunteer.id)
-        if balance - Decimal(str(hours)) < self.bank.rules.balance_floor:
-            return False, ""
-        return True, account
+        ids = [volunteer.id] if volunteer is not None else []
+        ids += [v for v in self.family.volunteers_of(person.person_key) if v not in ids]
+        best: tuple[Decimal, str] | None = None
+        for i, vid in enumerate(ids):
+            account = volunteer_account(vid)
+            balance, _pending, _hub = self.bank.balance(account, vid)
+            if balance - Decimal(str(hours)) < self.bank.rules.balance_floor:
+                continue
+            if i == 0 and volunteer is not None:
+                return True, account              # a volunteer's own hours first
+            if best is None or balance > best[0]:
+                best = (balance, account)
+        return (True, best[1]) if best else (False, "")
 
     def _next_number(self) -> str:
         today = self._clock().astimezone(self.bank.rules.tz).strftime("%m%d")
@@ -180,6 +192,12 @@ class Requests:
         body = self._doc("requests") or {}
         return {e["id"]: e for e in body.get("wishes", []) if isinstance(e, dict) and isinstance(e.get("id"), str)}
 
+    def hub_family(self) -> list[dict[str, Any]]:
+        """The hub's family links as published in its ``requests`` document (``family``)."""
+        body = self._doc("requests") or {}
+        return [e for e in body.get("family", []) if isinstance(e, dict) and isinstance(e.get("volunteer_id"), str)
+                and isinstance(e.get("family_key"), str)]
+
     def view(self, request_id: str, hub: dict[str, dict[str, Any]] | None = None) -> RequestView:
         """The request as it stands now.
 
@@ -198,6 +216,9 @@ class Requests:
             base = _from_entry(entry)
         else:
             raise UnknownRequest(f"no request {request_id!r}")
+        if entry is not None and not base.priority and entry.get("priority") is True \
+                and isinstance(entry.get("priority_account"), str) and entry["priority_account"]:
+            base = replace(base, priority=True, priority_account=entry["priority_account"])   # the hub's 家属优先
         state, volunteer = base.state, base.volunteer_id
         if entry is not None and STATE_RANK.get(entry.get("state"), -1) >= STATE_RANK[state]:
             state, volunteer = entry["state"], str(entry.get("volunteer_id") or volunteer)

@@ -14,7 +14,9 @@ from hub import requests as hr
 from hub import wishes as hw
 from hub.monthly import monthly_report, monthly_rows
 from hub.reports import ReportError
-from hub.timebank import balances
+from hub.service import Hub
+from hub.throttle import Coalescer
+from hub.timebank import balances, roster_with_balances
 from kiosk.community.activities import Activities, AlreadySignedUp, NotNow, TooLate, UnknownActivity
 from kiosk.community.errors import NothingChosen, NotIdentified
 from kiosk.community.kinds import ASAP, ASSIGNED, CANCELLED, CONFIRMED, DONE, REQUESTED
@@ -23,12 +25,15 @@ from kiosk.community.wishes import CLOSED, FULFILLED, SUGGESTION, WISH, Wishes
 from kiosk.documents import current_documents
 from kiosk.journal import Journal
 from kiosk.outbox import Outbox
-from sync.documents import make_document
+from kiosk.session import Person
+from sync.documents import decode_document, make_document
+from sync.mqtt import MqttLink
 from sync.downlink import DownlinkStore
 from sync.messages import MAX_BATCH_BYTES, SchemaError, encode_batch
 from tests.hub.test_timebank import clock, hub, kiosks  # noqa: F401  (fixtures)
-from tests.kiosk.test_volunteer import LI, RESIDENT, WANG
-from tests.support.signing import HUB_PUBLIC, signed
+from tests.kiosk.test_volunteer import LI, RESIDENT, ROSTER, WANG
+from tests.support.services import wait_for
+from tests.support.signing import HUB_KEY, HUB_PUBLIC, signed
 
 
 def community(k) -> Requests:
@@ -261,3 +266,155 @@ def test_monthly_report_counts_each_thing_once_per_station_and_district(hub, kio
     assert "代购：已确认" in (tmp_path / "m.csv").read_text(encoding="utf-8-sig")
     with pytest.raises(ReportError):
         monthly_rows(hub.engine, "2025-13")
+
+
+#: A second resident (Li identified by their ID card) and a third one.
+LI_CARD = Person(role="volunteer", person_key="c" * 64, display_name="李*", volunteer_id="v-li", source="idcard")
+ZHOU = Person(role="resident", person_key="d" * 64, display_name="周*", source="idcard")
+
+
+def test_family_linked_at_a_gives_priority_at_b_while_the_volunteer_has_hours(hub, kiosks, clock):
+    a, b = kiosks("st-a"), kiosks("st-b")
+    ra, rb = community(a), community(b)
+    ra.family.link(WANG, RESIDENT)                             # at A, both cards
+    a.ship(hub)
+    plain = rb.ask(ZHOU, "z1", "errand", ASAP)
+    clock.advance(minutes=1)
+    asked = rb.ask(RESIDENT, "r1", "purchase", ASAP)           # B knows nothing of the link yet
+    assert not asked.priority
+    b.ship(hub)
+    assert [r["priority"] for r in hr.queue(hub.engine)] == [False, False]    # Wang has no banked hours
+    for _ in range(2):                                          # Wang earns 2 h at A
+        svc = a.bank.record_service(WANG, "purchase", 60)
+        a.bank.confirm_service(svc.service_id, LI_CARD, 5)
+    a.ship(hub)
+    first, second = hr.queue(hub.engine)                       # now the family member goes first
+    assert (first["request_id"], first["family_priority"], first["priority_account"]) == \
+        (asked.request_id, True, "volunteer:v-wang")
+    assert second["request_id"] == plain.request_id and not second["priority"]
+
+    send_document(hub, a, b)
+    b.apply("roster", roster_with_balances(hub.engine, ROSTER), 2)         # staff republish the roster
+    view = rb.view(asked.request_id)
+    assert view.priority and view.priority_account == "volunteer:v-wang"
+    assert [r.request_id for r in rb.tasks(LI)[1]] == [asked.request_id, plain.request_id]
+    assert [m.family_key for m in rb.family.members(WANG)] == [RESIDENT.person_key]   # the link, known at B
+    rb.claim(LI, asked.request_id)
+    rb.mark_done(LI, asked.request_id)
+    rb.confirm(asked.request_id, RESIDENT, 5)
+    sent = b.ship(hub)
+    bal = balances(hub.engine)
+    assert (bal["volunteer:v-wang"], bal["bank:spent"], bal["volunteer:v-li"]) == (1, 1, 1)
+    assert sum(bal.values()) == 0
+    for raw in sent:                                            # redelivery changes nothing
+        hub.handle_records("yizhan/v1/st-b/records", "st-b", raw)
+    assert balances(hub.engine)["volunteer:v-wang"] == 1
+    with hub.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM hub_family_events").scalar() == 1
+
+    ra.family.unlink(WANG, RESIDENT.person_key)                 # unlinked at A
+    a.ship(hub)
+    send_document(hub, a, b)
+    assert rb.family.members(WANG) == []
+    later = rb.ask(RESIDENT, "r2", "haircut", ASAP)
+    b.ship(hub)
+    assert not later.priority
+    assert not next(r for r in hr.queue(hub.engine) if r["request_id"] == later.request_id)["priority"]
+
+
+def test_waitlist_promotion_is_decided_alike_at_both_kiosks_and_told_once(hub, kiosks, clock):
+    a, b = kiosks("st-a"), kiosks("st-b")
+    for k in (a, b):
+        k.apply("calendar", CAL, 1)
+    acts = {k.station: Activities(k.journal, lambda k=k: current_documents(k.data_dir), k.clock.now) for k in (a, b)}
+    acts["st-a"].sign_up(RESIDENT, "talk")                      # capacity 2
+    a.ship(hub)
+    send_document(hub, a, b)
+    clock.advance(minutes=1)
+    acts["st-b"].sign_up(WANG, "talk")
+    clock.advance(minutes=1)
+    assert acts["st-b"].sign_up(ZHOU, "talk").mine == "waitlist"
+    b.ship(hub)
+    send_document(hub, a, b)
+    # Both kiosks agree who holds the seats (each used to count the other station's sign-ups first).
+    assert acts["st-a"].upcoming(RESIDENT)[0].mine == "seat"
+    assert acts["st-b"].upcoming(WANG)[0].mine == "seat" and acts["st-b"].upcoming(ZHOU)[0].mine == "waitlist"
+    assert acts["st-b"].promotions(ZHOU) == []
+
+    acts["st-a"].cancel(RESIDENT, "talk")                       # a seat frees up at A …
+    a.ship(hub)
+    send_document(hub, a, b)
+    [promoted] = acts["st-b"].promotions(ZHOU)                  # … Zhou at B learns it at the next tap
+    assert promoted.id == "talk" and promoted.mine == "seat" and promoted.promoted
+    acts["st-b"].promotion_told(ZHOU, "talk")
+    acts["st-b"].promotion_told(ZHOU, "talk")                   # told once
+    assert acts["st-b"].promotions(ZHOU) == [] and b.journal.count("activity_promotion_seen") == 1
+    assert acts["st-b"].upcoming(ZHOU)[0].promoted              # the activity list still says so
+    assert acts["st-b"].promotions(WANG) == []                  # never waitlisted: nothing to tell
+    b.ship(hub)
+    queue = {e["id"]: e for e in hr.document_body(hub.engine)["activities"]}["talk"]["queue"]
+    assert [(e["key"], e["waitlisted"]) for e in queue] == [(WANG.person_key, False), (ZHOU.person_key, True)]
+
+
+def test_requests_document_publishes_are_coalesced_and_the_last_state_is_published(hub, kiosks, mosquitto):
+    now = [100.0]
+    service = Hub(hub, host=mosquitto.host, port=mosquitto.port, signing_key=HUB_KEY, requests_interval=5,
+                  clock=lambda: now[0], client_id="hub-coalesce")
+    got = []
+    watcher = MqttLink(host=mosquitto.host, port=mosquitto.port, base_topic="yizhan/v1", client_id="watch")
+    watcher.subscribe("requests", lambda _st, _sfx, payload, _r: got.append(decode_document(payload, public_key=HUB_KEY.public_key())), station="_all")
+    service.link.start()
+    watcher.start()
+    try:
+        a = kiosks("st-a")
+        ra = community(a)
+        asked = []
+
+        def change(i: int) -> None:
+            asked.append(ra.ask(RESIDENT, f"v{i}", ["purchase", "errand", "receive", "proxy"][i], ASAP))
+            a.ship(hub)
+        change(0)
+        assert service.publish_due() == ["requests"]            # the first change goes out at once
+        for i, t in ((1, 101.0), (2, 103.0)):
+            change(i)
+            now[0] = t
+            assert service.publish_due() == []                  # within 5 s: held back, not lost
+        now[0] = 104.9
+        assert service.publish_due() == []
+        now[0] = 105.0
+        assert service.publish_due() == ["requests"]            # the final publish, with the last state
+        now[0] = 200.0
+        assert service.publish_due() == []                      # nothing changed since
+        assert publish_count(hub) == 2
+        assert wait_for(lambda: got and got[-1].version == 2, 10)
+        assert {r["id"] for r in got[-1].body["requests"]} == {r.request_id for r in asked}
+        change(3)                                               # after a quiet time: at once again
+        assert service.publish_due() == ["requests"] and publish_count(hub) == 3
+    finally:
+        watcher.stop()
+        service.link.stop()
+
+
+def publish_count(store) -> int:
+    with store.engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT version FROM hub_documents WHERE doc_type = 'requests'").scalar()
+
+
+def test_a_failed_publish_stays_due_and_bad_family_entries_are_refused():
+    now = [0.0]
+    c = Coalescer(3, lambda: now[0])
+    c.changed("requests")
+    assert c.due() == ["requests"]
+    c.failed("requests")                                        # the broker did not confirm
+    now[0] = 1.0
+    assert c.due() == [] and c.pending("requests")              # not hammered …
+    now[0] = 3.0
+    assert c.due() == ["requests"] and not c.pending("requests")   # … but retried
+    good = {"volunteer_id": "v-wang", "family_key": "b" * 64, "linked": True, "at": "2025-05-12T01:00:00+00:00"}
+    make_document("requests", 1, "_all", "2025-05-12T01:00:00.000+00:00", {"family": [good]})
+    for bad in ({**good, "family_key": "310101195001011234"}, {**good, "linked": "yes"}, {**good, "volunteer_id": ""}):
+        with pytest.raises(SchemaError):
+            make_document("requests", 1, "_all", "2025-05-12T01:00:00.000+00:00", {"family": [bad]})
+    with pytest.raises(SchemaError):
+        make_document("requests", 1, "_all", "2025-05-12T01:00:00.000+00:00",
+                      {"activities": [{"id": "talk", "queue": [{"key": "b" * 64, "waitlisted": "no", "at": "x"}]}]})

@@ -11,17 +11,23 @@ from kiosk.community.errors import (
     AlreadyRequested, AlreadyTaken, NothingChosen, NotIdentified, NotRequester, NotYourTask, OwnRequest,
     UnknownRequest, UnknownRequestService, UnknownSlot, WrongState,
 )
+from kiosk.community.family import AlreadyLinked, LinkSelf, NotAResident, NotLinked, NotVolunteer
 from kiosk.community.kinds import ASAP, ASSIGNED, CANCELLED, CONFIRMED, DONE, REQUESTED, event_id
 from kiosk.community.home import DEFAULT_TILES, home_tiles
 from kiosk.community.info import station_info
 from kiosk.community.requests import Requests
 from kiosk.community.timetable import slots_from_config
 from kiosk.i18n import gettext
+from kiosk.session import Person
 from kiosk.timebank.errors import AlreadyConfirmed
 from kiosk.timebank.kinds import SPENT, ledger_balances, volunteer_account
 from tests.kiosk.test_volunteer import (  # noqa: F401  (fixtures)
     LI, RESIDENT, RESIDENT_KEY, ROSTER, STATION, TZ8, WANG, bank, clock, journal, publish,
 )
+
+#: Li identified by their ID card: a resident who can confirm a service (their contactless card cannot).
+LI_AS_RESIDENT = Person(role="volunteer", person_key="c" * 64, display_name="李*", volunteer_id="v-li",
+                        source="idcard")
 
 
 @pytest.fixture()
@@ -175,3 +181,53 @@ def test_home_tiles_follow_the_config_and_keep_help():
     assert home_tiles(None) == list(DEFAULT_TILES)
     assert home_tiles({"home": {"tiles": ["request", "health", "request", "games"]}}) == ["request", "health", "help"]
     assert home_tiles({"home": {"tiles": ["info", "help", "health"]}}) == ["info", "help", "health"]
+
+
+def test_family_member_linked_by_card_gets_priority_from_the_volunteers_hours(req, bank, journal):
+    family = req.family
+    member = family.link(WANG, RESIDENT)                       # Wang's page, then the resident's card
+    assert (member.family_key, member.display_name) == (RESIDENT_KEY, "赵*")
+    for volunteer, card, error in ((WANG, RESIDENT, AlreadyLinked), (WANG, WANG, LinkSelf),
+                                   (WANG, LI, NotAResident), (WANG, None, NotIdentified),
+                                   (RESIDENT, WANG, NotVolunteer)):
+        with pytest.raises(error) as exc:
+            family.link(volunteer, card)
+        assert gettext(exc.value.message, "zh_CN") != exc.value.message
+    assert journal.count("family_linked") == 1                 # nothing doubled
+    assert [m.family_key for m in family.members(WANG)] == [RESIDENT_KEY]
+
+    plain = req.ask(LI_AS_RESIDENT, "v0", "errand", ASAP)
+    before = req.ask(RESIDENT, "v1", "purchase", ASAP)
+    assert not before.priority                                 # Wang has no banked hours yet
+    req.cancel(RESIDENT, before.request_id, "not_needed")
+    for _ in range(2):                                         # Wang earns 2 h
+        svc = bank.record_service(WANG, "purchase", 60)
+        bank.confirm_service(svc.service_id, LI_AS_RESIDENT, 5)
+    asked = req.ask(RESIDENT, "v2", "purchase", ASAP)
+    assert asked.priority and asked.priority_account == volunteer_account("v-wang")
+    assert [r.request_id for r in req.tasks(LI)[1]] == [asked.request_id, plain.request_id]   # the front
+    req.claim(LI, asked.request_id)
+    req.mark_done(LI, asked.request_id)
+    req.confirm(asked.request_id, RESIDENT, 5)
+    assert bank.status(WANG).balance == 1.0                    # the family member's 1 h used from Wang's
+    moves = [r.payload for r in journal.records("ledger_movement", limit=100)]
+    assert [m.movement_id for m in moves if m.credit == SPENT] == [event_id("use", asked.request_id)]
+    assert sum(ledger_balances(moves).values()) == 0
+
+    family.unlink(WANG, RESIDENT_KEY)
+    with pytest.raises(NotLinked):
+        family.unlink(WANG, RESIDENT_KEY)
+    assert family.members(WANG) == [] and family.volunteers_of(RESIDENT_KEY) == []
+    assert not req.ask(RESIDENT, "v3", "haircut", ASAP).priority
+
+
+def test_family_links_from_the_hub_count_and_the_newest_event_wins(req, bank, journal, data_dir, clock):
+    entry = {"volunteer_id": "v-wang", "family_key": RESIDENT_KEY, "display_name": "赵*", "linked": True,
+             "at": (clock.now() - timedelta(days=1)).isoformat()}
+    publish(data_dir, "requests", {"requests": [], "family": [entry]})
+    assert req.family.volunteers_of(RESIDENT_KEY) == ["v-wang"]          # linked at another station
+    req.family.unlink(WANG, RESIDENT_KEY)                                 # unlinked here, later
+    assert req.family.volunteers_of(RESIDENT_KEY) == []
+    publish(data_dir, "requests", {"requests": [], "family": [{**entry, "at": (clock.now() + timedelta(hours=1))
+                                                               .isoformat()}]}, version=2)
+    assert [m.display_name for m in req.family.members(WANG)] == ["赵*"]   # linked again elsewhere, after

@@ -15,7 +15,7 @@ from sync.documents import make_document
 from sync.downlink import DownlinkStore
 from tests.screens.test_health_flow import demo, identify, place  # noqa: F401  (fixture)
 from tests.support.signing import HUB_PUBLIC, signed
-from tests.support.touch import press
+from tests.support.touch import press, visible_texts
 
 
 @pytest.fixture()
@@ -110,3 +110,84 @@ def test_activity_sign_up_by_card_and_a_wish_by_pictures(chinese):
     press(h, "我的请求")
     texts = " ".join(w.text for w in h.screen("my_requests").walk(restrict=True) if getattr(w, "text", ""))
     assert "心愿：学用智能手机" in texts and "已收到" in texts
+
+
+def test_volunteer_links_a_family_member_by_card_and_removes_the_link(chinese):
+    h, rig = chinese
+    identify(h, rig, "志愿服务", card="resident_young")           # the demo volunteer
+    press(h, "我的任务")
+    press(h, "家属优先")
+    assert h.shell.manager.current == "family"
+    page = h.screen("family")
+    assert "还没有添加家属。" in visible_texts(h.shell)
+    press(h, "添加家属")
+    assert page.phase == "card"
+    assert "请家属把身份证或市民卡放在读卡器上" in h.ctx.services["voice"].history[-1].text
+    place(h, rig, "resident_young")                                 # the volunteer's own card: refused
+    assert h.pump_until(lambda: "本人" in page.message, 10)
+    assert page.phase == "card" and h.ctx.journal.count("family_linked") == 0
+    place(h, rig, "resident")                                       # the family member's card
+    assert h.pump_until(lambda: page.phase == "done", 10)
+    assert "测*甲" in page.result
+    [link] = h.ctx.journal.records("family_linked")
+    assert link.payload.display_name == "测*甲" and len(link.payload.family_key) == 64
+    assert h.ctx.session.person.volunteer_id == link.payload.volunteer_id   # the visit stays the volunteer's
+    press(h, "我的家属")
+    assert any("测*甲" in t for t in visible_texts(h.shell))
+    press(h, "添加家属")
+    place(h, rig, "resident")                                       # linked twice: refused, nothing doubled
+    assert h.pump_until(lambda: "已经添加过" in page.message, 10)
+    assert h.ctx.journal.count("family_linked") == 1
+    press(h, "返回")
+    press(h, "解除")
+    assert page.phase == "remove"
+    press(h, "保留")                                                 # changed their mind: still linked
+    assert h.ctx.journal.count("family_unlinked") == 0
+    press(h, "解除")
+    press(h, "解除")                                                 # the confirmation's button
+    assert page.phase == "list" and h.ctx.journal.count("family_unlinked") == 1
+    assert "还没有添加家属。" in visible_texts(h.shell)
+
+
+def test_a_waitlisted_resident_learns_at_the_next_tap_that_a_place_freed_up(chinese):
+    h, rig = chinese
+    start = datetime.now(timezone.utc) + timedelta(days=2)
+    body = {"activities": [{"id": "brush", "title": "书法班", "place": "二楼教室", "start": start.isoformat(),
+                            "end": (start + timedelta(hours=2)).isoformat(), "capacity": 1}]}
+    doc = make_document("calendar", 7, "_all", datetime.now(timezone.utc).isoformat(timespec="milliseconds"), body)
+    assert DownlinkStore(h.ctx.settings.data_dir, h.ctx.settings.station.id, HUB_PUBLIC).apply(
+        "calendar", "_all", signed(doc)).applied
+    page = h.screen("activities")
+
+    def by_card(card: str) -> None:
+        h.shell.home()
+        press(h, "近期活动")
+        press(h, "报名 / 签到")
+        place(h, rig, card)
+        assert h.pump_until(lambda: page.phase == "done", 10)
+    by_card("resident")                                         # the one seat
+    by_card("resident_young")                                   # waits
+    assert "候补" in page.result
+    by_card("resident")                                         # the seat holder cancels
+    press(h, "取消报名")
+    assert "报名已取消" in page.result
+
+    mark = len(h.ctx.services["voice"].history)
+    identify(h, rig, "请求服务", card="resident_young")          # the next tap of the waitlisted one
+    greeting = h.screen("greeting")
+    assert h.pump_until(lambda: greeting.has_promotion, 5)
+    assert any("好消息" in t and "书法班" in t for t in visible_texts(h.shell))
+    spoken = " ".join(s.text for s in h.ctx.services["voice"].history[mark:])
+    assert "您候补的活动有空位了" in spoken
+    assert h.ctx.journal.count("activity_promotion_seen") == 1
+    press(h, "查看并打印提醒条")
+    assert h.shell.manager.current == "activities" and page.phase == "done"
+    assert "转为正式报名" in page.result and "书法班" in page.subject
+    press(h, "打印提醒单")
+    assert h.pump_until(lambda: "取走" in page.print_text, 15)
+    press(h, "全部活动")                                        # the list says so too
+    assert any("候补已转正式报名" in t for t in visible_texts(h.shell))
+
+    identify(h, rig, "请求服务", card="resident_young")          # told once
+    assert not h.screen("greeting").has_promotion
+    assert h.ctx.journal.count("activity_promotion_seen") == 1
