@@ -245,3 +245,34 @@ def test_the_header_shows_the_whole_station_name_beside_the_voice_controls(demo,
     finally:
         look.large = look.contrast = False
         shell.home()
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_a_long_staff_message_in_the_header_leaves_every_header_button_on_screen(demo, lang):
+    """"Storage full …" wraps into two lines in the sync pill; the Home, speaker, text-and-sound and
+    language buttons stay whole on the screen (the station name gives way, with an ellipsis)."""
+    from kivy.uix.behaviors import ButtonBehavior
+    from screens.i18n import tr
+
+    h, _rig = demo
+    shell = h.shell
+    h.ctx.session.set_language(lang)
+    tr.lang = lang
+    h.ctx.status.set("storage", state="full", free_bytes=0)
+    try:
+        shell.go("health_menu")
+        shell.tick()
+        h.frames(4)
+        label, header = shell.ids.sync_label, shell.ids.header
+        assert label.text.startswith(("存储已满", "Storage full"))
+        assert len(label.laid_out_lines()) == 2 and label.parent.height <= header.height
+        buttons = [w for w in header.walk(restrict=True) if isinstance(w, ButtonBehavior)]
+        assert len(buttons) == 4                                    # Home, say it again, Aa, language
+        for button in buttons:
+            left, bottom = button.to_window(button.x, button.y)
+            assert 0 <= left and left + button.width <= h.window.width and bottom >= header.y
+    finally:
+        h.ctx.status.set("storage", state="ok", free_bytes=10 ** 9)
+        shell.tick()
+        tr.lang = "zh_CN"
+        shell.home()
