@@ -118,7 +118,7 @@ class Voice:
             self._thread = threading.Thread(target=self._run, name="voice", daemon=True)
             self._thread.start()
         if warm and self.cache is not None:
-            threading.Thread(target=self.warm, name="voice-warm", daemon=True).start()
+            threading.Thread(target=self.warm, kwargs={"prune": True}, name="voice-warm", daemon=True).start()
 
     def stop(self) -> None:
         """Stop the worker and the sound."""
@@ -128,33 +128,42 @@ class Voice:
             self._thread = None
         self.player.stop()
 
-    def warm(self, langs: tuple[str, ...] = ("zh_CN", "en"), pieces: bool = True) -> int:
+    def warm(self, langs: tuple[str, ...] = ("zh_CN", "en"), pieces: bool = True, prune: bool = False) -> int:
         """Render every catalogued prompt and every result's fixed lines not yet cached, and have the
         player get the default language's screen prompts ready; then, with ``pieces``, every piece
-        results are assembled from (the start language first). Returns how many texts were rendered."""
+        results are assembled from (the start language first). With ``prune`` (and ``pieces``), delete
+        the cached files none of these use (an older engine's, an older format's, a changed text's).
+        Returns how many texts were rendered."""
         rendered = 0
         if self.cache is None:
             return rendered
+        keep = set()
         try:
             for lang in langs:
                 texts = [line.text for key in PROMPTS for line in fixed_lines(prompt(key), lang)] + \
                     [line.text for line in fixed_lines(result_texts(), lang)]
-                rendered += self._render_missing(texts, lang)
+                rendered += self._render_missing(texts, lang, keep)
             for key in PROMPTS:
                 lines = fixed_lines(prompt(key), self.language)
                 self.player.preload(self._render(_Request(0, key, self.language, lines)))
             for lang in sorted(langs, key=lambda lang: lang != self.language) if pieces else ():
-                rendered += self._render_missing(piece_texts(lang), lang)
+                rendered += self._render_missing(piece_texts(lang), lang, keep)
+            if prune and pieces:
+                removed = self.cache.prune(keep)
+                log.info("voice: %d texts rendered, %d unused cached files removed", rendered, removed)
         except (SpeechError, AudioError, OSError) as exc:
             log.error("voice: cannot render the prompts: %s", exc)
         return rendered
 
-    def _render_missing(self, texts, lang: str) -> int:
+    def _render_missing(self, texts, lang: str, keep: set[Path]) -> int:
         assert self.cache is not None
-        missing = [t for t in dict.fromkeys(texts) if not self.cache.has(t, lang)]
-        for text in missing:
-            self.cache.get(text, lang)
-        return len(missing)
+        missing = 0
+        for text in dict.fromkeys(texts):
+            keep.add(self.cache.path_for(text, lang))
+            if not self.cache.has(text, lang):
+                self.cache.get(text, lang)
+                missing += 1
+        return missing
 
     # speaking -------------------------------------------------------------------------------
     def say_prompt(self, key: str, lang: str) -> None:

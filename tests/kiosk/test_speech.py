@@ -432,8 +432,15 @@ def test_warming_pre_renders_the_result_pieces(tmp_path, monkeypatch):
     monkeypatch.setattr(sentences, "WHOLE_NUMBERS", range(78, 80))      # a few numbers: espeak-ng takes time
     monkeypatch.setattr(sentences, "DECIMALS", ())
     voice = Voice(VoiceSettings(), EspeakEngine(), tmp_path, FilePlayer(), language="en")
-    voice.warm(langs=("zh_CN", "en"), pieces=False)
-    assert voice.warm(langs=("zh_CN", "en")) == len(sentences.piece_texts("zh_CN")) + len(sentences.piece_texts("en"))
+    voice.warm(langs=("zh_CN", "en"), pieces=False, prune=True)          # no pruning before the pieces are in
+    stale = tmp_path / "cache" / "0123456789abcdef0123456789abcdef.wav"      # an older engine's or format's
+    stale.write_bytes(b"RIFF")
+    on_demand = voice.cache.path_for("身份证已过期", "zh_CN")                 # a screen's own line, cached when said
+    voice.cache.get("身份证已过期", "zh_CN")
+    assert voice.warm(langs=("zh_CN", "en"), prune=True) == \
+        len(sentences.piece_texts("zh_CN")) + len(sentences.piece_texts("en"))
+    assert not stale.exists() and not on_demand.exists()
+    assert voice.cache.has("请把身份证或市民卡放在读卡区", "zh_CN")          # every catalogued prompt kept
     assert all(voice.cache.has(t, "zh_CN") for t in ("您的血压是", "七十八", "七十九", "毫摩尔每升", "高于"))
     assert all(voice.cache.has(t, "en") for t in ("Your blood pressure is", "78", "over", "beats a minute"))
 
