@@ -137,7 +137,7 @@ class Voice:
         rendered = 0
         if self.cache is None:
             return rendered
-        keep = set()
+        keep: set[Path] = set()
         try:
             for lang in langs:
                 texts = [line.text for key in PROMPTS for line in fixed_lines(prompt(key), lang)] + \
