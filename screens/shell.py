@@ -6,7 +6,9 @@ from datetime import datetime
 from pathlib import Path
 
 from kivy.clock import Clock
+from kivy.core.text import Label as CoreLabel
 from kivy.lang import Builder
+from kivy.metrics import dp, sp
 from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
@@ -19,6 +21,9 @@ from screens.base import Presence
 from screens.i18n import tr
 from screens.voice import VoiceControl
 from sync.publisher import LINE_OFFLINE, status_text
+
+#: the widest the header's sync state grows before it wraps: every status fits two lines
+SYNC_MAX_DP = 420
 
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
@@ -80,6 +85,7 @@ class Shell(FloatLayout):
     sync_online = BooleanProperty(False)
     sync_color = ColorProperty(theme.OFFLINE)
     sync_icon = StringProperty("offline")
+    sync_width = NumericProperty(0)
     lang_button_text = StringProperty("English")
     idle_visible = BooleanProperty(False)
     idle_seconds = NumericProperty(0)
@@ -238,6 +244,12 @@ class Shell(FloatLayout):
                               weekday=tr._(WEEKDAYS[now.weekday()]))
         self._update_sync()
         self._check_idle()
+
+    def on_sync_text(self, _instance, text: str) -> None:
+        """The sync state as wide as its text, wrapped past ``SYNC_MAX_DP``: a long staff message
+        ("storage full …") leaves the voice and language buttons on the screen."""
+        width = CoreLabel(text=text, font_size=sp(theme.TEXT_SMALL_SP)).get_extents(text)[0] + 2
+        self.sync_width = min(width, dp(SYNC_MAX_DP))
 
     def _update_sync(self) -> None:
         publisher = self.ctx.services.get("publisher")

@@ -1,4 +1,5 @@
-"""Mono 16-bit PCM audio as plain bytes: WAV files, silence, tones, joining pieces, loudness.
+"""Mono 16-bit PCM audio as plain bytes: WAV files, silence, tones, joining and assembling pieces,
+trimming silent edges, loudness.
 
 Only the standard library (``wave``, ``array``), so tests can check audio without a sound card.
 """
@@ -67,6 +68,51 @@ def join(pieces: list[Audio], gap_s: float = 0.25) -> Audio:
         raise AudioError("cannot join audio at different sample rates")
     gap = silence(gap_s, rate).pcm
     return Audio(gap.join(p.pcm for p in pieces), rate)
+
+
+def trim(audio: Audio, threshold: float = 0.01, margin_s: float = 0.02) -> Audio:
+    """``audio`` without the silence at its start and end (samples under ``threshold`` of full scale),
+    keeping ``margin_s`` of it on each side; all-silent audio comes back empty."""
+    samples = array.array("h", audio.pcm)
+    level = int(threshold * 32768)
+    first = next((i for i, s in enumerate(samples) if abs(s) > level), None)
+    if first is None:
+        return Audio(b"", audio.rate)
+    last = next(i for i in range(len(samples) - 1, -1, -1) if abs(samples[i]) > level)
+    margin = int(margin_s * audio.rate)
+    start, end = max(0, first - margin), min(len(samples), last + 1 + margin)
+    return Audio(samples[start:end].tobytes(), audio.rate)
+
+
+def fade(audio: Audio, seconds: float = 0.008) -> Audio:
+    """``audio`` faded in and out over ``seconds`` at each end (pieces cut from speech join without clicks)."""
+    samples = array.array("h", audio.pcm)
+    n = min(int(seconds * audio.rate), len(samples) // 2)
+    for i in range(n):
+        gain = i / n
+        samples[i] = int(samples[i] * gain)
+        samples[-1 - i] = int(samples[-1 - i] * gain)
+    return Audio(samples.tobytes(), audio.rate)
+
+
+def assemble(parts: list[tuple[float, Audio]]) -> Audio:
+    """One sentence from rendered pieces: each ``(pause_s, piece)`` is faded at its edges and follows
+    ``pause_s`` of silence (the first pause is ignored).
+
+    Raises:
+        AudioError: no pieces, or pieces at different sample rates.
+    """
+    if not parts:
+        raise AudioError("nothing to assemble")
+    rate = parts[0][1].rate
+    if any(piece.rate != rate for _pause, piece in parts):
+        raise AudioError("cannot assemble audio at different sample rates")
+    out = bytearray()
+    for index, (pause, piece) in enumerate(parts):
+        if index:
+            out += silence(pause, rate).pcm
+        out += fade(piece).pcm
+    return Audio(bytes(out), rate)
 
 
 def write_wav(path: Path, audio: Audio) -> Path:

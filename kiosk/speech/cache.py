@@ -1,4 +1,5 @@
-"""Rendered speech on disk: one WAV per (engine version, language, text), written once.
+"""Rendered speech on disk: one WAV per (engine version, language, text), written once, its silent
+edges trimmed (a prompt starts sounding at once; pieces of an assembled sentence join closely).
 
 Lives under ``<data_dir>/voice/cache``. A new engine version or a changed text simply gets a new
 file; :meth:`PromptCache.prune` removes files no catalogued prompt uses any more.
@@ -8,8 +9,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from kiosk.speech.audio import Audio, read_wav, write_wav
+from kiosk.speech.audio import Audio, read_wav, trim, write_wav
 from kiosk.speech.engines import SpeechEngine
+
+
+#: part of every key: bump when what is stored for the same engine output changes
+FORMAT = "trimmed-1"
 
 
 class PromptCache:
@@ -21,7 +26,7 @@ class PromptCache:
 
     def path_for(self, text: str, lang: str) -> Path:
         """Where the audio of ``text`` in ``lang`` is (or will be) kept."""
-        key = hashlib.sha256(f"{self.engine.version(lang)}\n{lang}\n{text}".encode()).hexdigest()[:32]
+        key = hashlib.sha256(f"{FORMAT}\n{self.engine.version(lang)}\n{lang}\n{text}".encode()).hexdigest()[:32]
         return self.folder / f"{key}.wav"
 
     def has(self, text: str, lang: str) -> bool:
@@ -37,7 +42,7 @@ class PromptCache:
         path = self.path_for(text, lang)
         if path.is_file():
             return read_wav(path)
-        audio = self.engine.synthesize(text, lang)
+        audio = trim(self.engine.synthesize(text, lang))
         write_wav(path, audio)
         return audio
 

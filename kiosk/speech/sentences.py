@@ -1,13 +1,17 @@
 """Sentences with numbers and names: the result read aloud, the masked-name greeting.
 
 A sentence is a list of :class:`Line` s. Fixed lines (a category's title, its advice, "please see a
-staff member now") come from the pre-rendered cache; only the lines with numbers or a name are
-synthesised when needed.
+staff member now") come from the pre-rendered cache. A result's lines with numbers are assembled from
+cached pieces: the words of the catalogued sentence around the numbers ("您的血压是", "毫摩尔每升")
+and each number as a whole word ("一百五十二"), every number a result may hold being pre-rendered
+(:func:`piece_texts`). Only a line with a name is synthesised when needed.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from string import Formatter
 
 from drivers.readings import BloodPressureReading, GlucoseReading
 from kiosk.health import SEE_STAFF_NOW, Assessment
@@ -18,14 +22,41 @@ _UNSPOKEN = str.maketrans({"「": "", "」": "", "“": "", "”": "", "\"": "",
                            "…": "", "/": "，", "*": "某", "（": "，", "）": "，"})
 _SPACES = re.compile(r"\s+")
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
+_PUNCTUATION_MARKS = "，。！？；：、,.!?;:"
+
+#: silence before a piece that follows a comma or full stop, and before one within a clause
+CLAUSE_PAUSE_S = 0.16
+WORD_PAUSE_S = 0.03
+
+BP_SENTENCE = N_("Your blood pressure is {systolic} over {diastolic}.")
+PULSE_SENTENCE = N_("Your pulse is {pulse} beats a minute.")
+GLUCOSE_SENTENCE = N_("Your blood sugar is {value} millimoles per litre.")
+ABOVE, BELOW = N_("above {value}"), N_("below {value}")
+TEMPLATES = (BP_SENTENCE, PULSE_SENTENCE, GLUCOSE_SENTENCE, ABOVE, BELOW)
+#: the numbers pre-rendered as pieces: blood pressure and pulse (whole), glucose in mmol/L (one decimal)
+WHOLE_NUMBERS = range(30, 300)
+DECIMALS = tuple(Decimal(n) / 10 for n in range(10, 334))
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One fragment of an assembled line, and the silence before it. ``fixed`` pieces (the sentence's
+    own words) are cached on first use; a number is taken from the cache only if it was pre-rendered,
+    else synthesised and not kept (a rare value on disk would tell that someone had it)."""
+
+    text: str
+    pause_s: float = WORD_PAUSE_S
+    fixed: bool = True
 
 
 @dataclass(frozen=True)
 class Line:
-    """One spoken sentence; ``fixed`` ones are cached by text."""
+    """One spoken sentence: cached whole (``fixed``), assembled from ``pieces`` (a result's numbers),
+    or synthesised when needed (neither: a masked name)."""
 
     text: str
     fixed: bool = True
+    pieces: tuple[Piece, ...] = ()
 
 
 def speakable(text: str, lang: str) -> str:
@@ -61,26 +92,64 @@ def greeting(display_name: str, lang: str) -> list[Line]:
     return [Line(speakable(tr._("{name}, hello!", name=display_name), lang), fixed=False)]
 
 
+def _pieces(template: str, lang: str, **slots: list[Piece]) -> list[Piece]:
+    """The pieces of a translated ``template``: its words between the placeholders (made speakable;
+    punctuation becomes a clause pause) with each placeholder's pieces put in its place."""
+    out: list[Piece] = []
+    pause = WORD_PAUSE_S
+    for literal, name, _spec, _conversion in Formatter().parse(template):
+        stripped = literal.strip()
+        text = speakable(stripped.strip(_PUNCTUATION_MARKS), lang)
+        if stripped[:1] and stripped[0] in _PUNCTUATION_MARKS:
+            pause = CLAUSE_PAUSE_S
+        if text:
+            out.append(Piece(text, pause))
+            pause = WORD_PAUSE_S
+        if stripped[-1:] and stripped[-1] in _PUNCTUATION_MARKS:
+            pause = CLAUSE_PAUSE_S
+        if name is not None and slots.get(name):
+            out += [replace(slots[name][0], pause_s=pause), *slots[name][1:]]
+            pause = WORD_PAUSE_S
+    return out
+
+
+def _assembled(msgid: str, lang: str, **slots: list[Piece]) -> Line:
+    """Catalogued sentence ``msgid`` with its placeholders filled by ``slots``, as an assembled line."""
+    template = Translator(lang)._(msgid)
+    sep = "" if lang == "zh_CN" else " "
+    text = speakable(template.format(**{k: sep.join(p.text for p in v) for k, v in slots.items()}), lang)
+    return Line(text, fixed=False, pieces=tuple(_pieces(template, lang, **slots)))
+
+
+def _number(value, lang: str, decimals: int | None = None) -> list[Piece]:
+    return [Piece(spoken_number(value, lang, decimals), fixed=False)]
+
+
+def piece_texts(lang: str) -> tuple[str, ...]:
+    """Every piece a result in ``lang`` is assembled from, to pre-render: the sentences' own words
+    and each number in :data:`WHOLE_NUMBERS` and :data:`DECIMALS`."""
+    tr = Translator(lang)
+    words = [p.text for m in TEMPLATES for p in _pieces(tr._(m), lang)]
+    numbers = [spoken_number(n, lang) for n in WHOLE_NUMBERS] + \
+        [spoken_number(d, lang, decimals=1) for d in DECIMALS]
+    return tuple(dict.fromkeys(words + numbers))
+
+
 def result(reading: BloodPressureReading | GlucoseReading, assessment: Assessment, lang: str) -> list[Line]:
     """The result read aloud: the numbers, the category in words, the advice; an urgent message twice."""
-    tr = Translator(lang)
     lines = []
     if isinstance(reading, BloodPressureReading):
-        lines.append(Line(speakable(tr._(N_("Your blood pressure is {systolic} over {diastolic}."),
-                                         systolic=spoken_number(reading.systolic, lang),
-                                         diastolic=spoken_number(reading.diastolic, lang)), lang), fixed=False))
+        lines.append(_assembled(BP_SENTENCE, lang, systolic=_number(reading.systolic, lang),
+                                diastolic=_number(reading.diastolic, lang)))
         if reading.pulse:
-            lines.append(Line(speakable(tr._(N_("Your pulse is {pulse} beats a minute."),
-                                             pulse=spoken_number(reading.pulse, lang)), lang), fixed=False))
+            lines.append(_assembled(PULSE_SENTENCE, lang, pulse=_number(reading.pulse, lang)))
     else:
-        value = spoken_number(reading.mmol_l, lang, decimals=1)
+        value = _number(reading.mmol_l, lang, decimals=1)
         flag = reading.range_flag.value if reading.range_flag else ""
-        if flag == "HI":
-            value = tr._(N_("above {value}"), value=value)
-        elif flag == "LO":
-            value = tr._(N_("below {value}"), value=value)
-        lines.append(Line(speakable(tr._(N_("Your blood sugar is {value} millimoles per litre."), value=value), lang),
-                          fixed=False))
+        if flag in ("HI", "LO"):
+            bound = Translator(lang)._(ABOVE if flag == "HI" else BELOW)
+            value = _pieces(bound, lang, value=value)
+        lines.append(_assembled(GLUCOSE_SENTENCE, lang, value=value))
     lines += fixed_lines([assessment.title, assessment.advice], lang)
     if assessment.urgent:
         lines += fixed_lines([SEE_STAFF_NOW, SEE_STAFF_NOW], lang)

