@@ -11,9 +11,9 @@ from kivy.properties import OptionProperty, StringProperty
 
 from kiosk.community.errors import RequestError
 from kiosk.community.family import FamilyMember
-from kiosk.i18n import N_
 from kiosk.identity import Identified
 from kiosk.speech import sentences
+from kiosk.speech.prompts import prompt
 from kiosk.timebank.errors import VolunteerError
 from screens import theme
 from screens.base import KioskScreen
@@ -22,14 +22,6 @@ from screens.widgets import KButton, KLabel, Surface
 
 CARD_HEIGHT_DP = 112
 #: What the screen says in each phase.
-SPOKEN = {
-    "list": N_("Your banked hours put your family members' requests at the front of the queue too."),
-    "card": N_("Family member: please place your ID card or citizen card on the reader"),
-    "done": N_("The family member is linked."),
-    "remove": N_("Remove this family member?"),
-}
-
-
 class FamilyScreen(KioskScreen):
     """list → card (the family member's card) → done; list → remove (confirm) → list."""
 
@@ -137,7 +129,8 @@ class FamilyScreen(KioskScreen):
 
     def speech(self):
         """The phase's sentence."""
-        return f"family.{self.phase}", sentences.fixed_lines([SPOKEN[self.phase]], tr.lang)
+        key = f"family.{self.phase}"
+        return key, sentences.fixed_lines(prompt(key), tr.lang)
 
     def reset(self) -> None:
         self.message = self.result = self.subject = ""

@@ -34,9 +34,6 @@ NEXT_STEPS = {
 }
 HEALTH_SCREENS = {"health_menu", "records"}
 #: Said after the greeting when a waitlisted sign-up moved up (the screen shows which activity).
-PROMOTED_SPOKEN = N_("Good news: a place has freed up in an activity you were waiting for. You are signed up now.")
-
-
 class GreetingScreen(KioskScreen):
     """Shows who was identified (masked) and offers the next steps."""
 
@@ -134,7 +131,7 @@ class GreetingScreen(KioskScreen):
         """"王某明，您好！" (the masked name; never a full one), then the prompt."""
         person = self.ctx.session.person
         lines = sentences.greeting(person.display_name if person else "", tr.lang)
-        news = sentences.fixed_lines([PROMOTED_SPOKEN], tr.lang) if self.has_promotion else []
+        news = sentences.fixed_lines(prompt("greeting.promoted"), tr.lang) if self.has_promotion else []
         return "greeting", lines + news + sentences.fixed_lines(prompt("greeting"), tr.lang)
 
     def reset(self) -> None:

@@ -54,6 +54,12 @@ PROMPTS: dict[str, tuple[str, ...]] = {
     "wish": (N_("Tap a picture to tell us your wish or your suggestion."),),
     "activities": (N_("These are this week's activities. Tap your card to sign up."),),
     "info": (N_("Station information: opening hours, what we handle, and the canteen."),),
+    "family": (N_("Your banked hours put your family members' requests at the front of the queue too."),),
+    "family.card": (N_("Family member: please place your ID card or citizen card on the reader"),),
+    "family.done": (N_("The family member is linked."),),
+    "family.remove": (N_("Remove this family member?"),),
+    "greeting.promoted": (N_("Good news: a place has freed up in an activity you were waiting for. "
+                             "You are signed up now."),),
     "withdraw": (N_("Staff: place the resident's card to record that they withdraw their consent."),),
     "admin_pin": (N_("Enter the admin PIN"),),
     "admin": (N_("Administration"),),
