@@ -22,12 +22,36 @@ from sqlalchemy.engine import Engine
 from hub import models as m
 from hub.reports import ReportError, _font_path, _write, team_names
 from hub.timebank import DEFAULT_TZ, credits, engine_for
+from kiosk.health import CATEGORY_ORDER, category_title
+from kiosk.i18n import gettext
 
 COLUMNS = ("范围", "类别", "项目", "数值")
 DISTRICT = "全区"
 STATES_CN = {"requested": "待接单", "assigned": "已派单", "done": "已完成待确认", "confirmed": "已确认",
              "cancelled": "已取消"}
 RATINGS_CN = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+#: A screening category's name in the report (the kiosk's own Chinese title): bp_grade1 → 血压高（1级）.
+CATEGORY_CN = {code: gettext(category_title(code), "zh_CN") for code in CATEGORY_ORDER}
+
+#: The order a reader expects: categories as the street office's form lists them; items within each
+#: from the count to its parts (results from the best to the worst, requests by state as they go).
+_CATEGORIES = ("健康自测", "四代服务", "微心愿", "建议", "近期活动", "志愿服务", "服务评价")
+_ITEMS = ("健康筛查日（次）", "测量居民（人）", "血压测量（次）",
+          *(f"血压结果：{CATEGORY_CN[c]}" for c in CATEGORY_ORDER if c.startswith("bp_")), "血压结果：?",
+          "血糖测量（次）", *(f"血糖结果：{CATEGORY_CN[c]}" for c in CATEGORY_ORDER if c.startswith("glu_")),
+          "血糖结果：?", "请求合计", "发布", "已实现", "收到", "已答复", "场次", "人次", "报名",
+          *RATINGS_CN.values())
+
+
+def sort_key(category: str, item: str) -> tuple:
+    """Where a report row stands: by :data:`_CATEGORIES`, then by :data:`_ITEMS` (a service's
+    requests by state, teams' hours and anything unforeseen by name, after the known items)."""
+    cat = _CATEGORIES.index(category) if category in _CATEGORIES else len(_CATEGORIES)
+    if item in _ITEMS:
+        return cat, 0, _ITEMS.index(item), item
+    service, _, state = item.partition("：")
+    states = list(STATES_CN.values())
+    return cat, 1, service, states.index(state) if state in states else len(states), item
 
 
 def _bounds(month: str, tz: str) -> tuple[str, str]:
@@ -66,7 +90,8 @@ def monthly_rows(db: str | Engine, month: str, tz: str = DEFAULT_TZ) -> list[lis
                 people[station].add(p.get("person_key"))
                 label = "血压" if kind == "bp_measurement" else "血糖"
                 figures[station][("健康自测", f"{label}测量（次）")] += 1
-                figures[station][("健康自测", f"{label}结果：{p.get('category', '?')}")] += 1
+                category = p.get("category", "?")
+                figures[station][("健康自测", f"{label}结果：{CATEGORY_CN.get(category, category)}")] += 1
         t = m.service_requests
         for station, service, state in conn.execute(select(t.c.station, t.c.service_name, t.c.state).where(
                 (t.c.requested_at >= since) & (t.c.requested_at < until))).all():
@@ -104,7 +129,8 @@ def monthly_rows(db: str | Engine, month: str, tz: str = DEFAULT_TZ) -> list[lis
     district[("健康自测", "测量居民（人）")] = len(set().union(*people.values())) if people else 0
     out = []
     for scope, counter in sorted(figures.items()) + [(DISTRICT, district)]:
-        out += [[scope, cat, item, _num(value)] for (cat, item), value in sorted(counter.items())]
+        out += [[scope, cat, item, _num(value)] for (cat, item), value in
+                sorted(counter.items(), key=lambda kv: sort_key(*kv[0]))]
     return out
 
 

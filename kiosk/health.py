@@ -143,6 +143,8 @@ _GLU_TEXT: dict[str, tuple[Level, str, str]] = {
 
 #: Every category key either function can return.
 BP_CATEGORIES = frozenset(_BP_TEXT)
+#: Every screening category, blood pressure then glucose, each from the best result to the worst.
+CATEGORY_ORDER: tuple[str, ...] = (*_BP_TEXT, *_GLU_TEXT)
 GLUCOSE_CATEGORIES = frozenset(_GLU_TEXT)
 
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.responses import Response
 
-from hub.monthly import DISTRICT, in_scope, monthly_rows, render
+from hub.monthly import CATEGORY_CN, DISTRICT, in_scope, monthly_rows, render, sort_key
 from hub.reports import ReportError
 from hub.web.guard import Ctx, route
 from hub.web.i18n import translator
@@ -36,11 +36,15 @@ def labeller(lang: str):
     _ = translator(lang)
 
     def label(text: str) -> str:
-        parts = [_(category_title(p)) if category_title(p) != p else p for p in str(text).split("：")]
+        parts = [_(category_title(_CODES[p])) if p in _CODES else p for p in str(text).split("：")]
         if lang == "en":
             return ": ".join(EN.get(p, p) for p in parts)
         return "：".join(parts)
     return label
+
+
+#: The report names screening categories in Chinese; the page finds each one's message id again.
+_CODES = {name: code for code, name in CATEGORY_CN.items()}
 
 
 MEDIA = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -69,7 +73,7 @@ def monthly(ctx: Ctx) -> Response:
     every, rows = _rows(ctx, month)
     scopes = sorted({r[0] for r in rows} - {DISTRICT}) + ([DISTRICT] if any(r[0] == DISTRICT for r in rows) else [])
     values = {(r[0], r[1], r[2]): r[3] for r in rows}
-    items = sorted({(r[1], r[2]) for r in rows})
+    items = sorted({(r[1], r[2]) for r in rows}, key=lambda ci: sort_key(*ci))
     grid = [(category, item, [values.get((scope, category, item), 0) for scope in scopes]) for category, item in items]
     return ctx.render("monthly.html", month=month, scopes=scopes, grid=grid, district=DISTRICT,
                       chosen=ctx.request.query_params.get("station", ""),

@@ -14,7 +14,8 @@ import pytest
 from openpyxl import load_workbook
 
 from hub import wishes as hw
-from hub.monthly import monthly_rows
+from hub.monthly import CATEGORY_CN, monthly_rows, sort_key
+from kiosk.health import CATEGORY_ORDER
 from hub.publishing import current
 from hub.web.app import BrokerOptions, Workbench, create_app
 from hub.web.audit import entries
@@ -182,12 +183,23 @@ def test_the_monthly_report_page_and_downloads_follow_the_accounts_scope(workben
     assert full.headers["content-type"].startswith("text/csv")
     got = list(csv.reader(io.StringIO(full.content.decode("utf-8-sig"))))[1:]
     assert got == [[str(v) for v in r] for r in every] and {r[0] for r in got} == {A, B, STATIONS[2], "全区"}
+    district_items = [(r[1], r[2]) for r in got if r[0] == "全区"]
+    results = [item.split("：")[1] for cat, item in district_items if item.startswith("血压结果：")]
+    assert results and not any(r.startswith("bp_") for r in results)       # named as the kiosk names them
+    known = [CATEGORY_CN[c] for c in CATEGORY_ORDER]
+    assert results == sorted(results, key=known.index)                     # from the best result to the worst
+    assert [c for c, _ in district_items] == sorted((c for c, _ in district_items), key=lambda c: sort_key(c, "")[0])
+    assert district_items.index(("健康自测", "血压测量（次）")) < district_items.index(("健康自测", f"血压结果：{results[0]}"))
     sheet = load_workbook(io.BytesIO(district.get(f"/reports/monthly.xlsx?month={month}&station={B}").content)).active
     assert {r[0] for r in sheet.iter_rows(min_row=2, values_only=True)} == {B}
     pdf = district.get(f"/reports/monthly.pdf?month={month}")
     assert pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
     page = district.get(f"/reports/monthly?month={month}").text
     assert 'data-scope="全区"' in page and "健康自测" in page and "血压测量（次）" in page
+    assert f"血压结果：{results[0]}" in page
+    district.get("/lang/en")
+    english = district.get(f"/reports/monthly?month={month}").text
+    assert "<td>BP result: Blood pressure" in english and "<td>血压结果" not in english
     assert district.get("/reports/monthly.doc").status_code == 400
     assert district.get("/reports/monthly?month=2026-13").status_code == 400
 
