@@ -18,12 +18,13 @@ from screens.widgets import KButton, KLabel, Surface
 
 SECTIONS = {"hours": (N_("Opening hours"), "clock"), "windows": (N_("Service windows"), "person"),
             "guide": (N_("Affairs guide"), "document"), "canteen": (N_("Canteen"), "bag")}
-PAGE_SIZE = 3
+#: Cards on one page of the windows or the guide: two fit under the section buttons in every seeing mode.
+PAGE_SIZE = 2
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
 class InfoScreen(KioskScreen):
-    """Four sections chosen by buttons; the guide pages three affairs at a time."""
+    """Four sections chosen by buttons; the windows and the guide page two at a time."""
 
     section = OptionProperty("hours", options=list(SECTIONS))
     page_text = StringProperty("")
@@ -54,10 +55,17 @@ class InfoScreen(KioskScreen):
         self._fill()
 
     def next_page(self) -> None:
-        """The next page of the guide (back to the first after the last)."""
-        pages = max(1, -(-len(self._info.guide) // PAGE_SIZE))
+        """The next page of the windows or the guide (back to the first after the last)."""
+        pages = max(1, -(-len(self._paged()) // PAGE_SIZE))
         self._page = (self._page + 1) % pages
         self._fill()
+
+    def _paged(self) -> tuple:
+        """What the current section shows a page at a time (nothing for hours and the canteen)."""
+        return {"windows": self._info.windows, "guide": self._info.guide}.get(self.section, ())
+
+    def _this_page(self) -> list:
+        return list(self._paged()[self._page * PAGE_SIZE:(self._page + 1) * PAGE_SIZE])
 
     def _fill(self) -> None:
         bar = self.ids.sections
@@ -75,9 +83,8 @@ class InfoScreen(KioskScreen):
             rows = [self._line(self._("The station has not published this yet. Please ask the staff."))]
         for row in rows:
             box.add_widget(row)
-        pages = -(-len(self._info.guide) // PAGE_SIZE)
-        self.page_text = self._("Next page ({page}/{pages})", page=self._page + 1, pages=pages) \
-            if self.section == "guide" and pages > 1 else ""
+        pages = -(-len(self._paged()) // PAGE_SIZE)
+        self.page_text = self._("Next page ({page}/{pages})", page=self._page + 1, pages=pages) if pages > 1 else ""
         if self._next.parent is not None:
             self.ids.actions.remove_widget(self._next)
         if self.page_text:
@@ -98,10 +105,10 @@ class InfoScreen(KioskScreen):
         return [self._line(f"{days}   {time}") for days, time in self._info.hours]
 
     def _windows(self) -> list:
-        return [self._card(name, does) for name, does in self._info.windows[:4]]
+        return [self._card(name, does) for name, does in self._this_page()]
 
     def _guide(self) -> list:
-        items: list[GuideItem] = list(self._info.guide[self._page * PAGE_SIZE:(self._page + 1) * PAGE_SIZE])
+        items: list[GuideItem] = self._this_page()
         return [self._card(g.name, self._("{how} · bring: {things}", how=self._(HOW[g.how]),
                                           things="、".join(g.bring) or self._("nothing")))
                 for g in items]
@@ -128,7 +135,8 @@ class InfoScreen(KioskScreen):
             "hours": [{"days": "周一至周五", "time": "08:30-17:00"}, {"days": "周六", "time": "09:00-12:00"},
                       {"days": "周日、法定节假日", "time": "休息"}],
             "windows": [{"name": "1号窗口", "does": "社保、医保、养老服务"}, {"name": "2号窗口", "does": "居住证、计生、民政"},
-                        {"name": "志愿服务台", "does": "四代服务、微心愿、活动报名"}],
+                        {"name": "志愿服务台", "does": "四代服务、微心愿、活动报名"},
+                        {"name": "3号窗口", "does": "残联、退役军人服务"}],
             "guide": [{"name": "老年人综合津贴", "how": "on_the_spot", "bring": ["身份证", "社保卡"]},
                       {"name": "居住证办理", "how": "accepted", "bring": ["身份证", "租房合同", "照片"]},
                       {"name": "医保报销", "how": "accepted", "bring": ["社保卡", "发票", "病历"]},

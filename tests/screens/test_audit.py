@@ -164,3 +164,27 @@ def test_palette_text_pairs_reach_aaa_contrast():
     for surface in (theme.PAGE, theme.CARD):
         assert theme.contrast(theme.INK, surface) >= 7
         assert theme.contrast(theme.INK_SOFT, surface) >= 7
+
+
+def test_the_audit_sees_text_pushed_off_the_screen_or_under_the_header(harness):
+    """A layout that pushes a heading past the top of the window (or up under the header) fails."""
+    from kivy.core.window import Window
+    from kivy.metrics import sp
+    from kivy.uix.label import Label
+
+    harness.shell.go("help")
+    harness.frames(2)
+    screen = harness.screen("help")
+    pushed = Label(text="王*明，您好！", font_size=sp(40), color=(0.1, 0.1, 0.1, 1), size_hint=(None, None),
+                   size=(600, 80))
+    screen.add_widget(pushed)
+    try:
+        assert not [p for p in audit(harness.shell) if "off screen" in p or "under the header" in p]
+        header = harness.shell.ids.header
+        for y, says in ((Window.height + 20, "off screen"), (screen.to_widget(0, header.y + 4)[1], "under the header")):
+            pushed.pos = (100, y)
+            harness.frames(2)
+            assert any(says in p and "王*明" in p for p in audit(harness.shell)), (says, audit(harness.shell))
+    finally:
+        screen.remove_widget(pushed)
+        harness.shell.home()

@@ -191,3 +191,34 @@ def test_a_waitlisted_resident_learns_at_the_next_tap_that_a_place_freed_up(chin
     identify(h, rig, "请求服务", card="resident_young")          # told once
     assert not h.screen("greeting").has_promotion
     assert h.ctx.journal.count("activity_promotion_seen") == 1
+
+
+def test_station_information_by_touch_pages_the_windows_and_the_guide(chinese):
+    """驿站信息 from the home tile, no card: each section by its button; windows and guide two at a time."""
+    h, _rig = chinese
+    info = {"windows": [{"name": f"{n}号窗口", "does": does} for n, does in
+                        ((1, "社保、医保"), (2, "居住证、民政"), (3, "残联、退役军人服务"))],
+            "guide": [{"name": "老年人综合津贴", "how": "on_the_spot", "bring": ["身份证"]},
+                      {"name": "居住证办理", "how": "accepted", "bring": ["身份证", "租房合同"]}],
+            "hours": [{"days": "周一至周五", "time": "08:30-17:00"}]}
+    doc = make_document("config", 1, h.ctx.settings.station.id,
+                        datetime.now(timezone.utc).isoformat(timespec="milliseconds"), {"info": info})
+    assert DownlinkStore(h.ctx.settings.data_dir, h.ctx.settings.station.id, HUB_PUBLIC).apply(
+        "config", h.ctx.settings.station.id, signed(doc)).applied
+    h.shell.home()
+    press(h, "驿站信息")
+    assert h.shell.manager.current == "info"
+    assert "周一至周五   08:30-17:00" in visible_texts(h.shell)
+    press(h, "服务窗口")
+    shown = visible_texts(h.shell)
+    assert "1号窗口" in shown and "2号窗口" in shown and "3号窗口" not in shown
+    press(h, "下一页（1/2）")
+    shown = visible_texts(h.shell)
+    assert "3号窗口" in shown and "1号窗口" not in shown
+    press(h, "下一页（2/2）")                          # after the last page, the first again
+    assert "1号窗口" in visible_texts(h.shell)
+    press(h, "办事指南")
+    shown = visible_texts(h.shell)
+    assert "老年人综合津贴" in shown and "居住证办理" in shown and not any("下一页" in t for t in shown)
+    press(h, "返回首页")
+    assert h.shell.manager.current == "home"

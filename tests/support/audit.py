@@ -2,7 +2,8 @@
 
 Rules (product.md): touch targets at least 64 dp both ways, text at least 24 sp, key figures
 (labels with ``role == "figure"``) at least 64 sp, text contrast at least 7:1 against the colour
-actually behind it, no text cut off by its box or sticking out of its button, and every wrapped
+actually behind it, no text cut off by its box or sticking out of its button, no text or button
+outside the window or under the header (a layout pushed past its space), and every wrapped
 label broken by the Chinese line-breaking rules (as drawn: no line starts with closing
 punctuation or ends with opening punctuation, no phrase split).
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 from kivy.metrics import dp, sp
 from kivy.uix.behaviors import ButtonBehavior
+from kivy.core.window import Window
 from kivy.uix.label import Label
+from kivy.uix.scrollview import ScrollView
 from kivy.uix.textinput import TextInput
 
 from drivers.linebreak import bad_breaks
@@ -46,6 +49,15 @@ def _ancestor(older, widget) -> bool:
     w = widget.parent
     while w is not None and w is not w.parent:
         if w is older:
+            return True
+        w = w.parent
+    return False
+
+
+def _in_scroll_view(widget) -> bool:
+    w = widget.parent
+    while w is not None and w is not w.parent:
+        if isinstance(w, ScrollView):
             return True
         w = w.parent
     return False
@@ -134,6 +146,19 @@ def audit(root) -> list[str]:
             if not w.shorten and (need_w > w.width + 2 or need_h > w.height + 2):
                 problems.append(f"text cut off: {_name(w)} needs {need_w:.0f}x{need_h:.0f} px "
                                 f"in {w.width:.0f}x{w.height:.0f}")
+    # Nothing may be pushed out of the window, or under the header from the screen below it (text in a
+    # scroll view may lie outside the view: it scrolls into sight).
+    header = root.ids.header if "header" in getattr(root, "ids", {}) else None
+    in_header = {id(x) for x in header.walk(restrict=True)} if header else set()
+    for w in texts + targets:
+        if _in_scroll_view(w):
+            continue
+        box = _box(w)
+        if box[0] < -2 or box[1] < -2 or box[2] > Window.width + 2 or box[3] > Window.height + 2:
+            problems.append(f"off screen: {_name(w)} at {[round(v) for v in box]} in a "
+                            f"{Window.width}x{Window.height} window")
+        elif header and id(w) not in in_header and _overlap(box, _box(header)) > 1:
+            problems.append(f"under the header: {_name(w)} at {[round(v) for v in box]}")
     # Touch targets must not overlap: a finger on one must not press another.
     for i, a in enumerate(targets):
         for b in targets[i + 1:]:
