@@ -11,11 +11,25 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from kiosk.community.kinds import CONFIRMED
+from kiosk.documents import applied_versions
 from sync.documents import make_document
 from sync.downlink import DownlinkStore
 from tests.screens.test_health_flow import demo, identify, place  # noqa: F401  (fixture)
 from tests.support.signing import HUB_PUBLIC, signed
 from tests.support.touch import press, visible_texts
+
+
+def publish(h, doc_type: str, scope: str, body: dict) -> None:
+    """Apply a signed document as the hub sends it, newer than any the shared demo kiosk holds."""
+    version = applied_versions(h.ctx.settings.data_dir).get(doc_type, 0) + 1
+    doc = make_document(doc_type, version, scope, datetime.now(timezone.utc).isoformat(timespec="milliseconds"), body)
+    assert DownlinkStore(h.ctx.settings.data_dir, h.ctx.settings.station.id, HUB_PUBLIC).apply(
+        doc_type, scope, signed(doc)).applied
+
+
+def talks(h) -> list:
+    """Sign-ups for this module's 健康讲座 (the demo kiosk is shared by the module's tests)."""
+    return [r for r in h.ctx.journal.records("activity_signup") if r.payload.activity_id == "talk"]
 
 
 @pytest.fixture()
@@ -78,9 +92,7 @@ def test_activity_sign_up_by_card_and_a_wish_by_pictures(chinese):
     start = datetime.now(timezone.utc) + timedelta(days=1)
     body = {"activities": [{"id": "talk", "title": "健康讲座", "place": "活动室", "start": start.isoformat(),
                             "end": (start + timedelta(hours=1)).isoformat(), "capacity": 1}]}
-    doc = make_document("calendar", 1, "_all", datetime.now(timezone.utc).isoformat(timespec="milliseconds"), body)
-    assert DownlinkStore(h.ctx.settings.data_dir, h.ctx.settings.station.id, HUB_PUBLIC).apply(
-        "calendar", "_all", signed(doc)).applied
+    publish(h, "calendar", "_all", body)
     h.shell.home()
     press(h, "近期活动")
     assert h.shell.manager.current == "activities"
@@ -90,7 +102,7 @@ def test_activity_sign_up_by_card_and_a_wish_by_pictures(chinese):
     place(h, rig, "resident")
     assert h.pump_until(lambda: page.phase == "done", 10)
     assert "报名成功" in page.result
-    [signup] = h.ctx.journal.records("activity_signup")
+    [signup] = talks(h)
     assert not signup.payload.waitlisted
     press(h, "完成")
     # The only seat is taken: the volunteer's card puts them on the waitlist.
@@ -98,7 +110,7 @@ def test_activity_sign_up_by_card_and_a_wish_by_pictures(chinese):
     press(h, "报名 / 签到")
     place(h, rig, "resident_young")
     assert h.pump_until(lambda: page.phase == "done", 10)
-    assert "候补" in page.result and h.ctx.journal.records("activity_signup")[-1].payload.waitlisted
+    assert "候补" in page.result and talks(h)[-1].payload.waitlisted
 
     identify(h, rig, "请求服务")
     press(h, "我有心愿")
@@ -154,9 +166,7 @@ def test_a_waitlisted_resident_learns_at_the_next_tap_that_a_place_freed_up(chin
     start = datetime.now(timezone.utc) + timedelta(days=2)
     body = {"activities": [{"id": "brush", "title": "书法班", "place": "二楼教室", "start": start.isoformat(),
                             "end": (start + timedelta(hours=2)).isoformat(), "capacity": 1}]}
-    doc = make_document("calendar", 7, "_all", datetime.now(timezone.utc).isoformat(timespec="milliseconds"), body)
-    assert DownlinkStore(h.ctx.settings.data_dir, h.ctx.settings.station.id, HUB_PUBLIC).apply(
-        "calendar", "_all", signed(doc)).applied
+    publish(h, "calendar", "_all", body)
     page = h.screen("activities")
 
     def by_card(card: str) -> None:
@@ -201,10 +211,7 @@ def test_station_information_by_touch_pages_the_windows_and_the_guide(chinese):
             "guide": [{"name": "老年人综合津贴", "how": "on_the_spot", "bring": ["身份证"]},
                       {"name": "居住证办理", "how": "accepted", "bring": ["身份证", "租房合同"]}],
             "hours": [{"days": "周一至周五", "time": "08:30-17:00"}]}
-    doc = make_document("config", 1, h.ctx.settings.station.id,
-                        datetime.now(timezone.utc).isoformat(timespec="milliseconds"), {"info": info})
-    assert DownlinkStore(h.ctx.settings.data_dir, h.ctx.settings.station.id, HUB_PUBLIC).apply(
-        "config", h.ctx.settings.station.id, signed(doc)).applied
+    publish(h, "config", h.ctx.settings.station.id, {"info": info})
     h.shell.home()
     press(h, "驿站信息")
     assert h.shell.manager.current == "info"
