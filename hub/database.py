@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from hub import schema
 
@@ -151,13 +151,8 @@ def insert_records(conn: Connection, rows: Sequence[Sequence[Any]]) -> set[str]:
         return set()
     insert = f"INSERT INTO hub_records ({_COLUMNS}) "
     tail = " ON CONFLICT (station, id) DO NOTHING RETURNING id"
-    raw = conn.connection.dbapi_connection
-    if conn.dialect.name == "postgresql" and hasattr(raw, "cursor") and conn.dialect.driver == "psycopg2":
-        with raw.cursor() as cur:
-            cur.copy_expert(f"COPY hub_incoming ({_COLUMNS}) FROM STDIN", io.StringIO(_copy_text(rows)))
-            cur.execute(f"WITH moved AS (DELETE FROM hub_incoming RETURNING {_COLUMNS}) "
-                        f"{insert}SELECT {_COLUMNS} FROM moved{tail}")
-            return {rid for (rid,) in cur.fetchall()}
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
+        return _copy_insert(conn, rows, insert, tail)
     ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     added = set()
     for i in range(0, len(rows), VALUES_CHUNK):
@@ -166,3 +161,24 @@ def insert_records(conn: Connection, rows: Sequence[Sequence[Any]]) -> set[str]:
         added |= {rid for (rid,) in conn.exec_driver_sql(f"{insert}VALUES {values}{tail}",
                                                          tuple(v for row in chunk for v in row)).fetchall()}
     return added
+
+
+def _copy_insert(conn: Connection, rows: Sequence[Sequence[Any]], insert: str, tail: str) -> set[str]:
+    """The COPY path of :func:`insert_records`, on the transaction's own psycopg2 connection. Its
+    errors are raised as SQLAlchemy's (a lost connection as ``OperationalError``, retried by the
+    store, the connection invalidated), like those of every other statement."""
+    copy = f"COPY hub_incoming ({_COLUMNS}) FROM STDIN"
+    move = f"WITH moved AS (DELETE FROM hub_incoming RETURNING {_COLUMNS}) {insert}SELECT {_COLUMNS} FROM moved{tail}"
+    raw = conn.connection.dbapi_connection
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with raw.cursor() as cur:
+            cur.copy_expert(copy, io.StringIO(_copy_text(rows)))
+            cur.execute(move)
+            return {rid for (rid,) in cur.fetchall()}
+    except dbapi_error as exc:
+        lost = conn.dialect.is_disconnect(exc, raw, None)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(copy, None, exc, dbapi_error, connection_invalidated=lost,
+                                  dialect=conn.dialect) from exc

@@ -238,6 +238,23 @@ def test_both_databases_store_every_character_and_ack_repeats_and_conflicts_alik
         store.close()
 
 
+def test_a_failing_copy_raises_sqlalchemys_error_so_the_store_retries_or_refuses_the_batch(pg_schema_url):
+    from datetime import datetime, timezone
+
+    from sqlalchemy.exc import DataError
+    from hub.database import insert_records
+    store = HubStore(pg_schema_url)
+    good = ("st-a", "st-a-r1", 1, "visit", TS, "{}", "b1", "hub", datetime.now(timezone.utc))
+    try:
+        with pytest.raises(DataError), store.engine.begin() as conn:
+            insert_records(conn, [good[:8] + ("not a time",)])
+        with store.engine.begin() as conn:                 # the session and its staging table still serve
+            assert insert_records(conn, [good]) == {"st-a-r1"}
+        assert store.count_records("st-a") == 1
+    finally:
+        store.close()
+
+
 def test_postgresql_hub_drain_exactly_once(tmp_path, mosquitto, pg_schema_url):
     from sync.publisher import Publisher
     from tests.sync.helpers import fill_journal, load, outbox_depth, station_config
