@@ -124,17 +124,17 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
                 Window.bind(on_flip=self._first_flip)
             # Devices, identity sources and sync start right after the first frame: the home
             # screen needs none of them, and the kiosk shows up sooner.
+            # Other screens are built on their first visit (10-300 ms each), not ahead: built all at
+            # start they held 35 MB of a station's memory whether anyone visited them or not.
             Clock.schedule_once(lambda _dt: self._start_services(), 0.05)
-            Clock.schedule_once(self.shell.build_remaining, 0.1)
 
         def _start_services(self):
             def post(fn):
                 Clock.schedule_once(lambda _dt: fn(), 0)
 
-            identify = self.shell.screen("identify")
             sources = IdentitySources(ctx.settings, ctx.services["identity"], ctx.status, post,
                                       on_event=self.shell.on_identity_event,
-                                      on_frame=lambda frame: post(lambda: identify.show_preview(frame)))
+                                      on_frame=lambda frame: post(lambda: self._preview(frame)))
             ctx.services["identity_sources"] = sources
             sources.start()
             demo = ctx.services.get("demo")
@@ -148,6 +148,12 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             auto_close_shifts(ctx)
             Clock.schedule_interval(lambda _dt: report_health(ctx), HEALTH_EVERY_S)
             Clock.schedule_once(lambda _dt: report_health(ctx), 10)
+
+        def _preview(self, frame):
+            """A camera frame for the QR panel, shown while the identify screen is (that screen is
+            built on its first visit, not for frames nobody sees)."""
+            if self.shell.manager.current == "identify":
+                self.shell.screen("identify").show_preview(frame)
 
         def on_stop(self):
             self.shell.close()

@@ -18,7 +18,7 @@ import time
 from datetime import datetime
 from typing import ClassVar
 
-from drivers.base import ProgressCallback
+from drivers.base import ProgressCallback, Recording
 from drivers.bp_common import BpDevice, DriverConfigError, LineFormat, MonitorFault
 from drivers.errors import DeviceTimeout, InvalidResponse
 from drivers.protocols.lines import LineReader
@@ -101,8 +101,8 @@ class AsciiLine(BpDevice):
         reading=lambda sys_, dia, pulse, _when: f"SYS:{sys_:3d} DIA:{dia:3d} PUL:{pulse:3d} mmHg\r\n".encode(),
         error=lambda _when: b"ERR 1\r\n",
         systolic_at=lambda line: line.index(b"SYS:") + 4)
-    RECORDED = ((b"SYS:128 DIA: 82 PUL: 71 mmHg\r\n", (128, 82, 71)),
-                (b"SYS 145, DIA 92, PR 66\r\n", (145, 92, 66)))
+    RECORDED = (Recording((128, 82, 71), device=(b"SYS:128 DIA: 82 PUL: 71 mmHg\r\n",)),
+                Recording((145, 92, 66), device=(b"SYS 145, DIA 92, PR 66\r\n",)))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -16,8 +16,10 @@ control-solution detection).
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import ClassVar
 
+from drivers.base import Recording
 from drivers.errors import DeviceTimeout, InvalidResponse
 from drivers.glucose_common import Glucometer, MeterRecord, MeterSilent, MeterSimulation
 from drivers.protocols import astm
@@ -34,6 +36,18 @@ class AstmMeter(Glucometer):
     MODEL: ClassVar[str] = "ASTM E1381/E1394 glucometer"
     BAUDRATE: ClassVar[int] = 9600
     SIMULATION = MeterSimulation("astm", serial="7390-2336773")
+    #: docs/protocols.md §4.7: the host's EOT asks, the meter's ENQ, then one ACK per frame. The header
+    #: frame is the Contour's recorded in glucometerutils' tests (checksum D7); the patient, result
+    #: (133 mg/dL, 2012-02-05 20:34) and terminator frames are composed from the documented layout.
+    RECORDED = (Recording((133, datetime(2012, 2, 5, 20, 34)), since=datetime(2012, 2, 5, 20, 0), exchanges=(
+        (b"\x04", (b"\x05",)),
+        (b"\x06", (b"\x021H|\\^&||7w3LBL|Bayer7390^01.24\\01.04\\09.02.20^7390-2336773^7403-|A=1^C=63^G=1^I=0200^"
+                   b"R=0^S=1^U=0^V=10600^X=070070070070180130150250^Y=360126090050099050300089^Z=1|1714||||||1|"
+                   b"201909221304\r\x17D7\r\n",)),
+        (b"\x06", (b"\x022P|1\r\x033F\r\n",)),
+        (b"\x06", (b"\x023R|8|^^^Glucose|133|mg/dL^P||B/X||201202052034\r\x03AF\r\n",)),
+        (b"\x06", (b"\x024L|1|N\r\x0307\r\n",)),
+        (b"\x06", (b"\x04",)))),)
     TIMEOUT: ClassVar[float] = 2.0
     RANGE_MG_DL: ClassVar[tuple[int, int]] = (10, 600)
     CLOCK_RESOLUTION: ClassVar[int] = 60

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -155,6 +156,25 @@ class SerialDevice(ABC):
         """Model, serial number and firmware as the device reports them."""
 
 
+@dataclass(frozen=True)
+class Recording:
+    """A conversation with one device model, recorded from a unit or from its protocol document:
+    the generic driver tests replay it through the driver (exact bytes out, the reading in).
+
+    Args:
+        reading: what the driver must make of it: ``(systolic, diastolic, pulse)`` of a monitor;
+            ``(value in the meter's unit, taken_at)`` of a glucometer's newest reading after ``since``.
+        device: frames (or lines) the device sends unasked, before the host writes anything.
+        exchanges: in order, each ``(the bytes the host writes, the device's frames in answer)``.
+        since: a glucometer session's start (readings taken after it are new).
+    """
+
+    reading: tuple
+    device: tuple[bytes, ...] = ()
+    exchanges: tuple[tuple[bytes, tuple[bytes, ...]], ...] = ()
+    since: datetime | None = None
+
+
 class MeasurementDevice(SerialDevice):
     """A blood-pressure monitor or glucometer.
 
@@ -163,6 +183,9 @@ class MeasurementDevice(SerialDevice):
 
     #: "bp" or "glucose".
     KIND: ClassVar[str]
+    #: This model's recorded conversations, one reading each, replayed by the generic tests. Every
+    #: registered model has at least one: they are the model's protocol facts, kept with its driver.
+    RECORDED: ClassVar[tuple[Recording, ...]] = ()
 
     def measure(self, progress: ProgressCallback | None = None,
                 cancel: threading.Event | None = None,

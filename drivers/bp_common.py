@@ -155,9 +155,6 @@ class BpDevice(MeasurementDevice):
     #: How ``yizhan sim bp`` speaks this model: a command-driven module family of
     #: ``drivers/sim/bp.py`` ("maibobo", "oem-nibp"), or the :class:`LineFormat` it prints.
     SIMULATION: ClassVar[str | LineFormat]
-    #: Recorded device output, one reading each: (bytes on the wire, (systolic, diastolic, pulse)).
-    #: The generic tests replay them through the driver.
-    RECORDED: ClassVar[tuple[tuple[bytes, tuple[int, int, int | None]], ...]] = ()
     #: Seconds between cancel checks while the line is idle (a read returns at once when bytes come).
     POLL: ClassVar[float] = 0.05
     #: Longest silence while the monitor is measuring (it streams cuff pressure or acknowledges).

@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 from typing import ClassVar
 
-from drivers.base import ProgressCallback
+from drivers.base import ProgressCallback, Recording
 from drivers.bp_common import BpDevice, PressureTracker, device_error
 from drivers.errors import DeviceTimeout, DriverError, InvalidResponse
 from drivers.protocols import maibobo as proto
@@ -34,6 +34,17 @@ class Maibobo(BpDevice):
     MODEL: ClassVar[str] = "Maibobo BP module"
     BAUDRATE: ClassVar[int] = 9600
     SIMULATION = "maibobo"
+    #: docs/protocols.md §3.3: connect and its acknowledgement; start, its acknowledgement, cuff
+    #: pressure 60, 158, 100 mmHg and the result 128/82/71 (seven undocumented bytes, then SYS, DIA,
+    #: pulse as uint16 big-endian).
+    RECORDED = (Recording((128, 82, 71), exchanges=(
+        (bytes.fromhex("cc 80 03 03 01 01 00 00"), (bytes.fromhex("aa 80 03 03 01 01 00 00"),)),
+        (bytes.fromhex("cc 80 03 03 01 02 00 03"), (bytes.fromhex("aa 80 03 03 01 02 00 03"),
+                                                    bytes.fromhex("aa 80 03 04 01 05 00 3c 3f"),
+                                                    bytes.fromhex("aa 80 03 04 01 05 00 9e 9d"),
+                                                    bytes.fromhex("aa 80 03 04 01 05 00 64 67"),
+                                                    bytes.fromhex("aa 80 03 0f 01 06 00 00 00 00 00 00 00 00"
+                                                                  " 80 00 52 00 47 9e"))))),)
     #: Seconds to wait for the acknowledgement of a command.
     ACK_TIMEOUT: ClassVar[float] = 2.0
 

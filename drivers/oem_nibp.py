@@ -14,7 +14,7 @@ import time
 from datetime import datetime
 from typing import ClassVar
 
-from drivers.base import ProgressCallback
+from drivers.base import ProgressCallback, Recording
 from drivers.bp_common import BpDevice, MonitorFault, PressureTracker, device_error
 from drivers.errors import DeviceTimeout, DriverError, InvalidResponse, MeasurementCancelled
 from drivers.protocols import nibp
@@ -35,6 +35,15 @@ class OemNibp(BpDevice):
     MODEL: ClassVar[str] = "OEM NIBP module (:/> protocol)"
     BAUDRATE: ClassVar[int] = 9600
     SIMULATION = "oem-nibp"
+    #: docs/protocols.md §3.2: start with live pressure, "O", cuff pressure 60, 142, 60 mmHg, "K",
+    #: and the result 128/82 (MAP 97) pulse 71 status 0 [layout unconfirmed].
+    RECORDED = (Recording((128, 82, 71), exchanges=(
+        (bytes.fromhex("3a 56 70"), (bytes.fromhex("3e 04 4f 6f"),
+                                     bytes.fromhex("3e 07 01 3c 00 00 7e"),
+                                     bytes.fromhex("3e 07 01 8e 00 00 2c"),
+                                     bytes.fromhex("3e 07 01 3c 00 00 7e"),
+                                     bytes.fromhex("3e 04 4b 73"),
+                                     bytes.fromhex("3e 19 03 80 00 52 00 61 00 47 00 00 00" + " 00" * 11 + " 2c"))),)),)
     #: Seconds to wait for the "O" packet after a command.
     ACK_TIMEOUT: ClassVar[float] = 2.0
     #: Seconds to wait for the result the module sends after "K" before asking for it.

@@ -14,7 +14,7 @@ import time
 from datetime import datetime
 from typing import ClassVar
 
-from drivers.base import ProgressCallback
+from drivers.base import ProgressCallback, Recording
 from drivers.bp_common import BpDevice, LineFormat, device_error
 from drivers.errors import DeviceTimeout, InvalidResponse
 from drivers.protocols import omron
@@ -33,7 +33,7 @@ class OmronHBP9030(BpDevice):
     SIMULATION = LineFormat(reading=lambda sys_, dia, pulse, when: omron.build_line(when, sys_, dia, pulse),
                             error=lambda when: omron.build_line(when, None, None, None, error=1),
                             systolic_at=lambda _line: 40)
-    RECORDED = ((b"2025,03,14,09,05,                    ,0,128, 82, 71,0\r\n", (128, 82, 71)),)
+    RECORDED = (Recording((128, 82, 71), device=(b"2025,03,14,09,05,                    ,0,128, 82, 71,0\r\n",)),)
     #: Default seconds to wait for the person to start and finish a measurement.
     WAIT_S: ClassVar[float] = 300.0
 

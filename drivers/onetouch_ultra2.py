@@ -12,8 +12,10 @@ Not supported (not needed by the kiosk): setting the clock, erasing the memory.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
+from drivers.base import Recording
 from drivers.errors import DeviceTimeout, InvalidResponse, UnsupportedFeature
 from drivers.glucose_common import Glucometer, MeterRecord, MeterSilent, MeterSimulation, TruncatedTransfer
 from drivers.protocols import lifescan_ascii as proto
@@ -30,6 +32,15 @@ class OneTouchUltra2(Glucometer):
     MODEL: ClassVar[str] = "LifeScan OneTouch Ultra 2"
     BAUDRATE: ClassVar[int] = 9600
     SIMULATION = MeterSimulation("lifescan-ascii", serial="QAZ12345Y")
+    #: docs/protocols.md §4.2, layouts as glucometerutils documents them (text, its 16-bit sum, CR LF):
+    #: DM? the firmware, DM@ the serial, DMP the dump header and two records, newest (133 mg/dL,
+    #: before a meal) first.
+    RECORDED = (Recording((133, datetime(2013, 8, 3, 22, 12)), since=datetime(2013, 8, 3, 8, 0), exchanges=(
+        (b"\x11\rDM?\r", (b"?P02.00.00 30/08/06 03BC\r\n",)),
+        (b"\x11\rDM@\r", (b'@ "QAZ12345Y" 02E8\r\n',)),
+        (b"\x11\rDMP\r", (b'P 002,"QAZ12345Y","MG/DL " 0599\r\n',
+                          b'P "SAT","08/03/13","22:12:00   ","  133 ","B","00", 00 0999\r\n',
+                          b'P "FRI","08/02/13","07:30:00   ","  095 ","N","00", 00 09A7\r\n')))),)
     TIMEOUT: ClassVar[float] = 2.0
     RANGE_MG_DL: ClassVar[tuple[int, int]] = (20, 600)
 

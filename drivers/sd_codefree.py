@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from datetime import datetime
 from typing import ClassVar
 
+from drivers.base import Recording
 from drivers.errors import DeviceTimeout
 from drivers.glucose_common import (Glucometer, MeterRecord, MeterSilent, MeterSimulation, NoNewReading,
                                     TruncatedTransfer)
@@ -30,6 +32,15 @@ class SdCodeFree(Glucometer):
     MODEL: ClassVar[str] = "SD Biosensor SD CodeFree"
     BAUDRATE: ClassVar[int] = 38400
     SIMULATION = MeterSimulation("sd-codefree")
+    #: docs/protocols.md §4.5: the meter's challenge; the host's answer, the count (2); a fetch per
+    #: reading, newest first: 2024-03-15 08:30 140 mg/dL before a meal, 2024-03-14 19:05 90 mg/dL.
+    RECORDED = (Recording((140, datetime(2024, 3, 15, 8, 30)), since=datetime(2024, 3, 15, 8, 0),
+                          device=(bytes.fromhex("53 20 04 10 30 20 aa"),), exchanges=(
+        (bytes.fromhex("53 10 04 10 40 50 aa"), (bytes.fromhex("53 20 18 30 00 02" + " aa" * 19 + " 98 aa"),)),
+        (bytes.fromhex("53 10 04 10 60 70 aa"), (bytes.fromhex("53 20 13 00 00 18 03 0f 08 1e 00 8c 10 00 00 00 00"
+                                                               " 00 00 00 9e aa"),)),
+        (bytes.fromhex("53 10 04 10 60 70 aa"), (bytes.fromhex("53 20 13 00 00 18 03 0e 13 05 00 5a 00 00 00 00 00"
+                                                               " 00 00 00 59 aa"),)))),)
     TIMEOUT: ClassVar[float] = 2.0
     RANGE_MG_DL: ClassVar[tuple[int, int]] = (10, 600)
     CLOCK_RESOLUTION: ClassVar[int] = 60

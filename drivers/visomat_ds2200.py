@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from drivers.ascii_line import AsciiLine
+from drivers.base import Recording
 from drivers.bp_common import LineFormat
 
 __all__ = ["VisomatDs2200"]
@@ -30,5 +31,5 @@ class VisomatDs2200(AsciiLine):
         reading=lambda sys_, dia, pulse, when: f"{when:%y%m%d %H%M} 0 {sys_:03d} {dia:03d} {pulse:03d}\r\n".encode(),
         error=None,
         systolic_at=lambda line: 14)
-    RECORDED = ((b"251114 0905 0 128 082 071\r\n", (128, 82, 71)),
-                (b"251114 0912 1 152 094 088\r\n", (152, 94, 88)))
+    RECORDED = (Recording((128, 82, 71), device=(b"251114 0905 0 128 082 071\r\n",)),
+                Recording((152, 94, 88), device=(b"251114 0912 1 152 094 088\r\n",)))

@@ -3,16 +3,21 @@
 ``--db`` is a SQLAlchemy URL or a SQLite file path; SQLite gets WAL, FULL sync and ``BEGIN
 IMMEDIATE`` transactions, PostgreSQL a pre-pinged pool. :func:`open_engine` brings the schema to the
 newest migration when asked (:mod:`hub.schema`) and otherwise refuses a database that is not current.
+:func:`insert_records` is the one bulk write whose fastest form differs between the two.
 """
 from __future__ import annotations
 
 import importlib.util
+import io
 import logging
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from hub import schema
 
@@ -60,6 +65,12 @@ def make_engine(db: str) -> Engine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             engine = create_engine(url, pool_pre_ping=True)
+            if engine.dialect.driver == "psycopg2":
+                @event.listens_for(engine, "connect")
+                def _pg_connect(dbapi_conn, _record):
+                    with dbapi_conn.cursor() as cur:
+                        cur.execute(_STAGING)
+                    dbapi_conn.commit()
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise HubError(f"cannot use the database {url!r}: {exc}") from exc
     return engine
@@ -95,3 +106,79 @@ def open_engine(db: str, migrate: bool = False) -> Engine:
         engine.dispose()
         raise HubError(f"cannot open the hub database: {exc}") from exc
     return engine
+
+
+#: The columns of a stored record, in the order :func:`insert_records` takes each row's values.
+RECORD_COLUMNS = ("station", "id", "seq", "kind", "ts", "payload", "batch_id", "hub", "received_at")
+#: Rows per multi-row ``INSERT … VALUES`` statement.
+VALUES_CHUNK = 500
+_COLUMNS = ", ".join(RECORD_COLUMNS)
+#: Each PostgreSQL session's staging table for COPY (made when the session connects; every commit
+#: empties it, and the statement that moves its rows on deletes them).
+_STAGING = ("CREATE TEMP TABLE IF NOT EXISTS hub_incoming (station text, id text, seq bigint, kind text, ts text, "
+            "payload text, batch_id text, hub text, received_at timestamptz) ON COMMIT DELETE ROWS")
+#: COPY text escapes; a NUL (which no PostgreSQL text value can hold) stands for the tab between fields.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\t"})
+
+
+def _copy_text(rows: Sequence[Sequence[Any]]) -> str:
+    """Rows in PostgreSQL's COPY text format: tab-separated fields, backslash escapes (no value is
+    NULL); one escaping pass per row."""
+    stamps: dict[int, str] = {}
+
+    def text(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, datetime):
+            return stamps.setdefault(id(value), value.isoformat())
+        return str(value)
+    return "".join("\0".join(map(text, row)).translate(_COPY_ESCAPES) + "\n" for row in rows)
+
+
+def insert_records(conn: Connection, rows: Sequence[Sequence[Any]]) -> set[str]:
+    """Store records whose (station, id) is not held yet; returns the ids this transaction added.
+
+    Each row holds the values of :data:`RECORD_COLUMNS`. A (station, id) already stored (by an earlier
+    batch, or by another hub process committing the same record meanwhile) is left as it is: ``ON
+    CONFLICT DO NOTHING``, and ``RETURNING`` names exactly the rows added.
+
+    On PostgreSQL with psycopg2 the rows travel by ``COPY`` into a session-local staging table and are
+    inserted from there in one statement: a 500-row ``INSERT … VALUES`` (4,500 parameters spliced into
+    one statement text) took 2-3× as long to send and parse. Elsewhere: one multi-row ``VALUES``
+    statement per :data:`VALUES_CHUNK` rows.
+    """
+    if not rows:
+        return set()
+    insert = f"INSERT INTO hub_records ({_COLUMNS}) "
+    tail = " ON CONFLICT (station, id) DO NOTHING RETURNING id"
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":
+        return _copy_insert(conn, rows, insert, tail)
+    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    added = set()
+    for i in range(0, len(rows), VALUES_CHUNK):
+        chunk = rows[i:i + VALUES_CHUNK]
+        values = ", ".join([f"({', '.join([ph] * len(RECORD_COLUMNS))})"] * len(chunk))
+        added |= {rid for (rid,) in conn.exec_driver_sql(f"{insert}VALUES {values}{tail}",
+                                                         tuple(v for row in chunk for v in row)).fetchall()}
+    return added
+
+
+def _copy_insert(conn: Connection, rows: Sequence[Sequence[Any]], insert: str, tail: str) -> set[str]:
+    """The COPY path of :func:`insert_records`, on the transaction's own psycopg2 connection. Its
+    errors are raised as SQLAlchemy's (a lost connection as ``OperationalError``, retried by the
+    store, the connection invalidated), like those of every other statement."""
+    copy = f"COPY hub_incoming ({_COLUMNS}) FROM STDIN"
+    move = f"WITH moved AS (DELETE FROM hub_incoming RETURNING {_COLUMNS}) {insert}SELECT {_COLUMNS} FROM moved{tail}"
+    raw = conn.connection.dbapi_connection
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with raw.cursor() as cur:
+            cur.copy_expert(copy, io.StringIO(_copy_text(rows)))
+            cur.execute(move)
+            return {rid for (rid,) in cur.fetchall()}
+    except dbapi_error as exc:
+        lost = conn.dialect.is_disconnect(exc, raw, None)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(copy, None, exc, dbapi_error, connection_invalidated=lost,
+                                  dialect=conn.dialect) from exc

@@ -29,7 +29,7 @@ from hub import deadletters
 from hub import ledger
 from hub import models as m
 from hub import requests
-from hub.database import HubError, open_engine
+from hub.database import HubError, insert_records, open_engine
 from sync.documents import MAX_DOCUMENT_VERSION, Document, make_document, sign_document
 from sync.messages import (ALL_STATIONS, SUFFIX_ACK, Ack, Batch, MessageError,
                            SchemaError, decode_batch, encode_ack, valid_station_id)
@@ -167,40 +167,26 @@ class HubStore:
                     repeats.append((index, r))
                 else:
                     incoming[r.id] = (index, r)
-            held: dict[str, tuple] = {}
-            ids = list(incoming)
-            for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
-                sql = (f"SELECT id, seq, kind, ts, payload FROM hub_records WHERE station = {ph} "
-                       f"AND id IN ({', '.join([ph] * len(chunk))})")
-                for rid, *content in conn.exec_driver_sql(sql, (batch.station, *chunk)).fetchall():
-                    held[rid] = tuple(content)
-            fresh, dups, conflicts = [], 0, []
-            for index, r in list(incoming.values()) + repeats:
-                mine = (r.seq, r.kind, r.ts, r.payload_json)
+            # Insert first and read back only what was not added: a resent batch is the exception, so
+            # the common batch costs no lookup of its ids. RETURNING names exactly the rows this
+            # transaction added (their time-bank facts are kept once).
+            added = insert_records(conn, [(r.station, r.id, r.seq, r.kind, r.ts, r.payload_json, batch.batch_id,
+                                           self.name, now) for _, r in incoming.values()])
+            held = {rid: (r.seq, r.kind, r.ts, r.payload_json) for rid, (_, r) in incoming.items() if rid in added}
+            held.update(self._held(conn, batch.station, [rid for rid in incoming if rid not in added], ph))
+            fresh, dups, conflicts = [r for _, r in incoming.values() if r.id in added], 0, []
+            for index, r in [item for item in incoming.values() if item[1].id not in added] + repeats:
                 stored = held.get(r.id)
-                if stored is None:
-                    fresh.append(r)
-                    held[r.id] = mine
-                elif stored == mine or (r.kind in HEALTH_KINDS and r.payload_json.startswith('{"erased":')):
+                if stored is None:            # cannot happen while (station, id) is the primary key
+                    raise HubError(f"record {r.id} of {batch.station} was neither stored nor found")
+                if stored == (r.seq, r.kind, r.ts, r.payload_json) or \
+                        (r.kind in HEALTH_KINDS and r.payload_json.startswith('{"erased":')):
                     dups += 1            # the same record; or one erased at the kiosk after it was sent
                 else:
                     conflicts.append((index, r, stored))
-            for i in range(0, len(fresh), 500):
-                chunk = fresh[i:i + 500]
-                # One multi-row statement per chunk (PostgreSQL would otherwise take one round trip per
-                # row); ON CONFLICT covers a concurrent hub storing the same key, and RETURNING names
-                # exactly the rows this transaction added (their time-bank facts are kept once).
-                values = ", ".join([f"({', '.join([ph] * 9)})"] * len(chunk))
-                params = tuple(v for r in chunk for v in (r.station, r.id, r.seq, r.kind, r.ts, r.payload_json,
-                                                          batch.batch_id, self.name, now))
-                added = {rid for (rid,) in conn.exec_driver_sql(
-                    "INSERT INTO hub_records (station, id, seq, kind, ts, payload, batch_id, hub, received_at) "
-                    f"VALUES {values} ON CONFLICT (station, id) DO NOTHING RETURNING id", params).fetchall()}
-                ledger.apply(conn, [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json) for r in chunk
-                                    if r.id in added])
-                if requests.apply_records(conn, [r for r in chunk if r.id in added]):
-                    self.requests_changed.set()
+            ledger.apply(conn, [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json) for r in fresh])
+            if requests.apply_records(conn, fresh):
+                self.requests_changed.set()
             self._apply_withdrawals(conn, fresh, ph)
             for index, r, stored in conflicts:
                 conn.execute(m.conflicts.insert().values(
@@ -222,6 +208,17 @@ class HubStore:
             conn.execute(ins.on_conflict_do_update(index_elements=["station"],
                                                    set_={"last_seen": now, "last_batch_at": now}))
         return Ack(batch.batch_id, len(fresh), dups, len(refused), tuple(sorted(refused)))
+
+    @staticmethod
+    def _held(conn: Connection, station: str, ids: list[str], ph: str) -> dict[str, tuple]:
+        """The stored (seq, kind, ts, payload) of those of ``ids`` the station's records hold."""
+        held = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            sql = (f"SELECT id, seq, kind, ts, payload FROM hub_records WHERE station = {ph} "
+                   f"AND id IN ({', '.join([ph] * len(chunk))})")
+            held.update((rid, tuple(content)) for rid, *content in conn.exec_driver_sql(sql, (station, *chunk)))
+        return held
 
     @staticmethod
     def _already_stored(conn: Connection, foreign: tuple) -> set[int]:

@@ -22,18 +22,81 @@ DEFAULT_LANGUAGE = "zh_CN"
 LANGUAGES = ("zh_CN", "en")
 
 
+#: the escapes a ``.po`` string may hold (GNU gettext's C-style set)
+_PO_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
+
+
+def _po_string(line: str, where: str) -> str:
+    """The text of one quoted ``.po`` string (``"..."``), escapes resolved."""
+    line = line.strip()
+    if len(line) < 2 or line[0] != '"' or line[-1] != '"':
+        raise ValueError(f"{where}: expected a quoted string, got {line[:40]!r}")
+    out, chars = [], iter(line[1:-1])
+    for ch in chars:
+        if ch == "\\":
+            esc = next(chars, "")
+            if esc not in _PO_ESCAPES:
+                raise ValueError(f"{where}: unknown escape \\{esc}")
+            out.append(_PO_ESCAPES[esc])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def read_po(path: Path) -> dict[str, str]:
+    """The translations in one ``.po`` file: msgid → msgstr, skipping the header, empty and fuzzy
+    entries. The catalogs use no contexts or plural forms; a file that does is refused.
+
+    (A reader of its own rather than Babel's: Babel loads its locale data with it, several MB of a
+    station's memory for what is a list of string pairs.)
+
+    Raises:
+        ValueError: a line the reader does not understand (the text names the file and line).
+    """
+    merged: dict[str, str] = {}
+    entry: dict[str, list[str]] = {}
+    field = ""
+    fuzzy = False
+
+    def flush() -> None:
+        msgid, msgstr = "".join(entry.get("msgid", [])), "".join(entry.get("msgstr", []))
+        if msgid and msgstr and not fuzzy:
+            merged[msgid] = msgstr
+
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        where = f"{path.name}:{number}"
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            if line.startswith("#,") and "fuzzy" in line:
+                if "msgid" in entry:
+                    flush()
+                    entry, field = {}, ""
+                fuzzy = True
+            continue
+        keyword, _, rest = line.partition(" ")
+        if keyword in ("msgid", "msgstr"):
+            if keyword == "msgid" and "msgid" in entry:
+                flush()
+                entry, fuzzy = {}, False
+            field = keyword
+            entry[field] = [_po_string(rest, where)]
+        elif line.startswith('"') and field:
+            entry[field].append(_po_string(line, where))
+        else:
+            raise ValueError(f"{where}: {keyword[:20]!r} is not read here (no contexts or plural forms)")
+    if "msgid" in entry:
+        flush()
+    return merged
+
+
 @functools.cache
 def catalog(lang: str) -> dict[str, str]:
     """All translations of ``lang`` merged from its ``.po`` files (empty for unknown languages)."""
-    from babel.messages.pofile import read_po
-
     merged: dict[str, str] = {}
     folder = LOCALE_DIR / lang / "LC_MESSAGES"
     for po in sorted(folder.glob("*.po")) if folder.is_dir() else []:
-        with po.open("rb") as fh:
-            for message in read_po(fh, locale=lang.replace("-", "_")):
-                if message.id and message.string and not message.fuzzy:
-                    merged[str(message.id)] = str(message.string)
+        merged.update(read_po(po))
     return merged
 
 

@@ -134,14 +134,6 @@ class Shell(FloatLayout):
             self.manager.add_widget(load_class(self._registry[name])(name=name, ctx=self.ctx, nav=self))
         return self.manager.get_screen(name)
 
-    def build_remaining(self, *_args) -> None:
-        """Build the screens not built yet, one per frame (after start-up, so the first frame is fast
-        and later navigation does not wait for a screen to be built)."""
-        missing = [n for n in self._registry if not self.manager.has_screen(n)]
-        if missing:
-            self.screen(missing[0])
-            Clock.schedule_once(self.build_remaining, 0)
-
     def go(self, name: str, **params) -> None:
         """Show screen ``name`` after handing it ``params``."""
         screen = self.screen(name)

@@ -20,11 +20,8 @@ import os
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from sync.messages import (
     ALL_STATIONS,
@@ -45,6 +42,9 @@ from sync.messages import (
     load,
 )
 from sync.screening import holds_id_number
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 #: The highest document version a kiosk accepts (see the module docstring).
@@ -84,6 +84,26 @@ class Document:
 
 # --- keys ---------------------------------------------------------------------------------------
 
+_crypto: SimpleNamespace | None = None
+
+
+def _ed25519() -> SimpleNamespace:
+    """``cryptography``'s Ed25519 keys, serialization and ``InvalidSignature``, imported on first use.
+
+    Deliberately not at module level: the kiosk imports this module at start (its publisher reads
+    documents), but the library (7 MB of a station's memory) is needed only when a key is read or a
+    document arrives.
+    """
+    global _crypto
+    if _crypto is None:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+        _crypto = SimpleNamespace(InvalidSignature=InvalidSignature, serialization=serialization,
+                                  Ed25519PrivateKey=Ed25519PrivateKey, Ed25519PublicKey=Ed25519PublicKey)
+    return _crypto
+
+
 def generate_signing_key(path: Path | str) -> str:
     """Create a new Ed25519 private key file (PEM, mode 0600); returns the public key as hex.
 
@@ -91,9 +111,10 @@ def generate_signing_key(path: Path | str) -> str:
         DocumentKeyError: the file exists (never overwritten) or cannot be written.
     """
     path = Path(path)
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    c = _ed25519()
+    key = c.Ed25519PrivateKey.generate()
+    pem = key.private_bytes(c.serialization.Encoding.PEM, c.serialization.PrivateFormat.PKCS8,
+                            c.serialization.NoEncryption())
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -115,21 +136,23 @@ def load_signing_key(path: Path | str) -> Ed25519PrivateKey:
         DocumentKeyError: missing, readable by others than its owner, or not an Ed25519 key.
     """
     path = Path(path)
+    c = _ed25519()
     try:
         if path.stat().st_mode & 0o077:
             raise DocumentKeyError(f"{path} is readable by other users; chmod 600 it (and consider the key leaked)")
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = c.serialization.load_pem_private_key(path.read_bytes(), password=None)
     except OSError as exc:
         raise DocumentKeyError(f"cannot read the signing key {path}: {exc}. Create one with: yizhan hub keygen") from exc
     except ValueError as exc:
         raise DocumentKeyError(f"{path} is not a PEM private key: {exc}") from exc
-    if not isinstance(key, Ed25519PrivateKey):
+    if not isinstance(key, c.Ed25519PrivateKey):
         raise DocumentKeyError(f"{path} is not an Ed25519 key")
     return key
 
 
 def public_key_hex(key: Ed25519PrivateKey) -> str:
     """The public half as 64 hex digits (what kiosks put in ``sync.document_public_key``)."""
+    serialization = _ed25519().serialization
     return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
 
 
@@ -146,7 +169,7 @@ def public_key_from_hex(text: str) -> Ed25519PublicKey:
     """
     if not valid_public_key_hex(text):
         raise DocumentKeyError("a document public key is 64 hex digits (from: yizhan hub keygen)")
-    return Ed25519PublicKey.from_public_bytes(bytes.fromhex(text))
+    return _ed25519().Ed25519PublicKey.from_public_bytes(bytes.fromhex(text))
 
 
 # --- documents ------------------------------------------------------------------------------------
@@ -339,7 +362,7 @@ def decode_document(raw: bytes, doc_type: str | None = None, scope: str | None =
         raise SignatureError(f"{dtype} version {made.version} is not signed; refused")
     try:
         public_key.verify(base64.b64decode(sig, validate=True), made.signed_bytes())
-    except (InvalidSignature, binascii.Error, ValueError):
+    except (_ed25519().InvalidSignature, binascii.Error, ValueError):
         raise SignatureError(f"{dtype} version {made.version} has a signature that does not verify with "
                              "this kiosk's document key; refused") from None
     return replace(made, sig=sig)

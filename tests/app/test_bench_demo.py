@@ -1,5 +1,5 @@
-"""`yizhan bench fill`, `yizhan bench sync`, `yizhan bench web` (small) and the demo services: they run and count
-honestly."""
+"""`yizhan bench fill`, `yizhan bench sync`, `yizhan bench web`, `yizhan bench startup` (small) and the demo
+services: they run and count honestly."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,6 +13,7 @@ import urllib.request
 from kiosk.records import payload_class
 from app.demo_hub import start_demo_services
 from sync.publisher import Publisher
+from tests.hub.conftest import pg_schema_url  # noqa: F401  (fixture)
 from tests.support.services import port_open, wait_for
 from tests.sync.helpers import ENV, ROOT, fill_journal, hub_rows, load, outbox_depth, station_config
 
@@ -43,6 +44,25 @@ def test_bench_sync_small_run_counts_lost_and_duplicates():
     assert result["records"] == 300 and result["lost"] == 0 and result["duplicates"] == 0
     assert result["raw_lost"] == 0
     assert {"seconds", "records_per_s", "raw_qos1_msgs_per_s", "ratio"} <= set(result)
+
+
+def test_bench_sync_side_by_side_with_postgresql_stores_every_record_once_in_both(pg_schema_url):
+    base = pg_schema_url.split("?")[0]             # the bench makes (and drops) a schema of its own
+    out = yizhan("bench", "sync", "--records", "600", "--batch-size", "100", "--db", base)
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (result["lost"], result["duplicates"]) == (0, 0)
+    assert (result["postgresql"]["lost"], result["postgresql"]["duplicates"]) == (0, 0)
+    assert result["postgresql_vs_sqlite"] == round(result["postgresql"]["records_per_s"] / result["records_per_s"], 2)
+
+
+def test_bench_startup_measures_the_kiosk_and_the_one_label_app():
+    out = yizhan("bench", "startup", "--runs", "1", "--settle", "0.5")
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["kiosk_idle_rss_mb"] > result["minimal_idle_rss_mb"] > 0
+    assert result["kiosk_first_frame_s"] > 0 and result["minimal_first_frame_s"] > 0
+    assert result["targets_met"] == (result["startup_ratio"] <= 2.5 and result["kiosk_idle_rss_mb"] <= 220)
 
 
 def test_bench_web_small_run_reports_page_times_and_alert_latency():

@@ -12,13 +12,12 @@ from drivers.protocols import astm
 from drivers.readings import RangeFlag, Unit
 from tests.drivers.helpers_glucose import scripted  # noqa: F401  (fixture)
 
-# The Contour header frame recorded in glucometerutils' tests; its checksum D7 is verified
-# (docs/protocols.md §4.7). Frame 1, text ends with the record's CR, then ETB.
-HEADER_FRAME = (b"\x021H|\\^&||7w3LBL|Bayer7390^01.24\\01.04\\09.02.20^7390-2336773^7403-|"
-                b"A=1^C=63^G=1^I=0200^R=0^S=1^U=0^V=10600^X=070070070070180130150250^"
-                b"Y=360126090050099050300089^Z=1|1714||||||1|201909221304\r\x17D7\r\n")
+# The driver's recording: the Contour header frame recorded in glucometerutils' tests (frame 1,
+# text ends with the record's CR, then ETB; its checksum D7 is verified below), and a result.
+RECORDING = AstmMeter.RECORDED[0]
+(HEADER_FRAME,) = RECORDING.exchanges[1][1]
 RESULT_8 = "R|8|^^^Glucose|133|mg/dL^P||B/X||201202052034"
-SINCE = datetime(2012, 2, 5, 20, 0)
+SINCE = RECORDING.since
 
 
 class Meter:
@@ -67,6 +66,11 @@ def make(**options) -> AstmMeter:
     dev = AstmMeter("fake://", options=options)
     dev.TIMEOUT = 0.05
     return dev
+
+
+def test_the_recorded_transfer_is_the_one_the_link_layer_builds():
+    assert [frame for _, frames in RECORDING.exchanges[1:5] for frame in frames] == transfer(RESULT_8)
+    assert RECORDING.exchanges[0] == (astm.EOT, (astm.ENQ,)) and RECORDING.exchanges[-1] == (astm.ACK, (astm.EOT,))
 
 
 def test_header_frame_checksum_is_the_verified_d7():

@@ -14,14 +14,14 @@ from drivers.bp_common import CuffLeak
 from drivers.errors import (ConnectionFailed, DeviceReportedError, DeviceTimeout, InvalidChecksum, InvalidResponse,
                             MeasurementCancelled)
 from drivers.sim.bp import PROTOCOLS, PUSH_PROTOCOLS, BpSimulator, parse_reading, pressure_profile
-from tests.drivers.helpers_bp import FakePort, attach
+from tests.drivers.helpers_replay import recordings, replay
 from tests.support.services import stop_pid
 
 YIZHAN = str(Path(sys.executable).with_name("yizhan"))
 PUSH = PUSH_PROTOCOLS
 DRIVERS = driver_names("bp")
-#: (driver, recorded bytes, expected values) of every registered monitor's RECORDED output.
-RECORDINGS = [(name, wire, values) for name in DRIVERS for wire, values in load_driver("bp", name).RECORDED]
+#: (driver, recording) of every registered monitor's RECORDED conversations.
+RECORDINGS = recordings("bp")
 
 
 def fast(name: str, timeout: float = 15.0):
@@ -56,19 +56,19 @@ def queue(sim: BpSimulator, reading=(128, 82, 71)) -> None:
     sim.queue_reading(*reading)
 
 
-def test_every_registered_monitor_is_simulated_and_line_monitors_have_recordings():
+def test_every_registered_monitor_is_simulated_and_has_recordings():
     assert {"ascii-line", "maibobo", "oem-nibp", "omron-hbp9030"} <= set(DRIVERS)
     assert list(PROTOCOLS) == DRIVERS
-    for name in PUSH:
-        assert load_driver("bp", name).RECORDED, f"{name} prints lines but has no recorded ones"
+    for name in DRIVERS:
+        assert load_driver("bp", name).RECORDED, f"{name} has no recorded conversation"
 
 
-@pytest.mark.parametrize(("name", "wire", "values"), RECORDINGS, ids=[f"{r[0]}-{i}" for i, r in enumerate(RECORDINGS)])
-def test_each_monitor_reads_its_recorded_output(name, wire, values):
-    dev = attach(fast(name)("loop://", options={"wait_s": 3.0}), FakePort(initial=wire))
-    reading = dev.measure()
-    assert (reading.systolic, reading.diastolic, reading.pulse) == values
+@pytest.mark.parametrize(("name", "recording"), RECORDINGS, ids=[f"{r[0]}-{i}" for i, r in enumerate(RECORDINGS)])
+def test_each_monitor_reads_its_recorded_conversation(monkeypatch, name, recording):
+    reading, port = replay(monkeypatch, fast(name, timeout=3.0), recording, wait_s=3.0)
+    assert (reading.systolic, reading.diastolic, reading.pulse) == recording.reading
     assert reading.device.driver == name
+    assert port.written == [host for host, _ in recording.exchanges]       # exactly the recorded commands
 
 
 def test_each_driver_reads_its_simulator(sim):

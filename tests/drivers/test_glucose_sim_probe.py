@@ -15,9 +15,12 @@ from drivers.errors import ConnectionFailed, DeviceTimeout, DriverError, Invalid
 from drivers.glucose_common import MeterSilent, NoNewReading
 from drivers.readings import MealContext, RangeFlag, Unit
 from drivers.sim.glucose import GlucoseSimulator
+from tests.drivers.helpers_replay import recordings, replay
 from tests.support.services import stop_pid, wait_for
 
 PROTOCOLS = driver_names("glucose")
+#: (driver, recording) of every registered meter's RECORDED conversations.
+RECORDINGS = recordings("glucose")
 YIZHAN = str(Path(sys.executable).with_name("yizhan"))
 
 
@@ -46,6 +49,21 @@ def measure_guarded(dev, since, limit: float = 30.0):
     if "error" in box:
         raise box["error"]
     return box["reading"]
+
+
+def test_every_registered_meter_has_recordings():
+    assert {"astm", "onetouch-ultra2", "sd-codefree"} <= set(PROTOCOLS)
+    for name in PROTOCOLS:
+        assert load_driver("glucose", name).RECORDED, f"{name} has no recorded conversation"
+
+
+@pytest.mark.parametrize(("name", "recording"), RECORDINGS, ids=[f"{r[0]}-{i}" for i, r in enumerate(RECORDINGS)])
+def test_each_meter_reads_its_recorded_conversation(monkeypatch, name, recording):
+    cls = type(f"Fast{name}", (load_driver("glucose", name),), {"TIMEOUT": 0.5})
+    reading, port = replay(monkeypatch, cls, recording, measure_timeout=3.0, poll_interval=0.1)
+    assert (reading.device_value, reading.taken_at) == recording.reading
+    assert reading.device.driver == name
+    assert port.written == [host for host, _ in recording.exchanges]       # exactly the recorded commands
 
 
 @pytest.fixture(params=PROTOCOLS)

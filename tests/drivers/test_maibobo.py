@@ -1,4 +1,4 @@
-"""Maibobo driver at the byte level, against recorded frames (docs/protocols.md §3.3)."""
+"""Maibobo driver at the byte level, against its recorded frames (``Maibobo.RECORDED``, docs/protocols.md §3.3)."""
 from __future__ import annotations
 
 import threading
@@ -11,16 +11,10 @@ from drivers.maibobo import Maibobo
 from drivers.readings import Progress
 from tests.drivers.helpers_bp import FakePort, attach
 
-CONNECT = bytes.fromhex("cc 80 03 03 01 01 00 00")
-START = bytes.fromhex("cc 80 03 03 01 02 00 03")
-STOP = bytes.fromhex("cc 80 03 03 01 03 00 02")
-ACK_CONNECT = bytes.fromhex("aa 80 03 03 01 01 00 00")
-ACK_START = bytes.fromhex("aa 80 03 03 01 02 00 03")
-PRESSURE_60 = bytes.fromhex("aa 80 03 04 01 05 00 3c 3f")      # 60 mmHg
-PRESSURE_158 = bytes.fromhex("aa 80 03 04 01 05 00 9e 9d")     # 158 mmHg
-PRESSURE_100 = bytes.fromhex("aa 80 03 04 01 05 00 64 67")     # 100 mmHg
-# Result 128/82/71: seven undocumented bytes, then SYS, DIA, pulse as uint16 big-endian.
-RESULT_128_82_71 = bytes.fromhex("aa 80 03 0f 01 06 00 00 00 00 00 00 00 00 80 00 52 00 47 9e")
+# The driver's recording: connect, start, cuff pressure 60, 158, 100 mmHg, result 128/82/71.
+((CONNECT, (ACK_CONNECT,)),
+ (START, (ACK_START, PRESSURE_60, PRESSURE_158, PRESSURE_100, RESULT_128_82_71))) = Maibobo.RECORDED[0].exchanges
+STOP = bytes.fromhex("cc 80 03 03 01 03 00 02")               # documented; a good measurement never sends it
 
 
 def result(sys_: int, dia: int, pulse: int, length: int = 0x0F) -> bytes:

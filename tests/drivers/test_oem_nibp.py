@@ -1,4 +1,4 @@
-"""OEM ":"/">" NIBP driver at the byte level, against recorded frames (docs/protocols.md §3.2)."""
+"""OEM ":"/">" NIBP driver at the byte level, against its recorded frames (``OemNibp.RECORDED``, docs/protocols.md §3.2)."""
 from __future__ import annotations
 
 import threading
@@ -11,18 +11,12 @@ from drivers.oem_nibp import OemNibp
 from drivers.protocols import nibp
 from tests.drivers.helpers_bp import FakePort, attach
 
-# Host frames, as documented.
-START_LIVE = bytes.fromhex("3a 56 70")
+# The driver's recording: start with live pressure, "O", 60, 142, 60 mmHg, "K", result 128/82/71.
+((START_LIVE, (O, PRESSURE_60, PRESSURE_142, _, K, RESULT_128_82_71)),) = OemNibp.RECORDED[0].exchanges
+# Host frames and the busy packet the recording does not hold, as documented.
 ABORT = bytes.fromhex("3a 79 01 00 4c")
 GET_RESULT = bytes.fromhex("3a 79 03 00 4a")
-# Module frames, as documented.
-O = bytes.fromhex("3e 04 4f 6f")
-K = bytes.fromhex("3e 04 4b 73")
 B = bytes.fromhex("3e 04 42 7c")
-PRESSURE_142 = bytes.fromhex("3e 07 01 8e 00 00 2c")
-PRESSURE_60 = bytes.fromhex("3e 07 01 3c 00 00 7e")
-# Result 128/82 (MAP 97) pulse 71 status 0 in the project's assumed layout [unconfirmed].
-RESULT_128_82_71 = bytes.fromhex("3e 19 03 80 00 52 00 61 00 47 00 00 00" + " 00" * 11 + " 2c")
 
 
 def result(sys_: int, dia: int, pulse: int, status: int = 0) -> bytes:

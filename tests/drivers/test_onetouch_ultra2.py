@@ -12,14 +12,10 @@ from drivers.protocols import lifescan_ascii as la
 from drivers.readings import MealContext, Unit
 from tests.drivers.helpers_glucose import scripted  # noqa: F401  (fixture)
 
-# Recorded replies (text + 16-bit sum + CR LF). The firmware and serial layouts are the ones
-# glucometerutils documents; each checksum is the 16-bit sum of the text, checked below.
-FIRMWARE = b"?P02.00.00 30/08/06 03BC\r\n"
-SERIAL = b'@ "QAZ12345Y" 02E8\r\n'
-HEADER_2 = b'P 002,"QAZ12345Y","MG/DL " 0599\r\n'
-REC_NEW = b'P "SAT","08/03/13","22:12:00   ","  133 ","B","00", 00 0999\r\n'   # 133 mg/dL before meal
-REC_OLD = b'P "FRI","08/02/13","07:30:00   ","  095 ","N","00", 00 09A7\r\n'   # 95 mg/dL
-SINCE = datetime(2013, 8, 3, 8, 0)
+# The driver's recorded replies (text + 16-bit sum + CR LF; each sum is checked below): firmware,
+# serial, and the dump: header, 133 mg/dL before a meal, 95 mg/dL.
+(_, (FIRMWARE,)), (_, (SERIAL,)), (_, (HEADER_2, REC_NEW, REC_OLD)) = OneTouchUltra2.RECORDED[0].exchanges
+SINCE = OneTouchUltra2.RECORDED[0].since
 
 
 def meter(dump: list[bytes], firmware=FIRMWARE, serial=SERIAL):

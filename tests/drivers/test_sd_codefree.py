@@ -12,14 +12,14 @@ from drivers.readings import MealContext, Unit
 from drivers.sd_codefree import SdCodeFree
 from tests.drivers.helpers_glucose import scripted  # noqa: F401  (fixture)
 
-CHALLENGE = bytes.fromhex("53 20 04 10 30 20 AA")          # from the meter, docs/protocols.md §4.5
-ANSWER = bytes.fromhex("53 10 04 10 40 50 AA")             # host: message 10 40, xor 50
-FETCH = bytes.fromhex("53 10 04 10 60 70 AA")              # host: message 10 60, xor 70
-COUNT_2 = bytes.fromhex("53 20 18 30 00 02") + b"\xaa" * 19 + bytes((0x30 ^ 0x02 ^ (0xAA if 19 % 2 else 0), 0xAA))
-# reading: 2 unknown, yy mm dd hh mi, value BE, meal flag, 7 unknown
-REC_NEW_MSG = bytes.fromhex("00 00 18 03 0F 08 1E 00 8C 10 00 00 00 00 00 00 00")   # 2024-03-15 08:30, 140, before
-REC_OLD_MSG = bytes.fromhex("00 00 18 03 0E 13 05 00 5A 00 00 00 00 00 00 00 00")   # 2024-03-14 19:05, 90
-SINCE = datetime(2024, 3, 15, 8, 0)
+# The driver's recording: the meter's challenge; the host's answer (message 10 40, xor 50) and the
+# count 2; a fetch (10 60, xor 70) per reading. A reading's message: 2 unknown, yy mm dd hh mi,
+# value BE, meal flag, 7 unknown: 2024-03-15 08:30 140 before a meal, 2024-03-14 19:05 90.
+RECORDING = SdCodeFree.RECORDED[0]
+(CHALLENGE,) = RECORDING.device
+(ANSWER, (COUNT_2,)), (FETCH, (REC_NEW,)), (_, (REC_OLD,)) = RECORDING.exchanges
+REC_NEW_MSG, REC_OLD_MSG = REC_NEW[3:-2], REC_OLD[3:-2]   # inside STX 20 length … xor ETX
+SINCE = RECORDING.since
 
 
 def pkt(message: bytes) -> bytes:

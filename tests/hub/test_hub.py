@@ -216,6 +216,45 @@ def test_postgresql_store_upserts_and_dead_letters(pg_schema_url):
         store.close()
 
 
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_both_databases_store_every_character_and_ack_repeats_and_conflicts_alike(db, tmp_path, request):
+    """PostgreSQL takes records by COPY (tabs, newlines and backslashes escaped), SQLite by VALUES."""
+    url = request.getfixturevalue("pg_schema_url") if db == "postgresql" else str(tmp_path / "hub.sqlite3")
+    tricky = json.dumps({"person_key": "k", "note": "tab\there\nnew line \\ back\\slash \"quoted\" 驿站 😀 \u0000"},
+                        ensure_ascii=False, separators=(",", ":"))
+    odd = WireRecord("st-a-odd", "st-a", 9, "visit", TS, tricky)
+    changed = WireRecord("st-a-r1", "st-a", 1, "visit", TS, '{"person_key":"other"}')
+    store = HubStore(url, name="hub-x")
+    try:
+        first = decode_ack(store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b1", [rec(1), odd, rec(1)])).payload)
+        again = decode_ack(store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b2", [odd, changed, rec(2)])).payload)
+        with store.engine.connect() as conn:
+            stored = conn.exec_driver_sql("SELECT payload FROM hub_records WHERE id = 'st-a-odd'").scalar_one()
+        assert (first.stored, first.duplicates, first.refused) == (2, 1, ())        # a repeat in one batch
+        assert (again.stored, again.duplicates, again.refused) == (1, 1, ((1, "conflict"),))
+        assert json.loads(stored) == json.loads(tricky) and stored == odd.payload_json
+        assert store.count_records("st-a") == 3 and len(store.conflicts("st-a")) == 1
+    finally:
+        store.close()
+
+
+def test_a_failing_copy_raises_sqlalchemys_error_so_the_store_retries_or_refuses_the_batch(pg_schema_url):
+    from datetime import datetime, timezone
+
+    from sqlalchemy.exc import DataError
+    from hub.database import insert_records
+    store = HubStore(pg_schema_url)
+    good = ("st-a", "st-a-r1", 1, "visit", TS, "{}", "b1", "hub", datetime.now(timezone.utc))
+    try:
+        with pytest.raises(DataError), store.engine.begin() as conn:
+            insert_records(conn, [good[:8] + ("not a time",)])
+        with store.engine.begin() as conn:                 # the session and its staging table still serve
+            assert insert_records(conn, [good]) == {"st-a-r1"}
+        assert store.count_records("st-a") == 1
+    finally:
+        store.close()
+
+
 def test_postgresql_hub_drain_exactly_once(tmp_path, mosquitto, pg_schema_url):
     from sync.publisher import Publisher
     from tests.sync.helpers import fill_journal, load, outbox_depth, station_config

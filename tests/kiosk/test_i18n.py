@@ -5,7 +5,10 @@ import importlib
 import inspect
 import re
 
-from kiosk.i18n import Translator, catalog
+import pytest
+from babel.messages.pofile import read_po as babel_read_po
+
+from kiosk.i18n import LOCALE_DIR, Translator, catalog, read_po
 from tests.support.catalog import ROOT, marked_msgids
 
 _FIELDS = re.compile(r"\{(\w*)\}")
@@ -15,6 +18,27 @@ def test_every_marked_message_is_translated_to_chinese():
     zh = catalog("zh_CN")
     missing = [f"{where}: {msgid!r}" for msgid, where in marked_msgids().items() if msgid not in zh]
     assert not missing, "untranslated:\n" + "\n".join(missing)
+
+
+@pytest.mark.parametrize("po", sorted(LOCALE_DIR.glob("*/LC_MESSAGES/*.po")), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_the_catalog_reader_reads_every_file_as_babel_does(po):
+    with po.open("rb") as fh:
+        expected = {str(m.id): str(m.string) for m in babel_read_po(fh) if m.id and m.string and not m.fuzzy}
+    assert read_po(po) == expected
+
+
+def test_the_catalog_reader_skips_fuzzy_entries_and_joins_continued_strings(tmp_path):
+    po = tmp_path / "x.po"
+    po.write_text('msgid ""\nmsgstr ""\n"Language: zh_CN\\n"\n\n#, fuzzy\nmsgid "Old"\nmsgstr "旧"\n\n'
+                  'msgid "Two "\n"lines"\nmsgstr "两"\n"行\\n\\"引\\""\n\nmsgid "Empty"\nmsgstr ""\n', encoding="utf-8")
+    assert read_po(po) == {"Two lines": '两行\n"引"'}
+
+
+def test_the_catalog_reader_refuses_what_it_does_not_read(tmp_path):
+    po = tmp_path / "x.po"
+    po.write_text('msgctxt "menu"\nmsgid "Open"\nmsgstr "打开"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="x.po:1"):
+        read_po(po)
 
 
 def test_translations_keep_their_placeholders():
