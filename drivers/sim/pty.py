@@ -18,6 +18,10 @@ import tty
 from pathlib import Path
 
 
+#: Longest a read holds the port's lock in one go (unplug waits at most this long).
+READ_SLICE_S = 0.02
+
+
 class PtyUnplugged(OSError):
     """The simulated device is unplugged: nothing can be read or written."""
 
@@ -65,8 +69,9 @@ class PtyPort:
         attrs = termios.tcgetattr(slave)
         attrs[3] &= ~termios.ECHO
         termios.tcsetattr(slave, termios.TCSANOW, attrs)
-        self._master, self._slave = master, slave
-        self._slave_name = os.ttyname(slave)
+        with self._lock:
+            self._master, self._slave = master, slave
+            self._slave_name = os.ttyname(slave)
         if self.link:
             tmp = self.link.with_name(self.link.name + ".new")
             tmp.unlink(missing_ok=True)
@@ -102,16 +107,23 @@ class PtyPort:
         Raises:
             PtyUnplugged: the port is unplugged.
         """
-        master = self._master
-        if master is None:
-            raise PtyUnplugged("unplugged")
-        ready, _, _ = select.select([master], [], [], timeout)
-        if not ready:
-            return b""
-        try:
-            return os.read(master, n)
-        except OSError as exc:
-            raise PtyUnplugged(str(exc)) from exc
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            # The descriptor is used under the lock in short slices: unplug() cannot close it (and
+            # a replug or another thread reuse its number) while a select or read is on it.
+            with self._lock:
+                master = self._master
+                if master is None:
+                    raise PtyUnplugged("unplugged")
+                left = READ_SLICE_S if deadline is None else max(0.0, min(READ_SLICE_S, deadline - time.monotonic()))
+                ready, _, _ = select.select([master], [], [], left)
+                if ready:
+                    try:
+                        return os.read(master, n)
+                    except OSError as exc:
+                        raise PtyUnplugged(str(exc)) from exc
+            if deadline is not None and time.monotonic() >= deadline:
+                return b""
 
     def read_exact(self, n: int, timeout: float) -> bytes:
         """Read exactly ``n`` bytes, or fewer if ``timeout`` passes first."""
@@ -134,13 +146,14 @@ class PtyPort:
         sent = 0
         while sent < len(data):
             piece = data[sent:sent + (chunk if paced else len(data))]
-            master = self._master
-            if master is None:
-                raise PtyUnplugged("unplugged")
-            try:
-                os.write(master, piece)
-            except OSError as exc:
-                raise PtyUnplugged(str(exc)) from exc
+            with self._lock:
+                master = self._master
+                if master is None:
+                    raise PtyUnplugged("unplugged")
+                try:
+                    os.write(master, piece)
+                except OSError as exc:
+                    raise PtyUnplugged(str(exc)) from exc
             sent += len(piece)
             self.last_write_at = time.monotonic()
             if paced:
