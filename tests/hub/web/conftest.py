@@ -2,14 +2,22 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import requests
 
+from app.demo_hub import HubProcess
 from hub.web.app import BrokerOptions, Workbench, create_app
-from hub.web.demo import seed
+from hub.web.demo import STATIONS, seed
 from hub.web.server import BackgroundServer
+from hub.web.tour import chromium
+from kiosk.journal import Journal
+from sync.publisher import Publisher
+from tests.support.services import Mosquitto
 from tests.support.signing import HUB_KEY
+from tests.sync.helpers import load, station_config
 
 PASSWORD = "yizhan-demo-2026"
 
@@ -21,6 +29,38 @@ def make_workbench(db: str, broker: BrokerOptions | None = None) -> Workbench:
                    signing_key=HUB_KEY)
     seed(wb.engine)
     return wb
+
+
+@contextmanager
+def browser_rig(tmp: Path, station: str = STATIONS[0]):
+    """A real Mosquitto, a hub process, the workbench (publishing to the broker) on a free port, a
+    kiosk journal with its publisher at ``station``, and one headless Chromium; all stopped after.
+
+    Yields a dict: ``wb``, ``url``, ``driver``, ``journal``, ``publisher``, ``data_dir``.
+    """
+    broker = Mosquitto(tmp / "mosquitto").start()
+    db = str(tmp / "hub.sqlite3")
+    wb = make_workbench(db, BrokerOptions(host=broker.host, port=broker.port))
+    hub = HubProcess(db, broker.host, broker.port, log_file=tmp / "hub.log").start()
+    server = BackgroundServer(create_app(wb)).start()
+    data_dir = tmp / "kiosk"
+    data_dir.mkdir()
+    settings = load(station_config(tmp / "station.toml", station, broker.port), data_dir)
+    journal = Journal(data_dir / Journal.FILENAME, station)
+    publisher = Publisher(settings, poll_s=0.05, reconnect_max_s=2)
+    publisher.start()
+    driver = chromium()
+    try:
+        yield {"wb": wb, "url": server.url, "driver": driver, "journal": journal, "publisher": publisher,
+               "data_dir": data_dir}
+    finally:
+        driver.quit()
+        publisher.stop()
+        journal.close()
+        server.stop()
+        hub.stop()
+        broker.stop()
+        wb.store.close()
 
 
 class Client:

@@ -17,31 +17,25 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from app.demo_hub import HubProcess
 from app.doctor import FAIL, OK, Check, summary
 from drivers.readings import BloodPressureReading, DeviceInfo
 from hub import requests as hr
 from hub.publishing import current
 from hub.web import work
-from hub.web.app import BrokerOptions, create_app
 from hub.web.audit import entries
 from hub.web.demo import STATIONS
-from hub.web.server import BackgroundServer
-from hub.web.tour import chromium, gone, sign_in
+from hub.web.tour import gone, sign_in
 from kiosk.community.kinds import ASAP, ASSIGNED
 from kiosk.community.requests import Requests
 from kiosk.documents import current_documents
 from kiosk.health import assess_bp
 from kiosk.health_records import record_measurement
-from kiosk.journal import Journal
 from kiosk.session import Person
 from kiosk.settings import VolunteerSettings
 from kiosk.timebank.service import TimeBank
 from sync.downlink import applied_versions
-from sync.publisher import Publisher
-from tests.hub.web.conftest import PASSWORD, make_workbench
-from tests.support.services import Mosquitto, wait_for
-from tests.sync.helpers import load, station_config
+from tests.hub.web.conftest import PASSWORD, browser_rig
+from tests.support.services import wait_for
 
 KIOSK = STATIONS[0]
 
@@ -49,28 +43,8 @@ KIOSK = STATIONS[0]
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory):
     """Broker, hub process, workbench (publishing to the broker), a kiosk publisher, one browser."""
-    tmp = tmp_path_factory.mktemp("rig")
-    broker = Mosquitto(tmp / "mosquitto").start()
-    db = str(tmp / "hub.sqlite3")
-    wb = make_workbench(db, BrokerOptions(host=broker.host, port=broker.port))
-    hub = HubProcess(db, broker.host, broker.port, log_file=tmp / "hub.log").start()
-    server = BackgroundServer(create_app(wb)).start()
-    data_dir = tmp / "kiosk"
-    data_dir.mkdir()
-    settings = load(station_config(tmp / "station.toml", KIOSK, broker.port), data_dir)
-    journal = Journal(data_dir / Journal.FILENAME, KIOSK)
-    publisher = Publisher(settings, poll_s=0.05, reconnect_max_s=2)
-    publisher.start()
-    driver = chromium()
-    yield {"wb": wb, "url": server.url, "driver": driver, "journal": journal, "publisher": publisher,
-           "data_dir": data_dir}
-    driver.quit()
-    publisher.stop()
-    journal.close()
-    server.stop()
-    hub.stop()
-    broker.stop()
-    wb.store.close()
+    with browser_rig(tmp_path_factory.mktemp("rig"), KIOSK) as parts:
+        yield parts
 
 
 def as_user(rig, username: str) -> None:

@@ -15,27 +15,21 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from app.demo_hub import HubProcess
 from hub import wishes as hw
 from hub.publishing import current
-from hub.web.app import BrokerOptions, create_app
 from hub.web.demo import STATIONS
-from hub.web.server import BackgroundServer
-from hub.web.tour import chromium, sign_in
+from hub.web.tour import sign_in
 from kiosk.community.activities import Activities
 from kiosk.community.requests import Requests
 from kiosk.community.wishes import FULFILLED, WISH, Wishes
 from kiosk.documents import current_documents
-from kiosk.journal import Journal
 from kiosk.session import Person
 from kiosk.settings import VolunteerSettings
 from kiosk.timebank.service import TimeBank
 from sync.downlink import applied_versions
-from sync.publisher import Publisher
-from tests.hub.web.conftest import PASSWORD, make_workbench
+from tests.hub.web.conftest import PASSWORD, browser_rig
 from tests.hub.web.test_browser import press, text
-from tests.support.services import Mosquitto, wait_for
-from tests.sync.helpers import load, station_config
+from tests.support.services import wait_for
 
 KIOSK, OTHER = STATIONS[0], STATIONS[1]
 DISTRICT = ZoneInfo("Asia/Shanghai")
@@ -44,31 +38,13 @@ RESIDENT = Person(role="resident", person_key="d" * 64, display_name="钱*")
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory):
-    """Broker, hub process, workbench (publishing to the broker), a kiosk with its community services."""
-    tmp = tmp_path_factory.mktemp("community")
-    broker = Mosquitto(tmp / "mosquitto").start()
-    db = str(tmp / "hub.sqlite3")
-    wb = make_workbench(db, BrokerOptions(host=broker.host, port=broker.port))
-    hub = HubProcess(db, broker.host, broker.port, log_file=tmp / "hub.log").start()
-    server = BackgroundServer(create_app(wb)).start()
-    data_dir = tmp / "kiosk"
-    data_dir.mkdir()
-    settings = load(station_config(tmp / "station.toml", KIOSK, broker.port), data_dir)
-    journal = Journal(data_dir / Journal.FILENAME, KIOSK)
-    publisher = Publisher(settings, poll_s=0.05, reconnect_max_s=2)
-    publisher.start()
-    requests_ = Requests(journal, TimeBank(journal, VolunteerSettings(), station_id=KIOSK, data_dir=data_dir), data_dir)
-    driver = chromium()
-    yield {"wb": wb, "url": server.url, "driver": driver, "journal": journal, "publisher": publisher,
-           "data_dir": data_dir, "wishes": Wishes(journal, requests_.hub_wishes),
-           "activities": Activities(journal, lambda: current_documents(data_dir))}
-    driver.quit()
-    publisher.stop()
-    journal.close()
-    server.stop()
-    hub.stop()
-    broker.stop()
-    wb.store.close()
+    """The browser rig (see ``browser_rig``) with the kiosk's community services."""
+    with browser_rig(tmp_path_factory.mktemp("community"), KIOSK) as parts:
+        journal, data_dir = parts["journal"], parts["data_dir"]
+        requests_ = Requests(journal, TimeBank(journal, VolunteerSettings(), station_id=KIOSK, data_dir=data_dir),
+                             data_dir)
+        yield {**parts, "wishes": Wishes(journal, requests_.hub_wishes),
+               "activities": Activities(journal, lambda: current_documents(data_dir))}
 
 
 def as_user(rig, username: str) -> None:
