@@ -189,10 +189,13 @@ class HubStore:
                 self.requests_changed.set()
             self._apply_withdrawals(conn, fresh, ph)
             for index, r, stored in conflicts:
-                conn.execute(m.conflicts.insert().values(
-                    received_at=now, station=r.station, record_id=r.id, batch_id=batch.batch_id, seq=r.seq,
-                    kind=r.kind, ts=r.ts, payload=r.payload_json, digest=_digest(r.seq, r.kind, r.ts, r.payload_json),
-                    stored_digest=_digest(*stored), hub=self.name))
+                digest, c = _digest(r.seq, r.kind, r.ts, r.payload_json), m.conflicts.c
+                if conn.execute(select(c.record_id).where((c.station == r.station) & (c.record_id == r.id)
+                                                          & (c.digest == digest))).first() is None:
+                    conn.execute(m.conflicts.insert().values(      # the same conflict resent is kept once
+                        received_at=now, station=r.station, record_id=r.id, batch_id=batch.batch_id, seq=r.seq,
+                        kind=r.kind, ts=r.ts, payload=r.payload_json, digest=digest,
+                        stored_digest=_digest(*stored), hub=self.name))
                 refused.append((index, "conflict"))
                 log.warning("conflict: %s already holds record %s with other content; the new one is kept aside",
                             r.station, r.id)

@@ -234,6 +234,12 @@ def test_both_databases_store_every_character_and_ack_repeats_and_conflicts_alik
         assert (again.stored, again.duplicates, again.refused) == (1, 1, ((1, "conflict"),))
         assert json.loads(stored) == json.loads(tricky) and stored == odd.payload_json
         assert store.count_records("st-a") == 3 and len(store.conflicts("st-a")) == 1
+        for n in range(3):                     # the same conflicting record resent: refused, kept once
+            resent = decode_ack(store.handle_records(TOPIC, "st-a", encode_batch("st-a", f"b{n + 3}", [changed])).payload)
+            assert resent.refused == ((0, "conflict"),)
+        other = WireRecord("st-a-r1", "st-a", 1, "visit", TS, '{"person_key":"third"}')
+        store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b9", [other]))
+        assert len(store.conflicts("st-a")) == 2                          # other content is a new conflict
     finally:
         store.close()
 
