@@ -9,8 +9,8 @@ import pytest
 from kivy.tests.common import UnitTestTouch
 from kivy.uix.behaviors import ButtonBehavior
 
-from kiosk.settings import load_settings
 from kiosk.speech.audio import read_wav
+from tests.screens.test_health_flow import demo  # noqa: F401  (the demo kiosk fixture)
 
 
 class FakeClock:
@@ -19,30 +19,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.t
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from app.kiosk_app import HeadlessShell, start_device_services
-    from kiosk.context import build_context
-    from app.demo import DemoRig
-    from kiosk.identify_sources import IdentitySources
-
-    data = tmp_path_factory.mktemp("voice-demo")
-    rig = DemoRig(load_settings(demo=True, env={"YIZHAN_DATA_DIR": str(data)}))
-    settings = rig.start()
-    ctx = build_context(settings)
-    ctx.services["demo"] = rig
-    h = HeadlessShell(ctx)
-    sources = IdentitySources(settings, ctx.services["identity"], ctx.status, h.post,
-                              on_event=h.shell.on_identity_event)
-    ctx.services["identity_sources"] = sources
-    sources.start()
-    start_device_services(ctx, h.post)
-    assert h.pump_until(lambda: ctx.status.get("bp").get("state") == "connected", 10)
-    yield h, rig
-    h.close()
-    ctx.close()
 
 
 def _visible(widget) -> bool:
