@@ -83,6 +83,7 @@ def played_files(h) -> list:
 def test_a_blood_pressure_check_can_be_followed_by_voice_alone(demo):
     h, rig = demo
     h.shell.home()
+    voice(h).player.started.clear()                          # it keeps only its last 50: count from here
     rig._bp_index = 3                                        # the demo's next reading is 186/112, urgent
     mark = len(voice(h).history)
     tap(h, "健康自测")
@@ -100,10 +101,10 @@ def test_a_blood_pressure_check_can_be_followed_by_voice_alone(demo):
     assert voice(h).history[-1].text.startswith("您想测什么？")
     tap(h, "量血压")
     assert "把袖带绑在左上臂" in voice(h).history[-1].text
+    voice(h).player.started.clear()                          # before Start: the result may play at once
     tap(h, "开始测量")
     measure = h.screen("measure")
     assert h.pump_until(lambda: h.shell.manager.current == "result", 30), (measure.phase, measure.error_text)
-    started_before = len(voice(h).player.started)
     said = spoken_since(h, mark)
     assert "measure.waiting" in [s.key for s in said]          # "getting ready" when Start is pressed
     result = said[-1]
@@ -113,9 +114,13 @@ def test_a_blood_pressure_check_can_be_followed_by_voice_alone(demo):
     assert result.text.count("请马上找工作人员") == 3                  # the advice, then repeated twice
     assert all("测试甲" not in s.text for s in said)
     # the sentence was rendered and handed to the sound output
-    assert h.pump_until(lambda: any(n.startswith("utterance-") for n in played_files(h)[started_before:]), 20)
-    audio = read_wav(next(p for p, _v in voice(h).player.started[started_before:] if p.name.startswith("utterance-")))
-    assert audio.duration_s > 8 and audio.rms() > 0.02
+    def result_audio():
+        """The last sentence handed to the sound output since Start (the result is said last)."""
+        made = [p for p, _v in voice(h).player.started if p.name.startswith("utterance-")]
+        return read_wav(made[-1]) if made else None
+
+    assert h.pump_until(lambda: (a := result_audio()) is not None and a.duration_s > 8, 20)
+    assert result_audio().rms() > 0.02
     assert "tone-tap.wav" in played_files(h)                 # every accepted tap answered with a tone
 
 
@@ -139,11 +144,11 @@ def test_mute_volume_and_seeing_modes_last_one_visit(demo):
     assert voice(h).muted and voice(h).effective_volume() == 0
     tap(h, "完成")
     assert shell.voicectl.panel.parent is None
-    played = len(voice(h).player.started)
+    voice(h).player.started.clear()
     tap(h, "使用帮助")
     assert shell.manager.current == "help" and voice(h).history[-1].key == "help"
     h.frames(5)
-    assert len(voice(h).player.started) == played          # muted: no speech, no tap tone
+    assert voice(h).player.started == []                   # muted: no speech, no tap tone
     clock.t += 61                                          # nobody touched the kiosk: the visit ends
     shell.tick()
     h.frames(2)
