@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from kiosk.community.errors import NotIdentified, RequestError
-from kiosk.community.kinds import event_id
+from kiosk.community.kinds import EPOCH, event_id, hub_time
 from kiosk.i18n import N_
 from kiosk.journal import Journal
 from kiosk.records import record_kind
@@ -183,12 +183,12 @@ class Activities:
         entry = pooled.get(activity_id, {})
         queue = entry.get("queue")
         if isinstance(queue, list):
-            order = [(e.get("waitlisted") is True, _when(e.get("at")), e["key"]) for e in queue
+            order = [(e.get("waitlisted") is True, hub_time(e.get("at")), e["key"]) for e in queue
                      if isinstance(e, dict) and isinstance(e.get("key"), str) and e.get("station") != self.station_id]
         else:                     # a hub that sends counts only: other stations' sign-ups come first
             others = sum(n for st, n in (entry.get("signed") or {}).items()
                          if st != self.station_id and isinstance(n, int) and not isinstance(n, bool))
-            order = [(False, _EPOCH, f"~{i}") for i in range(others)]
+            order = [(False, EPOCH, f"~{i}") for i in range(others)]
         order += [(r.payload.waitlisted, r.created_at, key) for key, r in local.items()]
         return [key for _w, _at, key in sorted(order, key=lambda e: (e[0], e[1], e[2]))]
 
@@ -296,15 +296,3 @@ class Activities:
         self.journal.append(ActivityAttended(activity_id, person.person_key),
                             record_id=event_id("attend", activity_id, person.person_key), created_at=now)
         return self._find(activity_id, person)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def _when(text: Any) -> datetime:
-    """A time stamp of the hub's queue as an aware time (a malformed one sorts first)."""
-    try:
-        when = datetime.fromisoformat(str(text))
-    except ValueError:
-        return _EPOCH
-    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)

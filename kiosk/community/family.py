@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from kiosk.community.errors import NotIdentified, RequestError
-from kiosk.community.kinds import event_id
+from kiosk.community.kinds import event_id, hub_time
 from kiosk.i18n import N_
 from kiosk.journal import Journal
 from kiosk.records import record_kind
@@ -135,7 +135,7 @@ class Family:
                 out[pair] = (at, linked, name or (old[2] if old else ""))
         for e in self._hub():
             if all(e.get(k) == v for k, v in where.items()):
-                take((e["volunteer_id"], e["family_key"]), _when(e.get("at")), e.get("linked") is True,
+                take((e["volunteer_id"], e["family_key"]), hub_time(e.get("at")), e.get("linked") is True,
                      str(e.get("display_name", "")))
         for kind, linked in (("family_linked", True), ("family_unlinked", False)):
             for r in self.journal.records(kind, where=where, limit=10_000):
@@ -205,16 +205,3 @@ class Family:
         if v is None:
             raise NotVolunteer("the person is not a registered volunteer")
         return v
-
-
-
-def _when(text: Any) -> datetime:
-    """A hub time stamp as an aware time (a malformed one sorts first)."""
-    try:
-        when = datetime.fromisoformat(str(text))
-    except ValueError:
-        return _EPOCH
-    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
 
 from kiosk.i18n import N_
 from kiosk.records import record_kind
@@ -120,3 +122,16 @@ class RequestCancelled:
 def event_id(what: str, request_id: str, extra: str = "") -> str:
     """The deterministic id of one event of a request (``what``: claim, done, service, cancel …)."""
     return str(uuid.uuid5(NAMESPACE, f"{what}:{request_id}:{extra}"))
+
+
+#: Where a malformed hub time stamp sorts: first.
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def hub_time(text: Any) -> datetime:
+    """A time stamp from a hub document as an aware time (a malformed one is :data:`EPOCH`)."""
+    try:
+        when = datetime.fromisoformat(str(text))
+    except ValueError:
+        return EPOCH
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
