@@ -40,10 +40,12 @@ class VolunteerScreen(KioskScreen):
     def on_phase(self, _instance, phase: str) -> None:
         self.show_only(f"{phase}_panel", "status_panel", "choose_panel", "done_panel")
 
-    def on_primary_text(self, _instance, text: str) -> None:
+    def _offer_actions(self, offered: bool) -> None:
         # No volunteer action for a card that is not a volunteer's: refused up front, not after a form.
+        # Set on every refresh, not on a change of primary_text: the first visit after start-up may be
+        # a non-volunteer's, when the text is already "" and no change would fire.
         for name in ("primary_button", "record_button", "tasks_button"):
-            self.set_shown(name, bool(text))
+            self.set_shown(name, offered)
 
     def enter(self, **_params) -> None:
         self.phase = "status"
@@ -64,6 +66,7 @@ class VolunteerScreen(KioskScreen):
                                 "you (administration → Register a volunteer); then tap your card again.")
             self.hours = self.balance = self.recent = ""
             self.primary_text = ""
+            self._offer_actions(False)
             return
         self._show_status(st)
 
@@ -76,6 +79,7 @@ class VolunteerScreen(KioskScreen):
         else:
             self.shift = self._("Not checked in · {team}", team=st.team_name)
             self.primary_text = self._("Check in")
+        self._offer_actions(True)
         self.hours = self._("{h} hours this month", h=_hours(st.hours_this_month))
         pending = self._(" (+{h} to be confirmed)", h=_hours(st.pending_hours)) if st.pending_hours else ""
         self.balance = self._("Time bank balance {h} hours", h=_hours(st.balance)) + pending
