@@ -40,12 +40,15 @@ class ConsentScreen(KioskScreen):
             self.ask_decline()
 
     def decide(self, granted: bool) -> None:
-        """Record the decision and go on to the greeting."""
+        """Record the decision and go on: to the greeting, or where the flow that asked wants an
+        agreeing person to go (a health-check day's resident goes straight to the health menu)."""
         person = self.ctx.session.person
         if person is not None:
             self.ctx.services["identity"].record_consent(person, granted)
-        self.ctx.session.scratch["consent"] = granted
-        self.nav.go("greeting")
+        scratch = self.ctx.session.scratch
+        scratch["consent"] = granted
+        after = scratch.pop("after_consent", "greeting")
+        self.nav.go(after if granted else "greeting")
 
 
 Builder.load_file(str(Path(__file__).with_name("consent.kv")))

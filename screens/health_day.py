@@ -72,6 +72,7 @@ class HealthDayScreen(KioskScreen):
         session.begin("session")
         session.identify(person)
         if outcome.needs_consent:
+            session.scratch["after_consent"] = "health_menu"    # agreeing goes on with the day's measuring
             self.nav.go("consent")
         else:
             self.nav.go("health_menu")

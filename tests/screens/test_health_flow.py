@@ -179,8 +179,9 @@ def test_health_check_day_attributes_measurements_and_closes_with_a_summary(demo
     place(h, rig, "resident")                   # first resident of the day
     assert h.pump_until(lambda: h.shell.manager.current in ("health_menu", "consent"), 10)
     h.frames(2)
-    if h.shell.manager.current == "consent":
+    if h.shell.manager.current == "consent":     # a first visit: agreeing goes straight on to measuring
         press(h, "同意，继续")
+    assert h.shell.manager.current == "health_menu"
     press(h, "量血压")
     rig._bp_index = 2                           # 162/101: grade 2, abnormal but not urgent
     press(h, "开始测量")
