@@ -6,6 +6,8 @@ The same schema runs on SQLite (the default, one file) and PostgreSQL (``postgre
 """
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, Index, Integer, LargeBinary, MetaData, String, Table,
                         Text, text)
 
@@ -27,6 +29,18 @@ records = Table(
     Index("hub_records_station_seq", "station", "seq"),
     Index("hub_records_kind_ts", "kind", "ts"),
 )
+
+#: A health record erased after its person withdrew consent keeps its row — station, id, seq, kind
+#: and time — with the payload ``{"erased":"<withdrawal record id>"}``, as the kiosk's journal keeps
+#: it: a station's sequence has no hole (``hub_station_counts.through`` keeps moving) and a resent
+#: copy is known as the same record. Readers of health kinds keep only :data:`LIVE` rows.
+ERASED_PREFIX = '{"erased":'
+LIVE = records.c.payload.notlike(ERASED_PREFIX + "%")
+
+
+def erased_payload(by: str) -> str:
+    """The payload an erased health record keeps: ``{"erased":"<by>"}``, as the kiosk's journal writes it."""
+    return json.dumps({"erased": str(by)}, separators=(",", ":"), ensure_ascii=False)
 
 #: A record that arrived under a (station, id) already stored with different content: kept aside,
 #: reported (``yizhan hub conflicts``), never acknowledged as stored.

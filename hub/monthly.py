@@ -79,7 +79,7 @@ def monthly_rows(db: str | Engine, month: str, tz: str = DEFAULT_TZ) -> list[lis
     with engine.connect() as conn:
         rows = conn.execute(select(r.c.station, r.c.kind, r.c.payload).where(
             r.c.kind.in_(("bp_measurement", "glucose_measurement", "health_session_closed", "service_confirmation"))
-            & (r.c.ts >= since) & (r.c.ts < until))).all()
+            & (r.c.ts >= since) & (r.c.ts < until) & m.LIVE)).all()
         for station, kind, payload in rows:
             p = json.loads(payload)
             if kind == "health_session_closed":

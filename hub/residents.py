@@ -1,5 +1,5 @@
 """Residents at the hub: found by person key only (the hub never holds a name or an ID number),
-their measurements and services, and the withdrawal of consent that deletes their health records.
+their measurements and services, and the withdrawal of consent that erases their health records.
 
 Person keys are keyed hashes (64 hex digits); a search needs at least the first 8 of them.
 """
@@ -10,12 +10,12 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from hub import models as m
 
-#: Kinds that hold a person's health data (deleted when consent is withdrawn).
+#: Kinds that hold a person's health data (erased when consent is withdrawn).
 HEALTH_KINDS = ("bp_measurement", "glucose_measurement", "health_alert")
 #: Kinds shown on a resident's page besides the health kinds.
 SERVICE_KINDS = ("service_confirmation", "service_follow_up", "consent", "visit")
@@ -81,14 +81,16 @@ def history(engine: Engine, person_key: str, stations: tuple[str, ...] | None) -
 
 def withdraw_consent(engine: Engine, person_key: str, stations: tuple[str, ...] | None, actor: str,
                      audit=None) -> int:
-    """Record a consent withdrawal and delete the person's health records at the stations.
+    """Record a consent withdrawal and erase the person's health records at the stations: each keeps
+    its row (station, id, seq, kind, time) with the payload ``{"erased":"hub-withdrawal-<n>"}``, so no
+    station's sequence gets a hole, and nothing of the person stays in it.
 
     Args:
         stations: where the withdrawing staff member may act (None: every station).
         audit: ``audit(conn, before, after)`` called in the same transaction (the workbench's log).
 
     Returns:
-        how many records were deleted.
+        how many records were erased.
 
     Raises:
         ResidentError: not a whole person key.
@@ -99,14 +101,15 @@ def withdraw_consent(engine: Engine, person_key: str, stations: tuple[str, ...] 
     doomed = [(row.station, row.id, row.kind) for row, p in _matching(engine, key, HEALTH_KINDS, stations)
               if p.get("person_key") == key]
     with engine.begin() as conn:
+        where = "*" if stations is None else ",".join(stations)
+        withdrawal = conn.execute(insert(m.consent_withdrawals).values(
+            person_key=key, at=datetime.now(timezone.utc), by=actor, stations=where, deleted=len(doomed)))
+        tombstone = m.erased_payload(f"hub-withdrawal-{withdrawal.inserted_primary_key[0]}")
         for station in sorted({d[0] for d in doomed}):
             ids = [d[1] for d in doomed if d[0] == station]
             for i in range(0, len(ids), 500):
-                conn.execute(delete(m.records).where((m.records.c.station == station)
-                                                     & m.records.c.id.in_(ids[i:i + 500])))
-        where = "*" if stations is None else ",".join(stations)
-        conn.execute(insert(m.consent_withdrawals).values(person_key=key, at=datetime.now(timezone.utc), by=actor,
-                                                          stations=where, deleted=len(doomed)))
+                conn.execute(update(m.records).where((m.records.c.station == station)
+                                                     & m.records.c.id.in_(ids[i:i + 500])).values(payload=tombstone))
         if audit is not None:
             audit(conn, {"records": len(doomed), "kinds": sorted({d[2] for d in doomed})}, {"records": 0})
     return len(doomed)

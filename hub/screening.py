@@ -67,7 +67,7 @@ def station_month(engine: Engine, month: str, stations: tuple[str, ...] | None =
     category = json_text(engine, "category")
     person = json_text(engine, "person_key")
     with engine.connect() as conn:
-        base = m.records.c.kind.in_(MEASUREMENT_KINDS) & in_month & scope
+        base = m.records.c.kind.in_(MEASUREMENT_KINDS) & in_month & scope & m.LIVE
         for station, kind, cat, n in conn.execute(
                 select(m.records.c.station, m.records.c.kind, category, func.count())
                 .where(base).group_by(m.records.c.station, m.records.c.kind, category)).all():
@@ -79,7 +79,7 @@ def station_month(engine: Engine, month: str, stations: tuple[str, ...] | None =
                                        .where(base).group_by(m.records.c.station)).all():
             out[station]["residents"] = n
         for station, n in conn.execute(select(m.records.c.station, func.count())
-                                       .where((m.records.c.kind == "health_alert") & in_month & scope)
+                                       .where((m.records.c.kind == "health_alert") & in_month & scope & m.LIVE)
                                        .group_by(m.records.c.station)).all():
             out[station]["urgent"] = n
         for station, payload in conn.execute(select(m.records.c.station, m.records.c.payload)

@@ -179,9 +179,10 @@ class HubStore:
                 stored = held.get(r.id)
                 if stored is None:            # cannot happen while (station, id) is the primary key
                     raise HubError(f"record {r.id} of {batch.station} was neither stored nor found")
-                if stored == (r.seq, r.kind, r.ts, r.payload_json) or \
-                        (r.kind in HEALTH_KINDS and r.payload_json.startswith('{"erased":')):
-                    dups += 1            # the same record; or one erased at the kiosk after it was sent
+                if stored == (r.seq, r.kind, r.ts, r.payload_json) or (r.kind in HEALTH_KINDS and (
+                        r.payload_json.startswith(m.ERASED_PREFIX) or str(stored[3]).startswith(m.ERASED_PREFIX))
+                        and stored[:3] == (r.seq, r.kind, r.ts)):
+                    dups += 1            # the same record; or one erased (at the kiosk or here) after it was sent
                 else:
                     conflicts.append((index, r, stored))
             ledger.apply(conn, [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json) for r in fresh])
@@ -235,25 +236,36 @@ class HubStore:
         return settled
 
     def _apply_withdrawals(self, conn: Connection, records: list, ph: str) -> None:
-        """A consent withdrawal deletes that person's health records from every station (by person
-        key); a health record arriving after a withdrawal of the same person is deleted too."""
+        """A consent withdrawal erases that person's health records at every station (by person key);
+        a health record arriving after a withdrawal of the same person is erased too, as is one arriving
+        after staff recorded a withdrawal at the workbench whose stations include its own (a station
+        that was offline then delivers its backlog later). An erased record keeps its row with the
+        payload ``{"erased":"<withdrawal id>"}`` (:data:`hub.models.LIVE`)."""
         def key(r) -> str:
             try:
                 return str(json.loads(r.payload_json).get("person_key", ""))
             except (ValueError, AttributeError):
                 return ""
-        withdrawn = {key(r) for r in records if r.kind == WITHDRAWAL_KIND} - {""}
-        health = {key(r) for r in records if r.kind in HEALTH_KINDS} - {""} - withdrawn
+        withdrawn = {key(r): r.id for r in records if r.kind == WITHDRAWAL_KIND}
+        withdrawn.pop("", None)
+        health = {key(r) for r in records if r.kind in HEALTH_KINDS} - {""} - set(withdrawn)
         if health:
             keys = sorted(health)
-            sql = (f"SELECT payload FROM hub_records WHERE kind = {ph} AND "
+            sql = (f"SELECT id, payload FROM hub_records WHERE kind = {ph} AND "
                    f"{self._json_field('person_key')} IN ({', '.join([ph] * len(keys))})")
-            withdrawn |= {json.loads(p).get("person_key") for (p,) in
-                          conn.exec_driver_sql(sql, (WITHDRAWAL_KIND, *keys)).fetchall()}
-        for person in sorted(withdrawn):
+            for rid, p in conn.exec_driver_sql(sql, (WITHDRAWAL_KIND, *keys)).fetchall():
+                withdrawn.setdefault(json.loads(p).get("person_key"), rid)
+            cw = m.consent_withdrawals.c
+            for wid, person, scope in conn.execute(select(cw.id, cw.person_key, cw.stations)
+                                                   .where(cw.person_key.in_(sorted(health - set(withdrawn))))):
+                for r in records:
+                    if r.kind in HEALTH_KINDS and key(r) == person and (scope == "*" or r.station in scope.split(",")):
+                        conn.execute(update(m.records).where((m.records.c.station == r.station) & (m.records.c.id == r.id))
+                                     .values(payload=m.erased_payload(f"hub-withdrawal-{wid}")))
+        for person, by in sorted(withdrawn.items()):
             conn.exec_driver_sql(
-                f"DELETE FROM hub_records WHERE kind IN ({', '.join([ph] * len(HEALTH_KINDS))}) "
-                f"AND {self._json_field('person_key')} = {ph}", (*HEALTH_KINDS, person))
+                f"UPDATE hub_records SET payload = {ph} WHERE kind IN ({', '.join([ph] * len(HEALTH_KINDS))}) "
+                f"AND {self._json_field('person_key')} = {ph}", (m.erased_payload(by), *HEALTH_KINDS, person))
 
     def _json_field(self, name: str) -> str:
         """SQL for a top-level text field of the stored payload, in this database's dialect."""

@@ -27,7 +27,7 @@ ACTION_WORDS = {"seen_on_site": "Saw the resident on site", "called_resident": "
 ACTIONS = tuple(ACTION_WORDS)
 #: The kind tests as SQL literals, so SQLite uses the partial indexes ``hub_records_alerts`` and
 #: ``hub_records_follow_ups`` (a bound parameter would not match their WHERE clause).
-ALERT = m.records.c.kind == literal_column("'health_alert'")
+ALERT = (m.records.c.kind == literal_column("'health_alert'")) & m.LIVE
 FOLLOW_UP = m.records.c.kind == literal_column("'service_follow_up'")
 
 

@@ -285,8 +285,10 @@ def test_postgresql_hub_drain_exactly_once(tmp_path, mosquitto, pg_schema_url):
     assert sorted(r[0] for r in rows) == sorted(ids) and sorted(r[1] for r in rows) == list(range(1, 151))
 
 
-def test_a_consent_withdrawal_deletes_that_persons_health_records_at_the_hub(store):
-    """By person key, from every station, including a health record that arrives afterwards."""
+def test_a_consent_withdrawal_erases_that_persons_health_records_at_the_hub(store):
+    """By person key, at every station, including a health record that arrives afterwards. An erased
+    record keeps its row (no hole in the station's sequence) and nothing of the person; a resent copy
+    of it is a duplicate, not a conflict."""
     import sqlite3
 
     def health(i, station, person):
@@ -300,9 +302,40 @@ def test_a_consent_withdrawal_deletes_that_persons_health_records_at_the_hub(sto
     store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b2", [withdrawal]))
     late = health(2, "st-b", "p1")                       # queued at another station before the withdrawal
     store.handle_records("yizhan/v1/st-b/records", "st-b", encode_batch("st-b", "b2", [late]))
+    ack = decode_ack(store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b3", [health(1, "st-a", "p1")])).payload)
+    assert (ack.stored, ack.duplicates, ack.refused) == (0, 1, ())     # the station resent it before its ack
     db = sqlite3.connect(store.engine.url.database)
     try:
-        rows = db.execute("SELECT id, kind FROM hub_records ORDER BY id").fetchall()
+        rows = db.execute("SELECT id, kind, payload FROM hub_records ORDER BY id").fetchall()
+        through = dict(db.execute("SELECT station, through FROM hub_station_counts").fetchall())
+        conflicts = db.execute("SELECT count(*) FROM hub_conflicts").fetchone()[0]
     finally:
         db.close()
-    assert rows == [("st-a-h2", "bp_measurement"), ("st-a-r3", "visit"), ("st-a-w", "consent_withdrawn")]
+    erased = '{"erased":"st-a-w"}'
+    assert [(i, k) for i, k, _ in rows] == [("st-a-h1", "bp_measurement"), ("st-a-h2", "bp_measurement"),
+                                          ("st-a-r3", "visit"), ("st-a-w", "consent_withdrawn"),
+                                          ("st-b-h1", "bp_measurement"), ("st-b-h2", "bp_measurement")]
+    payloads = {i: p for i, _, p in rows}
+    assert [payloads[i] for i in ("st-a-h1", "st-b-h1", "st-b-h2")] == [erased] * 3
+    assert '"p2"' in payloads["st-a-h2"]                                 # another person's record is kept
+    assert not [i for i, k, p in rows if '"p1"' in p and k != "consent_withdrawn"]
+    assert through == {"st-a": 4, "st-b": 2} and conflicts == 0
+
+
+def test_a_withdrawal_recorded_at_the_workbench_also_erases_the_backlog_a_station_delivers_later(store):
+    """Staff withdrew consent for station st-a; st-a was offline and delivers the person's earlier
+    measurement afterwards: it is erased on arrival. Station st-b is outside the withdrawal's scope."""
+    from hub.residents import withdraw_consent
+
+    person = "ab" * 32
+
+    def health(i, station):
+        return WireRecord(f"{station}-h{i}", station, i, "bp_measurement", TS,
+                          json.dumps({"person_key": person, "systolic": 150, "diastolic": 95}))
+    assert withdraw_consent(store.engine, person, ("st-a",), actor="zhang") == 0
+    store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b1", [health(1, "st-a")]))
+    store.handle_records("yizhan/v1/st-b/records", "st-b", encode_batch("st-b", "b1", [health(1, "st-b")]))
+    with store.engine.connect() as conn:
+        payloads = dict(conn.exec_driver_sql("SELECT id, payload FROM hub_records").fetchall())
+    assert payloads["st-a-h1"].startswith('{"erased":"hub-withdrawal-') and person not in payloads["st-a-h1"]
+    assert person in payloads["st-b-h1"]

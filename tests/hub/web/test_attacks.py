@@ -174,7 +174,7 @@ def test_passwords_are_argon2id_and_a_disabled_account_loses_its_session(workben
     assert actions == ["user.enable", "user.disable"]
 
 
-def test_consent_withdrawal_deletes_only_that_persons_health_records_in_scope_and_is_journaled(workbench):
+def test_consent_withdrawal_erases_only_that_persons_health_records_in_scope_and_is_journaled(workbench):
     wb, server = workbench
     key = person(90)                     # the resident of an alert at station A
     c = Client(server.url)
@@ -186,11 +186,14 @@ def test_consent_withdrawal_deletes_only_that_persons_health_records_in_scope_an
                 m.records.c.kind.in_(HEALTH_KINDS) & m.records.c.payload.like(f'%"{k}"%'))).scalar_one()
     others = health_rows(person(91))
     assert health_rows(key) == 2
+    assert [a for a in work.alerts(wb.engine, None, open_only=False) if a.person_key == key]
     resp = c.post(f"/residents/{key}/withdraw", {})
     assert resp.status_code == 400 and health_rows(key) == 2            # the box was not ticked
     resp = c.post(f"/residents/{key}/withdraw", {"confirm": "yes"})
     assert resp.status_code == 303
     assert health_rows(key) == 0 and health_rows(person(91)) == others
+    # Erased, not deleted: the rows stay (no hole in a station's sequence) and show nowhere.
+    assert not [a for a in work.alerts(wb.engine, None, open_only=False) if a.person_key in (key, "")]
     entry = entries(wb.engine)[0]
     assert entry["action"] == "resident.withdraw_consent" and entry["actor"] == "zhang"
     assert json.loads(entry["before"])["records"] == 2
