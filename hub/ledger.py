@@ -3,8 +3,9 @@
 :func:`apply` runs inside the transaction that stores new records (``HubStore``, reviews): it adds
 each new ledger movement once (by movement id) and moves its hours between two account balances,
 and keeps the services, volunteers, shifts, pending reviews and per-station counts beside them
-(``hub/models.py``). Migration 0005 builds these tables from the records a hub already held
-(:func:`rebuild_in`).
+(``hub/models.py``), and which person each health, service and consent record names
+(``hub_person_records``, :mod:`hub.people`). Migrations 0006 and 0008 build these tables from the
+records a hub already held (:func:`rebuild_in`, :func:`index_people_in`).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from hub import models as m
+from hub import people
 
 log = logging.getLogger(__name__)
 
@@ -130,24 +132,33 @@ def advance_station(conn: Connection, station: str, added: int) -> None:
             "ELSE hub_station_counts.through END")
 
 
-def apply(conn: Connection, rows: Iterable[Row], count_stations: bool = True) -> None:
+def apply(conn: Connection, rows: Iterable[Row], count_stations: bool = True, timebank: bool = True,
+          persons: bool = True) -> None:
     """Bring the maintained tables up to date with newly stored records (inside the storing transaction).
 
     Args:
         rows: records that were just inserted (each only once).
         count_stations: also count them per station and advance ``through``.
+        timebank, persons: keep the time-bank facts, and ``hub_person_records`` (a migration made
+            before one of them existed turns it off).
     """
     per_station: dict[str, int] = defaultdict(int)
     todo: dict[str, list[dict]] = defaultdict(list)
     for rid, station, seq, kind, ts, payload in rows:
         per_station[station] += 1
-        if kind not in KINDS:
+        facts, named = timebank and kind in KINDS, persons and kind in people.KINDS
+        if not (facts or named):
             continue
         try:
             p = json.loads(payload) if isinstance(payload, str) else payload
-            _collect(todo, rid, station, int(seq), kind, ts, p)
-        except (ValueError, TypeError, KeyError, InvalidOperation) as exc:
+            if named:
+                todo["people"] += people.named(rid, station, kind, ts, p)
+            if facts:
+                _collect(todo, rid, station, int(seq), kind, ts, p)
+        except (ValueError, TypeError, KeyError, AttributeError, InvalidOperation) as exc:
             log.error("hub record %s (%s) is unreadable: %s", rid, kind, exc)
+    if todo["people"]:
+        _insert(conn, "hub_person_records", todo["people"], "ON CONFLICT DO NOTHING")
     if todo["movements"]:
         _movements(conn, todo["movements"])
     for name, table, key in (("services", "hub_services", "service_id"),
@@ -211,13 +222,13 @@ MAINTAINED = (m.movements, m.accounts, m.account_stations, m.services, m.volunte
               m.station_counts)
 
 
-def _rebuild(conn: Connection) -> int:
+def _rebuild(conn: Connection, timebank: bool = True, persons: bool = True) -> int:
     names = dict(conn.execute(select(m.station_counts.c.station, m.station_counts.c.name)).all())
-    for table in MAINTAINED:
+    for table in (MAINTAINED if timebank else ()) + ((m.person_records,) if persons else ()):
         conn.execute(table.delete())
     done = 0
     r = m.records
-    for kind in KINDS:
+    for kind in dict.fromkeys((KINDS if timebank else ()) + (people.KINDS if persons else ())):
         last: tuple[str, str] | None = None
         while True:
             q = select(r.c.id, r.c.station, r.c.seq, r.c.kind, r.c.ts, r.c.payload).where(r.c.kind == kind)
@@ -227,9 +238,11 @@ def _rebuild(conn: Connection) -> int:
             rows = conn.execute(q.order_by(r.c.ts, r.c.id).limit(5000)).all()
             if not rows:
                 break
-            apply(conn, [tuple(x) for x in rows], count_stations=False)
+            apply(conn, [tuple(x) for x in rows], count_stations=False, timebank=timebank, persons=persons)
             done += len(rows)
             last = (rows[-1][4], rows[-1][0])
+    if not timebank:
+        return done
     for station, count in conn.execute(select(r.c.station, func.count()).group_by(r.c.station)).all():
         conn.execute(insert(m.station_counts).values(station=station, records=0, through=0, name=names.get(station)))
         advance_station(conn, station, int(count))
@@ -239,18 +252,24 @@ def _rebuild(conn: Connection) -> int:
 def rebuild(engine: Engine) -> int:
     """Rebuild every maintained table from the stored records (one transaction); returns records read.
 
-    Migration 0005 does this once for a hub that already held records; ``yizhan bench growth`` does
-    it after writing history in bulk.
+    Migrations 0006 and 0008 do this once for a hub that already held records; ``yizhan bench growth``
+    does it after writing history in bulk.
     """
     with engine.begin() as conn:
-        done = rebuild_in(conn)
+        done = _rebuild(conn)
     checkpoint(engine)
     return done
 
 
 def rebuild_in(conn: Connection) -> int:
-    """:func:`rebuild` inside a transaction the caller holds (a migration's)."""
-    return _rebuild(conn)
+    """The time-bank tables of :func:`rebuild` inside a transaction the caller holds (migration 0006's,
+    made before ``hub_person_records``)."""
+    return _rebuild(conn, persons=False)
+
+
+def index_people_in(conn: Connection) -> int:
+    """Fill ``hub_person_records`` from the stored records inside the caller's transaction (migration 0008)."""
+    return _rebuild(conn, timebank=False)
 
 
 def checkpoint(engine: Engine) -> None:

@@ -42,6 +42,19 @@ def erased_payload(by: str) -> str:
     """The payload an erased health record keeps: ``{"erased":"<by>"}``, as the kiosk's journal writes it."""
     return json.dumps({"erased": str(by)}, separators=(",", ":"), ensure_ascii=False)
 
+
+#: Which person each health, service and consent record names (``hub/people.py``): a resident is
+#: found by key, or by a key prefix, through the primary key instead of every record's payload.
+person_records = Table(
+    "hub_person_records", metadata,
+    Column("person_key", String(64), primary_key=True),
+    Column("station", String(64), primary_key=True),
+    Column("record_id", String(64), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("ts", String(40), nullable=False),
+    Index("hub_person_records_record", "station", "record_id"),
+)
+
 #: A record that arrived under a (station, id) already stored with different content: kept aside,
 #: reported (``yizhan hub conflicts``), never acknowledged as stored.
 conflicts = Table(

@@ -10,16 +10,13 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from hub import models as m
+from hub import people
+from hub.people import HEALTH_KINDS, SERVICE_KINDS
 
-#: Kinds that hold a person's health data (erased when consent is withdrawn).
-HEALTH_KINDS = ("bp_measurement", "glucose_measurement", "health_alert")
-#: Kinds shown on a resident's page besides the health kinds.
-SERVICE_KINDS = ("service_confirmation", "service_follow_up", "consent", "visit")
-_KEY_FIELDS = ("person_key", "resident_key")
 _PREFIX_RE = re.compile(r"[0-9a-f]{8,64}")
 
 
@@ -41,19 +38,6 @@ def check_key(text: str) -> str:
     return key
 
 
-def _matching(engine: Engine, key: str, kinds: tuple[str, ...], stations: tuple[str, ...] | None):
-    like = [m.records.c.payload.like(f'%"{f}":"{key}%') for f in _KEY_FIELDS]
-    q = (select(m.records.c.station, m.records.c.id, m.records.c.kind, m.records.c.ts, m.records.c.payload)
-         .where(m.records.c.kind.in_(kinds) & (like[0] | like[1])).order_by(m.records.c.ts.desc()))
-    if stations is not None:
-        q = q.where(m.records.c.station.in_(stations))
-    with engine.connect() as conn:
-        for row in conn.execute(q).all():
-            p = json.loads(row.payload)
-            if any(str(p.get(f, "")).startswith(key) for f in _KEY_FIELDS):
-                yield row, p
-
-
 def find(engine: Engine, text: str, stations: tuple[str, ...] | None, limit: int = 50) -> list[dict[str, Any]]:
     """Person keys starting with ``text`` seen at the stations, with visit counts and last time.
 
@@ -61,13 +45,14 @@ def find(engine: Engine, text: str, stations: tuple[str, ...] | None, limit: int
         ResidentError: the search text is not a key prefix.
     """
     key = check_key(text)
-    people: dict[str, dict[str, Any]] = {}
-    for row, p in _matching(engine, key, HEALTH_KINDS + SERVICE_KINDS, stations):
-        pk = next(str(p[f]) for f in _KEY_FIELDS if str(p.get(f, "")).startswith(key))
-        e = people.setdefault(pk, {"person_key": pk, "records": 0, "last": row.ts, "stations": set()})
-        e["records"] += 1
-        e["stations"].add(row.station)
-    return sorted(people.values(), key=lambda e: e["last"], reverse=True)[:limit]
+    found: dict[str, dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for station, _id, _kind, ts, pk, _ in people.rows_of(conn, key, HEALTH_KINDS + SERVICE_KINDS, stations,
+                                                            prefix=True):
+            e = found.setdefault(pk, {"person_key": pk, "records": 0, "last": ts, "stations": set()})
+            e["records"] += 1
+            e["stations"].add(station)
+    return sorted(found.values(), key=lambda e: e["last"], reverse=True)[:limit]
 
 
 def history(engine: Engine, person_key: str, stations: tuple[str, ...] | None) -> list[dict[str, Any]]:
@@ -75,8 +60,10 @@ def history(engine: Engine, person_key: str, stations: tuple[str, ...] | None) -
     key = check_key(person_key)
     if len(key) != 64:
         raise ResidentError("a resident's page needs the whole person key (64 hex digits)")
-    return [{"station": row.station, "id": row.id, "kind": row.kind, "ts": row.ts, "payload": p}
-            for row, p in _matching(engine, key, HEALTH_KINDS + SERVICE_KINDS, stations)]
+    with engine.connect() as conn:
+        return [{"station": station, "id": rid, "kind": kind, "ts": ts, "payload": json.loads(payload)}
+                for station, rid, kind, ts, _, payload in people.rows_of(conn, key, HEALTH_KINDS + SERVICE_KINDS,
+                                                                        stations, payload=True)]
 
 
 def withdraw_consent(engine: Engine, person_key: str, stations: tuple[str, ...] | None, actor: str,
@@ -98,18 +85,13 @@ def withdraw_consent(engine: Engine, person_key: str, stations: tuple[str, ...] 
     key = check_key(person_key)
     if len(key) != 64:
         raise ResidentError("a consent withdrawal needs the whole person key (64 hex digits)")
-    doomed = [(row.station, row.id, row.kind) for row, p in _matching(engine, key, HEALTH_KINDS, stations)
-              if p.get("person_key") == key]
     with engine.begin() as conn:
+        doomed = [(station, rid, kind) for station, rid, kind, *_ in
+                  people.rows_of(conn, key, HEALTH_KINDS, stations)]
         where = "*" if stations is None else ",".join(stations)
         withdrawal = conn.execute(insert(m.consent_withdrawals).values(
             person_key=key, at=datetime.now(timezone.utc), by=actor, stations=where, deleted=len(doomed)))
-        tombstone = m.erased_payload(f"hub-withdrawal-{withdrawal.inserted_primary_key[0]}")
-        for station in sorted({d[0] for d in doomed}):
-            ids = [d[1] for d in doomed if d[0] == station]
-            for i in range(0, len(ids), 500):
-                conn.execute(update(m.records).where((m.records.c.station == station)
-                                                     & m.records.c.id.in_(ids[i:i + 500])).values(payload=tombstone))
+        people.erase(conn, [d[:2] for d in doomed], f"hub-withdrawal-{withdrawal.inserted_primary_key[0]}")
         if audit is not None:
             audit(conn, {"records": len(doomed), "kinds": sorted({d[2] for d in doomed})}, {"records": 0})
     return len(doomed)

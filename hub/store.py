@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hub import deadletters
 from hub import ledger
 from hub import models as m
+from hub import people
+from hub.people import HEALTH_KINDS, WITHDRAWAL_KIND
 from hub import requests
 from hub.database import HubError, insert_records, open_engine
 from sync.documents import MAX_DOCUMENT_VERSION, Document, make_document, sign_document
@@ -43,9 +45,6 @@ log = logging.getLogger(__name__)
 MAX_VERSION_STEP = 1000
 
 
-#: A kiosk's consent withdrawal record, and the health record kinds it deletes by person key.
-WITHDRAWAL_KIND = "consent_withdrawn"
-HEALTH_KINDS = ("bp_measurement", "glucose_measurement", "health_alert")
 
 
 def _now() -> datetime:
@@ -188,7 +187,7 @@ class HubStore:
             ledger.apply(conn, [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json) for r in fresh])
             if requests.apply_records(conn, fresh):
                 self.requests_changed.set()
-            self._apply_withdrawals(conn, fresh, ph)
+            self._apply_withdrawals(conn, fresh)
             for index, r, stored in conflicts:
                 digest, c = _digest(r.seq, r.kind, r.ts, r.payload_json), m.conflicts.c
                 if conn.execute(select(c.record_id).where((c.station == r.station) & (c.record_id == r.id)
@@ -235,12 +234,13 @@ class HubStore:
                 settled.add(index)
         return settled
 
-    def _apply_withdrawals(self, conn: Connection, records: list, ph: str) -> None:
+    def _apply_withdrawals(self, conn: Connection, records: list) -> None:
         """A consent withdrawal erases that person's health records at every station (by person key);
         a health record arriving after a withdrawal of the same person is erased too, as is one arriving
         after staff recorded a withdrawal at the workbench whose stations include its own (a station
         that was offline then delivers its backlog later). An erased record keeps its row with the
-        payload ``{"erased":"<withdrawal id>"}`` (:data:`hub.models.LIVE`)."""
+        payload ``{"erased":"<withdrawal id>"}`` (:data:`hub.models.LIVE`); found through
+        ``hub_person_records``, whose rows for it go."""
         def key(r) -> str:
             try:
                 return str(json.loads(r.payload_json).get("person_key", ""))
@@ -249,29 +249,18 @@ class HubStore:
         withdrawn = {key(r): r.id for r in records if r.kind == WITHDRAWAL_KIND}
         withdrawn.pop("", None)
         health = {key(r) for r in records if r.kind in HEALTH_KINDS} - {""} - set(withdrawn)
+        p = m.person_records.c
         if health:
-            keys = sorted(health)
-            sql = (f"SELECT id, payload FROM hub_records WHERE kind = {ph} AND "
-                   f"{self._json_field('person_key')} IN ({', '.join([ph] * len(keys))})")
-            for rid, p in conn.exec_driver_sql(sql, (WITHDRAWAL_KIND, *keys)).fetchall():
-                withdrawn.setdefault(json.loads(p).get("person_key"), rid)
+            for person, rid in conn.execute(select(p.person_key, p.record_id).where(
+                    p.person_key.in_(sorted(health)) & (p.kind == WITHDRAWAL_KIND))):
+                withdrawn.setdefault(person, rid)
             cw = m.consent_withdrawals.c
             for wid, person, scope in conn.execute(select(cw.id, cw.person_key, cw.stations)
                                                    .where(cw.person_key.in_(sorted(health - set(withdrawn))))):
-                for r in records:
-                    if r.kind in HEALTH_KINDS and key(r) == person and (scope == "*" or r.station in scope.split(",")):
-                        conn.execute(update(m.records).where((m.records.c.station == r.station) & (m.records.c.id == r.id))
-                                     .values(payload=m.erased_payload(f"hub-withdrawal-{wid}")))
+                people.erase(conn, [(r.station, r.id) for r in records if r.kind in HEALTH_KINDS and key(r) == person
+                                   and (scope == "*" or r.station in scope.split(","))], f"hub-withdrawal-{wid}")
         for person, by in sorted(withdrawn.items()):
-            conn.exec_driver_sql(
-                f"UPDATE hub_records SET payload = {ph} WHERE kind IN ({', '.join([ph] * len(HEALTH_KINDS))}) "
-                f"AND {self._json_field('person_key')} = {ph}", (m.erased_payload(by), *HEALTH_KINDS, person))
-
-    def _json_field(self, name: str) -> str:
-        """SQL for a top-level text field of the stored payload, in this database's dialect."""
-        if self.engine.dialect.name == "postgresql":
-            return f"(payload::json ->> '{name}')"
-        return f"json_extract(payload, '$.{name}')"
+            people.erase(conn, [(s, rid) for s, rid, *_ in people.rows_of(conn, person, HEALTH_KINDS)], by)
 
     def handle_status(self, topic: str, station: str, raw: bytes, retained: bool = False) -> None:
         """Record a station's status message (invalid ones become dead letters). A live (not

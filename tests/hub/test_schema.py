@@ -15,7 +15,7 @@ from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Index, Integer, L
                         Text, text)
 
 from app.demo_hub import HubProcess
-from hub import models, schema
+from hub import models, residents, schema
 from hub.database import HubError, make_engine, open_engine
 from hub.store import HubStore
 from sync.messages import WireRecord, decode_ack, encode_batch
@@ -52,8 +52,12 @@ TOPIC = "yizhan/v1/st-a/records"
 ROSTER = {"volunteers": [{"id": "v1", "name": "王*明", "card_uid": "04A1B2C3", "teams": ["red"]}]}
 
 
+PERSON = "c0ffee" * 10 + "beef"
+
+
 def rec(i: int) -> WireRecord:
-    return WireRecord(f"st-a-r{i}", "st-a", i, "visit", TS, '{"person_key":"k","role":"resident","source":"qr"}')
+    return WireRecord(f"st-a-r{i}", "st-a", i, "visit", TS,
+                      '{"person_key":"%s","role":"resident","source":"qr"}' % PERSON)
 
 
 def make_pre_migration_hub(db: str) -> None:
@@ -98,6 +102,8 @@ def test_a_pre_migration_hub_with_data_is_stamped_and_keeps_every_row(db):
     try:
         assert state_of(db) == schema.SchemaState(schema.CURRENT, schema.head_revision(), schema.head_revision())
         assert store.count_records("st-a") == 3
+        # Migration 0008 indexed the old records by the person they name: the workbench finds them.
+        assert [(e["person_key"], e["records"]) for e in residents.find(store.engine, PERSON[:8], None)] == [(PERSON, 3)]
         st = store.stations()
         assert [(s["station"], s["state"], s["queue_depth"], s["documents"], s["records"]) for s in st] == [
             ("st-a", "online", 4, {"roster": 1}, 3)]
