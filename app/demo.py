@@ -4,6 +4,7 @@ what to do (place a card, take a reading); nothing else in the kiosk knows it is
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import secrets
@@ -89,9 +90,28 @@ class DemoRig:
         self._write_roster()
         return dataclasses.replace(self.settings, devices=devices)
 
+    def _volunteer_key(self) -> str:
+        """The demo volunteer's person key, remembered in the data directory for its district key: one
+        scrypt derivation (some 25 ms) per data directory, not per start."""
+        district = self.settings.secrets.district_key
+        check = hashlib.sha256(f"yizhan demo roster|{district}".encode()).hexdigest()[:32]
+        memo = self.settings.data_dir / "demo-volunteer.json"
+        try:
+            saved = json.loads(memo.read_text(encoding="utf-8"))
+            if saved["district"] == check:
+                return str(saved["person_key"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        key = person_key(district, SAMPLE_CARDS["resident_young"].expected.number)
+        try:
+            memo.write_text(json.dumps({"district": check, "person_key": key}), encoding="utf-8")
+        except OSError as exc:
+            log.warning("demo volunteer key not remembered: %s", exc)
+        return key
+
     def _write_roster(self) -> None:
         """A local roster with one demo volunteer (the second sample card, and a contactless card)."""
-        volunteer_key = person_key(self.settings.secrets.district_key, SAMPLE_CARDS["resident_young"].expected.number)
+        volunteer_key = self._volunteer_key()
         body = {"teams": [{"id": "orange", "name": "暖心橙"}, {"id": "red", "name": "党旗红"}],
                 "volunteers": [{"id": "V0001", "name": "测试乙", "person_key": volunteer_key,
                                 "card_uid": DEMO_VOLUNTEER_UID, "teams": ["orange"]}]}

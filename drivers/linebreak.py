@@ -138,6 +138,9 @@ def wrap(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
     """
     lines: list[str] = []
     for paragraph in text.split("\n"):
+        if measure(paragraph.rstrip()) <= width:        # the whole paragraph fits: one measurement
+            lines.append(paragraph.rstrip())
+            continue
         line = ""
         for piece in phrases(paragraph):
             if line and measure((line + piece).rstrip()) > width:

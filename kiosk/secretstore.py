@@ -151,11 +151,13 @@ def _unsafe_mode(path: Path, errors: list[str]) -> bool:
 
 
 def _demo_secrets(path: Path, errors: list[str]) -> dict:
-    """The demo data directory's secrets: generated on first run, and migrated from a 4-digit PIN."""
-    fresh = {"district_key": pysecrets.token_hex(32), "admin_pin_hash": hash_pin(DEMO_ADMIN_PIN)}
+    """The demo data directory's secrets: generated on first run, and migrated from a 4-digit PIN.
+
+    The PIN is hashed only when a file is written: a scrypt hash costs some 50 ms of every start."""
     if path.exists() and path.stat().st_size == 0:
         path.unlink()                 # left by a Yizhan that wrote secrets non-atomically on a full disk
     if not path.exists():
+        fresh = {"district_key": pysecrets.token_hex(32), "admin_pin_hash": hash_pin(DEMO_ADMIN_PIN)}
         try:
             write_private_file(path, _demo_secrets_text(fresh))
             return fresh
