@@ -106,7 +106,8 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
 
         def build(self):
             register_font()
-            load_class(VOICE)(ctx, warm=tour_dir is None)
+            # The running kiosk opens its audio and renders missing prompts after the first frame.
+            load_class(VOICE)(ctx, warm=False, defer_audio=tour_dir is None)
             self.shell = load_class(SHELL)(ctx, SCREENS, on_exit=self.stop)
             self.shell.go("home")
             Window.bind(on_request_close=self._on_request_close, on_keyboard=self._on_keyboard)
@@ -122,11 +123,18 @@ def build_app(ctx: KioskContext, *, tour_dir: Path | None = None, first_frame_ma
             Window.bind(on_flip=self._ready)
             if first_frame_marker:
                 Window.bind(on_flip=self._first_flip)
-            # Devices, identity sources and sync start right after the first frame: the home
-            # screen needs none of them, and the kiosk shows up sooner.
+            # Audio, the voice's prompt rendering, devices, identity sources and sync start once the
+            # first frame is drawn: the home screen needs none of them, and the kiosk shows up sooner.
             # Other screens are built on their first visit (10-300 ms each), not ahead: built all at
             # start they held 35 MB of a station's memory whether anyone visited them or not.
-            Clock.schedule_once(lambda _dt: self._start_services(), 0.05)
+            Window.bind(on_flip=self._after_first_frame)
+
+        def _after_first_frame(self, *_args):
+            Window.unbind(on_flip=self._after_first_frame)
+            voice = ctx.services["voice"]
+            Clock.schedule_once(lambda _dt: voice.player.open_audio(), 0)
+            Clock.schedule_once(lambda _dt: voice.start(warm=True), 0)   # the worker runs: this adds the warming
+            Clock.schedule_once(lambda _dt: self._start_services(), 0)
 
         def _start_services(self):
             def post(fn):

@@ -7,11 +7,11 @@ frame. Buttons here only forward to the shell (``root.shell.*``).
 """
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from kivy.core.audio import SoundLoader
 from kivy.graphics import Triangle
 from kivy.lang import Builder
 from kivy.metrics import dp
@@ -29,6 +29,18 @@ from screens.look import look
 from screens.widgets import KButton, Pressable
 
 
+#: Longest a sound asked for before the audio was opened waits for it (then it opens the audio itself).
+AUDIO_WAIT_S = 5.0
+
+
+@functools.cache
+def _sound_loader():
+    # Importing Kivy's audio opens the SDL mixer: 10-100 ms (100 where there is no sound card), kept
+    # off the first frame.
+    from kivy.core.audio import SoundLoader
+    return SoundLoader
+
+
 class KivyPlayer:
     """Plays WAV files through Kivy's SoundLoader (SDL2 mixer) on the station's default output.
 
@@ -41,22 +53,35 @@ class KivyPlayer:
 
     KEEP_LOADED = 80
 
-    def __init__(self) -> None:
+    def __init__(self, defer_audio: bool = False) -> None:
+        """With ``defer_audio`` the audio opens when :meth:`open_audio` is called (the running kiosk
+        calls it once the first frame is drawn); otherwise now."""
         self._lock = threading.Lock()
         self._sound = None
         self._loaded: OrderedDict[Path, object] = OrderedDict()
         self.started: list[tuple[Path, float]] = []
         self.listeners: list = []
+        self._audio = threading.Event()
+        if not defer_audio:
+            self.open_audio()
+
+    def open_audio(self) -> None:
+        """Open the audio output (Kivy's SDL mixer); sounds asked for before then wait for it."""
+        _sound_loader()
+        self._audio.set()
 
     def _load(self, path: Path):
+        if not self._audio.wait(AUDIO_WAIT_S):      # the first frame is late: open it here, not later
+            self.open_audio()
+        loader = _sound_loader()
         if not path.name.startswith(("tone-", "prompt-")):
-            return SoundLoader.load(str(path))
+            return loader.load(str(path))
         with self._lock:
             sound = self._loaded.get(path)
             if sound is not None:
                 self._loaded.move_to_end(path)
                 return sound
-        sound = SoundLoader.load(str(path))
+        sound = loader.load(str(path))
         if sound is not None:
             with self._lock:
                 self._loaded[path] = sound
@@ -98,9 +123,10 @@ class KivyPlayer:
                 self._sound.volume = volume
 
 
-def attach_voice(ctx, warm: bool = True) -> Voice:
-    """Build the kiosk's voice with a :class:`KivyPlayer`, start it and put it in ``ctx.services``."""
-    voice = build_voice(ctx.settings, KivyPlayer())
+def attach_voice(ctx, warm: bool = True, defer_audio: bool = False) -> Voice:
+    """Build the kiosk's voice with a :class:`KivyPlayer`, start it and put it in ``ctx.services``
+    (``defer_audio``: see :class:`KivyPlayer`)."""
+    voice = build_voice(ctx.settings, KivyPlayer(defer_audio=defer_audio))
     ctx.services["voice"] = voice
     voice.start(warm=warm)
     return voice

@@ -113,7 +113,8 @@ class Voice:
 
     # lifecycle ------------------------------------------------------------------------------
     def start(self, warm: bool = True) -> None:
-        """Start the worker; with ``warm``, render every catalogued prompt it lacks (both languages)."""
+        """Start the worker unless it runs; with ``warm``, also render every catalogued prompt it lacks
+        (both languages) on a thread of its own (the running kiosk adds that after its first frame)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="voice", daemon=True)
             self._thread.start()
