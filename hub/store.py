@@ -45,8 +45,6 @@ log = logging.getLogger(__name__)
 MAX_VERSION_STEP = 1000
 
 
-
-
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
