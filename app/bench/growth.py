@@ -2,7 +2,10 @@
 
 Hub: ``report volunteers --month M`` over 10⁴, 10⁵, 10⁶ time-bank records of earlier months (plus
 one month of about 4,500), its time and peak RSS measured in a child process (the child's own
-high-water mark), and the roster-with-balances and ``hub stations`` queries beside it.
+high-water mark), and the roster-with-balances and ``hub stations`` queries beside it. The hub also
+holds as many health records (visits, consents, readings of 50,000 residents): the workbench's
+resident search and a resident's page are timed for one resident whose records are the same at
+every size.
 
 Kiosk: on journals of 10⁴, 10⁵, 10⁶ records holding 10³ or 10⁴ volunteer shifts — identification
 to the consent, roster and trend lookups (``identify_ms``; ``identify_with_visit_ms`` adds journalling
@@ -142,6 +145,21 @@ RESULT = {{"seconds": time.perf_counter() - t0, "stations": len(rows)}}
 """
 
 
+_RESIDENT = """
+import json, time
+from sqlalchemy import create_engine
+from hub import residents
+engine = create_engine("sqlite:///{db}")
+times = []
+for _ in range(5):
+    t0 = time.perf_counter()
+    found = residents.find(engine, {key!r}[:8], None)
+    page = residents.history(engine, {key!r}, None)
+    times.append(time.perf_counter() - t0)
+RESULT = {{"seconds": sorted(times)[2], "found": len(found), "records": len(page)}}
+"""
+
+
 def _prepare_hub(db: Path) -> float:
     """Build the time-bank tables from the bulk-written records, as migration 0005 does; seconds taken."""
     t0 = time.perf_counter()
@@ -159,16 +177,18 @@ def hub_case(history: int, workdir: Path) -> dict:
     HubStore(str(db)).close()
     start = datetime.strptime(MONTH, "%Y-%m").replace(tzinfo=ZoneInfo("Asia/Shanghai"))
     t0 = time.perf_counter()
-    counts = fill_hub(db, history, start)
+    counts = fill_hub(db, history, start, health=history)
     fill_s = round(time.perf_counter() - t0, 1)
     index_s = _prepare_hub(db)
     report, report_rss = _spawn(_REPORT.format(db=str(db), month=MONTH))
     roster, roster_rss = _spawn(_ROSTER.format(db=str(db)))
     stations, _rss = _spawn(_STATIONS.format(db=str(db)))
+    resident, _rss = _spawn(_RESIDENT.format(db=str(db), key=REGULAR))
     return {"history_records": history, "records": sum(counts.values()), "fill_s": fill_s, "index_s": index_s,
             "report_s": round(report["seconds"], 3), "report_peak_rss_mb": report_rss, "report_rows": report["rows"],
             "roster_s": round(roster["seconds"], 3), "roster_peak_rss_mb": roster_rss,
-            "stations_ms": round(stations["seconds"] * 1000, 2)}
+            "stations_ms": round(stations["seconds"] * 1000, 2),
+            "resident_ms": round(resident["seconds"] * 1000, 2), "resident_records": resident["records"]}
 
 
 # --- kiosk ------------------------------------------------------------------------------------------------
@@ -277,6 +297,11 @@ def targets(hub: list[dict], kiosk: list[dict]) -> list[dict]:
         out.append({"name": f"hub report peak RSS at {big['history_records']} records",
                     "value": big["report_peak_rss_mb"], "limit": REPORT_MAX_MB, "unit": "MB",
                     "met": big["report_peak_rss_mb"] <= REPORT_MAX_MB})
+    if len(hub) > 1:
+        small = min(hub, key=lambda h: h["history_records"])["resident_ms"]
+        ratio = round(big["resident_ms"] / small, 2) if small > 0 else float("inf")
+        out.append({"name": "hub resident search and page largest/smallest", "value": ratio,
+                    "limit": FLAT_MAX_RATIO, "unit": "x", "met": ratio <= FLAT_MAX_RATIO})
     if len(kiosk) > 1:
         for figure in ("identify_ms", "tap_status_ms", "sweep_ms", "journal_open_ms"):
             small = min(kiosk, key=lambda k: (k["records"], k["shifts"]))[figure]

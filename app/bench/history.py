@@ -115,9 +115,11 @@ def timebank_events(rng: random.Random, n: int, start: datetime, end: datetime, 
 # --- hub --------------------------------------------------------------------------------------------------
 
 def fill_hub(db: Path, history: int, month_start: datetime, month_records: int = 4500, stations: int = 20,
-             volunteers: int = 300, seed: int = 1) -> dict[str, int]:
+             volunteers: int = 300, seed: int = 1, health: int = 0, residents: int = 50_000) -> dict[str, int]:
     """Write a hub SQLite file: registrations, ``history`` time-bank records over the years before
-    ``month_start``, and ``month_records`` in that month. The tables must exist (made by the hub).
+    ``month_start``, and ``month_records`` in that month; with ``health``, that many records of the
+    stations' health traffic (visits, consents, readings) of ``residents`` people over the same years,
+    and :data:`REGULAR`'s own readings, the same at every size. The tables must exist (made by the hub).
 
     Returns:
         per-kind counts.
@@ -139,7 +141,8 @@ def fill_hub(db: Path, history: int, month_start: datetime, month_records: int =
         yield events
         buf: list = []
         for source in (timebank_events(rng, history, past, month_start - timedelta(hours=9), names, vids),
-                       timebank_events(rng, month_records, month_start, end, names, vids)):
+                       timebank_events(rng, month_records, month_start, end, names, vids),
+                       health_events(rng, health, past, month_start, names, residents)):
             for ev in source:
                 buf.append(ev)
                 if len(buf) >= 50_000:
@@ -167,6 +170,21 @@ def fill_hub(db: Path, history: int, month_start: datetime, month_records: int =
     finally:
         con.close()
     return counts
+
+
+def health_events(rng: random.Random, n: int, start: datetime, end: datetime, stations: list[str],
+                  residents: int) -> Iterator[tuple[str, str, datetime, Any]]:
+    """``n`` records of health traffic at random times in [start, end), then :data:`REGULAR`'s readings."""
+    if n <= 0:
+        return
+    people = [key_of(f"bench-resident-{i}") for i in range(residents)]
+    span = (end - start).total_seconds()
+    for _ in range(n):
+        yield (rng.choice(stations), str(uuid.UUID(int=rng.getrandbits(128))),
+               start + timedelta(seconds=rng.random() * span), health_payload(rng, people))
+    for i in range(REGULAR_READINGS):
+        yield (stations[0], str(uuid.uuid5(uuid.NAMESPACE_URL, f"regular:{i}")), end - timedelta(days=i + 1),
+               health_payload(rng, [REGULAR], "bp"))
 
 
 def health_payload(rng: random.Random, people: list[str], only: str = "") -> Any:
