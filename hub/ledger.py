@@ -133,8 +133,9 @@ def advance_station(conn: Connection, station: str, added: int) -> None:
 
 
 def apply(conn: Connection, rows: Iterable[Row], count_stations: bool = True, timebank: bool = True,
-          persons: bool = True) -> None:
-    """Bring the maintained tables up to date with newly stored records (inside the storing transaction).
+          persons: bool = True) -> list[dict[str, str]]:
+    """Bring the maintained tables up to date with newly stored records (inside the storing transaction);
+    returns the ``hub_person_records`` rows added (who each record names, for the caller's own use).
 
     Args:
         rows: records that were just inserted (each only once).
@@ -176,6 +177,7 @@ def apply(conn: Connection, rows: Iterable[Row], count_stations: bool = True, ti
     if count_stations:
         for station, added in sorted(per_station.items()):
             advance_station(conn, station, added)
+    return todo["people"]
 
 
 def _collect(todo: dict[str, list[dict]], rid: str, station: str, seq: int, kind: str, ts: str,

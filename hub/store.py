@@ -182,10 +182,10 @@ class HubStore:
                     dups += 1            # the same record; or one erased (at the kiosk or here) after it was sent
                 else:
                     conflicts.append((index, r, stored))
-            ledger.apply(conn, [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json) for r in fresh])
+            named = ledger.apply(conn, [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json) for r in fresh])
             if requests.apply_records(conn, fresh):
                 self.requests_changed.set()
-            self._apply_withdrawals(conn, fresh)
+            self._apply_withdrawals(conn, named)
             for index, r, stored in conflicts:
                 digest, c = _digest(r.seq, r.kind, r.ts, r.payload_json), m.conflicts.c
                 if conn.execute(select(c.record_id).where((c.station == r.station) & (c.record_id == r.id)
@@ -232,31 +232,27 @@ class HubStore:
                 settled.add(index)
         return settled
 
-    def _apply_withdrawals(self, conn: Connection, records: list) -> None:
+    @staticmethod
+    def _apply_withdrawals(conn: Connection, named: list[dict[str, str]]) -> None:
         """A consent withdrawal erases that person's health records at every station (by person key);
         a health record arriving after a withdrawal of the same person is erased too, as is one arriving
         after staff recorded a withdrawal at the workbench whose stations include its own (a station
         that was offline then delivers its backlog later). An erased record keeps its row with the
-        payload ``{"erased":"<withdrawal id>"}`` (:data:`hub.models.LIVE`); found through
-        ``hub_person_records``, whose rows for it go."""
-        def key(r) -> str:
-            try:
-                return str(json.loads(r.payload_json).get("person_key", ""))
-            except (ValueError, AttributeError):
-                return ""
-        withdrawn = {key(r): r.id for r in records if r.kind == WITHDRAWAL_KIND}
-        withdrawn.pop("", None)
-        health = {key(r) for r in records if r.kind in HEALTH_KINDS} - {""} - set(withdrawn)
+        payload ``{"erased":"<withdrawal id>"}`` (:data:`hub.models.LIVE`). ``named``: who the
+        records just stored name (:func:`hub.ledger.apply`)."""
+        withdrawn = {n["person_key"]: n["record_id"] for n in named if n["kind"] == WITHDRAWAL_KIND}
+        health = [n for n in named if n["kind"] in HEALTH_KINDS and n["person_key"] not in withdrawn]
         p = m.person_records.c
         if health:
+            keys = sorted({n["person_key"] for n in health})
             for person, rid in conn.execute(select(p.person_key, p.record_id).where(
-                    p.person_key.in_(sorted(health)) & (p.kind == WITHDRAWAL_KIND))):
+                    p.person_key.in_(keys) & (p.kind == WITHDRAWAL_KIND))):
                 withdrawn.setdefault(person, rid)
             cw = m.consent_withdrawals.c
-            for wid, person, scope in conn.execute(select(cw.id, cw.person_key, cw.stations)
-                                                   .where(cw.person_key.in_(sorted(health - set(withdrawn))))):
-                people.erase(conn, [(r.station, r.id) for r in records if r.kind in HEALTH_KINDS and key(r) == person
-                                   and (scope == "*" or r.station in scope.split(","))], f"hub-withdrawal-{wid}")
+            for wid, person, scope in conn.execute(select(cw.id, cw.person_key, cw.stations).where(
+                    cw.person_key.in_([k for k in keys if k not in withdrawn]))):
+                people.erase(conn, [(n["station"], n["record_id"]) for n in health if n["person_key"] == person
+                                    and (scope == "*" or n["station"] in scope.split(","))], f"hub-withdrawal-{wid}")
         for person, by in sorted(withdrawn.items()):
             people.erase(conn, [(s, rid) for s, rid, *_ in people.rows_of(conn, person, HEALTH_KINDS)], by)
 
