@@ -12,7 +12,6 @@ holding ``\\u0000`` — it refuses to extract text from it — and would refuse 
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import and_, delete, select, update
@@ -39,7 +38,7 @@ def named(rid: str, station: str, kind: str, ts: str, payload: dict[str, Any]) -
 
 
 def rows_of(conn: Connection, key: str, kinds: tuple[str, ...], stations: tuple[str, ...] | None = None,
-            prefix: bool = False, payload: bool = False) -> Iterator[tuple[str, str, str, str, str, Any]]:
+            prefix: bool = False, payload: bool = False) -> list[tuple[str, str, str, str, str, Any]]:
     """``(station, id, kind, ts, person key, payload text or None)`` of the records of ``kinds``
     naming the person ``key`` (or, with ``prefix``, anyone whose key starts so), each record once,
     newest first. ``key`` is lower-case hex (checked by the caller)."""
@@ -58,7 +57,7 @@ def rows_of(conn: Connection, key: str, kinds: tuple[str, ...], stations: tuple[
         if (row[0], row[1]) not in seen:
             seen.add((row[0], row[1]))
             found.append((*row[:5], row[5] if payload else None))
-    yield from found
+    return found
 
 
 def erase(conn: Connection, targets: list[tuple[str, str]], by: str) -> None:
