@@ -3,8 +3,11 @@ they say, and the follow-up and review forms do what they say (crafted like a br
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
@@ -50,8 +53,18 @@ def test_an_alert_page_of_an_unknown_id_says_so(workbench, admin):
     assert resp.status_code == 400 and "no health alert" in resp.text
 
 
+def test_switching_the_language_keeps_the_month_and_station_chosen(workbench, admin):
+    page = admin.get(f"/reports/monthly?month=2026-01&station={A}")
+    link = re.search(r'href="(/lang/en\?next=[^"]+)"', page.text).group(1)
+    back = admin.get(html.unescape(link))
+    assert back.status_code == 303 and back.headers["location"] == f"/reports/monthly?month=2026-01&station={A}"
+    assert admin.get("/lang/zh?next=//evil.example/").headers["location"] == "/"
+
+
 def test_reports_download_as_csv_xlsx_and_pdf(workbench, admin):
-    page = admin.get("/reports")
+    # The demo's records are of the last eleven days: yesterday's month (in the district) holds some,
+    # the current one may not yet (just after midnight on the 1st).
+    page = admin.get(f"/reports?month={datetime.now(ZoneInfo('Asia/Shanghai')) - timedelta(days=1):%Y-%m}")
     assert "<svg" in page.text and "健康筛查统计" in page.text
     month = re.search(r'name="month" value="([0-9-]+)"', page.text).group(1)
     raw = admin.get(f"/reports/volunteers.csv?month={month}").content
