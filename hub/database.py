@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -142,10 +143,11 @@ def insert_records(conn: Connection, rows: Sequence[Sequence[Any]]) -> set[str]:
     batch, or by another hub process committing the same record meanwhile) is left as it is: ``ON
     CONFLICT DO NOTHING``, and ``RETURNING`` names exactly the rows added.
 
-    On PostgreSQL with psycopg2 the rows travel by ``COPY`` into a session-local staging table and are
-    inserted from there in one statement: a 500-row ``INSERT … VALUES`` (4,500 parameters spliced into
-    one statement text) took 2-3× as long to send and parse. Elsewhere: one multi-row ``VALUES``
-    statement per :data:`VALUES_CHUNK` rows.
+    On PostgreSQL with psycopg2 the rows travel by ``COPY``: a 500-row ``INSERT … VALUES`` (4,500
+    parameters spliced into one statement text) took 2-3× as long to send and parse. New rows (the
+    common batch) are copied straight into ``hub_records`` (:func:`copy_new`); when one is already
+    held they go through a session-local staging table and are inserted from there in one
+    statement. Elsewhere: one multi-row ``VALUES`` statement per :data:`VALUES_CHUNK` rows.
     """
     if not rows:
         return set()
@@ -164,21 +166,58 @@ def insert_records(conn: Connection, rows: Sequence[Sequence[Any]]) -> set[str]:
 
 
 def _copy_insert(conn: Connection, rows: Sequence[Sequence[Any]], insert: str, tail: str) -> set[str]:
-    """The COPY path of :func:`insert_records`, on the transaction's own psycopg2 connection. Its
-    errors are raised as SQLAlchemy's (a lost connection as ``OperationalError``, retried by the
-    store, the connection invalidated), like those of every other statement."""
-    copy = f"COPY hub_incoming ({_COLUMNS}) FROM STDIN"
-    move = f"WITH moved AS (DELETE FROM hub_incoming RETURNING {_COLUMNS}) {insert}SELECT {_COLUMNS} FROM moved{tail}"
+    """The COPY path of :func:`insert_records`: straight into ``hub_records`` when every row is new
+    (:func:`copy_new`), else by the session's staging table and ``ON CONFLICT DO NOTHING``."""
+    text = _copy_text(rows)
+    if _copy(conn, "hub_records", _COLUMNS, text):
+        return {str(row[1]) for row in rows}
+    statement = (f"WITH moved AS (DELETE FROM hub_incoming RETURNING {_COLUMNS}) "
+                 f"{insert}SELECT {_COLUMNS} FROM moved{tail}")
+    with _raised_as_sqlalchemys(conn, statement) as raw, raw.cursor() as cur:
+        cur.copy_expert(f"COPY hub_incoming ({_COLUMNS}) FROM STDIN", io.StringIO(text))
+        cur.execute(statement)
+        return {rid for (rid,) in cur.fetchall()}
+
+
+def copy_new(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> bool:
+    """Add ``rows`` (dicts with the same columns) to ``table`` by one ``COPY``, if they are all new.
+
+    Only on PostgreSQL with psycopg2: a multi-row ``INSERT`` costs the server more than COPY. The
+    copy runs in a savepoint: when a row's key is already held the copy fails as a whole, the
+    savepoint is rolled back and nothing is added. Returns False then, and on any other database:
+    the caller inserts the rows itself (with its ``ON CONFLICT`` clause).
+    """
+    if not rows or conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg2":
+        return False
+    columns = list(rows[0])
+    return _copy(conn, table, ", ".join(columns), _copy_text([[r[c] for c in columns] for r in rows]))
+
+
+def _copy(conn: Connection, table: str, columns: str, text: str) -> bool:
+    statement = f"COPY {table} ({columns}) FROM STDIN"
+    with _raised_as_sqlalchemys(conn, statement) as raw, raw.cursor() as cur:
+        cur.execute("SAVEPOINT hub_copy")
+        try:
+            cur.copy_expert(statement, io.StringIO(text))
+        except conn.dialect.loaded_dbapi.IntegrityError:
+            cur.execute("ROLLBACK TO SAVEPOINT hub_copy")
+            return False
+        cur.execute("RELEASE SAVEPOINT hub_copy")
+        return True
+
+
+@contextmanager
+def _raised_as_sqlalchemys(conn: Connection, statement: str) -> Iterator[Any]:
+    """The transaction's own psycopg2 connection; its errors are raised as SQLAlchemy's (a lost
+    connection as ``OperationalError``, retried by the store, the connection invalidated), like
+    those of every other statement."""
     raw = conn.connection.dbapi_connection
-    dbapi_error = conn.dialect.loaded_dbapi.Error
+    error = conn.dialect.loaded_dbapi.Error
     try:
-        with raw.cursor() as cur:
-            cur.copy_expert(copy, io.StringIO(_copy_text(rows)))
-            cur.execute(move)
-            return {rid for (rid,) in cur.fetchall()}
-    except dbapi_error as exc:
+        yield raw
+    except error as exc:
         lost = conn.dialect.is_disconnect(exc, raw, None)
         if lost:
             conn.invalidate(exc)
-        raise DBAPIError.instance(copy, None, exc, dbapi_error, connection_invalidated=lost,
+        raise DBAPIError.instance(statement, None, exc, error, connection_invalidated=lost,
                                   dialect=conn.dialect) from exc

@@ -20,6 +20,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from hub import models as m
+from hub.database import copy_new
 from hub import people
 
 log = logging.getLogger(__name__)
@@ -111,10 +112,19 @@ def _rebounds(conn: Connection, rows: list[dict]) -> None:
     _insert(conn, "hub_volunteers", list(latest.values()), f"ON CONFLICT (volunteer_id) DO UPDATE SET {sets}")
 
 
-def advance_station(conn: Connection, station: str, added: int) -> None:
-    """Count ``added`` new records of a station and move its ``through`` over every seq now held in a row."""
+def advance_station(conn: Connection, station: str, added: int, new_seqs: Iterable[int] = ()) -> None:
+    """Count ``added`` new records of a station and move its ``through`` over every seq now held in a row.
+
+    ``new_seqs``: those of the new records, if known; a batch that continues the station's run moves
+    ``through`` over them without reading them back.
+    """
     row = conn.execute(select(m.station_counts.c.through).where(m.station_counts.c.station == station)).first()
     through = int(row[0]) if row else 0
+    for s in sorted(new_seqs):
+        if s == through + 1:
+            through = s
+        elif s > through + 1:
+            break
     while True:
         seqs = [s for (s,) in conn.execute(select(m.records.c.seq).where(
             (m.records.c.station == station) & (m.records.c.seq > through)).order_by(m.records.c.seq).limit(1000))]
@@ -143,10 +153,10 @@ def apply(conn: Connection, rows: Iterable[Row], count_stations: bool = True, ti
         timebank, persons: keep the time-bank facts, and ``hub_person_records`` (a migration made
             before one of them existed turns it off).
     """
-    per_station: dict[str, int] = defaultdict(int)
+    per_station: dict[str, list[int]] = defaultdict(list)
     todo: dict[str, list[dict]] = defaultdict(list)
     for rid, station, seq, kind, ts, payload in rows:
-        per_station[station] += 1
+        per_station[station].append(int(seq))
         facts, named = timebank and kind in KINDS, persons and kind in people.KINDS
         if not (facts or named):
             continue
@@ -158,7 +168,7 @@ def apply(conn: Connection, rows: Iterable[Row], count_stations: bool = True, ti
                 _collect(todo, rid, station, int(seq), kind, ts, p)
         except (ValueError, TypeError, KeyError, AttributeError, InvalidOperation) as exc:
             log.error("hub record %s (%s) is unreadable: %s", rid, kind, exc)
-    if todo["people"]:
+    if todo["people"] and not copy_new(conn, "hub_person_records", todo["people"]):
         _insert(conn, "hub_person_records", todo["people"], "ON CONFLICT DO NOTHING")
     if todo["movements"]:
         _movements(conn, todo["movements"])
@@ -175,8 +185,8 @@ def apply(conn: Connection, rows: Iterable[Row], count_stations: bool = True, ti
     if todo["rebounds"]:
         _rebounds(conn, todo["rebounds"])
     if count_stations:
-        for station, added in sorted(per_station.items()):
-            advance_station(conn, station, added)
+        for station, seqs in sorted(per_station.items()):
+            advance_station(conn, station, len(seqs), seqs)
     return todo["people"]
 
 

@@ -26,12 +26,17 @@ from sync.mqtt import MqttLink
 
 log = logging.getLogger(__name__)
 
+#: Most batches committed in one transaction: the writer takes every batch already waiting, up to
+#: this many, and shares one commit (one disk sync) between them; each is acked after that commit.
+GROUP_MAX = 8
+
 
 class Hub:
     """A hub process: the store behind a shared MQTT subscription.
 
     Messages are validated on the MQTT thread and committed by a writer thread, so the next
-    batch is parsed while the previous one is being written to disk. The ack is published only
+    batch is parsed while the previous one is being written to disk; the batches that arrived
+    meanwhile share the writer's next transaction (group commit). The ack is published only
     after the commit; a batch the broker delivered but the hub did not commit (crash) is resent
     by its station after the ack timeout.
 
@@ -87,22 +92,31 @@ class Hub:
                 self.publish_due()
                 continue
             self.heartbeat()
-            if item is None:
-                return
-            topic, batch, arrived = item
-            try:
-                reply = self.store.store_batch(topic, batch)
-            except HubError as exc:
-                log.error("%s; the station will resend", exc)
-                continue
-            try:
-                self.link.publish(reply.suffix, reply.payload, station=reply.station)
-                if self.metrics:
-                    ack = decode_ack(reply.payload)
-                    self.metrics.batch_acked(reply.station, ack.stored, ack.duplicates, arrived)
-            except Exception as exc:
-                log.warning("ack to %s not sent (%s); the station will resend", reply.station, exc)
+            group, stopping = [], item is None
+            while item is not None:
+                group.append(item)
+                if len(group) == GROUP_MAX:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                stopping = item is None
+            results = self.store.store_batches([(topic, batch) for topic, batch, _ in group])
+            for (_, _, arrived), reply in zip(group, results):
+                if isinstance(reply, HubError):
+                    log.error("%s; the station will resend", reply)
+                    continue
+                try:
+                    self.link.publish(reply.suffix, reply.payload, station=reply.station)
+                    if self.metrics:
+                        ack = decode_ack(reply.payload)
+                        self.metrics.batch_acked(reply.station, ack.stored, ack.duplicates, arrived)
+                except Exception as exc:
+                    log.warning("ack to %s not sent (%s); the station will resend", reply.station, exc)
             self.publish_due()
+            if stopping:
+                return
 
     def publish_due(self) -> list[str]:
         """Publish the ``requests`` document if stored records changed it and it was not published

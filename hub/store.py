@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -146,68 +147,93 @@ class HubStore:
         Raises:
             HubError: the database failed after retries; nothing was acknowledged.
         """
-        try:
-            ack = self._with_retry(lambda: self._store(topic, batch))
-        except SQLAlchemyError as exc:
-            raise HubError(f"cannot store batch {batch.batch_id} of {batch.station}: {exc}") from exc
-        return Reply(batch.station, SUFFIX_ACK, encode_ack(ack))
+        result = self.store_batches([(topic, batch)])[0]
+        if isinstance(result, HubError):
+            raise result
+        return result
 
-    def _store(self, topic: str, batch: Batch) -> Ack:
+    def store_batches(self, items: Sequence[tuple[str, Batch]]) -> list[Reply | HubError]:
+        """Commit several validated batches in one transaction (group commit) and return each one's
+        ack, in order, to be published after that commit.
+
+        Every batch is stored exactly as :meth:`store_batch` would store it alone, one after the
+        other; only the commit (the disk sync) is shared. When the shared transaction fails, each
+        batch is stored in its own, so that a batch the database refuses holds back no other: its
+        place in the result is then the :class:`HubError` saying why (nothing of it acknowledged).
+        """
+        if not items:
+            return []
+        try:
+            acks = self._with_retry(lambda: self._store_all(items))
+        except (SQLAlchemyError, HubError) as exc:
+            if len(items) > 1:
+                return [result for item in items for result in self.store_batches([item])]
+            batch = items[0][1]
+            return [exc if isinstance(exc, HubError)
+                    else HubError(f"cannot store batch {batch.batch_id} of {batch.station}: {exc}")]
+        return [Reply(batch.station, SUFFIX_ACK, encode_ack(ack)) for (_, batch), ack in zip(items, acks)]
+
+    def _store_all(self, items: Sequence[tuple[str, Batch]]) -> list[Ack]:
         now = _now()
+        with self.engine.begin() as conn:
+            acks = [self._store(conn, topic, batch, now) for topic, batch in items]
+            for station in sorted({batch.station for _, batch in items}):
+                ins = _insert(conn, m.stations).values(station=station, state="online", last_seen=now,
+                                                       last_batch_at=now)
+                conn.execute(ins.on_conflict_do_update(index_elements=["station"],
+                                                       set_={"last_seen": now, "last_batch_at": now}))
+        return acks
+
+    def _store(self, conn: Connection, topic: str, batch: Batch, now: datetime) -> Ack:
         ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         refused: list[tuple[int, str]] = [(index, code) for (index, *_), code in zip(batch.rejected, batch.codes)]
-        with self.engine.begin() as conn:
-            incoming: dict[str, tuple[int, Any]] = {}
-            repeats: list[tuple[int, Any]] = []
-            for index, r in zip(batch.indices, batch.records):
-                if r.id in incoming:
-                    repeats.append((index, r))
-                else:
-                    incoming[r.id] = (index, r)
-            # Insert first and read back only what was not added: a resent batch is the exception, so
-            # the common batch costs no lookup of its ids. RETURNING names exactly the rows this
-            # transaction added (their time-bank facts are kept once).
-            added = insert_records(conn, [(r.station, r.id, r.seq, r.kind, r.ts, r.payload_json, batch.batch_id,
-                                           self.name, now) for _, r in incoming.values()])
-            held = {rid: (r.seq, r.kind, r.ts, r.payload_json) for rid, (_, r) in incoming.items() if rid in added}
-            held.update(self._held(conn, batch.station, [rid for rid in incoming if rid not in added], ph))
-            fresh, dups, conflicts = [r for _, r in incoming.values() if r.id in added], 0, []
-            for index, r in [item for item in incoming.values() if item[1].id not in added] + repeats:
-                stored = held.get(r.id)
-                if stored is None:            # cannot happen while (station, id) is the primary key
-                    raise HubError(f"record {r.id} of {batch.station} was neither stored nor found")
-                if stored == (r.seq, r.kind, r.ts, r.payload_json) or (r.kind in HEALTH_KINDS and (
-                        r.payload_json.startswith(m.ERASED_PREFIX) or str(stored[3]).startswith(m.ERASED_PREFIX))
-                        and stored[:3] == (r.seq, r.kind, r.ts)):
-                    dups += 1            # the same record; or one erased (at the kiosk or here) after it was sent
-                else:
-                    conflicts.append((index, r, stored))
-            named = ledger.apply(conn, [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json) for r in fresh])
-            if requests.apply_records(conn, fresh):
-                self.requests_changed.set()
-            self._apply_withdrawals(conn, named)
-            for index, r, stored in conflicts:
-                digest, c = _digest(r.seq, r.kind, r.ts, r.payload_json), m.conflicts.c
-                if conn.execute(select(c.record_id).where((c.station == r.station) & (c.record_id == r.id)
-                                                          & (c.digest == digest))).first() is None:
-                    conn.execute(m.conflicts.insert().values(      # the same conflict resent is kept once
-                        received_at=now, station=r.station, record_id=r.id, batch_id=batch.batch_id, seq=r.seq,
-                        kind=r.kind, ts=r.ts, payload=r.payload_json, digest=digest,
-                        stored_digest=_digest(*stored), hub=self.name))
-                refused.append((index, "conflict"))
-                log.warning("conflict: %s already holds record %s with other content; the new one is kept aside",
-                            r.station, r.id)
-            settled = self._already_stored(conn, batch.foreign)
-            dups += len(settled)
-            refused = [r for r in refused if r[0] not in settled]
-            for (index, rid, reason, text), code in zip(batch.rejected, batch.codes):
-                if index not in settled:
-                    self._dead_letter(conn, topic, batch.station, f"record {index}: {reason}", text.encode("utf-8"),
-                                      rid, keep=code != "privacy")
-            ins = _insert(conn, m.stations).values(station=batch.station, state="online", last_seen=now,
-                                                   last_batch_at=now)
-            conn.execute(ins.on_conflict_do_update(index_elements=["station"],
-                                                   set_={"last_seen": now, "last_batch_at": now}))
+        incoming: dict[str, tuple[int, Any]] = {}
+        repeats: list[tuple[int, Any]] = []
+        for index, r in zip(batch.indices, batch.records):
+            if r.id in incoming:
+                repeats.append((index, r))
+            else:
+                incoming[r.id] = (index, r)
+        # Insert first and read back only what was not added: a resent batch is the exception, so
+        # the common batch costs no lookup of its ids. RETURNING names exactly the rows this
+        # transaction added (their time-bank facts are kept once).
+        added = insert_records(conn, [(r.station, r.id, r.seq, r.kind, r.ts, r.payload_json, batch.batch_id,
+                                       self.name, now) for _, r in incoming.values()])
+        held = {rid: (r.seq, r.kind, r.ts, r.payload_json) for rid, (_, r) in incoming.items() if rid in added}
+        held.update(self._held(conn, batch.station, [rid for rid in incoming if rid not in added], ph))
+        fresh, dups, conflicts = [r for _, r in incoming.values() if r.id in added], 0, []
+        for index, r in [item for item in incoming.values() if item[1].id not in added] + repeats:
+            stored = held.get(r.id)
+            if stored is None:            # cannot happen while (station, id) is the primary key
+                raise HubError(f"record {r.id} of {batch.station} was neither stored nor found")
+            if stored == (r.seq, r.kind, r.ts, r.payload_json) or (r.kind in HEALTH_KINDS and (
+                    r.payload_json.startswith(m.ERASED_PREFIX) or str(stored[3]).startswith(m.ERASED_PREFIX))
+                    and stored[:3] == (r.seq, r.kind, r.ts)):
+                dups += 1            # the same record; or one erased (at the kiosk or here) after it was sent
+            else:
+                conflicts.append((index, r, stored))
+        named = ledger.apply(conn, [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json) for r in fresh])
+        if requests.apply_records(conn, fresh):
+            self.requests_changed.set()
+        self._apply_withdrawals(conn, named)
+        for index, r, stored in conflicts:
+            digest, c = _digest(r.seq, r.kind, r.ts, r.payload_json), m.conflicts.c
+            if conn.execute(select(c.record_id).where((c.station == r.station) & (c.record_id == r.id)
+                                                      & (c.digest == digest))).first() is None:
+                conn.execute(m.conflicts.insert().values(      # the same conflict resent is kept once
+                    received_at=now, station=r.station, record_id=r.id, batch_id=batch.batch_id, seq=r.seq,
+                    kind=r.kind, ts=r.ts, payload=r.payload_json, digest=digest,
+                    stored_digest=_digest(*stored), hub=self.name))
+            refused.append((index, "conflict"))
+            log.warning("conflict: %s already holds record %s with other content; the new one is kept aside",
+                        r.station, r.id)
+        settled = self._already_stored(conn, batch.foreign)
+        dups += len(settled)
+        refused = [r for r in refused if r[0] not in settled]
+        for (index, rid, reason, text), code in zip(batch.rejected, batch.codes):
+            if index not in settled:
+                self._dead_letter(conn, topic, batch.station, f"record {index}: {reason}", text.encode("utf-8"),
+                                  rid, keep=code != "privacy")
         return Ack(batch.batch_id, len(fresh), dups, len(refused), tuple(sorted(refused)))
 
     @staticmethod

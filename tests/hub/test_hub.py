@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.demo_hub import HubProcess
+from hub.database import HubError
 from hub.store import HubStore
-from sync.messages import WireRecord, decode_ack, encode_batch
+from sync.messages import WireRecord, decode_ack, decode_batch, encode_batch
 from sync.mqtt import MqttLink
 from sync.status import Status, encode_status
 from tests.support.services import wait_for
@@ -339,3 +340,34 @@ def test_a_withdrawal_recorded_at_the_workbench_also_erases_the_backlog_a_statio
         payloads = dict(conn.exec_driver_sql("SELECT id, payload FROM hub_records").fetchall())
     assert payloads["st-a-h1"].startswith('{"erased":"hub-withdrawal-') and person not in payloads["st-a-h1"]
     assert person in payloads["st-b-h1"]
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_batches_sharing_a_commit_are_stored_as_one_by_one_and_a_refused_one_holds_back_none(db, tmp_path, request):
+    """Group commit: the batches a hub process finds waiting share one transaction. Each is acked as
+    if stored alone, in order (a record repeated in a later batch of the group is a duplicate); a
+    batch the database refuses (a trigger here) gets a HubError and no ack, the others their acks."""
+    url = request.getfixturevalue("pg_schema_url") if db == "postgresql" else str(tmp_path / "hub.sqlite3")
+    store = HubStore(url, name="hub-g")
+    refuse = {"sqlite": ["CREATE TRIGGER poison BEFORE INSERT ON hub_records WHEN NEW.id = 'st-a-r5' "
+                         "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"],
+              "postgresql": ["CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN IF NEW.id = 'st-a-r5' THEN "
+                             "RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+                             "CREATE TRIGGER poison BEFORE INSERT ON hub_records FOR EACH ROW EXECUTE FUNCTION poison()"]}
+    try:
+        with store.engine.begin() as conn:
+            for sql in refuse[db]:
+                conn.exec_driver_sql(sql)
+        batches = [decode_batch(encode_batch("st-a", bid, recs), "st-a") for bid, recs in (
+            ("b1", [rec(1), rec(2)]), ("b2", [rec(2), rec(3)]), ("b3", [rec(5)]), ("b4", [rec(4)]))]
+        results = store.store_batches([(TOPIC, b) for b in batches])
+        acks = [r if isinstance(r, HubError) else decode_ack(r.payload) for r in results]
+        assert [(a.batch_id, a.stored, a.duplicates) for a in acks[:2] + acks[3:]] == [
+            ("b1", 2, 0), ("b2", 1, 1), ("b4", 1, 0)]
+        assert isinstance(acks[2], HubError) and "b3" in str(acks[2]) and "refused by the test" in str(acks[2])
+        assert store.count_records("st-a") == 4
+        assert [(s["station"], s["records"]) for s in store.stations()] == [("st-a", 4)]
+        again = store.store_batches([(TOPIC, batches[0]), (TOPIC, batches[3])])     # resent after a lost ack
+        assert [decode_ack(r.payload).duplicates for r in again] == [2, 1]
+    finally:
+        store.close()
