@@ -123,6 +123,7 @@ def test_bench_growth_small_run_prints_every_figure_and_an_honest_verdict():
     (hub,) = result["hub"]
     assert hub["report_rows"] > 10 and hub["report_peak_rss_mb"] > 0 and hub["roster_s"] >= 0
     assert hub["resident_records"] == 20 and hub["resident_ms"] > 0      # the regular resident's page, by key
+    assert hub["resident_found"] >= 1                                  # found by the first 8 characters of the key
     assert [(k["records"], k["shifts"]) for k in result["kiosk"]] == [(2000, 300), (4000, 300)]
     for case in result["kiosk"]:
         assert all(case[f] > 0 for f in ("identify_ms", "tap_status_ms", "journal_open_ms"))
