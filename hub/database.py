@@ -3,7 +3,7 @@
 ``--db`` is a SQLAlchemy URL or a SQLite file path; SQLite gets WAL, FULL sync and ``BEGIN
 IMMEDIATE`` transactions, PostgreSQL a pre-pinged pool. :func:`open_engine` brings the schema to the
 newest migration when asked (:mod:`hub.schema`) and otherwise refuses a database that is not current.
-:func:`insert_records` is the one bulk write whose fastest form differs between the two.
+:func:`insert_records` and :func:`copy_new` are the bulk writes whose fastest form differs between the two.
 """
 from __future__ import annotations
 
