@@ -74,13 +74,17 @@ class LocalBroker:
         workdir: where its config and log go.
         port: default a free port.
         max_queued: messages the broker holds for a slow subscriber before it drops more.
+        message_size_limit: the largest payload it accepts in bytes (0: no limit); a larger message
+            is dropped, as a broker configured so drops it.
     """
 
-    def __init__(self, workdir: Path | str, port: int | None = None, max_queued: int = 100000) -> None:
+    def __init__(self, workdir: Path | str, port: int | None = None, max_queued: int = 100000,
+                 message_size_limit: int = 0) -> None:
         self.workdir = Path(workdir)
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.max_queued = max_queued
+        self.message_size_limit = message_size_limit
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> LocalBroker:
@@ -95,7 +99,8 @@ class LocalBroker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf, logf = self.workdir / "mosquitto.conf", self.workdir / "mosquitto.log"
         conf.write_text(f"listener {self.port} {self.host}\nallow_anonymous true\npersistence false\n"
-                        f"log_dest file {logf}\nmax_queued_messages {self.max_queued}\nset_tcp_nodelay true\n")
+                        f"log_dest file {logf}\nmax_queued_messages {self.max_queued}\nset_tcp_nodelay true\n"
+                        f"message_size_limit {self.message_size_limit}\n")
         self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and self.proc.poll() is None and not _port_open(self.host, self.port):
