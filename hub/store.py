@@ -97,8 +97,9 @@ class HubStore:
 
     def _dead_letter(self, conn: Connection, topic: str, station: str | None, reason: str, raw: bytes,
                      record_id: str | None = None, keep: bool = True) -> None:
+        """Set a message or record aside in ``conn``'s transaction; the caller counts it in
+        :attr:`dead` once that transaction has committed (a retried one is not counted twice)."""
         deadletters.add(conn, topic, station, reason, raw, record_id=record_id, keep=keep)
-        self.dead += 1
         now = time.monotonic()
         if now - self._limits_checked >= deadletters.ENFORCE_EVERY_S:
             self._limits_checked = now
@@ -110,6 +111,7 @@ class HubStore:
         log.warning("dead letter from %s: %s", redact(topic[:200]), redact(reason[:300]))
         with self.engine.begin() as conn:
             self._dead_letter(conn, topic, station, reason, raw)
+        self.dead += 1
 
     def _with_retry(self, fn, attempts: int = 3):
         for attempt in range(attempts):
@@ -176,15 +178,18 @@ class HubStore:
     def _store_all(self, items: Sequence[tuple[str, Batch]]) -> list[Ack]:
         now = _now()
         with self.engine.begin() as conn:
-            acks = [self._store(conn, topic, batch, now) for topic, batch in items]
+            stored = [self._store(conn, topic, batch, now) for topic, batch in items]
             for station in sorted({batch.station for _, batch in items}):
                 ins = _insert(conn, m.stations).values(station=station, state="online", last_seen=now,
                                                        last_batch_at=now)
                 conn.execute(ins.on_conflict_do_update(index_elements=["station"],
                                                        set_={"last_seen": now, "last_batch_at": now}))
-        return acks
+        self.dead += sum(set_aside for _, set_aside in stored)
+        return [ack for ack, _ in stored]
 
-    def _store(self, conn: Connection, topic: str, batch: Batch, now: datetime) -> Ack:
+    def _store(self, conn: Connection, topic: str, batch: Batch, now: datetime) -> tuple[Ack, int]:
+        """Store one batch in ``conn``'s transaction: its ack and how many records it set aside as
+        dead letters."""
         ph = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         refused: list[tuple[int, str]] = [(index, code) for (index, *_), code in zip(batch.rejected, batch.codes)]
         incoming: dict[str, tuple[int, Any]] = {}
@@ -230,11 +235,13 @@ class HubStore:
         settled = self._already_stored(conn, batch.foreign)
         dups += len(settled)
         refused = [r for r in refused if r[0] not in settled]
+        set_aside = 0
         for (index, rid, reason, text), code in zip(batch.rejected, batch.codes):
             if index not in settled:
                 self._dead_letter(conn, topic, batch.station, f"record {index}: {reason}", text.encode("utf-8"),
                                   rid, keep=code != "privacy")
-        return Ack(batch.batch_id, len(fresh), dups, len(refused), tuple(sorted(refused)))
+                set_aside += 1
+        return Ack(batch.batch_id, len(fresh), dups, len(refused), tuple(sorted(refused))), set_aside
 
     @staticmethod
     def _held(conn: Connection, station: str, ids: list[str], ph: str) -> dict[str, tuple]:

@@ -346,7 +346,9 @@ def test_a_withdrawal_recorded_at_the_workbench_also_erases_the_backlog_a_statio
 def test_batches_sharing_a_commit_are_stored_as_one_by_one_and_a_refused_one_holds_back_none(db, tmp_path, request):
     """Group commit: the batches a hub process finds waiting share one transaction. Each is acked as
     if stored alone, in order (a record repeated in a later batch of the group is a duplicate); a
-    batch the database refuses (a trigger here) gets a HubError and no ack, the others their acks."""
+    batch the database refuses (a trigger here) gets a HubError and no ack, the others their acks. A
+    record set aside as a dead letter in the failed shared attempt is counted once, not again when
+    its batch is stored alone."""
     url = request.getfixturevalue("pg_schema_url") if db == "postgresql" else str(tmp_path / "hub.sqlite3")
     store = HubStore(url, name="hub-g")
     refuse = {"sqlite": ["CREATE TRIGGER poison BEFORE INSERT ON hub_records WHEN NEW.id = 'st-a-r5' "
@@ -358,12 +360,17 @@ def test_batches_sharing_a_commit_are_stored_as_one_by_one_and_a_refused_one_hol
         with store.engine.begin() as conn:
             for sql in refuse[db]:
                 conn.exec_driver_sql(sql)
-        batches = [decode_batch(encode_batch("st-a", bid, recs), "st-a") for bid, recs in (
-            ("b1", [rec(1), rec(2)]), ("b2", [rec(2), rec(3)]), ("b3", [rec(5)]), ("b4", [rec(4)]))]
+        raw = {bid: json.loads(encode_batch("st-a", bid, recs)) for bid, recs in (
+            ("b1", [rec(1), rec(2)]), ("b2", [rec(2), rec(3)]), ("b3", [rec(5)]), ("b4", [rec(4)]))}
+        raw["b2"]["records"].append({"id": "st-a-bad", "station": "st-a", "seq": "not a number"})
+        batches = [decode_batch(json.dumps(doc).encode(), "st-a") for doc in raw.values()]
         results = store.store_batches([(TOPIC, b) for b in batches])
         acks = [r if isinstance(r, HubError) else decode_ack(r.payload) for r in results]
-        assert [(a.batch_id, a.stored, a.duplicates) for a in acks[:2] + acks[3:]] == [
-            ("b1", 2, 0), ("b2", 1, 1), ("b4", 1, 0)]
+        assert [(a.batch_id, a.stored, a.duplicates, a.refused) for a in acks[:2] + acks[3:]] == [
+            ("b1", 2, 0, ()), ("b2", 1, 1, ((2, "invalid"),)), ("b4", 1, 0, ())]
+        with store.engine.connect() as conn:
+            letters = conn.exec_driver_sql("SELECT record_id, count FROM hub_dead_letters").fetchall()
+        assert [tuple(row) for row in letters] == [("st-a-bad", 1)] and store.dead == 1
         assert isinstance(acks[2], HubError) and "b3" in str(acks[2]) and "refused by the test" in str(acks[2])
         assert store.count_records("st-a") == 4
         assert [(s["station"], s["records"]) for s in store.stations()] == [("st-a", 4)]
