@@ -23,6 +23,8 @@ import pytest
 from kiosk.journal import MIGRATIONS, SCHEMA_VERSION
 from kiosk.settings import hash_pin, load_settings
 
+pytestmark = pytest.mark.deploy
+
 PIN_HASH = hash_pin("246813")      # admin PINs have 6-12 digits and are stored hashed (issue 11)
 
 ROOT = Path(__file__).resolve().parents[2]
