@@ -36,6 +36,23 @@ from tests.support.services import Mosquitto, Pcscd  # noqa: E402
 PCSCD_LOCK = pathlib.Path(tempfile.gettempdir()) / "yizhan-test-pcscd.lock"
 
 
+#: Modules whose tests each take long enough to pay for their own module fixture on every xdist worker.
+SPREAD_MODULES = {"tests/screens/test_audit.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (--dist loadgroup), the tests of a module with a module-scoped fixture (a Kivy
+    shell, a workbench, a browser rig) stay on one worker, which builds that fixture once; the others
+    are spread one by one."""
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        if module in SPREAD_MODULES or item.get_closest_marker("xdist_group"):
+            continue
+        defs = getattr(item, "_fixtureinfo", None)
+        if defs and any(d[-1].scope == "module" for d in defs.name2fixturedefs.values()):
+            item.add_marker(pytest.mark.xdist_group(module))
+
+
 def pytest_sessionfinish(session):
     """End, by PID, any process a test or fixture left running (the fixtures' teardown should have)."""
     if session.config.pluginmanager.getplugin("dsession"):   # the xdist controller: its workers do this
