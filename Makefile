@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`. Both set everything up first.
 # While changing code: `make check` (the fast tier, about 2 minutes); `make test` runs everything.
-.PHONY: setup run test check tour deb clean
+.PHONY: setup run test check lint tour deb clean
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -30,7 +30,11 @@ test: setup
 	@echo "make test: random order, seed $(SEED) (repeat with: make test SEED=$(SEED))"
 	$(PYTEST) -q --durations=15
 
-check: setup
+# Static checks (configuration in pyproject.toml): ruff's rule set.
+lint: setup
+	$(VENV)/bin/ruff check .
+
+check: setup lint
 	@echo "make check: the fast tier, random order, seed $(SEED) (make test runs everything)"
 	$(PYTEST) -q -m "not ($(SLOW_TIERS))"
 

@@ -123,7 +123,7 @@ def monthly_rows(db: str | Engine, month: str, tz: str = DEFAULT_TZ) -> list[lis
     for c in credits(engine, month, tz):
         figures[c.station][("志愿服务", f"时长（小时）：{names.get(c.team, c.team) or '未分队'}")] += float(c.hours)
     district: Counter = Counter()
-    for station, counter in figures.items():
+    for counter in figures.values():
         district.update(counter)
     district[("近期活动", "场次")] = len(set().union(*sessions.values())) if sessions else 0
     district[("健康自测", "测量居民（人）")] = len(set().union(*people.values())) if people else 0

@@ -369,10 +369,7 @@ def certificate(db: str | Engine, volunteer_id: str, fmt: str = "pdf", out: str 
     data = certificate_data(db, volunteer_id, issuer=issuer, organisation=organisation, period_from=period_from,
                             period_to=period_to, issued=issued, tz=tz)
     lines = certificate_lines(data)
-    if fmt == "txt":
-        payload = ("\n".join(lines) + "\n").encode("utf-8")
-    else:
-        payload = _pdf(lines)
+    payload = ("\n".join(lines) + "\n").encode("utf-8") if fmt == "txt" else _pdf(lines)
     return _write(payload, out or f"certificate-{volunteer_id}.{fmt}")
 
 

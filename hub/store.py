@@ -416,7 +416,7 @@ class HubStore:
 
 
 def _digest(seq: int, kind: str, ts: str, payload: str) -> str:
-    return hashlib.sha256(f"{seq}\n{kind}\n{ts}\n{payload}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{seq}\n{kind}\n{ts}\n{payload}".encode()).hexdigest()
 
 
 def _status_time(stored: str) -> datetime:

@@ -248,7 +248,7 @@ def encode_batch(station: str, batch_id: str, records: Sequence[Any]) -> bytes:
         raise SchemaError(f"batch: {len(records)} records, at most {MAX_RECORDS_PER_BATCH} allowed")
     body = ",".join(record_json(r) for r in records)
     raw = (f'{{"v":{FORMAT_VERSION},"station":{json.dumps(station)},"batch":{json.dumps(batch_id)},'
-           f'"records":[{body}]}}').encode("utf-8")
+           f'"records":[{body}]}}').encode()
     if len(raw) > MAX_BATCH_BYTES:
         raise MessageTooLarge(f"batch of {len(raw)} bytes exceeds the limit of {MAX_BATCH_BYTES} bytes")
     return raw

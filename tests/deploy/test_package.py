@@ -83,7 +83,7 @@ def test_contents_and_control(debs):
                  "usr/lib/sysusers.d/yizhan.conf", "usr/lib/tmpfiles.d/yizhan.conf",
                  "usr/share/yizhan/station.toml.example"):
         assert f"./{path}\n" in listing + "\n", path
-    assert "-rwxr-xr-x root/root" in next(l for l in listing.splitlines() if "yizhan-session" in l)
+    assert "-rwxr-xr-x root/root" in next(row for row in listing.splitlines() if "yizhan-session" in row)
     control = subprocess.run(["dpkg-deb", "-f", str(pkgs["yizhan-station"]), "Depends"], capture_output=True,
                              text=True).stdout
     assert "yizhan (= 0.1.0)" in control and "cage" in control

@@ -170,7 +170,7 @@ def test_cli_stations_and_publish(tmp_path, mosquitto):
     store.handle_status("t", "st-a", encode_status(Status("st-a", "online", TS, "0.1.0", 5, None, None)))
     out = yizhan("hub", "stations", "--db", str(db))
     assert out.returncode == 0, out.stderr
-    line = next(l for l in out.stdout.splitlines() if l.startswith("st-a"))
+    line = next(row for row in out.stdout.splitlines() if row.startswith("st-a"))
     assert line.split()[1] == "online" and line.split()[3:5] == ["5", "2"]
     data = json.loads(yizhan("hub", "stations", "--db", str(db), "--json").stdout)
     assert data[0]["records"] == 2

@@ -82,7 +82,7 @@ class Mosquitto:
             + extra_config)
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Mosquitto":
+    def start(self) -> Mosquitto:
         """Start the broker and wait until it accepts connections (stopped by PID if it does not)."""
         proc = self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -132,7 +132,7 @@ class Pcscd:
         except Exception:
             return []
 
-    def start(self) -> "Pcscd":
+    def start(self) -> Pcscd:
         """Start pcscd (unless one already serves the virtual readers) and wait for the readers."""
         if any(r.startswith("Virtual PCD") for r in self.readers()):
             return self
