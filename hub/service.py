@@ -102,7 +102,11 @@ class Hub:
                 except queue.Empty:
                     break
                 stopping = item is None
-            results = self.store.store_batches([(topic, batch) for topic, batch, _ in group])
+            try:
+                results = self.store.store_batches([(topic, batch) for topic, batch, _ in group])
+            except Exception:           # noqa: BLE001 - the writer never dies; the stations resend
+                log.exception("writer: a group of %d batches failed; the stations will resend", len(group))
+                results = [HubError("group failed")] * len(group)
             for (_, _, arrived), reply in zip(group, results):
                 if isinstance(reply, HubError):
                     log.error("%s; the station will resend", reply)
@@ -114,7 +118,10 @@ class Hub:
                         self.metrics.batch_acked(reply.station, ack.stored, ack.duplicates, arrived)
                 except Exception as exc:
                     log.warning("ack to %s not sent (%s); the station will resend", reply.station, exc)
-            self.publish_due()
+            try:
+                self.publish_due()
+            except Exception:           # noqa: BLE001
+                log.exception("writer: publishing the requests document failed")
             if stopping:
                 return
 

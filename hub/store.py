@@ -85,6 +85,8 @@ class HubStore:
         self.engine = open_engine(db, migrate=migrate)
         self.handled = 0
         self.dead = 0
+        #: Batches set aside whole because storing them raised (see :meth:`_set_aside`).
+        self.failed_batches = 0
         self._limits_checked = 0.0
         #: Set when stored records changed a service request (the ``requests`` document is due).
         self.requests_changed = threading.Event()
@@ -167,13 +169,39 @@ class HubStore:
             return []
         try:
             acks = self._with_retry(lambda: self._store_all(items))
-        except (SQLAlchemyError, HubError) as exc:
+        except Exception as exc:       # noqa: BLE001 - whatever a batch raises, the writer goes on
             if len(items) > 1:
                 return [result for item in items for result in self.store_batches([item])]
-            batch = items[0][1]
-            return [exc if isinstance(exc, HubError)
-                    else HubError(f"cannot store batch {batch.batch_id} of {batch.station}: {exc}")]
+            topic, batch = items[0]
+            if isinstance(exc, (SQLAlchemyError, HubError)):    # the database refused: no ack, resent later
+                return [exc if isinstance(exc, HubError)
+                        else HubError(f"cannot store batch {batch.batch_id} of {batch.station}: {exc}")]
+            return [self._set_aside(topic, batch, exc)]
         return [Reply(batch.station, SUFFIX_ACK, encode_ack(ack)) for (_, batch), ack in zip(items, acks)]
+
+    def _set_aside(self, topic: str, batch: Batch, exc: Exception) -> Reply | HubError:
+        """A batch whose storing raised something other than a database error (a payload no check
+        foresaw): every record of it becomes a dead letter, the ack refuses them all as ``invalid``,
+        :attr:`failed_batches` counts it and the log names it. Nothing of it reaches a fold."""
+        log.error("batch %s of %s set aside: storing it raised %s: %s", batch.batch_id, batch.station,
+                  type(exc).__name__, redact(str(exc)[:300]))
+        self.failed_batches += 1
+        reason = f"the hub could not apply this batch ({type(exc).__name__}); set aside whole"
+        try:
+            with self.engine.begin() as conn:
+                for index, r in zip(batch.indices, batch.records):
+                    self._dead_letter(conn, topic, batch.station, f"record {index}: {reason}",
+                                      r.to_json().encode("utf-8"), r.id)
+                for (index, rid, why, text), code in zip(batch.rejected, batch.codes):
+                    self._dead_letter(conn, topic, batch.station, f"record {index}: {why}", text.encode("utf-8"),
+                                      rid, keep=code != "privacy")
+        except SQLAlchemyError as db_exc:
+            return HubError(f"cannot set batch {batch.batch_id} of {batch.station} aside: {db_exc}")
+        self.dead += len(batch.records) + len(batch.rejected)
+        refused = sorted([(i, "invalid") for i in batch.indices] + [(i, c) for (i, *_), c in zip(batch.rejected,
+                                                                                                batch.codes)])
+        ack = Ack(batch.batch_id, 0, 0, len(refused), tuple(refused))
+        return Reply(batch.station, SUFFIX_ACK, encode_ack(ack))
 
     def _store_all(self, items: Sequence[tuple[str, Batch]]) -> list[Ack]:
         now = _now()
@@ -241,7 +269,8 @@ class HubStore:
                 self._dead_letter(conn, topic, batch.station, f"record {index}: {reason}", text.encode("utf-8"),
                                   rid, keep=code != "privacy")
                 set_aside += 1
-        return Ack(batch.batch_id, len(fresh), dups, len(refused), tuple(sorted(refused))), set_aside
+        named = tuple((index, f) for (index, *_), f in zip(batch.rejected, batch.fields) if f and index not in settled)
+        return Ack(batch.batch_id, len(fresh), dups, len(refused), tuple(sorted(refused)), named), set_aside
 
     @staticmethod
     def _held(conn: Connection, station: str, ids: list[str], ph: str) -> dict[str, tuple]:
@@ -267,27 +296,29 @@ class HubStore:
 
     @staticmethod
     def _apply_withdrawals(conn: Connection, named: list[dict[str, str]]) -> None:
-        """A consent withdrawal erases that person's health records at every station (by person key);
-        a health record arriving after a withdrawal of the same person is erased too, as is one arriving
-        after staff recorded a withdrawal at the workbench whose stations include its own (a station
-        that was offline then delivers its backlog later). An erased record keeps its row with the
-        payload ``{"erased":"<withdrawal id>"}`` (:data:`hub.models.LIVE`). ``named``: who the
-        records just stored name (:func:`hub.ledger.apply`)."""
-        withdrawn = {n["person_key"]: n["record_id"] for n in named if n["kind"] == WITHDRAWAL_KIND}
-        health = [n for n in named if n["kind"] in HEALTH_KINDS and n["person_key"] not in withdrawn]
+        """A consent withdrawal a station sends erases, at once, that person's health records held by
+        *that station* (by person key), and any that station delivers later. What other stations hold
+        is erased only when the district confirms it: staff record the withdrawal at the workbench for
+        those stations (``consent_withdrawals``), which erases their records and those they deliver
+        later (see ``docs/authority.md``). An erased record keeps its row with the payload
+        ``{"erased":"<withdrawal id>"}`` (:data:`hub.models.LIVE`). ``named``: who the records just
+        stored name (:func:`hub.ledger.apply`)."""
+        withdrawn = {(n["station"], n["person_key"]): n["record_id"] for n in named if n["kind"] == WITHDRAWAL_KIND}
+        health = [n for n in named if n["kind"] in HEALTH_KINDS and (n["station"], n["person_key"]) not in withdrawn]
         p = m.person_records.c
         if health:
             keys = sorted({n["person_key"] for n in health})
-            for person, rid in conn.execute(select(p.person_key, p.record_id).where(
+            for person, station, rid in conn.execute(select(p.person_key, p.station, p.record_id).where(
                     p.person_key.in_(keys) & (p.kind == WITHDRAWAL_KIND))):
-                withdrawn.setdefault(person, rid)
+                withdrawn.setdefault((station, person), rid)
             cw = m.consent_withdrawals.c
             for wid, person, scope in conn.execute(select(cw.id, cw.person_key, cw.stations).where(
-                    cw.person_key.in_([k for k in keys if k not in withdrawn]))):
+                    cw.person_key.in_(keys))):
                 people.erase(conn, [(n["station"], n["record_id"]) for n in health if n["person_key"] == person
+                                    and (n["station"], person) not in withdrawn
                                     and (scope == "*" or n["station"] in scope.split(","))], f"hub-withdrawal-{wid}")
-        for person, by in sorted(withdrawn.items()):
-            people.erase(conn, [(s, rid) for s, rid, *_ in people.rows_of(conn, person, HEALTH_KINDS)], by)
+        for (station, person), by in sorted(withdrawn.items()):
+            people.erase(conn, [(s, rid) for s, rid, *_ in people.rows_of(conn, person, HEALTH_KINDS, (station,))], by)
 
     def handle_status(self, topic: str, station: str, raw: bytes, retained: bool = False) -> None:
         """Record a station's status message (invalid ones become dead letters). A live (not
