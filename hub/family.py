@@ -30,7 +30,7 @@ def apply_records(conn: Connection, records: Iterable[Any]) -> int:
     added = 0
     for r in records:
         linked = KINDS.get(r.kind)
-        if linked is None or conn.execute(select(t.c.id).where(t.c.id == r.id)).first():
+        if linked is None or conn.execute(select(t.c.id).where((t.c.station == r.station) & (t.c.id == r.id))).first():
             continue
         p = json.loads(r.payload_json)
         conn.execute(t.insert().values(id=r.id, volunteer_id=str(p["volunteer_id"])[:64],

@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from hub import authority
 from hub import deadletters
 from hub import ledger
 from hub import models as m
@@ -235,6 +236,7 @@ class HubStore:
         held = {rid: (r.seq, r.kind, r.ts, r.payload_json) for rid, (_, r) in incoming.items() if rid in added}
         held.update(self._held(conn, batch.station, [rid for rid in incoming if rid not in added], ph))
         fresh, dups, conflicts = [r for _, r in incoming.values() if r.id in added], 0, []
+        incoming_by_index = {index: r for index, r in incoming.values()}
         for index, r in [item for item in incoming.values() if item[1].id not in added] + repeats:
             stored = held.get(r.id)
             if stored is None:            # cannot happen while (station, id) is the primary key
@@ -245,8 +247,17 @@ class HubStore:
                 dups += 1            # the same record; or one erased (at the kiosk or here) after it was sent
             else:
                 conflicts.append((index, r, stored))
+        denied = authority.check(conn, batch.station, [(incoming[r.id][0], r) for r in fresh])
+        if denied:
+            fresh = [r for r in fresh if incoming[r.id][0] not in denied]
+            for index, why in sorted(denied.items()):
+                r = incoming_by_index[index]
+                self._dead_letter(conn, topic, batch.station, f"record {index}: not this station's to change: {why}",
+                                  r.to_json().encode("utf-8"), r.id)
+                refused.append((index, "authority"))
+                log.warning("record %s of %s refused: %s", r.id, batch.station, why)
         named = ledger.apply(conn, [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json) for r in fresh])
-        if requests.apply_records(conn, fresh):
+        if requests.apply_records(conn, fresh, arrived=now):
             self.requests_changed.set()
         self._apply_withdrawals(conn, named)
         for index, r, stored in conflicts:
@@ -263,7 +274,7 @@ class HubStore:
         settled = self._already_stored(conn, batch.foreign)
         dups += len(settled)
         refused = [r for r in refused if r[0] not in settled]
-        set_aside = 0
+        set_aside = len(denied)
         for (index, rid, reason, text), code in zip(batch.rejected, batch.codes):
             if index not in settled:
                 self._dead_letter(conn, topic, batch.station, f"record {index}: {reason}", text.encode("utf-8"),

@@ -27,7 +27,7 @@ from typing import Any
 
 from kiosk.community.kinds import CANCEL_REASONS
 from kiosk.timebank.kinds import MOVEMENT_KINDS
-from kiosk.records import PayloadError, UnknownRecordKind, payload_class, payload_fields, payload_from_dict
+from kiosk.records import MAX_PAYLOAD_BYTES, PayloadError, UnknownRecordKind, payload_class, payload_fields, payload_from_dict
 
 TEXT_MAX = 200
 LIST_MAX = 64
@@ -87,7 +87,8 @@ RULES: dict[str, dict[str, Rule]] = {
     "visit": {},
     "person_key_linked": {"old_key": _KEY, "new_key": _KEY},
     "token_used": {},
-    "admin_event": {"detail": _NOTE},
+    # Staff actions at the station (settings, diagnostics): the detail is bounded by the payload limit.
+    "admin_event": {"detail": Rule(max_len=MAX_PAYLOAD_BYTES)},
     "bp_measurement": {"systolic": Rule(lo=0, hi=400), "diastolic": Rule(lo=0, hi=400), "pulse": Rule(lo=0, hi=400),
                        "grade": Rule(lo=0, hi=10), "person_key": _KEY},
     "glucose_measurement": {"mmol_l": Rule(lo=0, hi=100), "device_value": Rule(lo=0, hi=2000), "person_key": _KEY},

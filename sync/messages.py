@@ -237,7 +237,7 @@ class Batch:
 
 
 #: Why a record of a batch was not stored, as an ack reports it (never the record's content).
-REFUSAL_CODES = ("invalid", "privacy", "station", "too_large", "conflict")
+REFUSAL_CODES = ("invalid", "privacy", "station", "too_large", "conflict", "authority", "quota")
 
 
 def refusal_code(exc: MessageError) -> str:

@@ -38,10 +38,10 @@ def _value(kind: str, name: str, tp: Any) -> Any:
     return f"{name}-1"
 
 
-def complete(kind: str, **given: Any) -> dict[str, Any]:
+def complete(record_kind: str, /, **given: Any) -> dict[str, Any]:
     """A payload of ``kind``: ``given`` plus every other required field (checked against the schema)."""
-    out = {name: _value(kind, name, tp) for name, tp, required in payload_fields(payload_class(kind))
+    out = {name: _value(record_kind, name, tp) for name, tp, required in payload_fields(payload_class(record_kind))
            if required and name not in given}
     out.update(given)
-    check_payload(kind, out)
+    check_payload(record_kind, out)
     return out
