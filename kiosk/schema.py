@@ -16,6 +16,7 @@ Checks are compiled once per kind into plain closures: the hub runs them on ever
 from __future__ import annotations
 
 import dataclasses
+import json
 import enum
 import math
 import types
@@ -371,3 +372,19 @@ def json_schema(kinds: list[str] | None = None) -> dict[str, Any]:
             "$id": "https://yizhan.example/schemas/record-payloads.json",
             "title": "Yizhan record payloads, by record kind",
             "$defs": {k: kind_schema(k) for k in names}}
+
+
+def dump_json_schema() -> str:
+    """The exported schema as the text of ``docs/schemas/record-payloads.schema.json``."""
+    return json.dumps(json_schema(), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":          # python -m kiosk.schema > docs/schemas/record-payloads.schema.json
+    import sys
+
+    # Registering every kind needs the kind modules (the hub's door imports them through sync.messages).
+    import kiosk.community.activities  # noqa: F401
+    import kiosk.community.family  # noqa: F401
+    import kiosk.community.wishes  # noqa: F401
+    import kiosk.health_records  # noqa: F401
+    sys.stdout.write(dump_json_schema())
