@@ -449,3 +449,13 @@ station_counts = Table(
     Column("records", BigInteger, nullable=False, default=0),
     Column("through", BigInteger, nullable=False, default=0),
 )
+
+#: Per station, day (UTC, of the hub's arrival) and quota key: how many records of it the hub took
+#: (``hub/quotas.py``).
+station_quota = Table(
+    "hub_station_quota", metadata,
+    Column("station", String(64), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("kind", String(64), primary_key=True),
+    Column("used", Integer, nullable=False),
+)

@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub import requests
+from hub import scopes
 from hub.database import HubError
 from hub.store import HubStore
 from hub.throttle import DEFAULT_INTERVAL_S, Coalescer
@@ -141,14 +141,15 @@ class Hub:
         return done
 
     def publish_requests(self) -> bool:
-        """Publish the signed ``requests`` document for every station now (after kiosk records or a
+        """Publish each station's own signed ``requests`` document now (after kiosk records or a
         staff action changed a request); a failure is logged and returns False."""
         if self.signing_key is None:
             log.warning("requests document not published: this hub has no document signing key (--signing-key)")
             return True                 # nothing to retry without a key
         try:
-            self.publish_document(self.store.prepare_document("requests", requests.document_body(self.store.engine),
-                                                              signing_key=self.signing_key))
+            for station, body in scopes.station_bodies(self.store.engine).items():
+                self.publish_document(self.store.prepare_document("requests", body, station,
+                                                                  signing_key=self.signing_key))
         except (HubError, MessageError) as exc:
             log.warning("requests document not published: %s", exc)
             return False

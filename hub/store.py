@@ -31,6 +31,7 @@ from hub import deadletters
 from hub import ledger
 from hub import models as m
 from hub import people
+from hub import quotas
 from hub.people import HEALTH_KINDS, WITHDRAWAL_KIND
 from hub import requests
 from hub.database import HubError, insert_records, open_engine
@@ -88,6 +89,9 @@ class HubStore:
         self.dead = 0
         #: Batches set aside whole because storing them raised (see :meth:`_set_aside`).
         self.failed_batches = 0
+        #: Records refused beyond a station's daily quota (:mod:`hub.quotas`), and the quotas.
+        self.quota_refused = 0
+        self.quotas = dict(quotas.DAILY)
         self._limits_checked = 0.0
         #: Set when stored records changed a service request (the ``requests`` document is due).
         self.requests_changed = threading.Event()
@@ -214,6 +218,7 @@ class HubStore:
                 conn.execute(ins.on_conflict_do_update(index_elements=["station"],
                                                        set_={"last_seen": now, "last_batch_at": now}))
         self.dead += sum(set_aside for _, set_aside in stored)
+        self.quota_refused += sum(code == "quota" for ack, _ in stored for _, code in ack.refused)
         return [ack for ack, _ in stored]
 
     def _store(self, conn: Connection, topic: str, batch: Batch, now: datetime) -> tuple[Ack, int]:
@@ -248,13 +253,17 @@ class HubStore:
             else:
                 conflicts.append((index, r, stored))
         denied = authority.check(conn, batch.station, [(incoming[r.id][0], r) for r in fresh])
+        over = quotas.take(conn, batch.station, [(incoming[r.id][0], r) for r in fresh
+                                                 if incoming[r.id][0] not in denied], now, self.quotas)
+        codes = {**{i: "authority" for i in denied}, **{i: "quota" for i in over}}
+        denied = {**denied, **over}
         if denied:
             fresh = [r for r in fresh if incoming[r.id][0] not in denied]
             for index, why in sorted(denied.items()):
                 r = incoming_by_index[index]
-                self._dead_letter(conn, topic, batch.station, f"record {index}: not this station's to change: {why}",
+                self._dead_letter(conn, topic, batch.station, f"record {index}: refused ({codes[index]}): {why}",
                                   r.to_json().encode("utf-8"), r.id)
-                refused.append((index, "authority"))
+                refused.append((index, codes[index]))
                 log.warning("record %s of %s refused: %s", r.id, batch.station, why)
         named = ledger.apply(conn, [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json) for r in fresh])
         if requests.apply_records(conn, fresh, arrived=now):
@@ -268,6 +277,7 @@ class HubStore:
                     received_at=now, station=r.station, record_id=r.id, batch_id=batch.batch_id, seq=r.seq,
                     kind=r.kind, ts=r.ts, payload=r.payload_json, digest=digest,
                     stored_digest=_digest(*stored), hub=self.name))
+                deadletters.cap_conflicts(conn, r.station)
             refused.append((index, "conflict"))
             log.warning("conflict: %s already holds record %s with other content; the new one is kept aside",
                         r.station, r.id)

@@ -26,9 +26,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from kiosk.community.kinds import CANCEL_REASONS
-from kiosk.timebank.kinds import MOVEMENT_KINDS
-from kiosk.records import MAX_PAYLOAD_BYTES, PayloadError, UnknownRecordKind, payload_class, payload_fields, payload_from_dict
+from kiosk.records import MAX_PAYLOAD_BYTES, PayloadError, UnknownRecordKind, payload_class, payload_fields
 
 TEXT_MAX = 200
 LIST_MAX = 64
@@ -54,6 +52,10 @@ _KEY = Rule(min_len=1, max_len=128)
 _HOURS = Rule(lo=0, hi=DAY_HOURS)
 _COUNT = Rule(lo=0, hi=100_000)
 _NOTE = Rule(max_len=1000)
+#: The ids of :data:`kiosk.community.kinds.CANCEL_REASONS` and :data:`kiosk.timebank.kinds.MOVEMENT_KINDS`
+#: (written out here: this module sits below the kind modules; a test keeps them equal).
+CANCEL_REASONS = ("not_needed", "solved", "time", "staff", "no_volunteer")
+MOVEMENT_KINDS = ("earn", "spend", "transfer", "adjust")
 #: Ratings of :data:`kiosk.timebank.kinds.RATINGS` (好差评, 1-5).
 _RATING = Rule(choices=(1, 2, 3, 4, 5))
 
@@ -64,7 +66,7 @@ RULES: dict[str, dict[str, Rule]] = {
     "request_claimed": {},
     "request_done": {"hours": Rule(lo=0.25, hi=DAY_HOURS)},
     "request_cancelled": {"by": Rule(choices=("resident", "staff")),
-                          "reason": Rule(choices=tuple(CANCEL_REASONS))},
+                          "reason": Rule(choices=CANCEL_REASONS)},
     "activity_signup": {"person_key": _KEY},
     "activity_cancelled": {"person_key": _KEY},
     "activity_attended": {"person_key": _KEY},
@@ -241,6 +243,7 @@ class _Compiled:
     names: frozenset[str]
     required: frozenset[str]
     build: bool
+    cls: type
 
 
 _COMPILED: dict[str, _Compiled] = {}
@@ -261,7 +264,7 @@ def _compile(kind: str) -> _Compiled:
         check = _checker(tp, rule is not None and (rule.max_len or 0) > TEXT_MAX)
         fields.append((name, required, _bounded(check, rule) if rule else check))
     return _Compiled(tuple(fields), frozenset(n for n, _, _ in fields),
-                     frozenset(n for n, r, _ in fields if r), "__post_init__" in cls.__dict__)
+                     frozenset(n for n, r, _ in fields if r), "__post_init__" in cls.__dict__, cls)
 
 
 def check_payload(kind: str, data: Any) -> None:
@@ -290,12 +293,13 @@ def check_payload(kind: str, data: Any) -> None:
     for name, _, check in compiled.fields:
         if name in data:
             check(data[name], f"{kind}.{name}")
-    if compiled.build:                       # the kind's own cross-field checks (__post_init__)
+    if compiled.build:          # the kind's own cross-field checks (__post_init__), on the checked plain values
         try:
-            payload_from_dict(kind, data)
-        except PayloadError as exc:
-            exc.field = getattr(exc, "field", kind)
-            raise
+            compiled.cls(**data)
+        except (TypeError, ValueError) as exc:
+            err = PayloadError(f"{kind}: {exc}")
+            err.field = kind
+            raise err from None
 
 
 def known_kind(kind: str) -> bool:
@@ -378,13 +382,3 @@ def dump_json_schema() -> str:
     """The exported schema as the text of ``docs/schemas/record-payloads.schema.json``."""
     return json.dumps(json_schema(), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
 
-
-if __name__ == "__main__":          # python -m kiosk.schema > docs/schemas/record-payloads.schema.json
-    import sys
-
-    # Registering every kind needs the kind modules (the hub's door imports them through sync.messages).
-    import kiosk.community.activities  # noqa: F401
-    import kiosk.community.family  # noqa: F401
-    import kiosk.community.wishes  # noqa: F401
-    import kiosk.health_records  # noqa: F401
-    sys.stdout.write(dump_json_schema())

@@ -190,3 +190,83 @@ def test_derived_tables_are_keyed_by_station_and_id(stations, hub):       # noqa
     assert rows == [("st-a", "req-a-7"), ("st-b", "req-b-1")]
     assert db_rows(hub.db, "SELECT count(*) FROM hub_service_requests")[0][0] == 2
 
+
+
+# --- item 4: documents per station, and the broker grants exactly those -----------------------------
+
+def test_the_broker_grants_each_station_exactly_the_documents_it_subscribes_to(broker):     # noqa: F811
+    """Before: the shipped script granted config, roster and catalog only (a kiosk never got its
+    requests or the calendar), and granting ``_all/requests`` would have handed every station the
+    district's person keys."""
+    from sync.messages import ALL_STATIONS, DOCUMENT_TYPES
+    a = raw_station(broker, "st-a")
+    try:
+        own = {d: a.subscribe(f"yizhan/v1/st-a/{d}") for d in DOCUMENT_TYPES}
+        district = {d: a.subscribe(f"yizhan/v1/{ALL_STATIONS}/{d}") for d in DOCUMENT_TYPES}
+        other = {d: a.subscribe(f"yizhan/v1/st-b/{d}") for d in DOCUMENT_TYPES}
+    finally:
+        a.close()
+    assert all(r == ["Granted QoS 1"] for r in own.values()), own
+    assert {d for d, r in district.items() if r == ["Granted QoS 1"]} == set(DOCUMENT_TYPES) - {"requests"}
+    assert not [d for d, r in other.items() if r == ["Granted QoS 1"]], other
+
+
+def test_each_station_gets_only_its_own_requests_and_no_other_stations_person_keys(stations, hub):    # noqa: F811
+    """Before: one district-wide ``requests`` document held every station's requests, person keys and
+    sign-ups (16,000 waitlisted sign-ups from one station pushed it past its size limit for all)."""
+    from hub import scopes
+    from hub.store import HubStore
+    a, b = stations
+    ka, kb = "a9" * 32, "b9" * 32
+    assert a.batch([a.record("service_request", _request("A1", request_id="req-a-1") | {"person_key": ka}),
+                    a.record("activity_signup", {"activity_id": "act-9", "person_key": ka, "display_name": "甲*",
+                                                 "waitlisted": False})]).stored == 2
+    assert b.batch([b.record("service_request", _request("B1") | {"person_key": kb}),
+                    b.record("activity_signup", {"activity_id": "act-9", "person_key": kb, "display_name": "乙*",
+                                                 "waitlisted": False})]).stored == 2
+    store = HubStore(str(hub.db), migrate=False)
+    try:
+        bodies = scopes.station_bodies(store.engine)
+    finally:
+        store.close()
+    assert sorted(bodies) == ["st-a", "st-b"]
+    text_a, text_b = json.dumps(bodies["st-a"]), json.dumps(bodies["st-b"])
+    assert ka in text_a and kb not in text_a          # counts per station remain (no person data)
+    assert kb in text_b and ka not in text_b
+    listed = {r["number"]: r for r in bodies["st-a"]["requests"]}
+    assert sorted(listed) == ["A1", "B1"] and listed["A1"]["person_key"] == ka   # B1: a task for volunteers,
+    assert not {"person_key", "display_name", "priority_account"} & set(listed["B1"])     # nothing of its resident
+    queue_b = bodies["st-b"]["activities"][0]["queue"]
+    assert [(e["key"], e["station"]) for e in queue_b] == [("~0", "_other"), (kb, "st-b")]   # seat 2 of 2
+
+
+def test_a_station_beyond_its_daily_quota_is_refused_and_another_goes_on(stations, hub):    # noqa: F811
+    """Before: nothing bounded what one station sent (16,000 waitlisted sign-ups overflowed the
+    district's document); now the 201st request of the day is refused as ``quota``."""
+    from hub.quotas import DAILY
+    a, b = stations
+    limit = DAILY["service_request"]
+    batch = [a.record("service_request", _request(f"Q{i}", request_id=f"req-q-{i}")) for i in range(limit + 5)]
+    ack = a.batch(batch, timeout=60)
+    assert ack.stored == limit and ack.refused == tuple((limit + i, "quota") for i in range(5))
+    assert db_rows(hub.db, "SELECT count(*) FROM hub_service_requests WHERE station = 'st-a'")[0][0] == limit
+    assert b.batch([b.record("service_request", _request())]).stored == 1        # st-b's quota is its own
+
+
+def test_conflicts_are_capped_per_station(tmp_path):
+    """Before: ``hub_conflicts`` grew without bound from one login (36 MB in 6 s)."""
+    from hub import deadletters
+    from hub.store import HubStore
+    from sync.messages import WireRecord, encode_batch
+    store = HubStore(str(tmp_path / "hub.sqlite3"))
+    try:
+        def batch(n: int, detail: str) -> bytes:
+            return encode_batch("st-a", f"b{n}-{detail[:3]}", [WireRecord(
+                f"r{i}", "st-a", i + 1, "admin_event", TS, json.dumps({"action": "x", "detail": detail}))
+                for i in range(n)])
+        store.handle_records("yizhan/v1/st-a/records", "st-a", batch(400, "first"))
+        for round_ in range(3):                   # each round: 400 new conflicts
+            store.handle_records("yizhan/v1/st-a/records", "st-a", batch(400, f"other {round_}"))
+        assert len(store.conflicts("st-a")) == deadletters.CONFLICT_ROWS
+    finally:
+        store.close()

@@ -31,7 +31,7 @@ CROSS_FIELD = {k for k in RULES if "__post_init__" in payload_class(k).__dict__}
 
 def test_the_exported_file_is_what_the_code_exports():
     assert EXPORTED.read_text(encoding="utf-8") == dump_json_schema(), \
-        "regenerate it: python -m kiosk.schema > docs/schemas/record-payloads.schema.json"
+        "regenerate it: python -m sync.record_schema > docs/schemas/record-payloads.schema.json"
 
 
 def test_every_kind_has_its_dataclass_fields():
@@ -137,3 +137,12 @@ def test_a_refusal_names_the_field(kind, payload, field):
     with pytest.raises(PayloadError) as err:
         check_payload(kind, payload)
     assert err.value.field == field
+
+
+def test_the_enumerations_written_out_in_the_schema_are_the_kind_modules_own():
+    from kiosk import schema
+    from kiosk.community.kinds import CANCEL_REASONS
+    from kiosk.timebank.kinds import MOVEMENT_KINDS, RATINGS
+    assert schema.CANCEL_REASONS == tuple(CANCEL_REASONS)
+    assert schema.MOVEMENT_KINDS == MOVEMENT_KINDS
+    assert schema.RULES["service_confirmation"]["rating"].choices == tuple(sorted(RATINGS))

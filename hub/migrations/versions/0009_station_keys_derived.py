@@ -1,7 +1,8 @@
 """Every derived table keyed by (station, id): ``hub_request_events``, ``hub_activity_events``,
 ``hub_family_events`` and ``hub_movements`` were keyed by the record (or movement) id alone, so an
 id one station stored first hid another station's own (issue 22). Each table is rebuilt with the
-station in its primary key, keeping every row and index.
+station in its primary key, keeping every row and index. ``hub_station_quota`` counts each
+station's records per day against its quotas (``hub/quotas.py``).
 
 Revision ID: 0009
 Revises: 0008
@@ -66,10 +67,18 @@ def _rebuild(key: str) -> None:
 
 
 def upgrade() -> None:
-    """Rebuild the four tables with (station, id) primary keys."""
+    """Rebuild the four tables with (station, id) primary keys; add the per-station quota counters."""
     _rebuild("station")
+    op.create_table(
+        "hub_station_quota",
+        sa.Column("station", S(64), primary_key=True),
+        sa.Column("day", S(10), primary_key=True),
+        sa.Column("kind", S(64), primary_key=True),
+        sa.Column("used", sa.Integer, nullable=False),
+    )
 
 
 def downgrade() -> None:
     """Back to id-only keys (fails if two stations now hold the same id, as it should)."""
+    op.drop_table("hub_station_quota")
     _rebuild("")
