@@ -31,8 +31,8 @@ import kiosk.timebank.kinds  # noqa: F401
 from kiosk.i18n import N_
 from kiosk.records import MAX_PAYLOAD_BYTES, PayloadError, UnknownRecordKind
 from kiosk.schema import check_payload
-from sync.screening import (TimeOutOfRange, check_embedded_times, holds_id_number, parse_bounded, redact,
-                            text_holds_id_number)
+from sync.screening import (TimeOutOfRange, check_embedded_times, fields_hold_id_number, holds_id_number,
+                            parse_bounded, redact, text_holds_id_number)
 
 #: The wire format version of every message this module writes.
 FORMAT_VERSION = 1
@@ -356,7 +356,8 @@ def decode_batch(raw: bytes, topic_station: str | None = None) -> Batch:
     for i, item in enumerate(items):
         where = f"batch {batch_id} record {i}"
         try:
-            if check_privacy and text_holds_id_number(_dumps_lenient(item)):
+            if (check_privacy and text_holds_id_number(_dumps_lenient(item))) or (
+                    type(item) is dict and fields_hold_id_number(item.get("payload"))):
                 raise PrivacyRejected(f"{where}: the record carries a full ID number")
             records.append(_decode_record(item, station, where))
             indices.append(i)

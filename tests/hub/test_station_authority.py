@@ -270,3 +270,57 @@ def test_conflicts_are_capped_per_station(tmp_path):
         assert len(store.conflicts("st-a")) == deadletters.CONFLICT_ROWS
     finally:
         store.close()
+
+
+# --- item 5: privacy at the door ------------------------------------------------------------------------
+
+def _full_id() -> str:
+    from kiosk.privacy import id_check_char
+    first = "31010419500101123"
+    return first + id_check_char(first)
+
+
+def test_a_status_message_carrying_an_id_number_is_refused(broker, hub):       # noqa: F811
+    """Before: a full ID number in the status message's ``name`` or ``app`` was stored and shown on
+    the workbench's station pages."""
+    from datetime import datetime, timezone
+
+    from sync.status import Status, encode_status
+    number = _full_id()
+    a = raw_station(broker, "st-a")
+    try:
+        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        for field in ("name", "app"):
+            status = Status("st-a", "online", now, **{field: f"驿站 {number[:9]} {number[9:]}"})
+            a.client.publish("yizhan/v1/st-a/status", encode_status(status), qos=1).wait_for_publish(5)
+        assert wait_for(lambda: db_rows(hub.db, "SELECT count(*) FROM hub_dead_letters WHERE station = 'st-a'")[0][0]
+                        >= 2, 10)
+    finally:
+        a.close()
+    rows = db_rows(hub.db, "SELECT * FROM hub_stations") + db_rows(hub.db, "SELECT * FROM hub_station_counts")
+    assert number[:9] not in json.dumps(rows, default=str)
+
+
+DISGUISES = {
+    "dots": lambda n: ".".join(n[i:i + 4] for i in range(0, 18, 4)),
+    "slashes": lambda n: f"{n[:6]}/{n[6:14]}/{n[14:]}",
+    "commas": lambda n: f"{n[:6]},{n[6:]}",
+    "underscores": lambda n: f"{n[:9]}_{n[9:]}",
+    "arabic_indic": lambda n: n.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),
+    "devanagari": lambda n: n.translate(str.maketrans("0123456789", "०१२३४५६७८९")),
+    "chinese": lambda n: n.translate(str.maketrans("0123456789", "〇一二三四五六七八九")),
+}
+
+
+def test_a_number_in_any_readable_disguise_or_split_over_two_fields_is_refused(stations, hub):   # noqa: F811
+    """Before: every one of these was stored."""
+    a, _b = stations
+    number = _full_id()
+    records = [a.record("admin_event", {"action": "note", "detail": f"证件 {hide(number)}"})
+               for hide in DISGUISES.values()]
+    records.append(a.record("admin_event", {"action": number[:12], "detail": number[12:]}))
+    records.append(a.record("admin_event", {"action": "note", "detail": "血压 135/85, 1.25 h, 2026-11-22"}))
+    ack = a.batch(records)
+    assert ack.refused == tuple((i, "privacy") for i in range(len(DISGUISES) + 1)) and ack.stored == 1
+    stored = json.dumps(db_rows(hub.db, "SELECT payload FROM hub_records"), ensure_ascii=False)
+    assert "135/85" in stored and number[:9] not in stored
