@@ -156,27 +156,42 @@ def holds_id_number(value: Any) -> bool:
             or fields_hold_id_number(value))
 
 
-_NUMERIC = re.compile(r"[0-9Xx ]*[0-9][0-9Xx ]*")
+#: What a value a person reads as (part of) a number is made of: digits, maybe an X, separators.
+_NUMERIC_CHARS = "0123456789Xx ./_,·\t-"
+_NOT_DIGIT = re.compile(r"[^0-9Xx]")
 #: A number split over more fields than this is not one a person reads back.
 MAX_SPLIT_FIELDS = 4
 
 
-def _values(value: Any, out: list[str]) -> None:
+def _values(value: Any, out: list[Any]) -> None:
     """The scalar values of ``value`` in document order; a list is a break (its items are readings,
     not the pieces of one number)."""
     if isinstance(value, dict):
         for v in value.values():
-            _values(v, out)
+            if isinstance(v, (dict, list)):
+                _values(v, out)
+            else:
+                out.append(v)
     elif isinstance(value, list):
-        out.append("")
+        out.append(None)
         for v in value:
             if isinstance(v, (dict, list)):
                 _values(v, out)
-        out.append("")
-    elif isinstance(value, bool) or value is None:
-        out.append("")
+        out.append(None)
     else:
-        out.append(str(value))
+        out.append(value)
+
+
+def _piece(value: Any) -> str:
+    """The digits of a value a person reads as a number ("" when it is not one)."""
+    if type(value) is int:
+        return str(value)
+    if type(value) is not str or not value:
+        return ""
+    text = value if value.isascii() else normalise(value, comma=True)
+    if text.strip(_NUMERIC_CHARS):
+        return ""
+    return _NOT_DIGIT.sub("", text)
 
 
 def fields_hold_id_number(value: Any) -> bool:
@@ -184,15 +199,15 @@ def fields_hold_id_number(value: Any) -> bool:
     each a number or a numeric text, hold one full ID number between them
     (``{"a": "310104195001", "b": "011234"}``), or one string holds it with commas between its
     digit groups (which a scan of the JSON text cannot tell from the commas between values)."""
-    leaves: list[str] = []
+    leaves: list[Any] = []
     _values(value, leaves)
     pieces: list[str] = []
-    for leaf in leaves + [""]:
-        text = normalise(leaf, comma=True) if leaf else ""
-        if "," in leaf and (_digit_runs_hold_id(text) or _split_runs_hold_id(text)):
+    for leaf in leaves + [None]:
+        if type(leaf) is str and "," in leaf and holds_id_number(leaf):
             return True                  # 310104,195001… inside one string
-        if text and _NUMERIC.fullmatch(text):
-            pieces.append(text.replace(" ", ""))
+        digits = _piece(leaf)
+        if digits:
+            pieces.append(digits)
             continue
         for i in range(len(pieces) - 1):
             joined = pieces[i]
@@ -209,9 +224,10 @@ def fields_hold_id_number(value: Any) -> bool:
 def redact(text: str) -> str:
     """``text`` safe for a log line or a stored reason: every run of digit groups that holds an ID
     number in any disguise is replaced by a masked form (or stars)."""
-    text = normalise(text)
-    if not (_digit_runs_hold_id(text) or _split_runs_hold_id(text)):
+    norm = normalise(text, comma=True)
+    if not (_digit_runs_hold_id(norm) or _split_runs_hold_id(norm)):
         return text
+    text = norm
 
     def mask(m: re.Match) -> str:
         run = m.group(0)
