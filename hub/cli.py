@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import importlib
 import logging
 import os
 import signal
@@ -61,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics", metavar="[HOST:]PORT", default="",
                    help="serve Prometheus metrics on http://HOST:PORT/metrics (default host 127.0.0.1)")
     p.add_argument("--verbose", "-v", action="store_true")
+    p.add_argument("--record-kinds", action="append", default=[], metavar="MODULE",
+                   help="also accept the record kinds this module registers (e.g. app.bench.records for "
+                        "`yizhan bench sync`); every kind is checked by its schema at the door")
     _signing_key_option(p)
     _broker_options(p)
     p = sub.add_parser("stations", help="list stations: status, last seen, queue depth")
@@ -119,6 +123,12 @@ def _run(args) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     name = args.name or f"hub-{os.getpid()}"
+    for module in args.record_kinds:
+        try:
+            importlib.import_module(module)          # registers its @record_kind schemas
+        except ImportError as exc:
+            print(f"hub {name}: cannot load record kinds from {module}: {exc}", file=sys.stderr)
+            return 2
     setup_journald(HUB=name)
     store = HubStore(args.db, name=name)
     metrics = HubMetrics(store)

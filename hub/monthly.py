@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from hub.exports import csv_row, xlsx_append
 from hub import models as m
 from hub.reports import ReportError, _font_path, _write, team_names
 from hub.timebank import DEFAULT_TZ, credits, engine_for
@@ -174,7 +175,7 @@ def render(rows: list[list[Any]], month: str, fmt: str) -> bytes:
         text = io.StringIO()
         writer = csv.writer(text)
         writer.writerow(COLUMNS)
-        writer.writerows(rows)
+        writer.writerows(csv_row(r) for r in rows)
         data = ("\ufeff" + text.getvalue()).encode("utf-8")
     elif fmt == "xlsx":
         from openpyxl import Workbook
@@ -183,7 +184,7 @@ def render(rows: list[list[Any]], month: str, fmt: str) -> bytes:
         ws.title = f"{month} 月报"
         ws.append(list(COLUMNS))
         for row in rows:
-            ws.append(row)
+            xlsx_append(ws, row)
         buf = io.BytesIO()
         wb.save(buf)
         data = buf.getvalue()

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from hub.exports import csv_row, xlsx_append
 from hub import models as m
 from hub.ledger import to_hours
 from hub.timebank import DEFAULT_TZ, _when, credits, engine_for, month_of, month_range
@@ -223,7 +224,7 @@ def report_volunteers(db: str | Engine, month: str, fmt: str = "csv", out: str |
         writer = csv.writer(text)
         writer.writerow(COLUMNS)
         for view in SHEETS:
-            writer.writerows(views[view])
+            writer.writerows(csv_row(r) for r in views[view])
         data = ("\ufeff" + text.getvalue()).encode("utf-8")      # BOM: Excel opens UTF-8 Chinese correctly
     else:
         from openpyxl import Workbook
@@ -236,7 +237,7 @@ def report_volunteers(db: str | Engine, month: str, fmt: str = "csv", out: str |
             for cell in ws[1]:
                 cell.font = Font(bold=True)
             for r in views[view]:
-                ws.append(r)
+                xlsx_append(ws, r)
         buf = io.BytesIO()
         wb.save(buf)
         data = buf.getvalue()

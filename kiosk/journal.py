@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.privacy import contains_id_number
-from kiosk.records import MAX_PAYLOAD_BYTES, Record, payload_from_dict, payload_to_json
+from kiosk.records import MAX_PAYLOAD_BYTES, PayloadError, Record, payload_from_dict, payload_to_json
+from kiosk.schema import check_payload
 
 
 class JournalError(Exception):
@@ -421,6 +422,10 @@ class Journal:
                                 "bytes; refused")
         if contains_id_number(body):
             raise PrivacyViolation(f"a {kind} payload carries a full ID number; refused")
+        try:
+            check_payload(kind, json.loads(body))     # the hub's door applies the same schema
+        except PayloadError as exc:
+            raise RecordRefused(f"a {kind} payload does not fit its schema ({exc}); refused") from None
         rid = record_id or str(uuid.uuid4())
         ts = (created_at or _utcnow()).astimezone(timezone.utc)
         ts = ts.replace(microsecond=ts.microsecond // 1000 * 1000)   # stored with millisecond precision

@@ -26,7 +26,10 @@ class UnknownRecordKind(KeyError):
 
 
 class PayloadError(ValueError):
-    """A payload does not match its dataclass (missing field, wrong type)."""
+    """A payload does not match its dataclass (missing field, wrong type); ``field`` names the field
+    when one is to blame."""
+
+    field: str = ""
 
 
 def record_kind(name: str, priority: int = 0):
@@ -156,6 +159,11 @@ def _fields(cls: type) -> tuple[tuple[str, Any, bool], ...]:
     hints = typing.get_type_hints(cls)
     return tuple((f.name, hints[f.name], f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
                  for f in dataclasses.fields(cls) if f.init)
+
+
+def payload_fields(cls: type) -> tuple[tuple[str, Any, bool], ...]:
+    """(name, resolved type, required) of each field of a payload dataclass."""
+    return _fields(cls)
 
 
 def _from_dict(cls: type[P], data: Any, where: str) -> P:
