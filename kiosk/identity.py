@@ -151,8 +151,8 @@ class IdentityService:
         """The earlier keys linked to ``key``; links the HMAC key of an earlier Yizhan when this
         journal or the roster knows it (a consent decision, a volunteer entry)."""
         linked = self.journal.records("person_key_linked", where={"new_key": key}, limit=10)
-        if linked:
-            return tuple(r.payload.old_key for r in linked)
+        if linked:          # an old key is "" once the hub acknowledged the link (``kiosk.key_links``)
+            return tuple(r.payload.old_key for r in linked if r.payload.old_key)
         old = legacy_person_key(self._key, number)
         if self.consent_status(old) is None and self._roster().by_person_key(old) is None:
             return ()
@@ -178,7 +178,7 @@ class IdentityService:
         the steps is mended by doing it again)."""
         linked = self.journal.records("person_key_linked", where={"new_key": person_key}, limit=10)
         erased = 0
-        for key in (person_key, *(r.payload.old_key for r in linked)):   # the earlier keys' records too
+        for key in (person_key, *(r.payload.old_key for r in linked if r.payload.old_key)):   # earlier keys too
             self.journal.append(ConsentDecision(person_key=key, granted=False))
             erasable = sum(len(self.journal.records(kind, where={"person_key": key}, limit=100_000))
                            for kind in ERASABLE_KINDS)

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from kiosk.key_links import TRIGGER_V5
 from kiosk.privacy import contains_id_number
 from kiosk.records import MAX_PAYLOAD_BYTES, Record, payload_from_dict, payload_to_json
 
@@ -151,9 +152,12 @@ _V4 = "\n".join(
     f"CREATE INDEX records_{f} ON records (kind, json_extract(payload, '$.{f}'), seq) "
     f"WHERE json_extract(payload, '$.{f}') IS NOT NULL;" for f in INDEXED_FIELDS)
 
+# V5: an earlier person key is erased once the hub acknowledged its link (``kiosk.key_links``).
+_V5 = TRIGGER_V5.format(erasable=", ".join(f"'{k}'" for k in ERASABLE_KINDS))
+
 #: MIGRATIONS[i] is the SQL script taking a database from schema version i to i + 1.
 #: Append, never edit.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

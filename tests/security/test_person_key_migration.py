@@ -137,3 +137,74 @@ def test_a_consent_withdrawal_erases_the_records_under_the_earlier_key_too(earli
         assert withdrawn == {new_resident, old_resident}                                 # the hub deletes both
     finally:
         ctx.close()
+
+
+def _bytes_under(folder) -> dict[str, bytes]:
+    """Every regular file under ``folder`` (recursively), read whole: what a thief copies."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _holding(files: dict[str, bytes], key: str) -> list[str]:
+    """The files holding ``key`` as hex text (either case) or as its 32 raw bytes."""
+    forms = (key.encode(), key.upper().encode(), bytes.fromhex(key))
+    return [name for name, data in files.items() if any(form in data for form in forms)]
+
+
+@pytest.mark.services
+def test_no_old_key_is_left_on_the_kiosk_or_the_hub_once_the_hub_acknowledged_the_link(
+        tmp_path, mosquitto, earlier_journal):
+    """Issue 27, item 1. The old HMAC key is one HMAC per guessed number: with the district key, a
+    resident's number came back in 41 s from the link record. After the card read links the keys
+    and the real publisher delivers the link to the real hub through a real Mosquitto, the kiosk's
+    data directory (journal, WAL and -shm as a power cut leaves them, logs, roster) and the hub's
+    database hold neither old key, in hex or raw; the kiosk still knows the resident's consent,
+    readings and volunteer entry under the new keys."""
+    from kiosk.context import build_context
+
+    settings, old_resident, old_young, volunteer_id = earlier_journal
+    key = settings.secrets.district_key
+    new_resident, new_young = person_key(key, RESIDENT.number), person_key(key, YOUNG.number)
+    assert _holding(_bytes_under(settings.data_dir), old_resident)          # the test can see the key
+    sync = dataclasses.replace(settings.sync, enabled=True, host=mosquitto.host, port=mosquitto.port)
+    settings = dataclasses.replace(settings, sync=sync)
+    ctx = build_context(settings)
+    db = tmp_path / "hub.sqlite3"
+    hub = HubProcess(str(db), mosquitto.host, mosquitto.port, log_file=tmp_path / "hub.log").start()
+    publisher = None
+    try:
+        identity = ctx.services["identity"]
+        assert identity.from_document(RESIDENT).person.former_keys == (old_resident,)
+        assert identity.from_document(YOUNG).person.volunteer_id == volunteer_id
+        publisher = Publisher(settings, ctx.journal.path, poll_s=0.05, reconnect_max_s=2)
+        publisher.start()
+        assert wait_for(lambda: ctx.journal.pending_count() == 0, 30, 0.1)
+        assert {r.payload.old_key for r in ctx.journal.records("person_key_linked")} == {""}
+        kiosk_files = _bytes_under(settings.data_dir)      # a power cut now: the WAL as it is, no close
+        assert any(name.endswith("-wal") for name in kiosk_files)
+        again = identity.from_document(RESIDENT)
+        assert again.person.person_key == new_resident and not again.needs_consent and again.consent_given
+        assert len(ctx.journal.records("bp_measurement", where={"person_key": new_resident})) == 2
+        assert identity.from_document(YOUNG).person.volunteer_id == volunteer_id
+        assert ctx.journal.records("person_key_linked", limit=10)[0].payload.new_key in (new_resident, new_young)
+    finally:
+        if publisher:
+            publisher.stop()
+        hub.stop()
+        ctx.close()
+    for old in (old_resident, old_young):
+        assert _holding(kiosk_files, old) == [], "an old key stayed readable on the kiosk"
+        assert _holding(_bytes_under(tmp_path / "data"), old) == []
+        assert _holding({p.name: p.read_bytes() for p in tmp_path.glob("hub.sqlite3*")}, old) == [], \
+            "an old key stayed in the hub's database"
+    con = sqlite3.connect(db)
+    try:
+        keys = {k for (k,) in con.execute("SELECT json_extract(payload, '$.person_key') FROM hub_records "
+                                          "WHERE kind IN ('consent', 'bp_measurement')")}
+        volunteer_key = con.execute("SELECT person_key FROM hub_volunteers WHERE volunteer_id = ?",
+                                    (volunteer_id,)).fetchone()
+    finally:
+        con.close()
+    assert keys == {new_resident}                        # the hub relabelled what it held
+    assert volunteer_key == (new_young,)
+    roster = roster_with_balances(str(db), {"volunteers": []})
+    assert next(v for v in roster["volunteers"] if v["id"] == volunteer_id)["person_key"] == new_young
