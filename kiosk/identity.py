@@ -17,7 +17,7 @@ from datetime import date
 
 from kiosk.i18n import N_
 from kiosk.journal import ERASABLE_KINDS, Journal
-from kiosk.privacy import age_band, age_on, legacy_person_key, mask_id_number, mask_name, person_key
+from kiosk.privacy import age_band, age_on, earlier_person_keys, mask_id_number, mask_name, person_key
 from kiosk.records import ConsentDecision, ConsentWithdrawn, PersonKeyLinked, TokenUse, Visit
 from kiosk.roster import Roster
 from kiosk.session import Person
@@ -148,17 +148,18 @@ class IdentityService:
 
     # -- person-key migration ---------------------------------------------------------------------
     def _former_keys(self, key: str, number: str) -> tuple[str, ...]:
-        """The earlier keys linked to ``key``; links the HMAC key of an earlier Yizhan when this
-        journal or the roster knows it (a consent decision, a volunteer entry)."""
+        """The earlier keys linked to ``key``; links each key an earlier Yizhan derived (HMAC, an
+        earlier scrypt cost) that this journal or the roster knows (a consent decision, a volunteer
+        entry). Once the hub acknowledged a link, its records are relabelled and its old key is ""."""
         linked = self.journal.records("person_key_linked", where={"new_key": key}, limit=10)
-        if linked:          # an old key is "" once the hub acknowledged the link (``kiosk.key_links``)
+        if linked:
             return tuple(r.payload.old_key for r in linked if r.payload.old_key)
-        old = legacy_person_key(self._key, number)
-        if self.consent_status(old) is None and self._roster().by_person_key(old) is None:
-            return ()
-        self.journal.append(PersonKeyLinked(old_key=old, new_key=key))
-        log.info("linked a person's records under the earlier person key to the new one")
-        return (old,)
+        known = tuple(old for old in earlier_person_keys(self._key, number)
+                      if self.consent_status(old) is not None or self._roster().by_person_key(old) is not None)
+        for old in known:
+            self.journal.append(PersonKeyLinked(old_key=old, new_key=key))
+            log.info("linked a person's records under an earlier person key to the new one")
+        return known
 
     # -- consent and records ------------------------------------------------------------------------
     def consent_status(self, key: str) -> bool | None:

@@ -1,8 +1,8 @@
 """Erasing an earlier person key once the hub holds its link (``person_key_linked``).
 
-A resident journaled under the HMAC person key of an earlier Yizhan is linked to their scrypt key
-on the next card read (``kiosk.identity``). The old key is cheap to search (one HMAC per guessed
-number), so it may not stay on the disk: as soon as the hub has acknowledged the link record, every
+A resident journaled under a person key of an earlier Yizhan (HMAC, or scrypt at a lower cost) is
+linked to their current key on the next card read (``kiosk.identity``). The old key is cheaper to
+search (one HMAC, or a cheaper scrypt, per guessed number), so it may not stay on the disk: as soon as the hub has acknowledged the link record, every
 record of this journal that names the old key is relabelled in place to the new key and the link
 keeps only its new key (``old_key`` becomes ""). The journal's immutability trigger allows exactly
 these two changes (schema version 5, ``kiosk.journal``). Pages are overwritten (``secure_delete``)
@@ -53,7 +53,7 @@ def erase_acknowledged_links(db: sqlite3.Connection, record_ids: list[str]) -> i
         return 0
     marks = ", ".join("?" * len(record_ids))
     links = db.execute(f"SELECT id, json_extract(payload, '$.old_key'), json_extract(payload, '$.new_key') "
-                       f"FROM records WHERE kind = ? AND id IN ({marks})", (LINK_KIND, *record_ids)).fetchall()
+                       f"FROM records WHERE kind = ? AND id IN ({marks}) ORDER BY seq", (LINK_KIND, *record_ids)).fetchall()
     erased = 0
     for link_id, old, new in links:
         if not old or not new or len(old) < 32:

@@ -208,3 +208,26 @@ def test_no_old_key_is_left_on_the_kiosk_or_the_hub_once_the_hub_acknowledged_th
     assert volunteer_key == (new_young,)
     roster = roster_with_balances(str(db), {"volunteers": []})
     assert next(v for v in roster["volunteers"] if v["id"] == volunteer_id)["person_key"] == new_young
+
+
+def test_a_key_of_the_earlier_scrypt_cost_is_linked_too(tmp_path):
+    """Issue 27, item 2: raising the scrypt cost changed every person key; a resident journaled under
+    the 8 MiB key (before 2026-12) keeps their consent and readings, through a link to the new key."""
+    from kiosk.context import build_context
+    from kiosk.privacy import EARLIER_PERSON_KEY_COSTS, earlier_person_keys
+
+    settings = load_settings(demo=True, env={"YIZHAN_DATA_DIR": str(tmp_path / "data")})
+    key = settings.secrets.district_key
+    earlier = earlier_person_keys(key, RESIDENT.number)
+    assert len(earlier) == 1 + len(EARLIER_PERSON_KEY_COSTS)
+    old = earlier[1]                                                    # the 8 MiB scrypt key
+    with Journal(settings.data_dir / Journal.FILENAME, settings.station.id) as journal:
+        journal.append(ConsentDecision(person_key=old, granted=True))
+    ctx = build_context(settings)
+    try:
+        outcome = ctx.services["identity"].from_document(RESIDENT)
+        assert outcome.person.person_key == person_key(key, RESIDENT.number) != old
+        assert outcome.person.former_keys == (old,)
+        assert not outcome.needs_consent and outcome.consent_given is True
+    finally:
+        ctx.close()
