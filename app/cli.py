@@ -52,6 +52,7 @@ SINGLE: dict[str, tuple[str, str]] = {
     "doctor": ("app.doctor_cli", "check this station: settings, secrets, devices, broker, disk, journal, outbox"),
     "backup": ("app.backup_cli", "online backup of the journal to a directory, with checksum and manifest"),
     "restore": ("app.backup_cli", "restore a journal backup into an empty data directory"),
+    "seal-secrets": ("app.seal_cli", "seal the station's secrets to its TPM (systemd-creds); erase the plaintext"),
     "migrate": ("app.migrate_cli", "bring the journal's schema up to date (backs it up first); for package upgrades"),
 }
 
