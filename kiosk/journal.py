@@ -344,11 +344,13 @@ class Journal:
         #: Whether this open ran ``PRAGMA quick_check`` (first open of a UTC day, after an unclean
         #: shutdown, or when the file is not as its clean-shutdown seal says: ``kiosk.journal_seal``).
         self.integrity_checked = False
-        #: Whether the file was byte for byte as sealed at the last clean stop.
-        self.seal_intact = take_seal(self.path) if self.path.is_file() else False
-        self._db = connect(self.path)
+        #: Whether the seal was compared and the file was byte for byte as sealed at the last clean stop.
+        self.seal_intact = False
+        self._db = connect(self.path)             # opening writes nothing to an existing file
         try:
-            if not self.seal_intact or self._integrity_due():
+            due = self._integrity_due()
+            self.seal_intact = take_seal(self.path, compare=not due)   # no hashing when the full check runs
+            if due or not self.seal_intact:
                 self._check_integrity()
             migrate(self._db, self.path)
             self._mark_open()

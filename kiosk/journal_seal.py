@@ -52,13 +52,14 @@ def write_seal(journal: Path) -> None:
     os.replace(tmp, target)
 
 
-def take_seal(journal: Path) -> bool:
-    """Before the journal is opened: whether it is byte for byte as it was sealed at the last clean
-    stop. The seal is removed either way (a seal describes one stop only). The sizes are compared
-    first, so a truncated or grown file costs no hashing."""
+def take_seal(journal: Path, compare: bool = True) -> bool:
+    """Before anything is written to the journal: whether it is byte for byte as it was sealed at the
+    last clean stop. The seal is removed either way (a seal describes one stop only); with
+    ``compare`` false (the full check runs anyway) nothing is hashed. The sizes are compared first,
+    so a truncated or grown file costs no hashing."""
     target = seal_path(journal)
     try:
-        stored = json.loads(target.read_text(encoding="ascii"))
+        stored = json.loads(target.read_text(encoding="ascii")) if compare else None
     except (OSError, ValueError, UnicodeDecodeError):
         stored = None
     target.unlink(missing_ok=True)
