@@ -3,7 +3,7 @@
 The kiosk ran ``PRAGMA quick_check`` only on the first start of a UTC day or after an unclean stop,
 so a journal damaged after a clean stop earlier the same day (random bytes mid-file, a flipped last
 page) was opened and used silently, though ``yizhan sync`` refused it. Now a clean stop seals the
-file (size and SHA-256, ``kiosk.journal_seal``) and every start compares: each damaged shape the
+file (size and CRC-32, ``kiosk.journal_seal``) and every start compares: each damaged shape the
 sync path's check refuses is refused by the kiosk too, and the file is left byte for byte as it was.
 """
 from __future__ import annotations
