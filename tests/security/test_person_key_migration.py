@@ -231,3 +231,38 @@ def test_a_key_of_the_earlier_scrypt_cost_is_linked_too(tmp_path):
         assert not outcome.needs_consent and outcome.consent_given is True
     finally:
         ctx.close()
+
+
+def test_the_journal_allows_only_the_relabelling_a_link_names_and_only_after_the_hubs_ack(tmp_path):
+    """Records stay immutable: a record's key can change only to the new key of a link naming its old
+    key, and a link can only lose its old key; the outbox does both when the hub acknowledges it."""
+    from kiosk.outbox import Outbox
+    from kiosk.records import PersonKeyLinked
+
+    old, new, other = "a1" * 32, "b2" * 32, "c3" * 32
+    path = tmp_path / Journal.FILENAME
+    with Journal(path, "st-1") as journal:
+        consent = journal.append(ConsentDecision(person_key=old, granted=True)).record
+        journal.append(PersonKeyLinked(old_key=old, new_key=new))
+    con = sqlite3.connect(path)
+    for sql, args in [("UPDATE records SET payload = replace(payload, ?, ?) WHERE id = ?", (old, other, consent.id)),
+                      ("UPDATE records SET payload = json_set(payload, '$.old_key', ?) WHERE kind = 'person_key_linked'",
+                       (other,)),
+                      ("UPDATE records SET payload = json_set(payload, '$.granted', json('false')) WHERE id = ?",
+                       (consent.id,))]:
+        with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+            con.execute(sql, args)
+    con.close()
+    outbox = Outbox(path)
+    try:
+        batch = outbox.claim_batch(10, 1 << 20)
+        assert [r.kind for r in batch.records] == ["consent", "person_key_linked"]
+        with Journal(path, "st-1") as journal:
+            assert journal.records("consent")[0].payload.person_key == old     # nothing before the ack
+        outbox.settle(batch.batch_id)
+    finally:
+        outbox.close()
+    with Journal(path, "st-1") as journal:
+        assert journal.records("consent")[0].payload.person_key == new
+        assert [(r.payload.old_key, r.payload.new_key) for r in journal.records("person_key_linked")] == [("", new)]
+    assert old.encode() not in b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
