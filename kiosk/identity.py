@@ -2,10 +2,11 @@
 
 Privacy by design: the full document number is used once, to compute the person key, and is then
 dropped with the document; only masked forms leave this module. A person whose records were
-journaled under the key of an earlier Yizhan (HMAC) is linked to the new key the first time their
-card is read (a ``person_key_linked`` record), so consent, trends and roster entries carry over. Residents are asked once for
-consent to the processing of health data (PIPL sensitive personal information); the decision is
-journaled and looked up on later visits.
+journaled under the key of an earlier Yizhan (HMAC, or scrypt at a lower cost) is linked to the new
+key the first time their card is read (a ``person_key_linked`` record), so consent, trends and
+roster entries carry over; once the hub has the link, the old key is erased (``kiosk.key_links``).
+Residents are asked once for consent to the processing of health data (PIPL sensitive personal
+information); the decision is journaled and looked up on later visits.
 """
 from __future__ import annotations
 

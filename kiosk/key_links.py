@@ -2,8 +2,9 @@
 
 A resident journaled under a person key of an earlier Yizhan (HMAC, or scrypt at a lower cost) is
 linked to their current key on the next card read (``kiosk.identity``). The old key is cheaper to
-search (one HMAC, or a cheaper scrypt, per guessed number), so it may not stay on the disk: as soon as the hub has acknowledged the link record, every
-record of this journal that names the old key is relabelled in place to the new key and the link
+search (one HMAC, or a cheaper scrypt, per guessed number), so it may not stay on the disk: as
+soon as the hub has acknowledged the link record, every record of this journal that names the old
+key is relabelled in place to the new key and the link
 keeps only its new key (``old_key`` becomes ""). The journal's immutability trigger allows exactly
 these two changes (schema version 5, ``kiosk.journal``). Pages are overwritten (``secure_delete``)
 and the write-ahead log is checkpointed and truncated afterwards by the caller, so the old key
@@ -37,7 +38,7 @@ WHEN NOT (NEW.id = OLD.id AND NEW.station_id = OLD.station_id AND NEW.seq = OLD.
                                   json_extract(l.payload, '$.new_key'))))
     OR (OLD.kind = 'person_key_linked'
         AND NEW.payload = json_set(OLD.payload, '$.old_key', ''))))
-BEGIN SELECT RAISE(ABORT, 'journal records are immutable (only a health record or an acknowledged old key can be erased)'); END;
+BEGIN SELECT RAISE(ABORT, 'journal records are immutable (only health data or an old key can be erased)'); END;
 """
 
 
@@ -53,7 +54,8 @@ def erase_acknowledged_links(db: sqlite3.Connection, record_ids: list[str]) -> i
         return 0
     marks = ", ".join("?" * len(record_ids))
     links = db.execute(f"SELECT id, json_extract(payload, '$.old_key'), json_extract(payload, '$.new_key') "
-                       f"FROM records WHERE kind = ? AND id IN ({marks}) ORDER BY seq", (LINK_KIND, *record_ids)).fetchall()
+                       f"FROM records WHERE kind = ? AND id IN ({marks}) ORDER BY seq",
+                       (LINK_KIND, *record_ids)).fetchall()
     erased = 0
     for link_id, old, new in links:
         if not old or not new or len(old) < 32:
@@ -64,5 +66,6 @@ def erase_acknowledged_links(db: sqlite3.Connection, record_ids: list[str]) -> i
         erased += 1
     if erased:
         db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
-                   "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ? AS TEXT)", (META_RELABELLED, str(erased), erased))
+                   "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + ? AS TEXT)",
+                   (META_RELABELLED, str(erased), erased))
     return erased
