@@ -67,7 +67,10 @@ def take_seal(journal: Path, compare: bool = True) -> bool:
         stored = json.loads(target.read_text(encoding="ascii")) if compare else None
     except (OSError, ValueError, UnicodeDecodeError):
         stored = None
-    target.unlink(missing_ok=True)
+    try:
+        target.unlink(missing_ok=True)
+    except OSError:
+        return False                    # cannot remove it (read-only directory): never trust it
     if not isinstance(stored, dict):
         return False
     try:
