@@ -329,7 +329,7 @@ class Journal:
 
     Opening runs ``PRAGMA quick_check`` (a read of the whole file) on the first open of a UTC day,
     when the last session did not :meth:`close` cleanly, or when the file differs from the seal the
-    last clean close wrote (a hash of the file, checked at every open); a damaged file is then
+    last clean close wrote (size and CRC-32, checked at every open); a damaged file is then
     refused untouched, as is a file of a newer version or one that is not a journal.
     """
 
