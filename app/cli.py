@@ -31,6 +31,7 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     "bench": {
         "startup": ("app.bench.startup", "kiosk cold start and idle RSS against a minimal Kivy app"),
         "identify": ("app.bench.identify", "card placed to greeting drawn, against wire time"),
+        "personkey": ("app.bench.personkey", "one person-key derivation, and a stolen key's search cost"),
         "measure": ("app.bench.measure", "device's last byte to result screen drawn, per driver"),
         "sync": ("app.bench.sync", "outbox drain through Mosquitto into the hub, against raw QoS 1"),
         "growth": ("app.bench.growth", "hub report and kiosk lookups over 10^4..10^6 records of history"),
@@ -51,6 +52,7 @@ SINGLE: dict[str, tuple[str, str]] = {
     "doctor": ("app.doctor_cli", "check this station: settings, secrets, devices, broker, disk, journal, outbox"),
     "backup": ("app.backup_cli", "online backup of the journal to a directory, with checksum and manifest"),
     "restore": ("app.backup_cli", "restore a journal backup into an empty data directory"),
+    "seal-secrets": ("app.seal_cli", "seal the station's secrets to its TPM (systemd-creds); erase the plaintext"),
     "migrate": ("app.migrate_cli", "bring the journal's schema up to date (backs it up first); for package upgrades"),
 }
 

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from app import sealing
 from drivers import UnknownDriver, load_driver
 from drivers.errors import DriverError
 from drivers.printer_escpos import PRINTERS
@@ -32,7 +33,7 @@ from sync.mqtt import MqttLink
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 #: The checks in the order they run and are printed.
-CHECK_NAMES = ("settings", "secrets", "devices", "printer_paper", "broker", "tls_certificate", "clock", "disk",
+CHECK_NAMES = ("settings", "secrets", "secrets_sealed", "devices", "printer_paper", "broker", "tls_certificate", "clock", "disk",
                "journal", "outbox")
 #: Free space below this fails, below WARN_FREE warns (bytes).
 FAIL_FREE = 200 * 1024 ** 2
@@ -84,6 +85,18 @@ def check_secrets(settings: Settings, env: Mapping[str, str]) -> Check:
     if settings.sync.enabled and settings.sync.username and not settings.secrets.mqtt_password:
         return Check("secrets", FAIL, "sync is on but the MQTT password is missing from the secrets", details)
     return Check("secrets", OK, f"secrets file {path} (mode {mode:04o})", details)
+
+
+def check_sealed(settings: Settings, env: Mapping[str, str]) -> Check:
+    """On an installed station, the district key and the admin PIN hash are sealed to the TPM and
+    held nowhere in plaintext (``app.sealing``). ``YIZHAN_SYSTEM_ROOT`` points the check at an
+    unpacked system (tests, images); default /."""
+    if settings.demo:
+        return Check("secrets_sealed", SKIP, "demo mode: the demo's own secrets")
+    root = Path(env.get("YIZHAN_SYSTEM_ROOT") or "/")
+    data_secrets = Path(settings.paths.secrets_file.replace("{data_dir}", str(settings.data_dir)))
+    status, message = sealing.check(root, env, data_secrets)
+    return Check("secrets_sealed", status, message, {"sealed": f"/{sealing.SEALED}", "plain": f"/{sealing.PLAIN}"})
 
 
 def _probe_serial(kind: str, cfg) -> dict[str, Any]:
@@ -308,7 +321,7 @@ def run_checks(settings: Settings, *, env: Mapping[str, str] | None = None,
         broker = Check("broker", OK, f"the kiosk is connected to {settings.sync.host}:{settings.sync.port}")
     else:
         broker = Check("broker", FAIL, f"the kiosk is not connected to {settings.sync.host}:{settings.sync.port}")
-    return [check_secrets(settings, env), check_devices(states), check_printer_paper(states),
+    return [check_secrets(settings, env), check_sealed(settings, env), check_devices(states), check_printer_paper(states),
             broker, check_tls(settings), check_clock(), check_disk(settings),
             check_journal(settings), check_outbox(settings)]
 

@@ -31,6 +31,7 @@ from hub import deadletters
 from hub import ledger
 from hub import models as m
 from hub import people
+from hub import person_links
 from hub import quotas
 from hub.people import HEALTH_KINDS, WITHDRAWAL_KIND
 from hub import requests
@@ -248,7 +249,8 @@ class HubStore:
                 raise HubError(f"record {r.id} of {batch.station} was neither stored nor found")
             if stored == (r.seq, r.kind, r.ts, r.payload_json) or (r.kind in HEALTH_KINDS and (
                     r.payload_json.startswith(m.ERASED_PREFIX) or str(stored[3]).startswith(m.ERASED_PREFIX))
-                    and stored[:3] == (r.seq, r.kind, r.ts)):
+                    and stored[:3] == (r.seq, r.kind, r.ts)) or (
+                    stored[:3] == (r.seq, r.kind, r.ts) and person_links.same_link(r.kind, r.payload_json, stored[3])):
                 dups += 1            # the same record; or one erased (at the kiosk or here) after it was sent
             else:
                 conflicts.append((index, r, stored))
@@ -269,6 +271,7 @@ class HubStore:
         if requests.apply_records(conn, fresh, arrived=now):
             self.requests_changed.set()
         self._apply_withdrawals(conn, named)
+        person_links.relabel_links(conn, fresh)        # the old key of a link is kept nowhere here
         for index, r, stored in conflicts:
             digest, c = _digest(r.seq, r.kind, r.ts, r.payload_json), m.conflicts.c
             if conn.execute(select(c.record_id).where((c.station == r.station) & (c.record_id == r.id)

@@ -254,9 +254,10 @@ class Visit:
 @record_kind("person_key_linked")
 @dataclass(frozen=True)
 class PersonKeyLinked:
-    """A card read at this kiosk showed that ``old_key`` (the HMAC person key of an earlier Yizhan)
-    and ``new_key`` (the scrypt one) are the same person: consent, trends and roster entries
-    journaled under the old key carry over, here and at the hub."""
+    """A card read at this kiosk showed that ``old_key`` (a person key of an earlier Yizhan: HMAC, or
+    scrypt at an earlier cost) and ``new_key`` (the current one) are the same person: consent, trends and roster entries
+    journaled under the old key carry over, here and at the hub. Once the hub acknowledged it, the
+    records under ``old_key`` are relabelled and ``old_key`` becomes "" (``kiosk.key_links``)."""
 
     old_key: str
     new_key: str
