@@ -28,6 +28,7 @@ from drivers.printer_escpos import PRINTERS
 from kiosk.journal import SCHEMA_VERSION, Journal
 from kiosk.outbox import backlog as outbox_backlog
 from kiosk.settings import Settings
+from kiosk.version import describe
 from sync.mqtt import MqttLink
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -331,7 +332,7 @@ def healthy(checks: list[Check]) -> bool:
 
 def report(station: str, checks: list[Check]) -> dict[str, Any]:
     """The ``--json`` document."""
-    return {"station": station, "healthy": healthy(checks),
+    return {"station": station, "healthy": healthy(checks), "version": describe(),
             "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "checks": [asdict(c) for c in checks]}
 
