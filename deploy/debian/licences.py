@@ -64,7 +64,9 @@ def licence(dist: importlib.metadata.Distribution) -> str:
     found = [ALIASES.get(c.split("::")[-1].strip().lower(), c.split("::")[-1].strip())
              for c in meta.get_all("Classifier") or [] if c.startswith("License ::") and c.count("::") >= 2]
     found = [f for f in found if f not in ("OSI Approved",)]
-    return " OR ".join(dict.fromkeys(found)) if found else (ALIASES.get(text.lower(), "") if text else "")
+    if found:
+        return " OR ".join(dict.fromkeys(found))
+    return ALIASES.get(text.lower(), text.splitlines()[0][:60] if text else "")
 
 
 def _free(expression: str) -> bool:
