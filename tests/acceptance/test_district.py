@@ -51,106 +51,114 @@ def _station_settings(st: Host, station: str, hub_address: str, public_key: str)
 
 
 @pytest.fixture(scope="module")
-def district(tmp_path_factory):
+def hosts(tmp_path_factory):
+    """The packages built and installed: the hub host and two station hosts, linked (README, Deployment, step 1)."""
     base = tmp_path_factory.mktemp("district")
     base.chmod(0o755)
-    logs = base / "logs"
-    logs.mkdir()
+    (base / "logs").mkdir()
     started = time.monotonic()
     debs = build_packages(base / "dist")
     assert {"yizhan", "yizhan-station", "yizhan-hub"} <= set(debs), debs
     net = Network()
-    hosts: list[Host] = []
+    made: list[Host] = []
     try:
         hub = Host("hub", net.namespace("hub"), install(base / "hub", debs["yizhan"], debs["yizhan-hub"]), "10.231.1.1")
-        hosts.append(hub)
+        made.append(hub)
         stations = {}
         for index, station in ((1, "st-a"), (2, "st-b")):
             st = Host(station, net.namespace(station),
                       install(base / station, debs["yizhan"], debs["yizhan-station"]), f"10.231.{index}.2")
             st.link = net.link(hub.ns, st.ns, index)            # (hub end, station end)
             st.hub_address = f"10.231.{index}.1"
-            hosts.append(st)
+            made.append(st)
             stations[station] = st
         staff = net.staff_link(hub.ns)
-
-        # --- hub host: the broker (README, Deployment, steps 2-3) --------------------------------------
-        tls = hub.path("/etc/mosquitto/yizhan")
-        make_certs(tls, ["10.231.1.1", "10.231.2.1", "127.0.0.1"])
-        for st in [hub, *stations.values()]:
-            st.path("/etc/yizhan").mkdir(parents=True, exist_ok=True)
-            st.path("/etc/yizhan/ca.crt").write_bytes((tls / "ca.crt").read_bytes())
-        conf = hub.path("/usr/share/yizhan/mosquitto/yizhan.conf").read_text()
-        conf = (conf.replace("/etc/mosquitto/yizhan", str(tls))
-                .replace("persistence_location /var/lib/mosquitto/", f"persistence_location {hub.path('/var/lib/mosquitto')}/")
-                + f"log_dest file {logs / 'hub-mosquitto.log'}\nuser root\n")
-        hub.path("/var/lib/mosquitto").mkdir(parents=True, exist_ok=True)
-        hub.path("/etc/mosquitto/conf.d").mkdir(parents=True, exist_ok=True)
-        hub.path("/etc/mosquitto/conf.d/yizhan.conf").write_text(conf)
-        broker_env = {"PATH": PATH, "YIZHAN_BROKER_ADMIN_PASSWORD": ADMIN_PASSWORD}
-        script = str(hub.path("/usr/sbin/yizhan-broker"))
-        hub.run(script, "init", str(tls / "dynamic-security.json"), env=broker_env)
-        hub.spawn("mosquitto", ["mosquitto", "-c", str(hub.path("/etc/mosquitto/conf.d/yizhan.conf"))], {"PATH": PATH},
-                  logs)
-        assert wait_for(lambda: hub.can_connect("127.0.0.1", 1883), 20), (logs / "hub-mosquitto.log").read_text()
-        hub.run(script, "setup", env=broker_env)
-        hub.run(script, "add-hub", "hub", env={**broker_env, "YIZHAN_BROKER_PASSWORD": HUB_PASSWORD})
-        for station, password in STATION_PASSWORDS.items():
-            hub.run(script, "add-station", station, env={**broker_env, "YIZHAN_BROKER_PASSWORD": password})
-
-        # --- hub host: signing key, hub.env, credentials, the hub and the workbench (steps 4-6) --------
-        key = hub.path("/etc/yizhan/hub-signing.key")
-        out = hub.run(*hub.yizhan, "hub", "keygen", "--signing-key", str(key), env={"PATH": PATH}).stdout
-        public_key = re.search(r'document_public_key = "([0-9a-f]{64})"', out).group(1)
-        env_path = hub.path("/etc/yizhan/hub.env")
-        text = env_path.read_text()
-        db = hub.path("/var/lib/yizhan-hub/hub.sqlite3")
-        text = text.replace("YIZHAN_HUB_DB=/var/lib/yizhan-hub/hub.sqlite3", f"YIZHAN_HUB_DB={db}")
-        text = text.replace("--ca-file /etc/yizhan/ca.crt", f"--ca-file {hub.path('/etc/yizhan/ca.crt')}")
-        text = text.replace("YIZHAN_WEB_ARGS=", f"YIZHAN_WEB_ARGS=--host {staff} --port {WEB_PORT} --broker-port 8883 "
-                            f"--tls --ca-file {hub.path('/etc/yizhan/ca.crt')} --username hub --insecure-cookies")
-        text += f"YIZHAN_HUB_SIGNING_KEY={key}\n"
-        env_path.write_text(text)
-        hub_env = env_file(env_path)
-        creds = hub.path("/run/credentials/yizhan-hub")
-        copy_credential(HUB_PASSWORD + "\n", creds, "mqtt_password")
-        copy_credential("", creds, "pgpass")
-        units = hub.path("/usr/lib/systemd/system")
-        spec = {"i": "1", "H": "hub", "d": str(creds)}
-        service_env = {"PATH": PATH, "CREDENTIALS_DIRECTORY": str(creds), **hub_env,
-                       **unit_environment(units / "yizhan-hub@.service", spec)}
-        hub.spawn("hub", hub.installed(exec_start(units / "yizhan-hub@.service", hub_env, spec)), service_env, logs)
-        hub.run(*hub.yizhan, "hub", "user", "add", STAFF[0], "--role", "district", "--db", str(db),
-                env={"PATH": PATH, "YIZHAN_USER_PASSWORD": STAFF[1]})
-        hub.spawn("web", hub.installed(exec_start(units / "yizhan-hub-web.service", hub_env, spec)), service_env, logs)
-        assert wait_for(lambda: port_open(staff, WEB_PORT), 60), (logs / "hub-web.log").read_text()[-3000:]
-
-        # --- station hosts: settings, secrets, devices, the kiosk (steps 5-8) --------------------------
-        pin_hash = stations["st-a"].run(*stations["st-a"].yizhan, "kiosk", "--hash-pin", env={"PATH": PATH},
-                                        stdin=f"{ADMIN_PIN}\n{ADMIN_PIN}\n").stdout.strip().splitlines()[-1]
-        for station, st in stations.items():
-            _station_settings(st, station, st.hub_address, public_key)
-            secrets = (f'district_key = "{DISTRICT_KEY}"\nadmin_pin_hash = "{pin_hash}"\n'
-                       f'mqtt_password = "{STATION_PASSWORDS[station]}"\n')
-            st.path("/etc/credstore/yizhan-station.toml").write_text(secrets)
-            st.creds = st.path("/run/credentials/yizhan-kiosk")
-            copy_credential(secrets, st.creds, "secrets.toml")
-            st.path("/dev/yizhan").mkdir(parents=True, exist_ok=True)
-            for name, target, options in DEVICES:
-                st.spawn(f"sim-{name}", [*st.yizhan, "sim", target, "--link", str(st.path(f"/dev/yizhan/{name}")),
-                                         *options], {"PATH": PATH}, logs)
-            assert wait_for(lambda: all(st.path(f"/dev/yizhan/{n}").exists() for n, _, _ in DEVICES), 30)
-            st.env = {"PATH": PATH, "YIZHAN_CONFIG": str(st.path("/etc/yizhan/station.toml")),
-                      "CREDENTIALS_DIRECTORY": str(st.creds), "KIVY_HOME": str(st.path("/var/lib/yizhan/kivy")),
-                      "KIVY_NO_ARGS": "1", "SDL_AUDIODRIVER": "dummy", "HOME": str(st.path("/var/lib/yizhan"))}
-        for station, st in stations.items():
-            st.spawn("kiosk", [*st.yizhan, "kiosk", "--windowed"], st.env, logs)
-        yield {"hub": hub, "stations": stations, "net": net, "staff": staff, "db": db, "logs": logs,
-               "build_s": time.monotonic() - started, "public_key": public_key}
+        print(f"acceptance: packages built and installed on 3 hosts in {time.monotonic() - started:.0f} s")
+        yield {"hub": hub, "stations": stations, "net": net, "staff": staff, "logs": base / "logs", "all": made}
     finally:
-        for host in reversed(hosts):
+        for host in reversed(made):
             host.stop_all()
         net.delete()
+
+
+@pytest.fixture(scope="module")
+def district(hosts):
+    """The services started on the installed hosts (README, Deployment, steps 2-8)."""
+    hub, stations, staff, logs = hosts["hub"], hosts["stations"], hosts["staff"], hosts["logs"]
+    started = time.monotonic()
+    # --- hub host: the broker (README, Deployment, steps 2-3) --------------------------------------
+    tls = hub.path("/etc/mosquitto/yizhan")
+    make_certs(tls, ["10.231.1.1", "10.231.2.1", "127.0.0.1"])
+    for st in [hub, *stations.values()]:
+        st.path("/etc/yizhan").mkdir(parents=True, exist_ok=True)
+        st.path("/etc/yizhan/ca.crt").write_bytes((tls / "ca.crt").read_bytes())
+    conf = hub.path("/usr/share/yizhan/mosquitto/yizhan.conf").read_text()
+    conf = (conf.replace("/etc/mosquitto/yizhan", str(tls))
+            .replace("persistence_location /var/lib/mosquitto/", f"persistence_location {hub.path('/var/lib/mosquitto')}/")
+            + f"log_dest file {logs / 'hub-mosquitto.log'}\nuser root\n")
+    hub.path("/var/lib/mosquitto").mkdir(parents=True, exist_ok=True)
+    hub.path("/etc/mosquitto/conf.d").mkdir(parents=True, exist_ok=True)
+    hub.path("/etc/mosquitto/conf.d/yizhan.conf").write_text(conf)
+    broker_env = {"PATH": PATH, "YIZHAN_BROKER_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    script = str(hub.path("/usr/sbin/yizhan-broker"))
+    hub.run(script, "init", str(tls / "dynamic-security.json"), env=broker_env)
+    hub.spawn("mosquitto", ["mosquitto", "-c", str(hub.path("/etc/mosquitto/conf.d/yizhan.conf"))], {"PATH": PATH},
+              logs)
+    assert wait_for(lambda: hub.can_connect("127.0.0.1", 1883), 20), (logs / "hub-mosquitto.log").read_text()
+    hub.run(script, "setup", env=broker_env)
+    hub.run(script, "add-hub", "hub", env={**broker_env, "YIZHAN_BROKER_PASSWORD": HUB_PASSWORD})
+    for station, password in STATION_PASSWORDS.items():
+        hub.run(script, "add-station", station, env={**broker_env, "YIZHAN_BROKER_PASSWORD": password})
+
+    # --- hub host: signing key, hub.env, credentials, the hub and the workbench (steps 4-6) --------
+    key = hub.path("/etc/yizhan/hub-signing.key")
+    out = hub.run(*hub.yizhan, "hub", "keygen", "--signing-key", str(key), env={"PATH": PATH}).stdout
+    public_key = re.search(r'document_public_key = "([0-9a-f]{64})"', out).group(1)
+    env_path = hub.path("/etc/yizhan/hub.env")
+    text = env_path.read_text()
+    db = hub.path("/var/lib/yizhan-hub/hub.sqlite3")
+    text = text.replace("YIZHAN_HUB_DB=/var/lib/yizhan-hub/hub.sqlite3", f"YIZHAN_HUB_DB={db}")
+    text = text.replace("--ca-file /etc/yizhan/ca.crt", f"--ca-file {hub.path('/etc/yizhan/ca.crt')}")
+    text = text.replace("YIZHAN_WEB_ARGS=", f"YIZHAN_WEB_ARGS=--host {staff} --port {WEB_PORT} --broker-port 8883 "
+                        f"--tls --ca-file {hub.path('/etc/yizhan/ca.crt')} --username hub --insecure-cookies")
+    text += f"YIZHAN_HUB_SIGNING_KEY={key}\n"
+    env_path.write_text(text)
+    hub_env = env_file(env_path)
+    creds = hub.path("/run/credentials/yizhan-hub")
+    copy_credential(HUB_PASSWORD + "\n", creds, "mqtt_password")
+    copy_credential("", creds, "pgpass")
+    units = hub.path("/usr/lib/systemd/system")
+    spec = {"i": "1", "H": "hub", "d": str(creds)}
+    service_env = {"PATH": PATH, "CREDENTIALS_DIRECTORY": str(creds), **hub_env,
+                   **unit_environment(units / "yizhan-hub@.service", spec)}
+    hub.spawn("hub", hub.installed(exec_start(units / "yizhan-hub@.service", hub_env, spec)), service_env, logs)
+    hub.run(*hub.yizhan, "hub", "user", "add", STAFF[0], "--role", "district", "--db", str(db),
+            env={"PATH": PATH, "YIZHAN_USER_PASSWORD": STAFF[1]})
+    hub.spawn("web", hub.installed(exec_start(units / "yizhan-hub-web.service", hub_env, spec)), service_env, logs)
+    assert wait_for(lambda: port_open(staff, WEB_PORT), 60), (logs / "hub-web.log").read_text()[-3000:]
+
+    # --- station hosts: settings, secrets, devices, the kiosk (steps 5-8) --------------------------
+    pin_hash = stations["st-a"].run(*stations["st-a"].yizhan, "kiosk", "--hash-pin", env={"PATH": PATH},
+                                    stdin=f"{ADMIN_PIN}\n{ADMIN_PIN}\n").stdout.strip().splitlines()[-1]
+    for station, st in stations.items():
+        _station_settings(st, station, st.hub_address, public_key)
+        secrets = (f'district_key = "{DISTRICT_KEY}"\nadmin_pin_hash = "{pin_hash}"\n'
+                   f'mqtt_password = "{STATION_PASSWORDS[station]}"\n')
+        st.path("/etc/credstore/yizhan-station.toml").write_text(secrets)
+        st.creds = st.path("/run/credentials/yizhan-kiosk")
+        copy_credential(secrets, st.creds, "secrets.toml")
+        st.path("/dev/yizhan").mkdir(parents=True, exist_ok=True)
+        for name, target, options in DEVICES:
+            st.spawn(f"sim-{name}", [*st.yizhan, "sim", target, "--link", str(st.path(f"/dev/yizhan/{name}")),
+                                     *options], {"PATH": PATH}, logs)
+        assert wait_for(lambda: all(st.path(f"/dev/yizhan/{n}").exists() for n, _, _ in DEVICES), 30)
+        st.env = {"PATH": PATH, "YIZHAN_CONFIG": str(st.path("/etc/yizhan/station.toml")),
+                  "CREDENTIALS_DIRECTORY": str(st.creds), "KIVY_HOME": str(st.path("/var/lib/yizhan/kivy")),
+                  "KIVY_NO_ARGS": "1", "SDL_AUDIODRIVER": "dummy", "HOME": str(st.path("/var/lib/yizhan"))}
+    for station, st in stations.items():
+        st.spawn("kiosk", [*st.yizhan, "kiosk", "--windowed"], st.env, logs)
+    print(f"acceptance: broker, hub, workbench and two kiosks started in {time.monotonic() - started:.0f} s")
+    yield {**hosts, "db": db, "public_key": public_key}
 
 
 def _logs(district, *names: str) -> str:
@@ -158,8 +166,8 @@ def _logs(district, *names: str) -> str:
                      for n in names if (district["logs"] / f"{n}.log").exists())
 
 
-def test_the_installed_stations_list_every_driver(district):
-    for st in district["stations"].values():
+def test_the_installed_stations_list_every_driver(hosts):
+    for st in hosts["stations"].values():
         listed = set()
         for kind in ("bp", "glucose"):
             out = st.run(*st.yizhan, "probe", kind, "--list", env={"PATH": PATH}).stdout.split()
