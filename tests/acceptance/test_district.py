@@ -9,8 +9,8 @@ installed programs and reads what they print, what the hub stores and what the w
 """
 from __future__ import annotations
 
-import os
 import re
+import sqlite3
 import time
 import tomllib
 from pathlib import Path
@@ -27,7 +27,9 @@ pytestmark = [pytest.mark.skipif(bool(tools_missing()), reason=tools_missing() o
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 DRIVERS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["yizhan.drivers"]
 #: The stations' simulated devices: (settings name, sim target, sim options).
-DEVICES = (("idcard", "idcard", []), ("bp", "bp", ["--protocol", "maibobo", "--every", "0"]),
+#: The ID card reader presents and removes a sample card every few seconds: each read on the home screen
+#: is a visit (a journal record), so the stations make records on their own all through the test.
+DEVICES = (("idcard", "idcard", ["--schedule", "4"]), ("bp", "bp", ["--protocol", "maibobo", "--every", "0"]),
            ("glucose", "glucose", ["--protocol", "onetouch-ultra2"]))
 
 
@@ -45,6 +47,8 @@ def _station_settings(st: Host, station: str, hub_address: str, public_key: str)
     text = text.replace('data_dir = "/var/lib/yizhan"', f'data_dir = "{st.path("/var/lib/yizhan")}"')
     text = text.replace('port = "/dev/yizhan/', f'port = "{st.path("/dev/yizhan")}/')
     text = text.replace("fullscreen = true", "fullscreen = false")
+    # Back to the home screen soon after each card (the next card is the next visit).
+    text = text.replace("idle_warning_s = 45", "idle_warning_s = 5").replace("idle_reset_s = 60", "idle_reset_s = 10")
     for off in ("pcsc", "camera", "printer"):
         text = text.replace(f"[devices.{off}]", f"[devices.{off}]\nenabled = false", 1)
     path.write_text(text)
@@ -202,3 +206,34 @@ def test_both_stations_report_to_the_hub_across_their_links(district):
 
     assert wait_for(lambda: {"st-a", "st-b"} <= set(online()), 120, 2), (
         online(), _logs(district, "st-a-kiosk", "st-b-kiosk", "hub-hub"))
+
+
+def _ids(path: Path, query: str) -> set[str]:
+    """Row ids from a database file, read only (the station's journal, the hub's database)."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+        return {row[0] for row in db.execute(query)}
+
+
+def test_a_link_cut_for_a_minute_loses_and_doubles_nothing(district):
+    st, net = district["stations"]["st-a"], district["net"]
+    journal = st.path("/var/lib/yizhan/journal.sqlite3")
+    at_hub = "SELECT id FROM hub_records WHERE station = 'st-a'"
+
+    def journal_ids() -> set[str]:
+        return _ids(journal, "SELECT id FROM records") if journal.exists() else set()
+
+    assert wait_for(lambda: journal_ids() and journal_ids() <= _ids(district["db"], at_hub), 120, 2), (
+        _logs(district, "st-a-kiosk", "st-a-sim-idcard"))
+    net.set_link(st.ns, st.link[1], up=False)                   # the station's end of its only link
+    try:
+        before = journal_ids()
+        time.sleep(60)
+        during = journal_ids()
+        assert during > before, "the station made no record during the outage"
+        assert not (during - before) & _ids(district["db"], at_hub)     # nothing crossed a cut link
+    finally:
+        net.set_link(st.ns, st.link[1], up=True)
+    assert wait_for(lambda: during <= _ids(district["db"], at_hub), 120, 2), _logs(district, "st-a-kiosk")
+    with sqlite3.connect(f"file:{district['db']}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT count(*), count(DISTINCT id) FROM hub_records WHERE station = 'st-a'").fetchone()
+    assert rows[0] == rows[1] and _ids(district["db"], at_hub) <= journal_ids()   # once each, none invented
