@@ -271,3 +271,24 @@ def tools_missing() -> str:
         if not shutil.which(tool):
             return f"{tool} is not installed"
     return ""
+
+
+def chromium():
+    """Headless Chromium through Selenium (Debian's ``chromium`` and ``chromium-driver``), the staff's browser."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900", "--lang=zh-CN",
+                "--disable-gpu"):
+        opts.add_argument(arg)
+    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+
+
+def downlink_text(data_dir: Path, doc_type: str) -> str:
+    """Every applied ``doc_type`` document in a station's data directory, as text (JSON escapes undone)."""
+    found = []
+    for path in sorted((data_dir / "downlink").glob(f"{doc_type}.*.json")):
+        raw = path.read_text(encoding="utf-8")
+        found.append(raw.encode().decode("unicode_escape", errors="replace") if "\\u" in raw else raw)
+    return "\n".join(found)

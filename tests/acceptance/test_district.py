@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.acceptance.district import (ADMIN_PASSWORD, ADMIN_PIN, DISTRICT_KEY, HUB_PASSWORD, ROOT, STAFF,
-                                       STATION_PASSWORDS, VENV, WEB_PORT, Host, Network, build_packages,
-                                       copy_credential, env_file, exec_start, install, json_out, make_certs,
+                                       STATION_PASSWORDS, VENV, WEB_PORT, Host, Network, build_packages, chromium,
+                                       copy_credential, downlink_text, env_file, exec_start, install, json_out, make_certs,
                                        port_open, tools_missing, unit_environment, wait_for)
 
 pytestmark = [pytest.mark.skipif(bool(tools_missing()), reason=tools_missing() or "-"), pytest.mark.deploy]
@@ -237,3 +237,42 @@ def test_a_link_cut_for_a_minute_loses_and_doubles_nothing(district):
     with sqlite3.connect(f"file:{district['db']}?mode=ro", uri=True) as db:
         rows = db.execute("SELECT count(*), count(DISTINCT id) FROM hub_records WHERE station = 'st-a'").fetchone()
     assert rows[0] == rows[1] and _ids(district["db"], at_hub) <= journal_ids()   # once each, none invented
+
+
+def test_an_activity_published_in_the_workbench_reaches_both_kiosks(district):
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base = f"http://{district['staff']}:{WEB_PORT}"
+    driver = chromium()
+    try:
+        wait = WebDriverWait(driver, 20, 0.1, ignored_exceptions=(StaleElementReferenceException,))
+        driver.get(base + "/login")
+        assert re.search(r"yizhan 0\.1\.0 \(\S+\)", driver.find_element(By.CSS_SELECTOR, "footer.build").text)
+        driver.find_element(By.ID, "username").send_keys(STAFF[0])
+        driver.find_element(By.ID, "password").send_keys(STAFF[1])
+        driver.find_element(By.ID, "sign-in").click()
+        wait.until(lambda d: d.find_elements(By.ID, "nav-activities"))
+        driver.find_element(By.ID, "nav-activities").click()
+        wait.until(lambda d: d.find_elements(By.ID, "publish-activity"))
+        day = time.strftime("%Y-%m-%d", time.localtime(time.time() + 3 * 86400))
+        for field, value in (("title", "验收测试讲座"), ("place", "一楼大厅"), ("day", day), ("start", "19:00"),
+                             ("end", "20:00"), ("capacity", "20")):
+            element = driver.find_element(By.ID, field)
+            if element.get_attribute("type") in ("date", "time"):
+                driver.execute_script("arguments[0].value = arguments[1];", element, value)
+            else:
+                element.clear()
+                element.send_keys(value)
+        for box in driver.find_elements(By.CSS_SELECTOR, 'input[name="stations"]'):
+            if box.get_attribute("value") in district["stations"] and not box.is_selected():
+                box.click()
+        driver.find_element(By.ID, "publish-activity").click()
+        wait.until(lambda d: "已发布日程" in d.find_element(By.TAG_NAME, "body").text)
+    finally:
+        driver.quit()
+    for station, st in district["stations"].items():
+        data_dir = st.path("/var/lib/yizhan")
+        assert wait_for(lambda: "验收测试讲座" in downlink_text(data_dir, "calendar"), 60, 1), (
+            station, _logs(district, f"{station}-kiosk", "hub-web"))
