@@ -109,6 +109,12 @@ class Host:
     root: Path
     address: str
     procs: list[subprocess.Popen] = field(default_factory=list)
+    #: A station's link to the hub (hub end, station end), the hub's address on it, its credentials
+    #: directory and the environment its kiosk and tools run with.
+    link: tuple[str, str] = ("", "")
+    hub_address: str = ""
+    creds: Path = Path()
+    env: dict[str, str] = field(default_factory=dict)
 
     def path(self, installed: str) -> Path:
         """An installed absolute path (``/etc/yizhan/…``) inside this host's root."""
@@ -137,7 +143,6 @@ class Host:
         proc = subprocess.Popen(["ip", "netns", "exec", self.ns, "env", "-i",
                                  *[f"{k}={v}" for k, v in env.items()], *argv],
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        proc.name = name  # type: ignore[attr-defined]
         self.procs.append(proc)
         return proc
 
@@ -153,6 +158,7 @@ class Host:
         self.procs.remove(proc)
 
     def stop_all(self) -> None:
+        """Stop every process this host started, the last first."""
         for proc in list(reversed(self.procs)):
             try:
                 self.stop(proc)
@@ -177,6 +183,7 @@ class Network:
         self.staff_hub, self.staff_root = f"10.232.{n}.2", f"10.232.{n}.1"
 
     def namespace(self, role: str) -> str:
+        """A new namespace ``yz<pid>-<role>`` with its loopback up."""
         ns = f"yz{self.tag}-{role}"
         sh("ip", "netns", "add", ns)
         self.namespaces.append(ns)
@@ -212,6 +219,7 @@ class Network:
         sh("ip", "-n", ns, "link", "set", dev, "up" if up else "down")
 
     def delete(self) -> None:
+        """Delete this test's links and namespaces (and so every veth inside them)."""
         for link in self.root_links:
             sh("ip", "link", "del", link, check=False)
         for ns in reversed(self.namespaces):
@@ -231,6 +239,7 @@ def make_certs(folder: Path, addresses: list[str]) -> None:
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.25) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -240,6 +249,7 @@ def wait_for(predicate, timeout: float, interval: float = 0.25) -> bool:
 
 
 def json_out(result: subprocess.CompletedProcess) -> dict:
+    """A command's JSON output; a command that printed none fails with what it printed."""
     try:
         return json.loads(result.stdout)
     except ValueError as exc:
@@ -247,6 +257,7 @@ def json_out(result: subprocess.CompletedProcess) -> dict:
 
 
 def port_open(address: str, port: int) -> bool:
+    """A TCP connection from the root namespace (the staff's side)."""
     try:
         socket.create_connection((address, port), 1).close()
         return True
