@@ -62,6 +62,23 @@ def install(root: Path, *debs: Path) -> Path:
     return root
 
 
+def account(root: Path, user: str) -> tuple[int, int]:
+    """(uid, gid) of a system user the packages created in ``root`` (systemd-sysusers under DPKG_ROOT)."""
+    for line in (root / "etc/passwd").read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == user:
+            return int(fields[2]), int(fields[3])
+    raise AssertionError(f"{user} is not in {root}/etc/passwd")
+
+
+def as_unit_user(root: Path, unit: Path) -> list[str]:
+    """``setpriv`` to the unit's ``User=``/``Group=`` (numeric: the user exists in the install root only)."""
+    text = unit.read_text()
+    user = re.search(r"^User=(\S+)", text, re.M).group(1)
+    uid, gid = account(root, user)
+    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+
+
 def env_file(path: Path) -> dict[str, str]:
     """A systemd ``EnvironmentFile=``."""
     values = {}

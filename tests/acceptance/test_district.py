@@ -9,8 +9,11 @@ installed programs and reads what they print, what the hub stores and what the w
 """
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import sqlite3
+import tempfile
 import time
 import tomllib
 from pathlib import Path
@@ -18,9 +21,10 @@ from pathlib import Path
 import pytest
 
 from tests.acceptance.district import (ADMIN_PASSWORD, ADMIN_PIN, DISTRICT_KEY, HUB_PASSWORD, ROOT, STAFF,
-                                       STATION_PASSWORDS, VENV, WEB_PORT, Host, Network, build_packages, chromium,
-                                       copy_credential, downlink_text, env_file, exec_start, install, json_out, make_certs,
-                                       port_open, tools_missing, unit_environment, wait_for)
+                                       STATION_PASSWORDS, VENV, WEB_PORT, Host, Network, account, as_unit_user,
+                                       build_packages, chromium, copy_credential, downlink_text, env_file, exec_start,
+                                       install, json_out, make_certs, port_open, tools_missing, unit_environment,
+                                       wait_for)
 
 pytestmark = [pytest.mark.skipif(bool(tools_missing()), reason=tools_missing() or "-"), pytest.mark.deploy]
 
@@ -55,9 +59,10 @@ def _station_settings(st: Host, station: str, hub_address: str, public_key: str)
 
 
 @pytest.fixture(scope="module")
-def hosts(tmp_path_factory):
+def hosts():
     """The packages built and installed: the hub host and two station hosts, linked (README, Deployment, step 1)."""
-    base = tmp_path_factory.mktemp("district")
+    # Under /tmp, not pytest's root-only folder: the services run as the packages' own users.
+    base = Path(tempfile.mkdtemp(prefix="yizhan-district-", dir="/tmp"))
     base.chmod(0o755)
     (base / "logs").mkdir()
     started = time.monotonic()
@@ -83,6 +88,7 @@ def hosts(tmp_path_factory):
         for host in reversed(made):
             host.stop_all()
         net.delete()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +124,8 @@ def district(hosts):
     key = hub.path("/etc/yizhan/hub-signing.key")
     out = hub.run(*hub.yizhan, "hub", "keygen", "--signing-key", str(key), env={"PATH": PATH}).stdout
     public_key = re.search(r'document_public_key = "([0-9a-f]{64})"', out).group(1)
+    hub_ids = account(hub.root, "yizhan-hub")
+    os.chown(key, *hub_ids)                                     # step 4: the key belongs to the hub's user
     env_path = hub.path("/etc/yizhan/hub.env")
     text = env_path.read_text()
     db = hub.path("/var/lib/yizhan-hub/hub.sqlite3")
@@ -131,14 +139,20 @@ def district(hosts):
     creds = hub.path("/run/credentials/yizhan-hub")
     copy_credential(HUB_PASSWORD + "\n", creds, "mqtt_password")
     copy_credential("", creds, "pgpass")
+    for credential in creds.iterdir():                         # systemd hands credentials to the unit's user
+        os.chown(credential, *hub_ids)
     units = hub.path("/usr/lib/systemd/system")
     spec = {"i": "1", "H": "hub", "d": str(creds)}
     service_env = {"PATH": PATH, "CREDENTIALS_DIRECTORY": str(creds), **hub_env,
                    **unit_environment(units / "yizhan-hub@.service", spec)}
-    hub.spawn("hub", hub.installed(exec_start(units / "yizhan-hub@.service", hub_env, spec)), service_env, logs)
-    hub.run(*hub.yizhan, "hub", "user", "add", STAFF[0], "--role", "district", "--db", str(db),
-            env={"PATH": PATH, "YIZHAN_USER_PASSWORD": STAFF[1]})
-    hub.spawn("web", hub.installed(exec_start(units / "yizhan-hub-web.service", hub_env, spec)), service_env, logs)
+    hub_unit, web_unit = units / "yizhan-hub@.service", units / "yizhan-hub-web.service"
+    hub.spawn("hub", as_unit_user(hub.root, hub_unit) + hub.installed(exec_start(hub_unit, hub_env, spec)),
+              service_env, logs)
+    assert wait_for(db.exists, 60), (logs / "hub-hub.log").read_text()[-3000:]
+    hub.run(*as_unit_user(hub.root, hub_unit), *hub.yizhan, "hub", "user", "add", STAFF[0], "--role", "district",
+            "--db", str(db), env={"PATH": PATH, "YIZHAN_USER_PASSWORD": STAFF[1]})
+    hub.spawn("web", as_unit_user(hub.root, web_unit) + hub.installed(exec_start(web_unit, hub_env, spec)),
+              service_env, logs)
     assert wait_for(lambda: port_open(staff, WEB_PORT), 60), (logs / "hub-web.log").read_text()[-3000:]
 
     # --- station hosts: settings, secrets, devices, the kiosk (steps 5-8) --------------------------
