@@ -132,6 +132,8 @@ class Host:
     hub_address: str = ""
     creds: Path = Path()
     env: dict[str, str] = field(default_factory=dict)
+    #: The ``setpriv`` prefix that runs a command as the station's kiosk user.
+    user: list[str] = field(default_factory=list)
 
     def path(self, installed: str) -> Path:
         """An installed absolute path (``/etc/yizhan/…``) inside this host's root."""

@@ -164,17 +164,23 @@ def district(hosts):
                    f'mqtt_password = "{STATION_PASSWORDS[station]}"\n')
         st.path("/etc/credstore/yizhan-station.toml").write_text(secrets)
         st.creds = st.path("/run/credentials/yizhan-kiosk")
-        copy_credential(secrets, st.creds, "secrets.toml")
+        kiosk_ids = account(st.root, "yizhan")
+        os.chown(copy_credential(secrets, st.creds, "secrets.toml"), *kiosk_ids)   # as systemd hands it over
+        st.user = as_unit_user(st.root, st.path("/usr/lib/systemd/system/yizhan-kiosk.service"))
         st.path("/dev/yizhan").mkdir(parents=True, exist_ok=True)
         for name, target, options in DEVICES:
             st.spawn(f"sim-{name}", [*st.yizhan, "sim", target, "--link", str(st.path(f"/dev/yizhan/{name}")),
                                      *options], {"PATH": PATH}, logs)
         assert wait_for(lambda: all(st.path(f"/dev/yizhan/{n}").exists() for n, _, _ in DEVICES), 30)
+        for name, _, _ in DEVICES:             # what 70-yizhan.rules does: GROUP="yizhan", MODE="0660"
+            device = Path(os.path.realpath(st.path(f"/dev/yizhan/{name}")))
+            os.chown(device, 0, kiosk_ids[1])
+            device.chmod(0o660)
         st.env = {"PATH": PATH, "YIZHAN_CONFIG": str(st.path("/etc/yizhan/station.toml")),
                   "CREDENTIALS_DIRECTORY": str(st.creds), "KIVY_HOME": str(st.path("/var/lib/yizhan/kivy")),
                   "KIVY_NO_ARGS": "1", "SDL_AUDIODRIVER": "dummy", "HOME": str(st.path("/var/lib/yizhan"))}
     for station, st in stations.items():
-        st.spawn("kiosk", [*st.yizhan, "kiosk", "--windowed"], st.env, logs)
+        st.spawn("kiosk", [*st.user, *st.yizhan, "kiosk", "--windowed"], st.env, logs)
     print(f"acceptance: broker, hub, workbench and two kiosks started in {time.monotonic() - started:.0f} s")
     yield {**hosts, "db": db, "public_key": public_key}
 
@@ -198,7 +204,7 @@ def test_the_installed_stations_list_every_driver(hosts):
 
 def test_doctor_passes_on_both_stations(district):
     for station, st in district["stations"].items():
-        result = st.run(*st.yizhan, "doctor", "--json", env=st.env, check=False, timeout=120)
+        result = st.run(*st.user, *st.yizhan, "doctor", "--json", env=st.env, check=False, timeout=120)
         doc = json_out(result)
         failing = {c["name"]: c["message"] for c in doc["checks"] if c["status"] == "fail"}
         assert doc["healthy"] and result.returncode == 0, (station, failing)
