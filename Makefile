@@ -43,4 +43,4 @@ audit-deps: setup
 	$(PY) scripts/audit_deps.py
 
 acceptance: setup
-	$(HEADLESS) $(PY) -m pytest -q -p no:randomly -p no:cacheprovider tests/acceptance
+	YIZHAN_ACCEPTANCE=1 $(HEADLESS) $(PY) -m pytest -q -p no:randomly -p no:cacheprovider tests/acceptance
