@@ -7,6 +7,7 @@ script run against the shipped ``mosquitto.conf`` (``tests/support/broker.py``).
 """
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 
@@ -50,11 +51,13 @@ def dynsec(tmp_path, broker, *args: str) -> None:
                    check=True, capture_output=True, timeout=30)
 
 
-def test_doctor_names_the_document_a_broker_refuses(tmp_path, secured_broker):
+def test_doctor_and_the_link_name_the_document_a_broker_refuses(tmp_path, secured_broker, caplog):
     # A broker whose grants lack the station's config document (an operator's mistake).
     dynsec(tmp_path, secured_broker, "removeRoleACL", "station-st-a", "subscribeLiteral", "yizhan/v1/st-a/config")
     settings = station_settings(tmp_path, secured_broker, "st-a", tmp_path / "data")
-    check = check_broker(settings)
+    with caplog.at_level(logging.WARNING, logger="sync.mqtt"):
+        check = check_broker(settings)
+    assert "refused the subscription to yizhan/v1/st-a/config" in caplog.text      # the kiosk's log says it too
     assert check.status == FAIL
     assert "st-a/config" in check.message and "yizhan-broker" in check.message
     assert "yizhan/v1/st-a/config" in check.details["refused"]
