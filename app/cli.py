@@ -12,6 +12,8 @@ import importlib.util
 import os
 import sys
 
+from kiosk.version import describe
+
 #: group -> name -> (module, one-line help)
 COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     "sim": {
@@ -64,6 +66,19 @@ def _available(module: str) -> bool:
         return False
 
 
+class _Version(argparse.Action):
+    """``--version``: the package version and git describe (computed only when asked)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kw: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the package version and the build (git describe), then exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        print(describe())
+        parser.exit()
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The argument parser. Only the module of the command named in ``argv`` is imported (so a
     kiosk start or a probe does not load OpenCV, pyscard and paho for the other commands); every
@@ -71,6 +86,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     argv = sys.argv[1:] if argv is None else argv
     words = [a for a in argv if not a.startswith("-")][:2]
     parser = argparse.ArgumentParser(prog="yizhan", description="Yizhan citizen-station kiosk and hub")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_) in SINGLE.items():
         if _available(module):

@@ -29,7 +29,9 @@ from drivers.printer_escpos import PRINTERS
 from kiosk.journal import SCHEMA_VERSION, Journal
 from kiosk.outbox import backlog as outbox_backlog
 from kiosk.settings import Settings
+from kiosk.version import describe
 from sync.mqtt import MqttLink
+from sync.publisher import KIOSK_SUBSCRIPTIONS
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 #: The checks in the order they run and are printed.
@@ -188,6 +190,8 @@ def check_broker(settings: Settings, timeout: float = 5.0) -> Check:
                     base_topic=sync.base_topic, station=settings.station.id, tls=sync.tls, ca_file=sync.ca_file,
                     username=sync.username, password=settings.secrets.mqtt_password, keepalive=sync.keepalive_s,
                     reconnect_max_s=timeout)
+    for suffix, station in KIOSK_SUBSCRIPTIONS:            # what the kiosk subscribes to, each granted?
+        link.subscribe(suffix, lambda *message: None, station=station)
     t0 = time.monotonic()
     link.start()
     try:
@@ -195,7 +199,16 @@ def check_broker(settings: Settings, timeout: float = 5.0) -> Check:
             return Check("broker", FAIL, f"cannot connect to the MQTT broker {sync.host}:{sync.port}: "
                                          f"{link.last_error or 'no answer'}", details)
         details["connect_ms"] = round((time.monotonic() - t0) * 1000, 1)
-        return Check("broker", OK, f"connected to {sync.host}:{sync.port} as {sync.username or 'anonymous'}", details)
+        if not link.wait_subscribed(timeout):
+            return Check("broker", FAIL, f"the MQTT broker {sync.host}:{sync.port} did not answer the kiosk's "
+                                         "subscriptions", details)
+        if link.refused:
+            details["refused"] = dict(link.refused)
+            docs = sorted({topic.rsplit("/", 2)[-2] + "/" + topic.rsplit("/", 1)[-1] for topic in link.refused})
+            return Check("broker", FAIL, f"the broker refuses this station {', '.join(docs)}: those documents never "
+                                         "arrive; grant them with yizhan-broker add-station", details)
+        return Check("broker", OK, f"connected to {sync.host}:{sync.port} as {sync.username or 'anonymous'}; "
+                                   f"all {len(KIOSK_SUBSCRIPTIONS)} subscriptions granted", details)
     finally:
         link.stop()
 
@@ -344,7 +357,7 @@ def healthy(checks: list[Check]) -> bool:
 
 def report(station: str, checks: list[Check]) -> dict[str, Any]:
     """The ``--json`` document."""
-    return {"station": station, "healthy": healthy(checks),
+    return {"station": station, "healthy": healthy(checks), "version": describe(),
             "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "checks": [asdict(c) for c in checks]}
 

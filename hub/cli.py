@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub import reports_cli, requests_cli, schema
+from hub.credentials import mqtt_password
 from hub.database import HubError, make_engine
 from hub.metrics import HubMetrics, parse_listen
 from hub.publishing import publish
@@ -102,10 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _mqtt_password() -> str:
     """``$YIZHAN_MQTT_PASSWORD``, else the systemd credential ``mqtt_password`` (``LoadCredential=``)."""
-    creds = os.environ.get("CREDENTIALS_DIRECTORY")
-    if not os.environ.get("YIZHAN_MQTT_PASSWORD") and creds and (Path(creds) / "mqtt_password").exists():
-        return (Path(creds) / "mqtt_password").read_text(encoding="utf-8").strip()
-    return os.environ.get("YIZHAN_MQTT_PASSWORD", "")
+    return mqtt_password()
 
 
 def _signing_key_option(p: argparse.ArgumentParser) -> None:

