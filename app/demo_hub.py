@@ -6,13 +6,13 @@
     services.stop()
 
 The demo hub has its own document signing key (``<data_dir>/demo-hub/hub-signing.key``, made on
-first start) and publishes a signed roster at start, which the demo kiosk verifies and applies.
+first start) and publishes its signed documents at start (:mod:`app.demo_documents`), which the demo
+kiosk verifies and applies.
 
 Without Mosquitto the kiosk simply queues records in its outbox.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -29,7 +29,6 @@ from hub.web.demo import ACCOUNTS, seed  # noqa: F401  (ACCOUNTS: app.main print
 from sync.documents import generate_signing_key, load_signing_key, public_key_hex
 
 #: What the demo hub publishes (signed) at start: the teams; each volunteer's hub balance is added.
-DEMO_HUB_ROSTER = {"teams": [{"id": "orange", "name": "暖心橙"}, {"id": "red", "name": "党旗红"}], "volunteers": []}
 
 
 class DemoError(RuntimeError):
@@ -290,13 +289,14 @@ def start_demo_services(data_dir: Path | str, station: str = "demo-001", web: bo
     if not key_file.exists():
         generate_signing_key(key_file)
     public = public_key_hex(load_signing_key(key_file))
-    roster = folder / "roster.json"
-    roster.write_text(json.dumps(DEMO_HUB_ROSTER, ensure_ascii=False), encoding="utf-8")
-    # In the background: the kiosk picks up the retained, signed roster whenever it connects.
+    # In the background: the roster, calendar, catalog and station information, retained and signed;
+    # the kiosk picks them up whenever it connects (app.demo_documents).
     with open(folder / "publish.log", "a", encoding="utf-8") as out:
-        publishing = subprocess.Popen([sys.executable, "-m", "app.cli", "hub", "publish", "roster", str(roster),
-                                       "--db", str(db), "--host", broker.host, "--port", str(broker.port),
-                                       "--signing-key", str(key_file)], stdout=out, stderr=subprocess.STDOUT)
+        publishing = subprocess.Popen([sys.executable, "-m", "app.demo_documents", "--db", str(db),
+                                       "--host", broker.host, "--port", str(broker.port),
+                                       "--signing-key", str(key_file), "--station", station,
+                                       "--local-roster", str(Path(data_dir) / "roster.json")],
+                                      stdout=out, stderr=subprocess.STDOUT)
     services = DemoServices(broker, hub, db, public_key=public, publishing=publishing)
     if web:
         try:
