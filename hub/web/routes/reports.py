@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.responses import Response
 
-from hub.reports import ReportError, certificate, report_volunteers, volunteer_names
+from hub.reports import ReportError, certifiable, certificate, report_volunteers
 from hub.screening import station_month
 from hub.web.charts import bars
 from hub.web.guard import Ctx, route
@@ -31,9 +31,9 @@ def reports(ctx: Ctx) -> Response:
             categories[c] = categories.get(c, 0) + n
     cat_chart = bars([(ctx._(category_title(c)), [n]) for c, n in sorted(categories.items())],
                      [ctx._("Measurements")], title=ctx._("Screening categories")) if categories else ""
-    names = volunteer_names(ctx.wb.engine) if ctx.user.all_stations else {}
     return ctx.render("reports.html", month=month, stats=stats, chart=chart, cat_chart=cat_chart,
-                      volunteers=sorted(names.values(), key=lambda v: str(v.get("id"))), category_title=category_title)
+                      volunteers=certifiable(ctx.wb.engine) if ctx.user.all_stations else [],
+                      category_title=category_title)
 
 
 def volunteer_report(ctx: Ctx) -> Response:
