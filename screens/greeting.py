@@ -138,11 +138,10 @@ class GreetingScreen(KioskScreen):
         steps = list(NEXT_STEPS.get(purpose, NEXT_STEPS["health"]))
         if role == "volunteer" and purpose != "volunteer":
             steps += NEXT_STEPS["volunteer"][:1]
-        for text, icon, target, colour in steps:
-            if declined and target in HEALTH_SCREENS:
-                continue
-            if not self.nav.has_screen(target):
-                continue
+        shown = [(text, icon, target, colour) for text, icon, target, colour in steps
+                 if not (declined and target in HEALTH_SCREENS) and self.nav.has_screen(target)]
+        box.cols = 1 if len(shown) <= 2 and not self.waiting else 2      # two columns keep the name in view
+        for text, icon, target, colour in shown:
             button = KButton(text=self._(text), icon=icon, bg_color=colour, font_role="title")
             button.bind(on_release=lambda _b, t=target: self.nav.go(t))
             box.add_widget(button)
@@ -180,6 +179,7 @@ class GreetingScreen(KioskScreen):
         self.enter()
         if state == "waiting":
             self.waiting = self._("Your {service} is done, please confirm it", service="代购")
+            self._build_actions(False)
         if state == "promoted":
             self.promotion = self._("Good news: a place has freed up in “{title}” ({date} {time}). You are signed "
                                     "up now.", title="书法班", date="12-02", time="09:00")

@@ -44,12 +44,17 @@ class HomeScreen(KioskScreen):
     cols = NumericProperty(2)
     #: the hub catalog's announcement (公告), "" for none
     notice = StringProperty("")
+    #: the line under the tiles: the announcement, else how to identify
+    footer = StringProperty("")
+    footer_icon = StringProperty("card")
 
     def on_kv_post(self, _base_widget) -> None:
         self.on_notice(self, self.notice)
 
     def on_notice(self, _instance, text: str) -> None:
-        self.set_shown("notice_line", bool(text))
+        self.footer = self._("Notice: {text}", text=text) if text else \
+            self._("You can use your ID card, citizen card or a QR code")
+        self.footer_icon = "warning" if text else "card"
 
     def enter(self, **_params) -> None:
         self.fill_tiles()

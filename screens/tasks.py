@@ -77,7 +77,7 @@ class TasksScreen(KioskScreen):
         if view.priority:
             head += "  " + self._("Priority")
         text.add_widget(KLabel(text=head, role="title", bold=True, size_hint_y=None, height=dp(64)))
-        line = self._("{where} · When: {when}", where=self._where(view),
+        line = self._("{where} · {when}", where=self._where(view),
                       when=view.when_label or self._("As soon as possible"))
         if view.note in NOTE_PHRASES:
             line = self._("{line} · {note}", line=line, note=self._(NOTE_PHRASES[view.note]))

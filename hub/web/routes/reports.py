@@ -24,7 +24,8 @@ def reports(ctx: Ctx) -> Response:
     stats = station_month(ctx.wb.engine, month, ctx.scope, ctx.wb.tz)
     chart = bars([(s, [v["measurements"], v["residents"], v["urgent"]]) for s, v in stats.items()],
                  [ctx._("Measurements"), ctx._("Residents measured"), ctx._("Urgent")],
-                 title=ctx._("Health screening, {month}", month=month)) if stats else ""
+                 title=ctx._("Health screening, {month}", month=month),
+                 colours=("#1f5fa8", "#455a64", "#c0392b")) if stats else ""     # 紧急 in red
     categories: dict[str, int] = {}
     for v in stats.values():
         for c, n in v["categories"].items():
