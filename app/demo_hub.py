@@ -42,6 +42,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: The demo workbench's address stays the same from start to start when it can (a bookmark works).
+DEMO_WEB_PORT = 8765
+
+
+def stable_port(memo: Path, preferred: int = DEMO_WEB_PORT) -> int:
+    """The port remembered in ``memo`` (else ``preferred``) when nothing listens there, else a free
+    one; the choice is remembered for the next start."""
+    try:
+        wanted = int(memo.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        wanted = preferred
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", wanted))
+        port = wanted
+    except OSError:
+        port = free_port()
+    try:
+        memo.write_text(str(port), encoding="utf-8")
+    except OSError:
+        pass
+    return port
+
+
 def _port_open(host: str, port: int) -> bool:
     try:
         socket.create_connection((host, port), 0.2).close()
@@ -187,11 +211,12 @@ class WebProcess:
         db: SQLite path.
         broker_port: where it publishes documents.
         log_file: where its output goes.
+        port: where it listens (default: any free port).
     """
 
     def __init__(self, db: str, broker_port: int, log_file: Path | None = None,
-                 signing_key: Path | None = None) -> None:
-        self.port = free_port()
+                 signing_key: Path | None = None, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.cmd = [sys.executable, "-m", "app.cli", "hub", "web", "--db", db, "--port", str(self.port),
                     "--broker-port", str(broker_port)] + (["--signing-key", str(signing_key)] if signing_key else [])
@@ -300,7 +325,12 @@ def start_demo_services(data_dir: Path | str, station: str = "demo-001", web: bo
     services = DemoServices(broker, hub, db, public_key=public, publishing=publishing)
     if web:
         try:
-            services.web = WebProcess(str(db), broker.port, log_file=folder / "web.log", signing_key=key_file).start()
+            try:
+                services.web = WebProcess(str(db), broker.port, log_file=folder / "web.log", signing_key=key_file,
+                                          port=stable_port(folder / "web.port")).start()
+            except DemoError:            # another program took the remembered port meanwhile: any free one
+                services.web = WebProcess(str(db), broker.port, log_file=folder / "web.log",
+                                          signing_key=key_file).start()
         except BaseException:
             services.stop()
             raise

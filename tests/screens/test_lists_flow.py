@@ -9,9 +9,10 @@ import pytest
 
 from kiosk.community.kinds import CONFIRMED
 from kiosk.community.wishes import WISH
+from screens import widgets
 from tests.screens.test_health_flow import demo, identify  # noqa: F401  (fixture)
 from tests.screens.test_request_flow import publish
-from tests.support.touch import press, visible_texts
+from tests.support.touch import buttons, find_button, press, tap_at, visible_texts
 
 
 @pytest.fixture()
@@ -89,3 +90,31 @@ def test_a_volunteer_sees_this_stations_request_first_with_the_residents_note(ch
     assert ours < theirs                                             # older, but another station's
     assert "本站 · 时间：尽快 · 请带回小票" in shown and "张江九号驿站 · 时间：尽快" in shown
     assert here != "demo-009"
+
+
+def test_a_double_tap_on_send_does_not_press_what_appears_under_it(chinese, monkeypatch):
+    """The second tap of a double tap on 提交请求 (0.2 s later, however slow the machine draws) lands
+    where the done panel puts a button: it is ignored, so the resident sees the request number (and
+    can print it) instead of being sent home."""
+    h, rig = chinese
+    now = [1000.0]
+    monkeypatch.setattr(widgets, "tap_clock", lambda: now[0])
+    identify(h, rig, "请求服务", card="foreign_2023")
+    press(h, "请求服务")
+    press(h, "上门理发")
+    press(h, "尽快")
+    send = find_button(h.shell, "提交请求")
+    x, y = send.to_window(send.right - 20, send.center_y)          # where 完成 will be
+    tap_at(x, y)
+    h.frames(2)                                                     # the done panel is drawn …
+    now[0] += 0.2
+    page = h.screen("request")
+    assert page.phase == "done" and page.number
+    under = [b for b in buttons(h.shell) if b.collide_point(*b.to_widget(x, y))]
+    assert under, "the test means a button now under the finger"   # … with a button under the finger
+    tap_at(x, y)                                                    # the finger's second tap
+    h.frames(2)
+    assert h.shell.manager.current == "request" and page.phase == "done"
+    now[0] += 1.0
+    press(h, "完成")                                                 # a deliberate tap still works
+    assert h.shell.manager.current == "home"
