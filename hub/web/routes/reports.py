@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.responses import Response
 
-from hub.reports import ReportError, certifiable, certificate, report_volunteers
+from hub.reports import ReportError, certifiable, certificate, report_volunteers, station_names
 from hub.screening import station_month
 from hub.web.charts import bars
 from hub.web.guard import Ctx, route
@@ -22,7 +22,8 @@ def _month(ctx: Ctx) -> str:
 def reports(ctx: Ctx) -> Response:
     month = _month(ctx)
     stats = station_month(ctx.wb.engine, month, ctx.scope, ctx.wb.tz)
-    chart = bars([(s, [v["measurements"], v["residents"], v["urgent"]]) for s, v in stats.items()],
+    names = station_names(ctx.wb.engine)
+    chart = bars([(names.get(s) or s, [v["measurements"], v["residents"], v["urgent"]]) for s, v in stats.items()],
                  [ctx._("Measurements"), ctx._("Residents measured"), ctx._("Urgent")],
                  title=ctx._("Health screening, {month}", month=month),
                  colours=("#1f5fa8", "#455a64", "#c0392b")) if stats else ""     # 紧急 in red
