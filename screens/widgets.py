@@ -37,6 +37,11 @@ _last_tap: dict = {"at": -1e9, "spos": (-1.0, -1.0), "widget": None}
 tap_clock = time.monotonic
 
 
+def tap_guard_left() -> float:
+    """Seconds until no touch anywhere can be taken for a double tap's second tap (0 when none)."""
+    return max(0.0, TAP_GUARD_S - (tap_clock() - _last_tap["at"]))
+
+
 def tap_guarded(widget, spos: tuple[float, float]) -> bool:
     """A touch on ``widget`` at normalised window position ``spos`` now would be ignored."""
     last = _last_tap["widget"]
