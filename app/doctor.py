@@ -26,6 +26,7 @@ from app import sealing
 from drivers import UnknownDriver, load_driver
 from drivers.errors import DriverError
 from drivers.printer_escpos import PRINTERS
+from kiosk.district_clock import machine_zone, zone_mismatch
 from kiosk.journal import SCHEMA_VERSION, Journal
 from kiosk.outbox import backlog as outbox_backlog
 from kiosk.settings import Settings
@@ -35,8 +36,8 @@ from sync.publisher import KIOSK_SUBSCRIPTIONS
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 #: The checks in the order they run and are printed.
-CHECK_NAMES = ("settings", "secrets", "secrets_sealed", "devices", "printer_paper", "broker", "tls_certificate", "clock", "disk",
-               "journal", "outbox")
+CHECK_NAMES = ("settings", "secrets", "secrets_sealed", "devices", "printer_paper", "broker", "tls_certificate", "clock",
+               "time_zone", "disk", "journal", "outbox")
 #: Free space below this fails, below WARN_FREE warns (bytes).
 FAIL_FREE = 200 * 1024 ** 2
 WARN_FREE = 1024 ** 3
@@ -243,6 +244,15 @@ def check_clock(sync_flag: Path = Path("/run/systemd/timesync/synchronized")) ->
                                 "(timedatectl set-ntp true) with the district's time server", {})
 
 
+def check_zone(settings: Settings) -> Check:
+    """The machine's own time zone against the district's (the kiosk uses the district's either way)."""
+    zone = settings.station.timezone
+    differs = zone_mismatch(zone)
+    if differs:
+        return Check("time_zone", WARN, differs, {"district": zone, "machine": machine_zone()[0]})
+    return Check("time_zone", OK, f"the machine keeps the district's time ({zone})", {"district": zone})
+
+
 def check_disk(settings: Settings) -> Check:
     """Free space in the data directory, and the journal's size."""
     data_dir = settings.data_dir
@@ -335,7 +345,7 @@ def run_checks(settings: Settings, *, env: Mapping[str, str] | None = None,
     else:
         broker = Check("broker", FAIL, f"the kiosk is not connected to {settings.sync.host}:{settings.sync.port}")
     return [check_secrets(settings, env), check_sealed(settings, env), check_devices(states), check_printer_paper(states),
-            broker, check_tls(settings), check_clock(), check_disk(settings),
+            broker, check_tls(settings), check_clock(), check_zone(settings), check_disk(settings),
             check_journal(settings), check_outbox(settings)]
 
 

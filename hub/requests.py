@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from hub import models as m
 from hub import activities, family, wishes
+from hub.volunteer_pick import AssignError, check_assignment
 from kiosk.community.kinds import (
     ASSIGNED, CANCEL_REASONS, CANCELLED, CONFIRMED, DONE, REQUESTED, event_id,
 )
@@ -177,10 +178,14 @@ def assign(engine: Engine, ref: str, volunteer_id: str, by: str = "staff", stati
     """Staff assign (or re-assign) a volunteer to a request not done yet.
 
     Raises:
-        UnknownRequest, WrongState.
+        UnknownRequest, WrongState, RequestsError (no such volunteer, or the resident who asked).
     """
     if not volunteer_id.strip():
         raise RequestsError("name the volunteer to assign")
+    try:
+        check_assignment(engine, find(engine, ref, station), volunteer_id)
+    except AssignError as exc:
+        raise RequestsError(str(exc)) from None
     return _staff_event(engine, ref, station, "assigned", by, {"volunteer_id": volunteer_id.strip(), "by": by},
                         (REQUESTED, ASSIGNED))
 
@@ -242,11 +247,15 @@ def document_body(engine: Engine, now: datetime | None = None) -> dict[str, Any]
                                               .order_by(t.c.requested_at)).mappings()]
         family.with_priority(conn, rows, OPEN_STATES)
         links = family.state(conn)
+        names = dict(conn.execute(select(m.station_counts.c.station, m.station_counts.c.name)
+                                  .where(m.station_counts.c.name.is_not(None))).all())
     keys = ("number", "station", "service_type", "service_name", "state", "when_label", "note", "priority",
             "priority_account", "person_key", "display_name", "requested_at", "hours")
     out = []
     for r in rows:
         entry = {"id": r["request_id"], **{k: r[k] for k in keys}}
+        if names.get(r["station"]):
+            entry["station_name"] = names[r["station"]]
         if r["volunteer_id"]:
             entry["volunteer_id"] = r["volunteer_id"]
         out.append(entry)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiosk.district_clock import zone_exists
 from kiosk.secretstore import (DEMO_ADMIN_PIN, PIN_MAX_DIGITS, PIN_MIN_DIGITS, Secrets, hash_pin,  # noqa: F401
                                KIOSK_SECRETS, load_secrets, pin_format_ok, read_toml, verify_pin)
 
@@ -65,6 +66,8 @@ class StationSettings:
     name: str
     district: str
     address: str
+    timezone: str = field(default="Asia/Shanghai", metadata=_meta(
+        doc="the district's time zone (IANA name): every time the kiosk shows, prints or counts by day"))
 
 
 @dataclass(frozen=True)
@@ -312,6 +315,14 @@ def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False
         errors.append(f"{src}: station.id: letters, digits, - and _ only (got {st.id!r})")
     if st and not st.id:
         errors.append(f"{src}: station.id: missing (set it, or YIZHAN_STATION_ID)")
+    if st and not zone_exists(st.timezone):
+        errors.append(f"{src}: station.timezone: not a time zone (got {st.timezone!r}; e.g. Asia/Shanghai)")
+    vol_zone = doc.get("volunteer", {}).get("timezone") if isinstance(doc.get("volunteer"), dict) else None
+    if st and built["volunteer"] and vol_zone is None:          # one district clock: the station's zone
+        built["volunteer"] = dataclasses.replace(built["volunteer"], timezone=st.timezone)
+    elif st and vol_zone not in (None, st.timezone):
+        errors.append(f"{src}: volunteer.timezone: must be the district's zone station.timezone "
+                      f"({st.timezone}); leave it out")
     sync: SyncSettings | None = built["sync"]
     key = sync.document_public_key if sync else ""
     if key and not (len(key) == 64 and all(c in "0123456789abcdefABCDEF" for c in key)):

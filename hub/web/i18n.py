@@ -123,6 +123,16 @@ ZH.update({   # 四代请求 (hub/web/routes/requests.py)
     "Saved; the kiosks will see it when the broker is reachable again.": "已保存；消息服务恢复后终端即可看到。",
     "Service requests": "四代请求", "Service requests at station {station}": "驿站 {station} 的四代请求",
     "Volunteer id": "志愿者编号", "When": "时间",
+    "(no name in the roster)": "（名册中无姓名）", "{hours} h": "{hours} 小时",
+    "No volunteer has credited hours yet.": "还没有志愿者获得核定时长。",
+    "Asked at": "提出时间", "Note": "留言", "Choose a volunteer…": "选择志愿者…", "on shift now": "正在值班",
+    "Done; waiting for the resident to confirm": "已完成，等待居民确认", "Confirmed by the resident": "居民已确认",
+    "Assigned by staff to {who}": "已派给 {who}（志愿者尚未在终端操作）", "{who} took it on at a kiosk": "{who} 已在终端接单",
+    "Not assigned: {reason}": "未派单：{reason}",
+    "No volunteer {who} is known: pick one from the list.": "没有志愿者 {who}，请从列表中选择。",
+    "{who} asked for this request and cannot be assigned to it.": "{who} 是提出这个请求的人，不能派给本人。",
+    "Assigned to {who}; it shows in their tasks at the kiosk. Nobody has accepted it yet.":
+        "已派给 {who}，会出现在其终端的“我的任务”中；志愿者尚未接单。",
 })
 
 ZH.update({   # 微心愿 and 我有建议 (hub/web/routes/wishes.py)

@@ -174,3 +174,23 @@ def test_tls_broker_certificate_expiry_and_a_wrong_ca(tmp_path, secured_broker, 
     tls = _by_name(doc)["tls_certificate"]
     assert code == 1 and tls["status"] == "fail" and "certificate is not valid" in tls["message"]
     assert _by_name(doc)["broker"]["status"] == "fail"
+
+
+def test_doctor_warns_when_the_machines_zone_is_not_the_districts(tmp_path):
+    """A machine on UTC in a district on Asia/Shanghai: a warning naming both and the fix."""
+    import subprocess
+    import sys
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'district_key = "{"cd" * 32}"\nadmin_pin_hash = "{PIN_HASH}"\n')
+    secrets.chmod(0o600)
+    config = tmp_path / "station.toml"
+    config.write_text(f'version = 1\n[station]\nid = "st-tz"\n[paths]\ndata_dir = "{tmp_path / "data"}"\n'
+                      f'secrets_file = "{secrets}"\n[sync]\nenabled = false\n')
+
+    def zone_check(machine: str) -> dict:
+        out = subprocess.run([sys.executable, "-m", "app.cli", "doctor", "--json", "--config", str(config)],
+                             capture_output=True, text=True, env={**os.environ, "TZ": machine})
+        return _by_name(json.loads(out.stdout))["time_zone"]
+    utc = zone_check("UTC")
+    assert utc["status"] == "warn" and "UTC" in utc["message"] and "Asia/Shanghai" in utc["message"], utc
+    assert zone_check("Asia/Shanghai")["status"] == "ok"
