@@ -27,6 +27,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub import deadletters
+from hub import care
 from hub import ledger
 from hub import models as m
 from hub import people
@@ -221,6 +222,7 @@ class HubStore:
         if requests.apply_records(conn, fresh):
             self.requests_changed.set()
         self._apply_withdrawals(conn, named)
+        care.apply_named(conn, named)
         for index, r, stored in conflicts:
             digest, c = _digest(r.seq, r.kind, r.ts, r.payload_json), m.conflicts.c
             if conn.execute(select(c.record_id).where((c.station == r.station) & (c.record_id == r.id)
