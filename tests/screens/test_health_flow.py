@@ -438,3 +438,28 @@ def test_a_card_that_is_not_a_volunteers_is_refused_up_front(demo):
             pass
     press(h, "完成")
     assert h.shell.manager.current == "home"
+
+
+def test_a_high_reading_asks_for_a_recheck_on_another_day_on_screen_slip_and_voice(demo):
+    h, rig = demo
+    identify(h, rig, card="hmt_permit")           # only this test measures this resident
+    press(h, "开始健康自测")
+    press(h, "量血压")
+    rig._bp_index = 2                             # 162/101: grade 2, not urgent
+    press(h, "开始测量")
+    assert h.pump_until(lambda: h.shell.manager.current == "result", 20)
+    h.frames(2)
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+    tomorrow = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)
+    said = f"请在{tomorrow.month}月{tomorrow.day}日以后再来复测一次（第2次，共3次），测量前静坐5分钟。"
+    assert said in visible_texts(h.shell)
+    _, lines = h.screen("result").speech()
+    from kiosk.speech.numbers import read_int
+    spoken = f"请在{read_int(tomorrow.month)}月{read_int(tomorrow.day)}日以后再来复测一次"
+    assert any(spoken in line.text and "静坐五分钟" in line.text for line in lines), [x.text for x in lines]
+    press(h, "打印小票")
+    assert h.pump_until(lambda: "打印好了" in h.screen("result").print_text, 10)
+    from drivers.sim.printer import Text, parse_escpos
+    printed = "".join(i.text for i in parse_escpos(rig.printer.captured()) if isinstance(i, Text))
+    assert f"{tomorrow.month}月{tomorrow.day}日以后再来复测" in printed.replace("\n", "")
