@@ -116,6 +116,9 @@ class Status:
         return self.status in WORKLIST and self.due is not None and today > self.due
 
 
+_RANK = {"referred": 0, "outcome": 1}
+
+
 def _day_elevated(track: str, readings: list[Reading]) -> bool:
     if track == "bp":
         n = len(readings)
@@ -140,8 +143,10 @@ def fold(track: str, readings: list[Reading], actions: list[Action]) -> Status:
     days = [(d, sorted(rs.values(), key=lambda r: (r.ts, r.station, r.record_id))) for d, rs in by_day.items()]
     # One timeline: each day's readings, then the actions of that day.
     timeline: list[tuple[date, int, object]] = [(d, 0, rs) for d, rs in days]
-    timeline += [(a.day, 1, a) for a in sorted(actions, key=lambda a: (a.at, a.event, a.outcome))]
-    timeline.sort(key=lambda t: (t[0], t[1], getattr(t[2], "at", "")))
+    # Within a day: readings, then actions by time; a referral before an outcome recorded in the same second.
+    timeline += [(a.day, 1, a) for a in actions]
+    timeline.sort(key=lambda t: (t[0], t[1], getattr(t[2], "at", ""), _RANK.get(getattr(t[2], "event", ""), 2),
+                                 getattr(t[2], "outcome", "")))
     out = Status()
     run: list[tuple[date, list[Reading]]] = []
     referred: date | None = None

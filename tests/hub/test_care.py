@@ -171,3 +171,13 @@ def test_refresh_reads_one_person_through_the_index(store):
         for sql, params in selects:
             plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
             assert "SCAN hub_records" not in plan and "SCAN hub_person_records" not in plan, (sql, plan)
+
+
+def test_a_referral_and_its_outcome_in_the_same_second_are_both_counted():
+    three = [r(0, 150, 95), r(2, 148, 92), r(9, 152, 96)]
+    from kiosk.care_rules import Action
+    when = date(2026, 12, 12)
+    s = fold("bp", three, [Action("outcome", when, "2026-12-12T02:00:00+00:00", "not_confirmed"),
+                           Action("referred", when, "2026-12-12T02:00:00+00:00")])
+    assert [st.step for st in s.steps][-2:] == ["referred", "outcome"] and s.steps[-1].on_time
+    assert s.status == OUTCOME_RECORDED
