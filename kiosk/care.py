@@ -30,6 +30,11 @@ HISTORY = 40
 
 RECHECK = N_("Please come back on or after {date} to measure again, recheck {number} of 3. "
              "Sit quietly for 5 minutes before you measure.")
+DUE = N_("Your blood pressure recheck ({number} of 3) is due from {date}. Sit quietly for 5 minutes, "
+         "then measure.")
+OVERDUE = N_("Your blood pressure recheck ({number} of 3) was due from {date}. Please measure again soon: "
+             "sit quietly for 5 minutes first.")
+GLUCOSE_DUE = N_("Your blood sugar recheck ({number} of 3) is due from {date}.")
 REFERRAL = N_("This is your third high reading on different days. Please see your family doctor "
               "for a check-up; the care team may contact you.")
 
@@ -57,13 +62,23 @@ class Advice:
     status: str
     due: date | None
     number: int
+    track: str = "bp"
+    overdue: bool = False
 
     def text(self, lang: str) -> str:
-        """The advice in plain words, translated."""
+        """The advice after a reading in plain words, translated."""
         tr = Translator(lang)
         if self.due is None:
             return tr._(REFERRAL)
         return tr._(RECHECK, date=date_text(self.due, lang), number=self.number)
+
+    def reminder(self, lang: str) -> str:
+        """The greeting's reminder at a later card tap, translated."""
+        tr = Translator(lang)
+        if self.due is None:
+            return tr._(REFERRAL)
+        template = GLUCOSE_DUE if self.track == "glucose" else OVERDUE if self.overdue else DUE
+        return tr._(template, date=date_text(self.due, lang), number=self.number)
 
 
 def date_text(day: date, lang: str) -> str:
@@ -105,6 +120,24 @@ def advice_after(journal: Journal, keys: tuple[str, ...], record: Record, tz: st
         return Advice(REFERRAL_SUGGESTED, None, 0)
     if status.status in (RECHECK_DUE, TWO_OF_THREE) and status.readings and status.readings[-1].day == today:
         return Advice(status.status, status.due, status.count + 1)
+    return None
+
+
+def reminder(journal: Journal, keys: tuple[str, ...], now: datetime, tz: str = "Asia/Shanghai") -> Advice | None:
+    """What the greeting reminds the resident of at a card tap: a recheck due or overdue (and which of
+    three), or a suggested referral; None when nothing is due. From this kiosk's journal."""
+    zone = ZoneInfo(tz)
+    today = now.astimezone(zone).date()
+    for kind in MEASUREMENT_KINDS.values():
+        readings = [_reading(r, zone) for key in keys
+                    for r in journal.records(kind, where={"person_key": key}, newest_first=True, limit=HISTORY)]
+        if not readings:
+            continue
+        status = fold(readings[0].track, readings, [])
+        if status.status == REFERRAL_SUGGESTED:
+            return Advice(REFERRAL_SUGGESTED, None, 0, readings[0].track)
+        if status.status in (RECHECK_DUE, TWO_OF_THREE) and status.due is not None and today >= status.due:
+            return Advice(status.status, status.due, status.count + 1, readings[0].track, status.overdue(today))
     return None
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, StringProperty
 
+from kiosk import care
+from kiosk.care_rules import RECHECK_DUE
 from kiosk.community.activities import ActivityError
 from kiosk.i18n import N_, Joined
 from kiosk.session import Person
@@ -45,6 +48,7 @@ class GreetingScreen(KioskScreen):
     has_note = BooleanProperty(False)
     promotion = StringProperty("")
     has_promotion = BooleanProperty(False)
+    reminder = StringProperty("")
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -53,6 +57,10 @@ class GreetingScreen(KioskScreen):
     def on_kv_post(self, _base_widget) -> None:
         self.on_has_note(self, self.has_note)
         self.on_has_promotion(self, self.has_promotion)
+        self.on_reminder(self, self.reminder)
+
+    def on_reminder(self, _instance, text: str) -> None:
+        self.set_shown("reminder_banner", bool(text))
 
     def on_has_note(self, _instance, shown: bool) -> None:
         self.set_shown("note_banner", shown)
@@ -83,6 +91,9 @@ class GreetingScreen(KioskScreen):
         self.has_note = declined
         self.note = self._("You did not agree to health data processing, so health checks are off. "
                            "Everything else is available.") if declined else ""
+        due = care.reminder(self.ctx.journal, person.keys, datetime.now(timezone.utc),
+                            self.ctx.settings.volunteer.timezone) if not declined else None
+        self.reminder = due.reminder(tr.lang) if due is not None else ""
         self._tell_promotion(person)
         self._build_actions(declined)
 
@@ -132,10 +143,12 @@ class GreetingScreen(KioskScreen):
         person = self.ctx.session.person
         lines = sentences.greeting(person.display_name if person else "", tr.lang)
         news = sentences.fixed_lines(prompt("greeting.promoted"), tr.lang) if self.has_promotion else []
+        if self.reminder:
+            news.append(sentences.Line(sentences.speakable(self.reminder, tr.lang), fixed=False))
         return "greeting", lines + news + sentences.fixed_lines(prompt("greeting"), tr.lang)
 
     def reset(self) -> None:
-        self.hello = self.subtitle = self.facts = self.note = self.promotion = ""
+        self.hello = self.subtitle = self.facts = self.note = self.promotion = self.reminder = ""
         self.has_note = self.has_promotion = False
         self._promoted = ""
         if "actions" in self.ids:
@@ -143,7 +156,7 @@ class GreetingScreen(KioskScreen):
 
     @classmethod
     def tour_states(cls) -> list[str]:
-        return ["", "declined", "volunteer", "promoted"]
+        return ["", "declined", "volunteer", "promoted", "recheck"]
 
     def load_demo(self, state: str = "") -> None:
         if state == "volunteer":
@@ -158,6 +171,8 @@ class GreetingScreen(KioskScreen):
         self.ctx.session.identify(Person(role="resident", person_key="0" * 64, display_name="王*明",
                                          masked_id="310***********1234", birth_year=1950, source="demo"))
         self.enter()
+        if state == "recheck":
+            self.reminder = care.Advice(RECHECK_DUE, date(2026, 12, 8), 2, overdue=True).reminder(tr.lang)
         if state == "promoted":
             self.promotion = self._("Good news: a place has freed up in “{title}” ({date} {time}). You are signed "
                                     "up now.", title="书法班", date="12-02", time="09:00")
