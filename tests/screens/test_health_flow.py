@@ -460,6 +460,16 @@ def test_a_high_reading_asks_for_a_recheck_on_another_day_on_screen_slip_and_voi
     assert any(spoken in line.text and "静坐五分钟" in line.text for line in lines), [x.text for x in lines]
     press(h, "打印小票")
     assert h.pump_until(lambda: "打印好了" in h.screen("result").print_text, 10)
+    from kiosk.care import care_consent
+    keys = h.ctx.session.person.keys
+    press(h, "家庭医生")                           # the care-sharing consent, its own question
+    assert h.shell.manager.current == "care_consent" and "目前：您还没有选择。" in visible_texts(h.shell)
+    press(h, "告诉家庭医生")
+    assert h.shell.manager.current == "result" and care_consent(h.ctx.journal, keys) is True
+    press(h, "家庭医生")
+    assert "目前：您同意把筛查结果告诉家庭医生团队。" in visible_texts(h.shell)
+    press(h, "不告诉")                              # withdrawn the same way
+    assert h.shell.manager.current == "result" and care_consent(h.ctx.journal, keys) is False
     from drivers.sim.printer import Text, parse_escpos
     printed = "".join(i.text for i in parse_escpos(rig.printer.captured()) if isinstance(i, Text))
     assert f"{tomorrow.month}月{tomorrow.day}日以后再来复测" in printed.replace("\n", "")
