@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from hub import care
 from hub import models as m
 from hub.reports import ReportError, _font_path, _write, team_names
 from hub.timebank import DEFAULT_TZ, credits, engine_for
@@ -63,6 +64,11 @@ def _bounds(month: str, tz: str) -> tuple[str, str]:
     utc = ZoneInfo("UTC")
     return (start.astimezone(utc).isoformat(timespec="milliseconds"),
             end.astimezone(utc).isoformat(timespec="milliseconds"))
+
+
+#: Screening-to-care steps (hub/care.py) as the report names them; each resident's episode counts once per step.
+CARE_STEPS_CN = {"elevated": "首次测得偏高（人）", "rechecked": "非同日复测（人）", "referral_suggested": "三次偏高建议转诊（人）",
+                 "referred": "已转诊（人）", "outcome": "转诊结果已登记（人）", "outcome_on_time": "两周内随访到结果（人）"}
 
 
 def monthly_rows(db: str | Engine, month: str, tz: str = DEFAULT_TZ) -> list[list[Any]]:
@@ -115,6 +121,10 @@ def monthly_rows(db: str | Engine, month: str, tz: str = DEFAULT_TZ) -> list[lis
                 figures[station][("近期活动", "人次")] += 1
             elif event == "signup":
                 figures[station][("近期活动", "报名")] += 1
+    for station, steps in care.month_figures(engine, month).items():
+        for step, label in CARE_STEPS_CN.items():
+            if steps.get(step):
+                figures[station][("公共卫生", label)] += steps[step]
     for station, ids in sessions.items():
         figures[station][("近期活动", "场次")] = len(ids)
     for station, keys in people.items():

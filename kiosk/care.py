@@ -35,6 +35,8 @@ DUE = N_("Your blood pressure recheck ({number} of 3) is due from {date}. Sit qu
 OVERDUE = N_("Your blood pressure recheck ({number} of 3) was due from {date}. Please measure again soon: "
              "sit quietly for 5 minutes first.")
 GLUCOSE_DUE = N_("Your blood sugar recheck ({number} of 3) is due from {date}.")
+#: Printed on the slip: the first digits of the person key, which the care team's workbench searches by.
+CARE_CODE = N_("Code for your family doctor: {code}")
 REFERRAL = N_("This is your third high reading on different days. Please see your family doctor "
               "for a check-up; the care team may contact you.")
 

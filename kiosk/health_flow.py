@@ -9,10 +9,11 @@ from dataclasses import dataclass, replace
 
 from drivers.errors import DriverError
 from drivers.readings import BloodPressureReading, GlucoseReading, MealContext
-from kiosk.care import Advice, advice_after
+from kiosk.care import CARE_CODE, Advice, advice_after
 from kiosk.context import KioskContext
 from kiosk.health import Assessment, assess_bp, assess_glucose
 from kiosk.health_records import build_slip, record_measurement
+from kiosk.i18n import Translator
 from kiosk.records import Record
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,8 @@ def print_slip(ctx: KioskContext, outcome: MeasurementOutcome, post: Callable[[C
     slip = build_slip(outcome.record, station_name=ctx.settings.station.name,
                       masked_name=person.display_name, lang=ctx.session.lang)
     if outcome.advice is not None:
-        slip = replace(slip, advice=f"{slip.advice} {outcome.advice.text(ctx.session.lang)}".strip())
+        code = Translator(ctx.session.lang)._(CARE_CODE, code=person.person_key[:8])
+        slip = replace(slip, advice=f"{slip.advice} {outcome.advice.text(ctx.session.lang)} {code}".strip())
 
     def work() -> None:
         try:

@@ -61,6 +61,7 @@ class GreetingScreen(KioskScreen):
 
     def on_reminder(self, _instance, text: str) -> None:
         self.set_shown("reminder_banner", bool(text))
+        self.set_shown("facts_label", not text)         # the card's facts give way to what is due
 
     def on_has_note(self, _instance, shown: bool) -> None:
         self.set_shown("note_banner", shown)

@@ -71,6 +71,8 @@ class ResultScreen(KioskScreen):
         self.urgent = assessment.urgent
         advice = getattr(outcome, "advice", None)
         self.follow_up = advice.text(tr.lang) if advice is not None else ""
+        if self.follow_up:              # the recheck day (or the referral) is the advice that matters now
+            self.advice = self.follow_up
         self.can_print = "printer" in self.ctx.services
         self.print_text = self._("Print a slip")
 
@@ -104,7 +106,8 @@ class ResultScreen(KioskScreen):
         """The result read aloud: numbers the Chinese way, the category in words, the advice."""
         if self.outcome is None:
             return "result.intro", None
-        return "result", sentences.result(self.outcome.reading, self.outcome.assessment, tr.lang, self.follow_up)
+        return "result", sentences.result(self.outcome.reading, self.outcome.assessment, tr.lang, self.follow_up,
+                                          self.follow_up)
 
     def reset(self) -> None:
         self.outcome = None

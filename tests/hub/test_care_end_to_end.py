@@ -64,6 +64,7 @@ def test_three_high_readings_at_two_stations_lead_to_a_referral_followed_up_and_
     b = Station(tmp_path, "st-b", mosquitto.port, clock).start()
     wb = Workbench(db=str(hub_db), secure_cookies=False, signing_key=HUB_KEY)
     add_user(wb.engine, "doc", PASSWORD, "care", ["st-a"], display_name="李医生", actor="test")
+    add_user(wb.engine, "jiedao", PASSWORD, "district", display_name="街道", actor="test")
     server = BackgroundServer(create_app(wb)).start()
     driver = chromium()
     try:
@@ -115,6 +116,21 @@ def test_three_high_readings_at_two_stations_lead_to_a_referral_followed_up_and_
         b = Station(tmp_path, "st-b", mosquitto.port, clock).start()
         assert b.drained(hub_db)
         assert len(hub_rows(hub_db)) == stored and figures() == expected
+
+        driver.delete_all_cookies()                                        # the street office's monthly report
+        sign_in(driver, server.url, "jiedao", PASSWORD)
+        report: dict[str, float] = {}
+        for month in sorted({(day0 + timedelta(days=d)).strftime("%Y-%m") for d in range(0, 13)}):
+            driver.get(server.url + f"/reports/monthly?month={month}")
+            for row in driver.find_elements(By.CSS_SELECTOR, "table#monthly tr[data-item]"):
+                category, item = row.get_attribute("data-item").split("/", 1)
+                if category == "公共卫生":
+                    value = float(row.find_element(By.CSS_SELECTOR, 'td[data-scope="全区"]').text)
+                    report[item] = report.get(item, 0) + value
+        assert report == {"首次测得偏高（人）": 1, "非同日复测（人）": 1, "三次偏高建议转诊（人）": 1, "已转诊（人）": 1,
+                          "转诊结果已登记（人）": 1, "两周内随访到结果（人）": 1}
+        driver.delete_all_cookies()
+        sign_in(driver, server.url, "doc", PASSWORD)
 
         out = tmp_path / "bundle.json"
         done = subprocess.run([sys.executable, "-m", "app.cli", "hub", "export", "fhir", KEY, "--db", str(hub_db),

@@ -473,3 +473,4 @@ def test_a_high_reading_asks_for_a_recheck_on_another_day_on_screen_slip_and_voi
     from drivers.sim.printer import Text, parse_escpos
     printed = "".join(i.text for i in parse_escpos(rig.printer.captured()) if isinstance(i, Text))
     assert f"{tomorrow.month}月{tomorrow.day}日以后再来复测" in printed.replace("\n", "")
+    assert f"家庭医生查询编号：{keys[0][:8]}" in printed.replace("\n", "")
