@@ -9,6 +9,7 @@ from kivy.properties import BooleanProperty, ColorProperty, StringProperty
 from datetime import date
 
 from drivers.readings import BloodPressureReading, DeviceInfo, GlucoseReading, MealContext, Unit
+from kiosk import care
 from kiosk.care import Advice
 from kiosk.care_rules import RECHECK_DUE, REFERRAL_SUGGESTED
 from kiosk.health import Level
@@ -42,6 +43,7 @@ class ResultScreen(KioskScreen):
     print_text = StringProperty("")
     can_print = BooleanProperty(False)
     follow_up = StringProperty("")
+    care_asked = BooleanProperty(False)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -73,6 +75,8 @@ class ResultScreen(KioskScreen):
         self.follow_up = advice.text(tr.lang) if advice is not None else ""
         if self.follow_up:              # the recheck day (or the referral) is the advice that matters now
             self.advice = self.follow_up
+        person = self.ctx.session.person
+        self.care_asked = person is not None and care.care_consent(self.ctx.journal, person.keys) is not None
         self.can_print = "printer" in self.ctx.services
         self.print_text = self._("Print a slip")
 
@@ -81,8 +85,13 @@ class ResultScreen(KioskScreen):
         self.on_can_print(self, self.can_print)
         self.on_follow_up(self, self.follow_up)
 
-    def on_follow_up(self, _instance, text: str) -> None:
-        self.set_shown("follow_up_banner", bool(text))
+    def on_follow_up(self, _instance, _text: str) -> None:
+        # The care-sharing question (screens/care_consent.py): asked with a follow-up, changed or withdrawn
+        # after any reading once answered.
+        self.set_shown("follow_up_button", bool(self.follow_up) or self.care_asked)
+
+    def on_care_asked(self, _instance, _asked: bool) -> None:
+        self.on_follow_up(self, self.follow_up)
 
     def on_urgent(self, _instance, urgent: bool) -> None:
         self.set_shown("urgent_banner", urgent)
@@ -112,7 +121,7 @@ class ResultScreen(KioskScreen):
     def reset(self) -> None:
         self.outcome = None
         self.value = self.unit = self.second = self.title = self.advice = self.note = self.follow_up = ""
-        self.urgent = False
+        self.urgent = self.care_asked = False
 
     @classmethod
     def tour_states(cls) -> list[str]:
