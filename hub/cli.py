@@ -27,11 +27,13 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub import reports_cli, requests_cli, schema
+from hub import fhir, reports_cli, requests_cli, schema
 from hub.credentials import mqtt_password
 from hub.database import HubError, make_engine
 from hub.metrics import HubMetrics, parse_listen
 from hub.publishing import publish
+from hub.residents import ResidentError
+from hub.timebank import engine_for
 from hub.service import Hub
 from hub.store import HubStore
 from hub.web import cli as web_cli
@@ -96,6 +98,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--check", action="store_true",
                    help="only say where the schema stands; exit 0 when current, 1 when an upgrade is due, "
                         "2 when this hub cannot upgrade it")
+    p = sub.add_parser("export", help="export a resident's readings and referrals as a FHIR R4 Bundle (JSON)")
+    p.add_argument("what", choices=["fhir"])
+    p.add_argument("person_key", help="the resident's whole person key (64 hex digits)")
+    p.add_argument("--db", default="hub.sqlite3", help=db_help)
+    p.add_argument("--out", default="-", help="file to write (default: standard output)")
     reports_cli.add_arguments(sub)          # report, certificate, review
     web_cli.add_arguments(sub)              # web, user
     requests_cli.add_arguments(sub, _broker_options, db_help)   # requests, wishes, calendar
@@ -277,6 +284,22 @@ def _migrate(args) -> int:
         engine.dispose()
 
 
+def _export(args) -> int:
+    engine = engine_for(args.db)
+    try:
+        text = json.dumps(fhir.bundle(engine, args.person_key), ensure_ascii=False, indent=1)
+    except ResidentError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    if args.out == "-":
+        print(text)
+    else:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Dispatch ``yizhan hub <action>``."""
     if args.hub_command in reports_cli.COMMANDS:
@@ -286,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
     if args.hub_command in requests_cli.COMMANDS:
         return requests_cli.run(args, _hub_kwargs)
     actions = {"run": _run, "stations": _stations, "publish": _publish, "dead-letters": _dead_letters,
-               "conflicts": _conflicts, "keygen": _keygen, "migrate": _migrate}
+               "conflicts": _conflicts, "keygen": _keygen, "migrate": _migrate, "export": _export}
     try:
         return actions[args.hub_command](args)
     except HubError as exc:

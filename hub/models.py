@@ -459,3 +459,50 @@ station_quota = Table(
     Column("kind", String(64), primary_key=True),
     Column("used", Integer, nullable=False),
 )
+
+# --- screening to care (``hub/care.py``): each resident's status per track, folded from the records ------------
+
+#: A resident's screening status per track (``bp``, ``glucose``), recomputed from all their records and
+#: care actions whenever one of them arrives; ``station`` is where the current episode started.
+care_status = Table(
+    "hub_care_status", metadata,
+    Column("person_key", String(64), primary_key=True),
+    Column("track", String(16), primary_key=True),
+    Column("status", String(24), nullable=False),
+    Column("station", String(64), nullable=False),
+    Column("since", String(10)),
+    Column("due", String(10)),
+    Column("count", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("consent", Boolean, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("hub_care_status_worklist", "status", "since"),
+    Index("hub_care_status_station", "station", "status"),
+)
+
+#: Every step of every screening episode, once (the report counts these per station and month).
+care_steps = Table(
+    "hub_care_steps", metadata,
+    Column("person_key", String(64), primary_key=True),
+    Column("track", String(16), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("step", String(24), primary_key=True),
+    Column("station", String(64), nullable=False),
+    Column("on_time", Boolean, nullable=False),
+    Index("hub_care_steps_day", "day", "station"),
+)
+
+#: The care team's actions at the workbench: a referral made, its outcome; the id makes a resubmitted
+#: form one action.
+care_events = Table(
+    "hub_care_events", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("person_key", String(64), nullable=False),
+    Column("track", String(16), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("note", String(200), nullable=False),
+    Index("hub_care_events_person", "person_key", "track"),
+)

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub import authority
 from hub import deadletters
+from hub import care
 from hub import ledger
 from hub import models as m
 from hub import people
@@ -272,6 +273,7 @@ class HubStore:
             self.requests_changed.set()
         self._apply_withdrawals(conn, named)
         person_links.relabel_links(conn, fresh)        # the old key of a link is kept nowhere here
+        care.apply_named(conn, named)
         for index, r, stored in conflicts:
             digest, c = _digest(r.seq, r.kind, r.ts, r.payload_json), m.conflicts.c
             if conn.execute(select(c.record_id).where((c.station == r.station) & (c.record_id == r.id)

@@ -50,7 +50,7 @@ def add_arguments(subparsers) -> None:
     p = subparsers.add_parser("user", help="workbench accounts: add, passwd, disable, enable, list")
     p.add_argument("action", choices=["add", "passwd", "disable", "enable", "list"])
     p.add_argument("username", nargs="?")
-    p.add_argument("--role", choices=["staff", "district", "admin"], default="staff")
+    p.add_argument("--role", choices=["staff", "care", "district", "admin"], default="staff")
     p.add_argument("--station", action="append", default=[], help="a station of a staff account (repeatable)")
     p.add_argument("--name", default="", help="display name")
     p.add_argument("--db", default="hub.sqlite3", help=DB_HELP)
