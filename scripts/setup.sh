@@ -13,9 +13,10 @@ cd "$(dirname "$0")/.."
 # cage xwayland grim: the kiosk session (Wayland kiosk compositor) and its headless screenshot test.
 # chromium chromium-driver fonts-noto-cjk: the workbench browser tests and tour (headless Chromium through Selenium).
 # espeak-ng: the kiosk's voice (Mandarin and English, offline). sox: checks rendered speech (duration, loudness).
+# swtpm swtpm-tools libtss2-tcti-swtpm0: a software TPM for the sealed-secrets tests (systemd-creds --with-key=tpm2).
 APT_PACKAGES="python3-venv python3-dev gcc libpcsclite-dev pcscd vsmartcard-vpcd mosquitto mosquitto-clients
 libmtdev1 libgl1 libegl1 libgl1-mesa-dri poppler-utils openssl systemd udev cage xwayland grim
-chromium chromium-driver fonts-noto-cjk espeak-ng sox"
+chromium chromium-driver fonts-noto-cjk espeak-ng sox swtpm swtpm-tools libtss2-tcti-swtpm0"
 
 missing=()
 for p in $APT_PACKAGES; do
