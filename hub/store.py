@@ -35,7 +35,7 @@ from hub import quotas
 from hub.people import HEALTH_KINDS, WITHDRAWAL_KIND
 from hub import requests
 from hub.database import HubError, insert_records, open_engine
-from sync.documents import MAX_DOCUMENT_VERSION, Document, make_document, sign_document
+from sync.documents import MAX_DOCUMENT_VERSION, Document, expiry_of, make_document, sign_document
 from sync.messages import (ALL_STATIONS, SUFFIX_ACK, Ack, Batch, MessageError,
                            SchemaError, decode_batch, encode_ack, valid_station_id)
 from sync.status import decode_status
@@ -455,7 +455,7 @@ class HubStore:
                 raise SchemaError(f"{doc_type} version {version} jumps more than {MAX_VERSION_STEP} past the "
                                   f"published {current}; versions run out at {MAX_DOCUMENT_VERSION}")
             issued = _now().isoformat(timespec="milliseconds")
-            doc = make_document(doc_type, version or current + 1, scope, issued, body)
+            doc = make_document(doc_type, version or current + 1, scope, issued, body, expiry_of(doc_type, issued))
             if signing_key is not None:
                 doc = sign_document(doc, signing_key)
             values = {"version": doc.version, "issued": issued, "body": json.dumps(body, ensure_ascii=False)}
