@@ -88,8 +88,9 @@ def _movements(conn: Connection, rows: list[dict]) -> None:
     """Keep movements by (station, movement id); a movement moves hours once, however many stations
     hold it (the first one stored counts)."""
     rows = _first(rows, "movement_id")
-    new = set(_insert(conn, "hub_movements", rows,
-                      "ON CONFLICT (station, movement_id) DO NOTHING RETURNING movement_id", returning=True))
+    # No conflict target: the key is (station, movement_id) since migration 0009, the movement id
+    # alone in the migrations before it that rebuild these tables (0006).
+    new = set(_insert(conn, "hub_movements", rows, "ON CONFLICT DO NOTHING RETURNING movement_id", returning=True))
     held: dict[str, int] = defaultdict(int)
     ids = sorted(new)
     for i in range(0, len(ids), CHUNK):

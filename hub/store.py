@@ -34,14 +34,14 @@ from hub import models as m
 from hub import people
 from hub import person_links
 from hub import quotas
-from hub.people import HEALTH_KINDS, WITHDRAWAL_KIND
+from hub.people import HEALTH_KINDS
 from hub import requests
+from hub import station_status
 from hub.database import HubError, insert_records, open_engine
-from sync.documents import MAX_DOCUMENT_VERSION, Document, make_document, sign_document
+from sync.documents import MAX_DOCUMENT_VERSION, Document, expiry_of, make_document, sign_document
 from sync.messages import (ALL_STATIONS, SUFFIX_ACK, Ack, Batch, MessageError,
                            SchemaError, decode_batch, encode_ack, valid_station_id)
-from sync.status import decode_status
-from sync.screening import TimeOutOfRange, parse_bounded, redact
+from sync.screening import redact
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,8 @@ class HubStore:
             self._dead_letter(conn, topic, station, reason, raw)
         self.dead += 1
 
-    def _with_retry(self, fn, attempts: int = 3):
+    def with_retry(self, fn, attempts: int = 3):
+        """``fn()``, tried again (up to ``attempts`` times) when the database is busy."""
         for attempt in range(attempts):
             try:
                 return fn()
@@ -175,7 +176,7 @@ class HubStore:
         if not items:
             return []
         try:
-            acks = self._with_retry(lambda: self._store_all(items))
+            acks = self.with_retry(lambda: self._store_all(items))
         except Exception as exc:       # noqa: BLE001 - whatever a batch raises, the writer goes on
             if len(items) > 1:
                 return [result for item in items for result in self.store_batches([item])]
@@ -271,7 +272,7 @@ class HubStore:
         named = ledger.apply(conn, [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json) for r in fresh])
         if requests.apply_records(conn, fresh, arrived=now):
             self.requests_changed.set()
-        self._apply_withdrawals(conn, named)
+        people.apply_withdrawals(conn, named)
         person_links.relabel_links(conn, fresh)        # the old key of a link is kept nowhere here
         care.apply_named(conn, named)
         for index, r, stored in conflicts:
@@ -320,73 +321,11 @@ class HubStore:
                 settled.add(index)
         return settled
 
-    @staticmethod
-    def _apply_withdrawals(conn: Connection, named: list[dict[str, str]]) -> None:
-        """A consent withdrawal a station sends erases, at once, that person's health records held by
-        *that station* (by person key), and any that station delivers later. What other stations hold
-        is erased only when the district confirms it: staff record the withdrawal at the workbench for
-        those stations (``consent_withdrawals``), which erases their records and those they deliver
-        later (see ``docs/authority.md``). An erased record keeps its row with the payload
-        ``{"erased":"<withdrawal id>"}`` (:data:`hub.models.LIVE`). ``named``: who the records just
-        stored name (:func:`hub.ledger.apply`)."""
-        withdrawn = {(n["station"], n["person_key"]): n["record_id"] for n in named if n["kind"] == WITHDRAWAL_KIND}
-        health = [n for n in named if n["kind"] in HEALTH_KINDS and (n["station"], n["person_key"]) not in withdrawn]
-        p = m.person_records.c
-        if health:
-            keys = sorted({n["person_key"] for n in health})
-            for person, station, rid in conn.execute(select(p.person_key, p.station, p.record_id).where(
-                    p.person_key.in_(keys) & (p.kind == WITHDRAWAL_KIND))):
-                withdrawn.setdefault((station, person), rid)
-            cw = m.consent_withdrawals.c
-            for wid, person, scope in conn.execute(select(cw.id, cw.person_key, cw.stations).where(
-                    cw.person_key.in_(keys))):
-                people.erase(conn, [(n["station"], n["record_id"]) for n in health if n["person_key"] == person
-                                    and (n["station"], person) not in withdrawn
-                                    and (scope == "*" or n["station"] in scope.split(","))], f"hub-withdrawal-{wid}")
-        for (station, person), by in sorted(withdrawn.items()):
-            people.erase(conn, [(s, rid) for s, rid, *_ in people.rows_of(conn, person, HEALTH_KINDS, (station,))], by)
-
     def handle_status(self, topic: str, station: str, raw: bytes, retained: bool = False) -> None:
         """Record a station's status message (invalid ones become dead letters). A live (not
-        retained) ``online`` status also records the doctor summary and the station's clock offset."""
-        if not raw:
-            return
-        try:
-            st = decode_status(raw, station if valid_station_id(station) else "\0")
-        except MessageError as exc:
-            self.reject(topic, station if valid_station_id(station) else None, f"{type(exc).__name__}: {exc}", raw)
-            return
-        values: dict[str, Any] = {"state": st.state, "status_ts": st.ts, "last_seen": _now()}
-        if st.app:
-            values["app"] = st.app
-        if st.queue is not None:
-            values.update(queue_depth=st.queue, oldest_unsynced=st.oldest, last_ack=st.last_ack, warn=st.warn,
-                          documents=json.dumps(st.documents, sort_keys=True))
-
-        arrived = _now()
-        health = {"received_at": arrived, "status_ts": st.ts,
-                  "clock_offset_s": (arrived - datetime.fromisoformat(st.ts)).total_seconds(),
-                  "healthy": None if st.health is None else st.health["ok"],
-                  "health": None if st.health is None else json.dumps(st.health, ensure_ascii=False)}
-
-        def write():
-            with self.engine.begin() as conn:
-                row = conn.execute(select(m.stations.c.status_ts).where(m.stations.c.station == st.station)).first()
-                if row and row[0] and _status_time(row[0]) > parse_bounded(st.ts):
-                    return
-                ins = _insert(conn, m.stations).values(station=st.station, **values)
-                conn.execute(ins.on_conflict_do_update(index_elements=["station"], set_=values))
-                if st.state == "online" and not retained:
-                    ins = _insert(conn, m.station_health).values(station=st.station, **health)
-                    conn.execute(ins.on_conflict_do_update(index_elements=["station"], set_=health))
-                if st.name:
-                    named = _insert(conn, m.station_counts).values(station=st.station, records=0, through=0,
-                                                                   name=st.name)
-                    conn.execute(named.on_conflict_do_update(index_elements=["station"], set_={"name": st.name}))
-        try:
-            self._with_retry(write)
-        except SQLAlchemyError as exc:
-            log.error("cannot store the status of %s: %s", st.station, exc)
+        retained) ``online`` status also records the doctor summary and the station's clock offset
+        (:mod:`hub.station_status`)."""
+        station_status.handle_status(self, topic, station, raw, retained)
 
     # --- queries and documents ----------------------------------------------------------------
 
@@ -460,7 +399,7 @@ class HubStore:
                 raise SchemaError(f"{doc_type} version {version} jumps more than {MAX_VERSION_STEP} past the "
                                   f"published {current}; versions run out at {MAX_DOCUMENT_VERSION}")
             issued = _now().isoformat(timespec="milliseconds")
-            doc = make_document(doc_type, version or current + 1, scope, issued, body)
+            doc = make_document(doc_type, version or current + 1, scope, issued, body, expiry_of(doc_type, issued))
             if signing_key is not None:
                 doc = sign_document(doc, signing_key)
             values = {"version": doc.version, "issued": issued, "body": json.dumps(body, ensure_ascii=False)}
@@ -474,12 +413,3 @@ class HubStore:
 
 def _digest(seq: int, kind: str, ts: str, payload: str) -> str:
     return hashlib.sha256(f"{seq}\n{kind}\n{ts}\n{payload}".encode()).hexdigest()
-
-
-def _status_time(stored: str) -> datetime:
-    """A stored status time for comparison; one out of range (stored before the door checked it)
-    counts as the distant past, so it can never freeze the row."""
-    try:
-        return parse_bounded(stored)
-    except TimeOutOfRange:
-        return datetime.min.replace(tzinfo=timezone.utc)

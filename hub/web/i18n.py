@@ -96,6 +96,7 @@ ZH: dict[str, str] = {
     # audit actions
     "Signed in": "登录", "Sign-in failed": "登录失败", "Signed out": "退出", "Account added": "添加账号",
     "Password changed": "修改密码", "Account disabled": "停用账号", "Account enabled": "启用账号",
+    "Failed sign-ins cleared": "清除登录失败记录",
     "Alert acknowledged": "确认预警", "Action recorded": "记录处置", "Alert resolved": "预警处理完毕",
     "Follow-up noted": "回访备注", "Follow-up closed": "关闭回访", "Shift credited": "核定值班",
     "Shift not credited": "不予核定", "Document published": "发布文件", "Dead letter replayed": "重新处理消息",

@@ -13,7 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from prometheus_client import generate_latest
+
 from hub import requests as hub_requests
+from hub.metrics import HubMetrics
 from hub.store import HubStore
 from kiosk.schema import RULES
 from sync.messages import MAX_BATCH_BYTES, WireRecord, decode_ack, encode_batch
@@ -134,6 +137,8 @@ def test_a_batch_whose_fold_raises_is_set_aside_counted_and_the_next_one_is_stor
         assert (ack.stored, ack.refused) == (0, ((0, "invalid"), (1, "invalid")))
         assert store.failed_batches == 1 and store.count_records() == 0
         assert len(store.dead_letters("st-a")) == 2
+        scraped = generate_latest(HubMetrics(store).registry).decode()
+        assert "yizhan_hub_batches_failed_total 1.0" in scraped
         good = encode_batch("st-b", "b2", [WireRecord("ok-2", "st-b", 1, "admin_event", TS, note)])
         assert decode_ack(store.handle_records("yizhan/v1/st-b/records", "st-b", good).payload).stored == 1
     finally:
