@@ -190,7 +190,7 @@ class HubProcess:
                 if sink:
                     sink.write(line)
                     sink.flush()
-        sink = open(self.log_file, "a", encoding="utf-8") if self.log_file else None
+        sink = open(self.log_file, "a", encoding="utf-8") if self.log_file else None  # noqa: SIM115 (the pump's)
         threading.Thread(target=pump, args=(self.proc.stdout, sink), daemon=True).start()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
@@ -229,7 +229,7 @@ class WebProcess:
         Raises:
             DemoError: it exited or did not come up in time.
         """
-        out = open(self.log_file, "a", encoding="utf-8") if self.log_file else subprocess.DEVNULL
+        out = open(self.log_file, "a", encoding="utf-8") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.proc.poll() is None and not _port_open("127.0.0.1", self.port):

@@ -148,7 +148,7 @@ class SerialDevice(ABC):
             pass
 
     # -- model hooks -----------------------------------------------------------------
-    def _device_open(self) -> None:
+    def _device_open(self) -> None:  # noqa: B027 (an optional hook)
         """Handshake after the port opens; most models need none."""
 
     @abstractmethod

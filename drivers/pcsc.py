@@ -473,7 +473,7 @@ class PcscReader:
         self._delay = 0.1
 
     # -- lifecycle --------------------------------------------------------------------
-    def start(self) -> "PcscReader":
+    def start(self) -> PcscReader:
         """Start the worker thread (idempotent)."""
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
@@ -506,7 +506,7 @@ class PcscReader:
         """True while the worker thread runs."""
         return self._thread is not None and self._thread.is_alive()
 
-    def __enter__(self) -> "PcscReader":
+    def __enter__(self) -> PcscReader:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

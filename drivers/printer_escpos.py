@@ -28,7 +28,7 @@ import logging
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import functools
 
@@ -37,6 +37,9 @@ import serial
 from drivers import linebreak
 from drivers.errors import ConnectionFailed, DeviceTimeout, DriverError
 from drivers.messages import N_
+
+if TYPE_CHECKING:                     # imported on first use at run time (_port_printer_class)
+    from escpos.escpos import Escpos
 
 log = logging.getLogger(__name__)
 

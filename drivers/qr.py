@@ -169,10 +169,10 @@ class FrameSource(ABC):
             QrSourceError: a camera stopped delivering frames.
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (an optional hook)
         """Release the device or file; safe to call twice."""
 
-    def __enter__(self) -> "FrameSource":
+    def __enter__(self) -> FrameSource:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -350,7 +350,7 @@ class QrScanner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "QrScanner":
+    def start(self) -> QrScanner:
         """Start the worker thread (idempotent)."""
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
@@ -383,7 +383,7 @@ class QrScanner:
             thread.join(timeout)
         return not self.running
 
-    def __enter__(self) -> "QrScanner":
+    def __enter__(self) -> QrScanner:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from hub import models as m
 
 #: Kinds that hold a person's health data (erased when consent is withdrawn).
-HEALTH_KINDS = ("bp_measurement", "glucose_measurement", "health_alert")
+HEALTH_KINDS = ("bp_measurement", "glucose_measurement", "health_alert", "care_consent")
 #: Kinds shown on a resident's page besides the health kinds.
 SERVICE_KINDS = ("service_confirmation", "service_follow_up", "consent", "visit")
 #: A kiosk's record of a consent withdrawal.

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from hub.exports import csv_row, xlsx_append
 from hub import models as m
 from hub.ledger import to_hours
 from hub.timebank import DEFAULT_TZ, _when, credits, engine_for, month_of, month_range
@@ -241,7 +242,7 @@ def report_volunteers(db: str | Engine, month: str, fmt: str = "csv", out: str |
         writer = csv.writer(text)
         writer.writerow(COLUMNS)
         for view in SHEETS:
-            writer.writerows(views[view])
+            writer.writerows(csv_row(r) for r in views[view])
         data = ("\ufeff" + text.getvalue()).encode("utf-8")      # BOM: Excel opens UTF-8 Chinese correctly
     else:
         from openpyxl import Workbook
@@ -254,7 +255,7 @@ def report_volunteers(db: str | Engine, month: str, fmt: str = "csv", out: str |
             for cell in ws[1]:
                 cell.font = Font(bold=True)
             for r in views[view]:
-                ws.append(r)
+                xlsx_append(ws, r)
         buf = io.BytesIO()
         wb.save(buf)
         data = buf.getvalue()
@@ -396,10 +397,7 @@ def certificate(db: str | Engine, volunteer_id: str, fmt: str = "pdf", out: str 
     data = certificate_data(db, volunteer_id, issuer=issuer, organisation=organisation, period_from=period_from,
                             period_to=period_to, issued=issued, tz=tz)
     lines = certificate_lines(data)
-    if fmt == "txt":
-        payload = ("\n".join(lines) + "\n").encode("utf-8")
-    else:
-        payload = _pdf(lines)
+    payload = ("\n".join(lines) + "\n").encode("utf-8") if fmt == "txt" else _pdf(lines)
     return _write(payload, out or f"certificate-{volunteer_id}.{fmt}")
 
 

@@ -59,17 +59,19 @@ def _stamp(dt: datetime) -> str:
 
 
 def _insert_event(conn: Connection, row: dict[str, Any]) -> bool:
-    if conn.execute(select(m.request_events.c.id).where(m.request_events.c.id == row["id"])).first():
+    t = m.request_events
+    if conn.execute(select(t.c.id).where((t.c.station == row["station"]) & (t.c.id == row["id"]))).first():
         return False
     conn.execute(m.request_events.insert().values(**row))
     return True
 
 
-def apply_records(conn: Connection, records: Iterable[Any]) -> set[str]:
+def apply_records(conn: Connection, records: Iterable[Any], arrived: datetime | None = None) -> set[str]:
     """Fold freshly stored kiosk records into requests, inside the caller's transaction.
 
     Args:
         records: objects with ``id``, ``station``, ``kind``, ``ts`` and ``payload_json``.
+        arrived: when the hub received them (activity seats are ordered by it); default now.
 
     Returns:
         The ids of the requests that changed ("" stands for the wish board or activity sign-ups).
@@ -99,7 +101,7 @@ def apply_records(conn: Connection, records: Iterable[Any]) -> set[str]:
             changed.add(request_id)
     for request_id in changed:
         _fold(conn, request_id)
-    if wishes.apply_records(conn, records) + activities.apply_records(conn, records) \
+    if wishes.apply_records(conn, records) + activities.apply_records(conn, records, arrived or _now()) \
             + family.apply_records(conn, records):
         changed.add("")                   # the wish board, a sign-up or a family link changed: the document is due
     return changed

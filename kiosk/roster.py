@@ -40,7 +40,7 @@ class Roster:
         self._by_id = {v.id: v for v in volunteers}
 
     @classmethod
-    def load(cls, data_dir: Path | str) -> "Roster":
+    def load(cls, data_dir: Path | str) -> Roster:
         """Merge the hub's roster document and the local file; unreadable parts are logged and skipped."""
         bodies = []
         try:

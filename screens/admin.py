@@ -64,7 +64,10 @@ class AdminScreen(KioskScreen):
             return Joined("\n", (self._("Sync is not configured; {q} records wait in the journal",
                                          q=self.ctx.journal.pending_count()), self._("Documents: {docs}", docs=docs)))
         st = publisher.status()
-        when = (lambda t: t.astimezone().strftime("%m-%d %H:%M") if t else "—")
+
+        def when(t):
+            return t.astimezone().strftime("%m-%d %H:%M") if t else "—"
+
         lines = [self._("Connected") if st.connected else self._("Not connected"),
                  self._("Queue {q} (oldest {t}) · last ack {a}", q=st.queue_depth, t=when(st.oldest_unsynced),
                         a=when(st.last_ack)),

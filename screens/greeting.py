@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, StringProperty
 
+from kiosk import care
+from kiosk.care_rules import RECHECK_DUE
 from kiosk.community.activities import ActivityError
 from kiosk.community.errors import RequestError
 from kiosk.community.lists import waiting_for
@@ -49,6 +52,7 @@ class GreetingScreen(KioskScreen):
     has_promotion = BooleanProperty(False)
     #: "您的代购已完成，请确认": a done request waits for this person's confirmation
     waiting = StringProperty("")
+    reminder = StringProperty("")
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -58,9 +62,14 @@ class GreetingScreen(KioskScreen):
         self.on_has_note(self, self.has_note)
         self.on_has_promotion(self, self.has_promotion)
         self.on_waiting(self, self.waiting)
+        self.on_reminder(self, self.reminder)
 
     def on_waiting(self, _instance, text: str) -> None:
         self.set_shown("waiting_banner", bool(text))
+
+    def on_reminder(self, _instance, text: str) -> None:
+        self.set_shown("reminder_banner", bool(text))
+        self.set_shown("facts_label", not text)         # the card's facts give way to what is due
 
     def on_has_note(self, _instance, shown: bool) -> None:
         self.set_shown("note_banner", shown)
@@ -92,6 +101,9 @@ class GreetingScreen(KioskScreen):
         self.note = self._("You did not agree to health data processing, so health checks are off. "
                            "Everything else is available.") if declined else ""
         self._tell_waiting(person)
+        due = care.reminder(self.ctx.journal, person.keys, datetime.now(timezone.utc),
+                            self.ctx.settings.volunteer.timezone) if not declined else None
+        self.reminder = due.reminder(tr.lang) if due is not None else ""
         self._tell_promotion(person)
         self._build_actions(declined)
 
@@ -151,10 +163,12 @@ class GreetingScreen(KioskScreen):
         person = self.ctx.session.person
         lines = sentences.greeting(person.display_name if person else "", tr.lang)
         news = sentences.fixed_lines(prompt("greeting.promoted"), tr.lang) if self.has_promotion else []
+        if self.reminder:
+            news.append(sentences.Line(sentences.speakable(self.reminder, tr.lang), fixed=False))
         return "greeting", lines + news + sentences.fixed_lines(prompt("greeting"), tr.lang)
 
     def reset(self) -> None:
-        self.hello = self.subtitle = self.facts = self.note = self.promotion = self.waiting = ""
+        self.hello = self.subtitle = self.facts = self.note = self.promotion = self.waiting = self.reminder = ""
         self.has_note = self.has_promotion = False
         self._promoted = ""
         if "actions" in self.ids:
@@ -162,7 +176,7 @@ class GreetingScreen(KioskScreen):
 
     @classmethod
     def tour_states(cls) -> list[str]:
-        return ["", "declined", "volunteer", "promoted", "waiting"]
+        return ["", "declined", "volunteer", "promoted", "waiting", "recheck"]
 
     def load_demo(self, state: str = "") -> None:
         if state == "volunteer":
@@ -180,6 +194,8 @@ class GreetingScreen(KioskScreen):
         if state == "waiting":
             self.waiting = self._("Your {service} is done, please confirm it", service="代购")
             self._build_actions(False)
+        if state == "recheck":
+            self.reminder = care.Advice(RECHECK_DUE, date(2026, 12, 8), 2, overdue=True).reminder(tr.lang)
         if state == "promoted":
             self.promotion = self._("Good news: a place has freed up in “{title}” ({date} {time}). You are signed "
                                     "up now.", title="书法班", date="12-02", time="09:00")

@@ -79,7 +79,7 @@ class ContrastColours:
         for prop in self.CONTRAST:
             self._designed[prop] = tuple(getattr(self, prop))
             self.fbind(prop, self._designed_changed, prop)
-        look.bind(contrast=self._apply_contrast)
+        look.fbind("contrast", self._apply_contrast, ref=True)   # weak, and no scan of every earlier binding
         if look.contrast:
             self._apply_contrast()
 

@@ -88,7 +88,7 @@ class KLabel(ContrastColours, Label):
         self.font_size = sp(ROLE_SP[self.role]) * self._scale()
         self.bind(role=self._apply_role, scales=self._apply_role, max_width=self._apply_role, size=self._layout, wrap=self._layout, fit=self._layout,
                   texture_size=self._grow, height=self._height_given, parent=self._reparented)
-        look.bind(scale=self._apply_role)
+        look.fbind("scale", self._apply_role, ref=True)   # weak, and no scan of every earlier binding
         self.follow_contrast()
         self._layout()
 

@@ -95,6 +95,12 @@ class _Flight:
     sent_at: float = 0.0
 
 
+#: What a kiosk subscribes to, as (suffix, station): its acks, and each document type for itself
+#: and for every station. The broker must grant each (``yizhan-broker add-station``; ``yizhan doctor``).
+KIOSK_SUBSCRIPTIONS: tuple[tuple[str, str | None], ...] = ((SUFFIX_ACK, None),) + tuple(
+    (doc_type, station) for doc_type in DOCUMENT_TYPES for station in (None, ALL_STATIONS))
+
+
 class Publisher:
     """Moves the outbox of one journal file to the hub.
 
@@ -150,10 +156,8 @@ class Publisher:
                              password=settings.secrets.mqtt_password, keepalive=self.sync.keepalive_s,
                              will=(SUFFIX_STATUS, offline), on_connect=self._on_connect,
                              reconnect_min_s=reconnect_min_s, reconnect_max_s=reconnect_max_s)
-        self.link.subscribe(SUFFIX_ACK, self._on_ack)
-        for doc_type in DOCUMENT_TYPES:
-            self.link.subscribe(doc_type, self._on_document)
-            self.link.subscribe(doc_type, self._on_document, station=ALL_STATIONS)
+        for suffix, station in KIOSK_SUBSCRIPTIONS:
+            self.link.subscribe(suffix, self._on_ack if suffix == SUFFIX_ACK else self._on_document, station=station)
 
     # --- public API ---------------------------------------------------------------------------
 

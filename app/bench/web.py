@@ -70,7 +70,7 @@ def fill(db: Path, records: int, stations: int, now: datetime) -> dict[str, int]
         con.executemany("INSERT INTO hub_records (id, station, seq, kind, ts, payload, batch_id, hub, received_at) "
                         "VALUES (?, ?, ?, ?, ?, ?, 'bench', 'bench', ?)", rows)
         rows.clear()
-    for n in range(records):
+    for _ in range(records):
         s = rng.randrange(stations)
         seqs[s] += 1
         when = now - timedelta(seconds=rng.randrange(span))

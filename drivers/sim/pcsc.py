@@ -149,7 +149,7 @@ class VirtualCard:
         self.removed.set()
 
     # -- public -----------------------------------------------------------------------
-    def insert(self, timeout: float = 5.0) -> "VirtualCard":
+    def insert(self, timeout: float = 5.0) -> VirtualCard:
         """Connect to vpcd (the card is now on the reader) and answer it on a daemon thread.
 
         Raises:
@@ -179,7 +179,7 @@ class VirtualCard:
         """True while the card is connected to vpcd."""
         return not self.removed.is_set()
 
-    def __enter__(self) -> "VirtualCard":
+    def __enter__(self) -> VirtualCard:
         return self.insert()
 
     def __exit__(self, *exc_info) -> None:

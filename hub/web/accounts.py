@@ -20,7 +20,7 @@ from hub import models as m
 from hub.web.audit import record
 from sync.messages import valid_station_id
 
-ROLES = ("staff", "district", "admin")
+ROLES = ("staff", "care", "district", "admin")
 #: Failed sign-ins of one name (or from one address) within the window that lock it for the window.
 MAX_FAILURES = 5
 LOCK_WINDOW = timedelta(minutes=15)
@@ -74,7 +74,7 @@ def _check_stations(role: str, stations: list[str]) -> str:
     bad = [s for s in stations if not valid_station_id(s)]
     if bad:
         raise AccountError(f"not a station id: {', '.join(bad)}")
-    if role == "staff" and not stations:
+    if role in ("staff", "care") and not stations:
         raise AccountError("station staff need at least one station")
     return ",".join(sorted(set(stations)))
 

@@ -16,6 +16,7 @@ import sys
 
 import uvicorn
 
+from hub.credentials import mqtt_password
 from hub.store import HubError, HubStore
 from hub.web import accounts
 from hub.web.app import BrokerOptions, Workbench, create_app
@@ -49,7 +50,7 @@ def add_arguments(subparsers) -> None:
     p = subparsers.add_parser("user", help="workbench accounts: add, passwd, disable, enable, list")
     p.add_argument("action", choices=["add", "passwd", "disable", "enable", "list"])
     p.add_argument("username", nargs="?")
-    p.add_argument("--role", choices=["staff", "district", "admin"], default="staff")
+    p.add_argument("--role", choices=["staff", "care", "district", "admin"], default="staff")
     p.add_argument("--station", action="append", default=[], help="a station of a staff account (repeatable)")
     p.add_argument("--name", default="", help="display name")
     p.add_argument("--db", default="hub.sqlite3", help=DB_HELP)
@@ -96,7 +97,7 @@ def _web(args) -> int:
         return 0
     broker = BrokerOptions(host=args.broker_host, port=args.broker_port, base_topic=args.base_topic, tls=args.tls,
                            ca_file=args.ca_file, username=args.username,
-                           password=os.environ.get("YIZHAN_MQTT_PASSWORD", ""))
+                           password=mqtt_password())
     try:
         key = load_signing_key(args.signing_key) if args.signing_key else None
     except DocumentKeyError as exc:

@@ -135,6 +135,19 @@ ZH.update({   # 四代请求 (hub/web/routes/requests.py)
         "已派给 {who}，会出现在其终端的“我的任务”中；志愿者尚未接单。",
 })
 
+ZH.update({   # 家庭医生 / 健康管理员 (hub/web/routes/care.py)
+    "Care": "健康管理", "Care worklist": "健康管理工作单", "Screening": "筛查项目", "Status": "状态", "Since": "开始于",
+    "Due": "截止", "Date": "日期", "Reading": "读数", "Outcome": "结果", "Note": "备注", "FHIR export": "导出 FHIR",
+    "Record the referral": "登记转诊", "Record the outcome": "登记转诊结果", "Recorded: {status}.": "已登记：{status}。",
+    "Nobody is waiting for the care team.": "目前没有需要跟进的居民。",
+    "Residents who agreed to share their screening with the care team: three high readings on different days "
+    "(refer within two weeks), or a referral whose outcome is due. Oldest first.":
+        "已同意与家庭医生团队共享筛查结果的居民：不同日子三次测得偏高（两周内转诊），或转诊后待随访结果。按时间先后排列。",
+    "normal": "正常", "recheck_due": "待复测", "two_of_three": "已测 2 次，共 3 次", "referral_suggested": "建议转诊",
+    "referred": "已转诊", "outcome_recorded": "已登记结果", "confirmed": "确诊，已在医疗机构管理",
+    "not_confirmed": "未确诊", "unreachable": "无法联系",
+})
+
 ZH.update({   # 微心愿 and 我有建议 (hub/web/routes/wishes.py)
     "Wishes": "微心愿", "Wish board": "心愿墙", "Wish board at station {station}": "驿站 {station} 的心愿墙",
     "Residents post small wishes (微心愿) and suggestions at the kiosk. Put a wish on the board, record who claims "

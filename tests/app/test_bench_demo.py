@@ -10,12 +10,16 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
+
 from kiosk.records import payload_class
 from app.demo_hub import start_demo_services
 from sync.publisher import Publisher
 from tests.hub.conftest import pg_schema_url  # noqa: F401  (fixture)
 from tests.support.services import port_open, wait_for
 from tests.sync.helpers import ENV, ROOT, fill_journal, hub_rows, load, outbox_depth, station_config
+
+pytestmark = pytest.mark.slow
 
 
 def yizhan(*args):

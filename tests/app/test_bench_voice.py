@@ -7,9 +7,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from kiosk.speech.prompts import PROMPTS
 from kiosk.speech.sentences import piece_texts
 from tests.sync.helpers import ROOT
+
+pytestmark = pytest.mark.slow
 
 
 def test_bench_voice_reports_every_figure_against_its_target(tmp_path):

@@ -99,7 +99,7 @@ class Supervisor:
                 elif message == "WATCHDOG=1":
                     last_ping = time.monotonic()
                     self._event("ping")
-            except socket.timeout:
+            except TimeoutError:
                 pass
             if self.proc.poll() is not None:
                 self._event("exit")

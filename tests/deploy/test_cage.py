@@ -21,6 +21,8 @@ import pytest
 from tests.deploy.supervisor import Supervisor
 from kiosk.settings import hash_pin
 
+pytestmark = pytest.mark.deploy
+
 PIN_HASH = hash_pin("246813")      # admin PINs have 6-12 digits and are stored hashed (issue 11)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,11 +32,37 @@ WATCHDOG_S = 6.0
 PAGE, HEADER, HEALTH = (0xF6, 0xF2, 0xEA), (0x7A, 0x1F, 0x1F), (0x00, 0x56, 0x4A)
 
 
+def _readable_copy(src: str, dst: str) -> None:
+    """A hard link where the file is readable by all (fast, same file system), else a copy that is."""
+    if os.stat(src).st_mode & 0o004:
+        try:
+            os.link(src, dst)
+            return
+        except OSError:                       # another file system
+            pass
+    shutil.copy2(src, dst)
+    os.chmod(dst, os.stat(dst).st_mode | 0o444)
+
+
+def _stage(src: Path, dst: Path, skip: tuple[str, ...] = ()) -> None:
+    """``src`` copied to ``dst`` so that any user can read it, whatever the modes above ``src``."""
+    shutil.copytree(src, dst, copy_function=_readable_copy, symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__", *skip))
+    for d, _dirs, _files in os.walk(dst):
+        os.chmod(d, 0o755)
+
+
 @pytest.fixture()
 def rig():
-    """Directories the kiosk user can reach (pytest's own tmp is root-only), removed afterwards."""
+    """Directories the kiosk user can reach (pytest's own tmp is root-only), removed afterwards.
+
+    What the kiosk user runs (the session script, this checkout's packages, the virtualenv's
+    libraries) is staged there too: the checkout itself may sit in a directory only root may enter.
+    """
     base = Path(tempfile.mkdtemp(prefix="yizhan-cage-", dir="/tmp"))
     base.chmod(0o755)
+    _stage(ROOT, base / "checkout", skip=(".*", "tests", "docs", "dist", "build", "tour", "*.egg-info"))
+    _stage(Path(sysconfig.get_paths()["purelib"]), base / "site-packages")
     user = pwd.getpwnam(USER)
     run, data = base / "run", base / "data"
     for d in (run, data):
@@ -47,7 +75,8 @@ def rig():
     config = base / "station.toml"
     config.write_text(f'version = 1\n[station]\nid = "cage-001"\n[paths]\ndata_dir = "{data}"\n'
                       f'secrets_file = "{secrets}"\n[ui]\nfullscreen = true\n')
-    yield {"base": base, "run": run, "data": data, "config": config}
+    yield {"base": base, "run": run, "data": data, "config": config, "checkout": base / "checkout",
+           "site": base / "site-packages"}
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -108,14 +137,14 @@ def _kiosk_pid(pgid: int) -> int | None:
 
 
 def test_cage_session_fills_the_output_and_comes_back(rig):
-    site = sysconfig.get_paths()["purelib"]
-    # Debian's python3 (readable by the kiosk user) with this checkout and its virtualenv's libraries,
-    # as the package's /opt/yizhan/venv provides them.
+    # Debian's python3 (readable by the kiosk user) with this checkout and its virtualenv's libraries
+    # (both staged where the kiosk user can read them), as the package's /opt/yizhan/venv provides them.
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "XDG_RUNTIME_DIR": str(rig["run"]), "WLR_BACKENDS": "headless",
            "WLR_LIBINPUT_NO_DEVICES": "1", "WLR_RENDERER": "pixman", "YIZHAN": "/usr/bin/python3 -m app.cli",
            "YIZHAN_CONFIG": str(rig["config"]), "KIVY_HOME": str(rig["data"] / "kivy"),
-           "XDG_CACHE_HOME": str(rig["data"] / "cache"), "PYTHONPATH": f"{ROOT}:{site}"}
-    sup = Supervisor(["runuser", "-u", USER, "--", str(SESSION)], env, rig["base"] / "notify.sock",
+           "XDG_CACHE_HOME": str(rig["data"] / "cache"), "PYTHONPATH": f"{rig['checkout']}:{rig['site']}"}
+    session = rig["checkout"] / SESSION.relative_to(ROOT)
+    sup = Supervisor(["runuser", "-u", USER, "--", str(session)], env, rig["base"] / "notify.sock",
                      watchdog_s=WATCHDOG_S, restart_s=1.0, log=rig["base"] / "session.log").start()
     try:
         assert sup.wait("ready", 1, 90), (rig["base"] / "session.log").read_text()[-3000:]

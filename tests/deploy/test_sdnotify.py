@@ -28,7 +28,7 @@ def _drain(sock) -> list[bytes]:
     try:
         while True:
             out.append(sock.recv(65536))
-    except socket.timeout:
+    except TimeoutError:
         return out
 
 

@@ -54,7 +54,7 @@ def apply(rules, device: dict) -> dict:
                 ok = ok and (fnmatch.fnmatchcase(have, value) == (op == "=="))
         if not ok:
             continue
-        for key, _attr, op, value in tokens:
+        for key, _attr, _op, value in tokens:
             if key == "SYMLINK":
                 out["SYMLINK"].append(value)
             elif key in ("GROUP", "MODE"):

@@ -12,7 +12,7 @@ from drivers.protocols import nibp
 from tests.drivers.helpers_bp import FakePort, attach
 
 # The driver's recording: start with live pressure, "O", 60, 142, 60 mmHg, "K", result 128/82/71.
-((START_LIVE, (O, PRESSURE_60, PRESSURE_142, _, K, RESULT_128_82_71)),) = OemNibp.RECORDED[0].exchanges
+((START_LIVE, (O, PRESSURE_60, PRESSURE_142, _, K, RESULT_128_82_71)),) = OemNibp.RECORDED[0].exchanges  # noqa: E741
 # Host frames and the busy packet the recording does not hold, as documented.
 ABORT = bytes.fromhex("3a 79 01 00 4c")
 GET_RESULT = bytes.fromhex("3a 79 03 00 4a")

@@ -31,6 +31,9 @@ P0, P1 = 35963, 35964
 UID = "04A1B2C3"
 GUARD = 10.0    # hang guard for queue waits, not a speed requirement
 
+# vpcd's readers are machine-wide (fixed ports): one xdist worker runs this whole module.
+pytestmark = pytest.mark.xdist_group("pcscd")
+
 
 class Events:
     """Collects a PcscReader's events on a queue."""

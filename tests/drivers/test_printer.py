@@ -181,7 +181,7 @@ def test_slip_keeps_chinese_phrases_together_and_punctuation_off_line_starts():
                                             "平时少吃盐，多活动，几周后再测一次。",
                 note="这是筛查结果，不是诊断。只有医生在不同日子多次测量后才能诊断。")
     for columns in (32, 48):
-        for size, text, half in ((2, slip.title, True), (1, slip.advice, False), (1, slip.note, False)):
+        for _size, text, half in ((2, slip.title, True), (1, slip.advice, False), (1, slip.note, False)):
             lines = wrap(text, columns // 2 if half else columns)
             assert not bad_breaks(text, lines), (columns, lines)
     lines = wrap(slip.advice, 32)

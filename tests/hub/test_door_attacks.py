@@ -248,7 +248,7 @@ def test_id_numbers_in_any_disguise_are_refused_never_stored_echoed_or_logged(tm
     try:
         for i, (name, disguised) in enumerate(_disguises().items()):
             if name == "escaped":                                   # JSON escapes must be written by hand
-                raw = ('{"v":1,"station":"st-a","batch":"b-esc","records":[{"id":"r-esc","station":"st-a","seq":1,'
+                raw = ('{"v":1,"station":"st-a","batch":"b-esc","records":[{"id":"r-esc","station":"st-a","seq":1,'  # noqa: UP031
                        '"kind":"admin_event","ts":"%s","payload":{"action":"note","detail":"%s"}}]}' % (TS, disguised))
                 send(a, "st-a", "", [], raw=raw.encode())
             else:

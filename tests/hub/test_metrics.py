@@ -48,7 +48,7 @@ def _messages(sock: socket.socket, seconds: float) -> list[str]:
     while time.monotonic() < deadline:
         try:
             out.append(sock.recv(4096).decode())
-        except socket.timeout:
+        except TimeoutError:
             pass
     return out
 

@@ -366,7 +366,7 @@ def test_requests_document_publishes_are_coalesced_and_the_last_state_is_publish
                   clock=lambda: now[0], client_id="hub-coalesce")
     got = []
     watcher = MqttLink(host=mosquitto.host, port=mosquitto.port, base_topic="yizhan/v1", client_id="watch")
-    watcher.subscribe("requests", lambda _st, _sfx, payload, _r: got.append(decode_document(payload, public_key=HUB_KEY.public_key())), station="_all")
+    watcher.subscribe("requests", lambda _st, _sfx, payload, _r: got.append(decode_document(payload, public_key=HUB_KEY.public_key())), station="st-a")
     service.link.start()
     watcher.start()
     try:
@@ -401,7 +401,8 @@ def test_requests_document_publishes_are_coalesced_and_the_last_state_is_publish
 
 def publish_count(store) -> int:
     with store.engine.connect() as conn:
-        return conn.exec_driver_sql("SELECT version FROM hub_documents WHERE doc_type = 'requests'").scalar()
+        return conn.exec_driver_sql("SELECT version FROM hub_documents WHERE doc_type = 'requests' "
+                                    "AND scope = 'st-a'").scalar()       # each station's own (issue 22)
 
 
 def test_a_failed_publish_stays_due_and_bad_family_entries_are_refused():

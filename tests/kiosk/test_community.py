@@ -110,7 +110,7 @@ def test_resident_cancels_with_a_reason(req, journal):
 
 def test_banked_hours_give_priority_and_are_used_when_the_request_is_done(req, bank, journal, data_dir):
     # Wang earns 2 h serving the resident, then asks for help himself.
-    for visit in ("a", "b"):
+    for _visit in ("a", "b"):
         svc = bank.record_service(WANG, "purchase", 60)
         bank.confirm_service(svc.service_id, RESIDENT, 5)
     plain = req.ask(RESIDENT, "v1", "purchase", ASAP)

@@ -8,7 +8,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from kiosk.journal import Journal
+
+pytestmark = pytest.mark.slow
 
 ROUNDS = 20
 

@@ -6,7 +6,8 @@ import os
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
+
+import pytest
 
 from kiosk.journal import SCHEMA_VERSION, Journal
 
@@ -60,6 +61,7 @@ def test_newer_and_corrupt_journals_stop_the_kiosk_untouched(tmp_path):
     assert journal.read_bytes() == b"\0garbage" * 512
 
 
+@pytest.mark.slow
 def test_tour_writes_one_png_per_screen_state_without_touching_the_demo_data(tmp_path):
     """`make tour` beside a running `make run`: the tour works in a throwaway data directory, so the
     live demo's ./data (its journal, its device links) is left exactly as it was."""

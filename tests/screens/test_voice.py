@@ -42,9 +42,9 @@ def find_button(root, text: str):
 
 def _claimed_by_another(h, widget, x, y) -> bool:
     for other in h.shell.walk(restrict=True):
-        if isinstance(other, ButtonBehavior) and other is not widget and other.get_root_window() is not None:
-            if other.collide_point(*other.to_widget(x, y)):
-                return True
+        if (isinstance(other, ButtonBehavior) and other is not widget and other.get_root_window() is not None
+                and other.collide_point(*other.to_widget(x, y))):
+            return True
     return False
 
 
@@ -251,7 +251,7 @@ def test_a_long_staff_message_in_the_header_leaves_every_header_button_on_screen
         assert len(buttons) == 4                                    # Home, say it again, Aa, language
         for button in buttons:
             left, bottom = button.to_window(button.x, button.y)
-            assert 0 <= left and left + button.width <= h.window.width and bottom >= header.y
+            assert left >= 0 and left + button.width <= h.window.width and bottom >= header.y
     finally:
         h.ctx.status.set("storage", state="ok", free_bytes=10 ** 9)
         shell.tick()

@@ -82,13 +82,19 @@ class Mosquitto:
             + extra_config)
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Mosquitto":
-        """Start the broker and wait until it accepts connections."""
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not wait_for(lambda: port_open(self.host, self.port) or self.proc.poll() is not None, 10):
+    def start(self) -> Mosquitto:
+        """Start the broker and wait until it accepts connections (stopped by PID if it does not)."""
+        proc = self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_for(lambda: proc.poll() is not None or port_open(self.host, self.port), 10):
+            self.stop()
             raise RuntimeError("mosquitto did not come up")
-        if self.proc.poll() is not None:
+        if proc.poll() is None:
+            # What answers may be another test process's broker that took the same free port a moment
+            # earlier: ours then exits at once (address in use).
+            time.sleep(0.05)
+        if proc.poll() is not None:
+            self.proc = None
             raise RuntimeError(f"mosquitto exited: {self.log.read_text() if self.log.exists() else ''}")
         return self
 
@@ -126,7 +132,7 @@ class Pcscd:
         except Exception:
             return []
 
-    def start(self) -> "Pcscd":
+    def start(self) -> Pcscd:
         """Start pcscd (unless one already serves the virtual readers) and wait for the readers."""
         if any(r.startswith("Virtual PCD") for r in self.readers()):
             return self

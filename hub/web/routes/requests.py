@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from hub import requests as hr
 from hub.database import HubError
-from hub.publishing import publish
+from hub.publishing import publish_requests
 from hub.web.audit import record
 from hub.reports import station_names
 from hub.volunteer_pick import REFUSALS, AssignError, candidates, check_assignment, how_assigned
@@ -66,8 +66,7 @@ def _act(ctx: Ctx, action: str, fn, done: str = "") -> Response:
                {"state": before["state"], "volunteer": before["volunteer_id"]},
                {"state": after["state"], "volunteer": after["volunteer_id"]})
     try:
-        publish(ctx.wb.store, "requests", hr.document_body(ctx.wb.engine), signing_key=ctx.wb.signing_key,
-                **dataclasses.asdict(ctx.wb.broker))
+        publish_requests(ctx.wb.store, signing_key=ctx.wb.signing_key, **dataclasses.asdict(ctx.wb.broker))
     except (HubError, MessageError):
         return ctx.redirect(back, ctx._("Saved; the kiosks will see it when the broker is reachable again."))
     return ctx.redirect(back, done or ctx._("Saved and sent to the kiosks."))

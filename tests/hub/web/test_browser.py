@@ -38,6 +38,8 @@ from sync.downlink import applied_versions
 from tests.hub.web.conftest import PASSWORD, browser_rig
 from tests.support.services import wait_for
 
+pytestmark = pytest.mark.browser
+
 KIOSK = STATIONS[0]
 
 

@@ -31,6 +31,8 @@ from tests.hub.web.conftest import PASSWORD, browser_rig
 from tests.hub.web.test_browser import press, text
 from tests.support.services import wait_for
 
+pytestmark = pytest.mark.browser
+
 KIOSK, OTHER = STATIONS[0], STATIONS[1]
 DISTRICT = ZoneInfo("Asia/Shanghai")
 RESIDENT = Person(role="resident", person_key="d" * 64, display_name="钱*")
