@@ -124,7 +124,7 @@ ZH.update({   # 四代请求 (hub/web/routes/requests.py)
     "Saved; the kiosks will see it when the broker is reachable again.": "已保存；消息服务恢复后终端即可看到。",
     "Service requests": "四代请求", "Service requests at station {station}": "驿站 {station} 的四代请求",
     "Volunteer id": "志愿者编号", "When": "时间",
-    "(no name in the roster)": "（名册中无姓名）", "{hours} h": "{hours} 小时",
+    "(no name in the roster)": "（名册中无姓名）", "Choose the action taken first.": "请先选择处置措施。", "{hours} h": "{hours} 小时",
     "No volunteer has credited hours yet.": "还没有志愿者获得核定时长。",
     "Asked at": "提出时间", "Note": "留言", "Choose a volunteer…": "选择志愿者…", "on shift now": "正在值班",
     "Done; waiting for the resident to confirm": "已完成，等待居民确认", "Confirmed by the resident": "居民已确认",

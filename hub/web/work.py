@@ -187,6 +187,8 @@ def take_action(engine: Engine, station: str, record_id: str, action: str, note:
         WorkError: unknown action or a note over 500 characters.
         NotFound: no such alert at that station.
     """
+    if not action:
+        raise WorkError("Choose the action taken first.")
     if action not in ACTIONS:
         raise WorkError(f"unknown action {action[:40]!r}")
     if len(note) > 500:
