@@ -30,9 +30,10 @@ test: setup
 	@echo "make test: random order, seed $(SEED) (repeat with: make test SEED=$(SEED))"
 	$(PYTEST) -q --durations=15
 
-# Static checks (configuration in pyproject.toml): ruff's rule set.
+# Static checks (configuration in pyproject.toml): ruff's rule set, then mypy (strict on the core).
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 check: setup lint
 	@echo "make check: the fast tier, random order, seed $(SEED) (make test runs everything)"
