@@ -49,3 +49,16 @@ deb: setup
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info tour
+
+# Packaging and supply chain (issue 23): `make lock` rewrites the hashed locks in lock/ from
+# pyproject.toml (uv); `make audit-deps` audits them (scripts/audit_deps.py; docs/dependencies.md);
+# `make acceptance` builds the packages and runs the district in a box (tests/acceptance/).
+.PHONY: lock audit-deps acceptance
+lock: setup
+	UV=$(VENV)/bin/uv bash scripts/lock.sh
+
+audit-deps: setup
+	$(PY) scripts/audit_deps.py
+
+acceptance: setup
+	YIZHAN_ACCEPTANCE=1 $(HEADLESS) $(PY) -m pytest -q -p no:randomly -p no:cacheprovider tests/acceptance

@@ -22,7 +22,7 @@ from kiosk.settings import ConfigError, load_settings
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``yizhan backup`` and ``yizhan restore`` (the command name picks the action)."""
     parser.add_argument("path", help="backup: the directory to write into; restore: the backup file")
-    parser.add_argument("--config", metavar="FILE", help="station file (default $YIZHAN_CONFIG or config/station.toml)")
+    parser.add_argument("--config", metavar="FILE", help="station file (default $YIZHAN_CONFIG, else config/station.toml here, else /etc/yizhan/station.toml)")
     parser.add_argument("--data-dir", metavar="DIR", help="data directory (overrides the settings)")
     parser.add_argument("--keep", type=int, default=0, metavar="N",
                         help="backup: afterwards delete all but the newest N backups of this station there")

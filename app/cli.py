@@ -12,6 +12,8 @@ import importlib.util
 import os
 import sys
 
+from kiosk.version import describe
+
 #: group -> name -> (module, one-line help)
 COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     "sim": {
@@ -31,6 +33,7 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     "bench": {
         "startup": ("app.bench.startup", "kiosk cold start and idle RSS against a minimal Kivy app"),
         "identify": ("app.bench.identify", "card placed to greeting drawn, against wire time"),
+        "personkey": ("app.bench.personkey", "one person-key derivation, and a stolen key's search cost"),
         "measure": ("app.bench.measure", "device's last byte to result screen drawn, per driver"),
         "sync": ("app.bench.sync", "outbox drain through Mosquitto into the hub, against raw QoS 1"),
         "growth": ("app.bench.growth", "hub report and kiosk lookups over 10^4..10^6 records of history"),
@@ -51,6 +54,7 @@ SINGLE: dict[str, tuple[str, str]] = {
     "doctor": ("app.doctor_cli", "check this station: settings, secrets, devices, broker, disk, journal, outbox"),
     "backup": ("app.backup_cli", "online backup of the journal to a directory, with checksum and manifest"),
     "restore": ("app.backup_cli", "restore a journal backup into an empty data directory"),
+    "seal-secrets": ("app.seal_cli", "seal the station's secrets to its TPM (systemd-creds); erase the plaintext"),
     "migrate": ("app.migrate_cli", "bring the journal's schema up to date (backs it up first); for package upgrades"),
 }
 
@@ -62,6 +66,19 @@ def _available(module: str) -> bool:
         return False
 
 
+class _Version(argparse.Action):
+    """``--version``: the package version and git describe (computed only when asked)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kw: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the package version and the build (git describe), then exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        print(describe())
+        parser.exit()
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The argument parser. Only the module of the command named in ``argv`` is imported (so a
     kiosk start or a probe does not load OpenCV, pyscard and paho for the other commands); every
@@ -69,6 +86,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     argv = sys.argv[1:] if argv is None else argv
     words = [a for a in argv if not a.startswith("-")][:2]
     parser = argparse.ArgumentParser(prog="yizhan", description="Yizhan citizen-station kiosk and hub")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_) in SINGLE.items():
         if _available(module):

@@ -6,13 +6,13 @@
     services.stop()
 
 The demo hub has its own document signing key (``<data_dir>/demo-hub/hub-signing.key``, made on
-first start) and publishes a signed roster at start, which the demo kiosk verifies and applies.
+first start) and publishes its signed documents at start (:mod:`app.demo_documents`), which the demo
+kiosk verifies and applies.
 
 Without Mosquitto the kiosk simply queues records in its outbox.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -29,7 +29,6 @@ from hub.web.demo import ACCOUNTS, seed  # noqa: F401  (ACCOUNTS: app.main print
 from sync.documents import generate_signing_key, load_signing_key, public_key_hex
 
 #: What the demo hub publishes (signed) at start: the teams; each volunteer's hub balance is added.
-DEMO_HUB_ROSTER = {"teams": [{"id": "orange", "name": "暖心橙"}, {"id": "red", "name": "党旗红"}], "volunteers": []}
 
 
 class DemoError(RuntimeError):
@@ -41,6 +40,30 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+#: The demo workbench's address stays the same from start to start when it can (a bookmark works).
+DEMO_WEB_PORT = 8765
+
+
+def stable_port(memo: Path, preferred: int = DEMO_WEB_PORT) -> int:
+    """The port remembered in ``memo`` (else ``preferred``) when nothing listens there, else a free
+    one; the choice is remembered for the next start."""
+    try:
+        wanted = int(memo.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        wanted = preferred
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", wanted))
+        port = wanted
+    except OSError:
+        port = free_port()
+    try:
+        memo.write_text(str(port), encoding="utf-8")
+    except OSError:
+        pass
+    return port
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -188,11 +211,12 @@ class WebProcess:
         db: SQLite path.
         broker_port: where it publishes documents.
         log_file: where its output goes.
+        port: where it listens (default: any free port).
     """
 
     def __init__(self, db: str, broker_port: int, log_file: Path | None = None,
-                 signing_key: Path | None = None) -> None:
-        self.port = free_port()
+                 signing_key: Path | None = None, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.cmd = [sys.executable, "-m", "app.cli", "hub", "web", "--db", db, "--port", str(self.port),
                     "--broker-port", str(broker_port)] + (["--signing-key", str(signing_key)] if signing_key else [])
@@ -290,17 +314,23 @@ def start_demo_services(data_dir: Path | str, station: str = "demo-001", web: bo
     if not key_file.exists():
         generate_signing_key(key_file)
     public = public_key_hex(load_signing_key(key_file))
-    roster = folder / "roster.json"
-    roster.write_text(json.dumps(DEMO_HUB_ROSTER, ensure_ascii=False), encoding="utf-8")
-    # In the background: the kiosk picks up the retained, signed roster whenever it connects.
+    # In the background: the roster, calendar, catalog and station information, retained and signed;
+    # the kiosk picks them up whenever it connects (app.demo_documents).
     with open(folder / "publish.log", "a", encoding="utf-8") as out:
-        publishing = subprocess.Popen([sys.executable, "-m", "app.cli", "hub", "publish", "roster", str(roster),
-                                       "--db", str(db), "--host", broker.host, "--port", str(broker.port),
-                                       "--signing-key", str(key_file)], stdout=out, stderr=subprocess.STDOUT)
+        publishing = subprocess.Popen([sys.executable, "-m", "app.demo_documents", "--db", str(db),
+                                       "--host", broker.host, "--port", str(broker.port),
+                                       "--signing-key", str(key_file), "--station", station,
+                                       "--local-roster", str(Path(data_dir) / "roster.json")],
+                                      stdout=out, stderr=subprocess.STDOUT)
     services = DemoServices(broker, hub, db, public_key=public, publishing=publishing)
     if web:
         try:
-            services.web = WebProcess(str(db), broker.port, log_file=folder / "web.log", signing_key=key_file).start()
+            try:
+                services.web = WebProcess(str(db), broker.port, log_file=folder / "web.log", signing_key=key_file,
+                                          port=stable_port(folder / "web.port")).start()
+            except DemoError:            # another program took the remembered port meanwhile: any free one
+                services.web = WebProcess(str(db), broker.port, log_file=folder / "web.log",
+                                          signing_key=key_file).start()
         except BaseException:
             services.stop()
             raise

@@ -22,18 +22,22 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from app import sealing
 from drivers import UnknownDriver, load_driver
 from drivers.errors import DriverError
 from drivers.printer_escpos import PRINTERS
+from kiosk.district_clock import machine_zone, zone_mismatch
 from kiosk.journal import SCHEMA_VERSION, Journal
 from kiosk.outbox import backlog as outbox_backlog
 from kiosk.settings import Settings
+from kiosk.version import describe
 from sync.mqtt import MqttLink
+from sync.publisher import KIOSK_SUBSCRIPTIONS
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 #: The checks in the order they run and are printed.
-CHECK_NAMES = ("settings", "secrets", "devices", "printer_paper", "broker", "tls_certificate", "clock", "disk",
-               "journal", "outbox")
+CHECK_NAMES = ("settings", "secrets", "secrets_sealed", "devices", "printer_paper", "broker", "tls_certificate", "clock",
+               "time_zone", "disk", "journal", "outbox")
 #: Free space below this fails, below WARN_FREE warns (bytes).
 FAIL_FREE = 200 * 1024 ** 2
 WARN_FREE = 1024 ** 3
@@ -84,6 +88,18 @@ def check_secrets(settings: Settings, env: Mapping[str, str]) -> Check:
     if settings.sync.enabled and settings.sync.username and not settings.secrets.mqtt_password:
         return Check("secrets", FAIL, "sync is on but the MQTT password is missing from the secrets", details)
     return Check("secrets", OK, f"secrets file {path} (mode {mode:04o})", details)
+
+
+def check_sealed(settings: Settings, env: Mapping[str, str]) -> Check:
+    """On an installed station, the district key and the admin PIN hash are sealed to the TPM and
+    held nowhere in plaintext (``app.sealing``). ``YIZHAN_SYSTEM_ROOT`` points the check at an
+    unpacked system (tests, images); default /."""
+    if settings.demo:
+        return Check("secrets_sealed", SKIP, "demo mode: the demo's own secrets")
+    root = Path(env.get("YIZHAN_SYSTEM_ROOT") or "/")
+    data_secrets = Path(settings.paths.secrets_file.replace("{data_dir}", str(settings.data_dir)))
+    status, message = sealing.check(root, env, data_secrets)
+    return Check("secrets_sealed", status, message, {"sealed": f"/{sealing.SEALED}", "plain": f"/{sealing.PLAIN}"})
 
 
 def _probe_serial(kind: str, cfg) -> dict[str, Any]:
@@ -175,6 +191,8 @@ def check_broker(settings: Settings, timeout: float = 5.0) -> Check:
                     base_topic=sync.base_topic, station=settings.station.id, tls=sync.tls, ca_file=sync.ca_file,
                     username=sync.username, password=settings.secrets.mqtt_password, keepalive=sync.keepalive_s,
                     reconnect_max_s=timeout)
+    for suffix, station in KIOSK_SUBSCRIPTIONS:            # what the kiosk subscribes to, each granted?
+        link.subscribe(suffix, lambda *message: None, station=station)
     t0 = time.monotonic()
     link.start()
     try:
@@ -182,7 +200,16 @@ def check_broker(settings: Settings, timeout: float = 5.0) -> Check:
             return Check("broker", FAIL, f"cannot connect to the MQTT broker {sync.host}:{sync.port}: "
                                          f"{link.last_error or 'no answer'}", details)
         details["connect_ms"] = round((time.monotonic() - t0) * 1000, 1)
-        return Check("broker", OK, f"connected to {sync.host}:{sync.port} as {sync.username or 'anonymous'}", details)
+        if not link.wait_subscribed(timeout):
+            return Check("broker", FAIL, f"the MQTT broker {sync.host}:{sync.port} did not answer the kiosk's "
+                                         "subscriptions", details)
+        if link.refused:
+            details["refused"] = dict(link.refused)
+            docs = sorted({topic.rsplit("/", 2)[-2] + "/" + topic.rsplit("/", 1)[-1] for topic in link.refused})
+            return Check("broker", FAIL, f"the broker refuses this station {', '.join(docs)}: those documents never "
+                                         "arrive; grant them with yizhan-broker add-station", details)
+        return Check("broker", OK, f"connected to {sync.host}:{sync.port} as {sync.username or 'anonymous'}; "
+                                   f"all {len(KIOSK_SUBSCRIPTIONS)} subscriptions granted", details)
     finally:
         link.stop()
 
@@ -215,6 +242,15 @@ def check_clock(sync_flag: Path = Path("/run/systemd/timesync/synchronized")) ->
         return Check("clock", OK, "the clock is synchronised by systemd-timesyncd", {"source": str(sync_flag)})
     return Check("clock", WARN, "the clock is not known to be synchronised: enable systemd-timesyncd "
                                 "(timedatectl set-ntp true) with the district's time server", {})
+
+
+def check_zone(settings: Settings) -> Check:
+    """The machine's own time zone against the district's (the kiosk uses the district's either way)."""
+    zone = settings.station.timezone
+    differs = zone_mismatch(zone)
+    if differs:
+        return Check("time_zone", WARN, differs, {"district": zone, "machine": machine_zone()[0]})
+    return Check("time_zone", OK, f"the machine keeps the district's time ({zone})", {"district": zone})
 
 
 def check_disk(settings: Settings) -> Check:
@@ -308,8 +344,8 @@ def run_checks(settings: Settings, *, env: Mapping[str, str] | None = None,
         broker = Check("broker", OK, f"the kiosk is connected to {settings.sync.host}:{settings.sync.port}")
     else:
         broker = Check("broker", FAIL, f"the kiosk is not connected to {settings.sync.host}:{settings.sync.port}")
-    return [check_secrets(settings, env), check_devices(states), check_printer_paper(states),
-            broker, check_tls(settings), check_clock(), check_disk(settings),
+    return [check_secrets(settings, env), check_sealed(settings, env), check_devices(states), check_printer_paper(states),
+            broker, check_tls(settings), check_clock(), check_zone(settings), check_disk(settings),
             check_journal(settings), check_outbox(settings)]
 
 
@@ -331,7 +367,7 @@ def healthy(checks: list[Check]) -> bool:
 
 def report(station: str, checks: list[Check]) -> dict[str, Any]:
     """The ``--json`` document."""
-    return {"station": station, "healthy": healthy(checks),
+    return {"station": station, "healthy": healthy(checks), "version": describe(),
             "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "checks": [asdict(c) for c in checks]}
 

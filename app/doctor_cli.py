@@ -19,13 +19,14 @@ MARKS = {"ok": "✔", "warn": "!", "fail": "✘", "skip": "-"}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``yizhan doctor``."""
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
-    parser.add_argument("--config", metavar="FILE", help="station file (default $YIZHAN_CONFIG or config/station.toml)")
+    parser.add_argument("--config", metavar="FILE", help="station file (default $YIZHAN_CONFIG, else config/station.toml here, else /etc/yizhan/station.toml)")
     parser.add_argument("--data-dir", metavar="DIR", help="data directory (overrides the settings)")
     parser.add_argument("--demo", action="store_true", help="check the demo set-up (starts its simulated devices)")
 
 
 def _print(doc: dict) -> None:
     print(f"Yizhan doctor — station {doc['station']}: {'healthy' if doc['healthy'] else 'NOT healthy'}")
+    print(f"  {doc['version']}")
     for c in doc["checks"]:
         print(f"  {MARKS[c['status']]} {c['name']:<16} {c['message']}")
 

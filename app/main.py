@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``yizhan kiosk``."""
     parser.add_argument("--demo", action="store_true",
                         help="demo mode: simulated devices, config/demo.toml, data in ./data")
-    parser.add_argument("--config", metavar="FILE", help="station file (default config/station.toml or $YIZHAN_CONFIG)")
+    parser.add_argument("--config", metavar="FILE", help="station file (default $YIZHAN_CONFIG, else config/station.toml here, else /etc/yizhan/station.toml)")
     parser.add_argument("--data-dir", metavar="DIR", help="data directory (overrides the config; $YIZHAN_DATA_DIR)")
     parser.add_argument("--check-config", action="store_true", help="validate the settings, print problems, exit")
     parser.add_argument("--tour", metavar="DIR",

@@ -22,7 +22,7 @@ from sync.publisher import Publisher
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``yizhan sync``."""
     parser.add_argument("--data-dir", required=True, help="the kiosk data directory (journal.sqlite3 inside)")
-    parser.add_argument("--config", help="station settings file (default: $YIZHAN_CONFIG or config/station.toml)")
+    parser.add_argument("--config", help="station settings file (default $YIZHAN_CONFIG, else config/station.toml here, else /etc/yizhan/station.toml)")
     parser.add_argument("--demo", action="store_true", help="use the demo settings")
     parser.add_argument("--batch-size", type=int, default=None, help="records per message (default: [sync] batch_size)")
     parser.add_argument("--window", type=int, default=4, help="batches in flight at once (1: strictly one by one)")

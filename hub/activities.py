@@ -2,15 +2,15 @@
 sign-ups across stations, and counting 场次 (sessions held) and 人次 (attendances).
 
 Who holds a seat and who waits is decided the same way at every kiosk from the queue the hub
-publishes (:func:`pooled`): active sign-ups ordered by whether the kiosk put them on the waitlist,
-then by the time they signed up. When a seat holder cancels, the first waiting sign-up moves up at
+publishes (:func:`pooled`): active sign-ups ordered by when the hub received them (issue 22: not
+by the kiosk's clock or waitlist flag). When a seat holder cancels, the first waiting sign-up moves up at
 every station alike, wherever the two people signed up.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select
@@ -23,18 +23,24 @@ from sync.messages import SchemaError
 KINDS = {"activity_signup": "signup", "activity_cancelled": "cancel", "activity_attended": "attend"}
 
 
-def apply_records(conn: Connection, records: Iterable[Any]) -> int:
-    """Keep freshly stored activity records (inside the storing transaction); returns how many."""
+def apply_records(conn: Connection, records: Iterable[Any], arrived: datetime) -> int:
+    """Keep freshly stored activity records (inside the storing transaction); returns how many.
+
+    A sign-up or cancellation is timed by the hub's arrival (``arrived``, one microsecond apart in
+    the batch's order), not by the kiosk's clock: a back-dated sign-up gains no seat. Attendance
+    keeps the kiosk's time (场次 and 人次 are counted by the day it happened)."""
     added = 0
-    for r in records:
+    for i, r in enumerate(records):
         event = KINDS.get(r.kind)
         if event is None:
             continue
         p = json.loads(r.payload_json)
-        if conn.execute(select(m.activity_events.c.id).where(m.activity_events.c.id == r.id)).first():
+        t = m.activity_events
+        if conn.execute(select(t.c.id).where((t.c.station == r.station) & (t.c.id == r.id))).first():
             continue
+        at = r.ts if event == "attend" else (arrived + timedelta(microseconds=i)).astimezone(timezone.utc).isoformat()
         conn.execute(m.activity_events.insert().values(id=r.id, activity_id=p["activity_id"], station=r.station,
-                                                       person_key=p["person_key"], event=event, at=r.ts))
+                                                       person_key=p["person_key"], event=event, at=at))
         added += 1
     return added
 
@@ -63,8 +69,8 @@ def _when(ts: str) -> datetime:
 
 
 def _queues(conn: Connection) -> dict[str, list[dict[str, Any]]]:
-    """Per activity, the active sign-ups in seat order: those given a seat at their kiosk first, then
-    the waitlisted, each group by sign-up time."""
+    """Per activity, the active sign-ups in seat order: by the hub's arrival time of each sign-up
+    (whatever the kiosk said about seats or time)."""
     t, r = m.activity_events, m.records
     rows = conn.execute(select(t.c.activity_id, t.c.person_key, t.c.station, t.c.event, t.c.at, r.c.payload)
                         .select_from(t.outerjoin(r, (r.c.id == t.c.id) & (r.c.station == t.c.station)))
@@ -83,7 +89,7 @@ def _queues(conn: Connection) -> dict[str, list[dict[str, Any]]]:
     for (activity_id, _key), entry in active.items():
         out.setdefault(activity_id, []).append(entry)
     for entries in out.values():
-        entries.sort(key=lambda e: (e["waitlisted"], _when(e["at"]), e["key"]))
+        entries.sort(key=lambda e: (_when(e["at"]), e["key"]))
     return out
 
 

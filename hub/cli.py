@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import importlib
 import logging
 import os
 import signal
@@ -26,10 +27,13 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub import reports_cli, requests_cli, schema
+from hub import fhir, reports_cli, requests_cli, schema
+from hub.credentials import mqtt_password
 from hub.database import HubError, make_engine
 from hub.metrics import HubMetrics, parse_listen
 from hub.publishing import publish
+from hub.residents import ResidentError
+from hub.timebank import engine_for
 from hub.service import Hub
 from hub.store import HubStore
 from hub.web import cli as web_cli
@@ -61,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics", metavar="[HOST:]PORT", default="",
                    help="serve Prometheus metrics on http://HOST:PORT/metrics (default host 127.0.0.1)")
     p.add_argument("--verbose", "-v", action="store_true")
+    p.add_argument("--record-kinds", action="append", default=[], metavar="MODULE",
+                   help="also accept the record kinds this module registers (e.g. app.bench.records for "
+                        "`yizhan bench sync`); every kind is checked by its schema at the door")
     _signing_key_option(p)
     _broker_options(p)
     p = sub.add_parser("stations", help="list stations: status, last seen, queue depth")
@@ -91,6 +98,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--check", action="store_true",
                    help="only say where the schema stands; exit 0 when current, 1 when an upgrade is due, "
                         "2 when this hub cannot upgrade it")
+    p = sub.add_parser("export", help="export a resident's readings and referrals as a FHIR R4 Bundle (JSON)")
+    p.add_argument("what", choices=["fhir"])
+    p.add_argument("person_key", help="the resident's whole person key (64 hex digits)")
+    p.add_argument("--db", default="hub.sqlite3", help=db_help)
+    p.add_argument("--out", default="-", help="file to write (default: standard output)")
     reports_cli.add_arguments(sub)          # report, certificate, review
     web_cli.add_arguments(sub)              # web, user
     requests_cli.add_arguments(sub, _broker_options, db_help)   # requests, wishes, calendar
@@ -98,10 +110,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _mqtt_password() -> str:
     """``$YIZHAN_MQTT_PASSWORD``, else the systemd credential ``mqtt_password`` (``LoadCredential=``)."""
-    creds = os.environ.get("CREDENTIALS_DIRECTORY")
-    if not os.environ.get("YIZHAN_MQTT_PASSWORD") and creds and (Path(creds) / "mqtt_password").exists():
-        return (Path(creds) / "mqtt_password").read_text(encoding="utf-8").strip()
-    return os.environ.get("YIZHAN_MQTT_PASSWORD", "")
+    return mqtt_password()
 
 
 def _signing_key_option(p: argparse.ArgumentParser) -> None:
@@ -119,6 +128,12 @@ def _run(args) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     name = args.name or f"hub-{os.getpid()}"
+    for module in args.record_kinds:
+        try:
+            importlib.import_module(module)          # registers its @record_kind schemas
+        except ImportError as exc:
+            print(f"hub {name}: cannot load record kinds from {module}: {exc}", file=sys.stderr)
+            return 2
     setup_journald(HUB=name)
     store = HubStore(args.db, name=name)
     metrics = HubMetrics(store)
@@ -269,6 +284,22 @@ def _migrate(args) -> int:
         engine.dispose()
 
 
+def _export(args) -> int:
+    engine = engine_for(args.db)
+    try:
+        text = json.dumps(fhir.bundle(engine, args.person_key), ensure_ascii=False, indent=1)
+    except ResidentError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    if args.out == "-":
+        print(text)
+    else:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Dispatch ``yizhan hub <action>``."""
     if args.hub_command in reports_cli.COMMANDS:
@@ -278,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
     if args.hub_command in requests_cli.COMMANDS:
         return requests_cli.run(args, _hub_kwargs)
     actions = {"run": _run, "stations": _stations, "publish": _publish, "dead-letters": _dead_letters,
-               "conflicts": _conflicts, "keygen": _keygen, "migrate": _migrate}
+               "conflicts": _conflicts, "keygen": _keygen, "migrate": _migrate, "export": _export}
     try:
         return actions[args.hub_command](args)
     except HubError as exc:

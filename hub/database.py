@@ -60,6 +60,7 @@ def make_engine(db: str) -> Engine:
                 dbapi_conn.execute("PRAGMA journal_mode=WAL")
                 dbapi_conn.execute("PRAGMA synchronous=FULL")
                 dbapi_conn.execute("PRAGMA busy_timeout=30000")
+                dbapi_conn.execute("PRAGMA secure_delete=ON")   # a relabelled person key is overwritten
 
             @event.listens_for(engine, "begin")
             def _sqlite_begin(conn):

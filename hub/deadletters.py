@@ -90,6 +90,32 @@ def _cap_station(conn: Connection, station: str | None) -> None:
         _empty_oldest(conn, where, kept - STATION_BYTES)
 
 
+#: Conflicts kept per station (the newest); their payloads are emptied beyond :data:`STATION_BYTES`.
+CONFLICT_ROWS = 1000
+
+
+def cap_conflicts(conn: Connection, station: str) -> None:
+    """Keep one station's conflicts within :data:`CONFLICT_ROWS` rows and :data:`STATION_BYTES` of
+    payload (the oldest go first), like its dead letters."""
+    c = m.conflicts
+    rows, kept = conn.execute(select(func.count(), func.coalesce(func.sum(func.length(c.c.payload)), 0))
+                              .where(c.c.station == station)).one()
+    if rows > CONFLICT_ROWS:
+        cutoff = conn.execute(select(c.c.id).where(c.c.station == station).order_by(c.c.id.desc())
+                              .offset(CONFLICT_ROWS).limit(1)).scalar()
+        conn.execute(delete(c).where((c.c.station == station) & (c.c.id <= cutoff)))
+    if kept > STATION_BYTES:
+        freed, ids = 0, []
+        for rid, size in conn.execute(select(c.c.id, func.length(c.c.payload)).where(
+                (c.c.station == station) & (func.length(c.c.payload) > 0)).order_by(c.c.id)):
+            ids.append(rid)
+            freed += size
+            if freed >= kept - STATION_BYTES:
+                break
+        for i in range(0, len(ids), 500):
+            conn.execute(update(c).where(c.c.id.in_(ids[i:i + 500])).values(payload=""))
+
+
 def enforce_limits(conn: Connection, now: datetime | None = None) -> dict[str, int]:
     """Expire old rows, then empty the oldest payloads while all stations together keep more than
     :data:`TOTAL_BYTES` (the per-station caps are kept at every :func:`add`).
@@ -101,6 +127,8 @@ def enforce_limits(conn: Connection, now: datetime | None = None) -> dict[str, i
     dl = m.dead_letters
     done = {"expired": 0, "emptied": 0}
     done["expired"] = conn.execute(delete(dl).where(dl.c.received_at < now - timedelta(days=KEEP_DAYS))).rowcount
+    done["expired"] += conn.execute(delete(m.conflicts).where(
+        m.conflicts.c.received_at < now - timedelta(days=KEEP_DAYS))).rowcount
     total = conn.execute(select(func.coalesce(func.sum(func.length(dl.c.payload)), 0))).scalar_one()
     if total > TOTAL_BYTES:
         done["emptied"] += _empty_oldest(conn, dl.c.id.isnot(None), total - TOTAL_BYTES)

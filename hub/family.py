@@ -30,7 +30,7 @@ def apply_records(conn: Connection, records: Iterable[Any]) -> int:
     added = 0
     for r in records:
         linked = KINDS.get(r.kind)
-        if linked is None or conn.execute(select(t.c.id).where(t.c.id == r.id)).first():
+        if linked is None or conn.execute(select(t.c.id).where((t.c.station == r.station) & (t.c.id == r.id))).first():
             continue
         p = json.loads(r.payload_json)
         conn.execute(t.insert().values(id=r.id, volunteer_id=str(p["volunteer_id"])[:64],
@@ -43,7 +43,8 @@ def apply_records(conn: Connection, records: Iterable[Any]) -> int:
 
 def state(conn: Connection, family_keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """The newest event of every (volunteer, family member) pair (of ``family_keys`` only, if given):
-    ``volunteer_id``, ``family_key``, ``display_name`` (of the last link), ``linked``, ``at``."""
+    ``volunteer_id``, ``family_key``, ``display_name`` (of the last link), ``linked``, ``at``, and the
+    ``station`` of that event."""
     t = m.family_events
     q = select(t).order_by(t.c.at, t.c.id)
     if family_keys is not None:
@@ -56,7 +57,7 @@ def state(conn: Connection, family_keys: Iterable[str] | None = None) -> list[di
         pair = (e["volunteer_id"], e["family_key"])
         name = e["display_name"] or (out[pair]["display_name"] if pair in out else "")
         out[pair] = {"volunteer_id": e["volunteer_id"], "family_key": e["family_key"], "display_name": name,
-                     "linked": bool(e["linked"]), "at": e["at"]}
+                     "linked": bool(e["linked"]), "at": e["at"], "station": e["station"]}
     return sorted(out.values(), key=lambda e: (e["volunteer_id"], e["at"]))
 
 

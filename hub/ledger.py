@@ -85,13 +85,22 @@ def _upsert_first(conn: Connection, table: str, key: str, rows: list[dict]) -> N
 
 
 def _movements(conn: Connection, rows: list[dict]) -> None:
+    """Keep movements by (station, movement id); a movement moves hours once, however many stations
+    hold it (the first one stored counts)."""
     rows = _first(rows, "movement_id")
-    new = set(_insert(conn, "hub_movements", rows, "ON CONFLICT (movement_id) DO NOTHING RETURNING movement_id",
-                      returning=True))
+    # No conflict target: the key is (station, movement_id) since migration 0009, the movement id
+    # alone in the migrations before it that rebuild these tables (0006).
+    new = set(_insert(conn, "hub_movements", rows, "ON CONFLICT DO NOTHING RETURNING movement_id", returning=True))
+    held: dict[str, int] = defaultdict(int)
+    ids = sorted(new)
+    for i in range(0, len(ids), CHUNK):
+        for (mid,) in conn.execute(select(m.movements.c.movement_id).where(m.movements.c.movement_id.in_(
+                ids[i:i + CHUNK]))):
+            held[mid] += 1
     delta: dict[str, int] = defaultdict(int)
     pairs = set()
     for r in rows:
-        if r["movement_id"] in new:
+        if r["movement_id"] in new and held[r["movement_id"]] == 1:
             delta[r["debit"]] -= r["micro_hours"]
             delta[r["credit"]] += r["micro_hours"]
             pairs.update({(r["debit"], r["station"]), (r["credit"], r["station"])})

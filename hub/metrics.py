@@ -57,6 +57,13 @@ class _StoreCollector(Collector):
         dead = CounterMetricFamily("yizhan_hub_dead_letters", "messages or records this hub process set aside")
         dead.add_metric([], self.store.dead)
         yield dead
+        failed = CounterMetricFamily("yizhan_hub_batches_failed",
+                                     "batches set aside whole because storing them raised")
+        failed.add_metric([], getattr(self.store, "failed_batches", 0))
+        yield failed
+        refused = CounterMetricFamily("yizhan_hub_quota_refused", "records refused beyond a station's daily quota")
+        refused.add_metric([], getattr(self.store, "quota_refused", 0))
+        yield refused
         states = GaugeMetricFamily("yizhan_stations", "stations by their last status", labels=["state"])
         queue = GaugeMetricFamily("yizhan_station_queue_depth", "records waiting at the station", labels=["station"])
         oldest = GaugeMetricFamily("yizhan_station_oldest_unsynced_age_seconds",

@@ -279,7 +279,7 @@ request_events = Table(
     Column("request_id", String(64), nullable=False),
     Column("event", String(16), nullable=False),
     Column("actor", String(64), nullable=False),
-    Column("station", String(64), nullable=False),
+    Column("station", String(64), primary_key=True),
     Column("at", String(40), nullable=False),
     Column("detail", Text, nullable=False),
     Index("hub_request_events_request", "request_id"),
@@ -311,7 +311,7 @@ activity_events = Table(
     "hub_activity_events", metadata,
     Column("id", String(64), primary_key=True),
     Column("activity_id", String(64), nullable=False),
-    Column("station", String(64), nullable=False),
+    Column("station", String(64), primary_key=True),
     Column("person_key", String(64), nullable=False),
     Column("event", String(16), nullable=False),
     Column("at", String(40), nullable=False),
@@ -327,7 +327,7 @@ family_events = Table(
     Column("family_key", String(64), nullable=False),
     Column("display_name", String(32), nullable=False),
     Column("linked", Boolean, nullable=False),
-    Column("station", String(64), nullable=False),
+    Column("station", String(64), primary_key=True),
     Column("at", String(40), nullable=False),
     Index("hub_family_events_family", "family_key"),
     Index("hub_family_events_volunteer", "volunteer_id"),
@@ -341,7 +341,7 @@ movements = Table(
     "hub_movements", metadata,
     Column("movement_id", String(64), primary_key=True),
     Column("record_id", String(64), nullable=False),
-    Column("station", String(64), nullable=False),
+    Column("station", String(64), primary_key=True),
     Column("seq", BigInteger, nullable=False),
     Column("ts", String(40), nullable=False),
     Column("kind", String(16), nullable=False),
@@ -448,4 +448,61 @@ station_counts = Table(
     Column("name", String(100)),
     Column("records", BigInteger, nullable=False, default=0),
     Column("through", BigInteger, nullable=False, default=0),
+)
+
+#: Per station, day (UTC, of the hub's arrival) and quota key: how many records of it the hub took
+#: (``hub/quotas.py``).
+station_quota = Table(
+    "hub_station_quota", metadata,
+    Column("station", String(64), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("kind", String(64), primary_key=True),
+    Column("used", Integer, nullable=False),
+)
+
+# --- screening to care (``hub/care.py``): each resident's status per track, folded from the records ------------
+
+#: A resident's screening status per track (``bp``, ``glucose``), recomputed from all their records and
+#: care actions whenever one of them arrives; ``station`` is where the current episode started.
+care_status = Table(
+    "hub_care_status", metadata,
+    Column("person_key", String(64), primary_key=True),
+    Column("track", String(16), primary_key=True),
+    Column("status", String(24), nullable=False),
+    Column("station", String(64), nullable=False),
+    Column("since", String(10)),
+    Column("due", String(10)),
+    Column("count", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("consent", Boolean, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("hub_care_status_worklist", "status", "since"),
+    Index("hub_care_status_station", "station", "status"),
+)
+
+#: Every step of every screening episode, once (the report counts these per station and month).
+care_steps = Table(
+    "hub_care_steps", metadata,
+    Column("person_key", String(64), primary_key=True),
+    Column("track", String(16), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("step", String(24), primary_key=True),
+    Column("station", String(64), nullable=False),
+    Column("on_time", Boolean, nullable=False),
+    Index("hub_care_steps_day", "day", "station"),
+)
+
+#: The care team's actions at the workbench: a referral made, its outcome; the id makes a resubmitted
+#: form one action.
+care_events = Table(
+    "hub_care_events", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("person_key", String(64), nullable=False),
+    Column("track", String(16), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("note", String(200), nullable=False),
+    Index("hub_care_events_person", "person_key", "track"),
 )

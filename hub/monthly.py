@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from hub.exports import csv_row, xlsx_append
+from hub import care
 from hub import models as m
 from hub.reports import ReportError, _font_path, _write, team_names
 from hub.timebank import DEFAULT_TZ, credits, engine_for
@@ -33,14 +35,17 @@ RATINGS_CN = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意",
 #: A screening category's name in the report (the kiosk's own Chinese title): bp_grade1 → 血压高（1级）.
 CATEGORY_CN = {code: gettext(category_title(code), "zh_CN") for code in CATEGORY_ORDER}
 
+#: Screening-to-care steps (hub/care.py) as the report names them; each resident's episode counts once per step.
+CARE_STEPS_CN = {"elevated": "首次测得偏高（人）", "rechecked": "非同日复测（人）", "referral_suggested": "三次偏高建议转诊（人）",
+                 "referred": "已转诊（人）", "outcome": "转诊结果已登记（人）", "outcome_on_time": "两周内随访到结果（人）"}
 #: The order a reader expects: categories as the street office's form lists them; items within each
 #: from the count to its parts (results from the best to the worst, requests by state as they go).
-_CATEGORIES = ("健康自测", "四代服务", "微心愿", "建议", "近期活动", "志愿服务", "服务评价")
+_CATEGORIES = ("健康自测", "公共卫生", "四代服务", "微心愿", "建议", "近期活动", "志愿服务", "服务评价")
 _ITEMS = ("健康筛查日（次）", "测量居民（人）", "血压测量（次）",
           *(f"血压结果：{CATEGORY_CN[c]}" for c in CATEGORY_ORDER if c.startswith("bp_")), "血压结果：?",
           "血糖测量（次）", *(f"血糖结果：{CATEGORY_CN[c]}" for c in CATEGORY_ORDER if c.startswith("glu_")),
           "血糖结果：?", "请求合计", "发布", "已实现", "收到", "已答复", "场次", "人次", "报名",
-          *RATINGS_CN.values())
+          *RATINGS_CN.values(), *CARE_STEPS_CN.values())
 
 
 def sort_key(category: str, item: str) -> tuple:
@@ -115,6 +120,10 @@ def monthly_rows(db: str | Engine, month: str, tz: str = DEFAULT_TZ) -> list[lis
                 figures[station][("近期活动", "人次")] += 1
             elif event == "signup":
                 figures[station][("近期活动", "报名")] += 1
+    for station, steps in care.month_figures(engine, month).items():
+        for step, label in CARE_STEPS_CN.items():
+            if steps.get(step):
+                figures[station][("公共卫生", label)] += steps[step]
     for station, ids in sessions.items():
         figures[station][("近期活动", "场次")] = len(ids)
     for station, keys in people.items():
@@ -174,7 +183,7 @@ def render(rows: list[list[Any]], month: str, fmt: str) -> bytes:
         text = io.StringIO()
         writer = csv.writer(text)
         writer.writerow(COLUMNS)
-        writer.writerows(rows)
+        writer.writerows(csv_row(r) for r in rows)
         data = ("\ufeff" + text.getvalue()).encode("utf-8")
     elif fmt == "xlsx":
         from openpyxl import Workbook
@@ -183,7 +192,7 @@ def render(rows: list[list[Any]], month: str, fmt: str) -> bytes:
         ws.title = f"{month} 月报"
         ws.append(list(COLUMNS))
         for row in rows:
-            ws.append(row)
+            xlsx_append(ws, row)
         buf = io.BytesIO()
         wb.save(buf)
         data = buf.getvalue()

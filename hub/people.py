@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from hub import models as m
 
 #: Kinds that hold a person's health data (erased when consent is withdrawn).
-HEALTH_KINDS = ("bp_measurement", "glucose_measurement", "health_alert")
+HEALTH_KINDS = ("bp_measurement", "glucose_measurement", "health_alert", "care_consent")
 #: Kinds shown on a resident's page besides the health kinds.
 SERVICE_KINDS = ("service_confirmation", "service_follow_up", "consent", "visit")
 #: A kiosk's record of a consent withdrawal.
@@ -71,3 +71,29 @@ def erase(conn: Connection, targets: list[tuple[str, str]], by: str) -> None:
             conn.execute(update(m.records).where((m.records.c.station == station) & m.records.c.id.in_(chunk))
                          .values(payload=m.erased_payload(by)))
             conn.execute(delete(m.person_records).where((p.station == station) & p.record_id.in_(chunk)))
+
+
+def apply_withdrawals(conn: Connection, named: list[dict[str, str]]) -> None:
+    """A consent withdrawal a station sends erases, at once, that person's health records held by
+    *that station* (by person key), and any that station delivers later. What other stations hold
+    is erased only when the district confirms it: staff record the withdrawal at the workbench for
+    those stations (``consent_withdrawals``), which erases their records and those they deliver
+    later (see ``docs/authority.md``). An erased record keeps its row with the payload
+    ``{"erased":"<withdrawal id>"}`` (:data:`hub.models.LIVE`). ``named``: who the records just
+    stored name (:func:`hub.ledger.apply`)."""
+    withdrawn = {(n["station"], n["person_key"]): n["record_id"] for n in named if n["kind"] == WITHDRAWAL_KIND}
+    health = [n for n in named if n["kind"] in HEALTH_KINDS and (n["station"], n["person_key"]) not in withdrawn]
+    p = m.person_records.c
+    if health:
+        keys = sorted({n["person_key"] for n in health})
+        for person, station, rid in conn.execute(select(p.person_key, p.station, p.record_id).where(
+                p.person_key.in_(keys) & (p.kind == WITHDRAWAL_KIND))):
+            withdrawn.setdefault((station, person), rid)
+        cw = m.consent_withdrawals.c
+        for wid, person, scope in conn.execute(select(cw.id, cw.person_key, cw.stations).where(
+                cw.person_key.in_(keys))):
+            erase(conn, [(n["station"], n["record_id"]) for n in health if n["person_key"] == person
+                         and (n["station"], person) not in withdrawn
+                         and (scope == "*" or n["station"] in scope.split(","))], f"hub-withdrawal-{wid}")
+    for (station, person), by in sorted(withdrawn.items()):
+        erase(conn, [(s, rid) for s, rid, *_ in rows_of(conn, person, HEALTH_KINDS, (station,))], by)

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from hub import models as m
+from hub import scopes
 from hub.service import Hub
 from hub.store import HubStore
 from hub.timebank import roster_with_balances
@@ -83,3 +84,23 @@ def publish(store: HubStore, doc_type: str, body: Any, scope: str = ALL_STATIONS
     finally:
         hub.stop()
     return doc
+
+
+def publish_requests(store: HubStore, *, signing_key: Ed25519PrivateKey | None, **broker: Any) -> list[Document]:
+    """Publish every station's own ``requests`` document (:mod:`hub.scopes`) under its station's
+    topic, over one broker connection; returns them.
+
+    Raises:
+        MessageError: a document would be rejected by kiosks (those before it are stored).
+        HubError: stored but the broker did not confirm (publishing again is safe).
+    """
+    docs = [store.prepare_document("requests", body, station, signing_key=signing_key)
+            for station, body in scopes.station_bodies(store.engine).items()]
+    hub = Hub(store, client_id=f"hub-publish-{os.getpid()}-{id(docs)}", **broker)
+    hub.start()
+    try:
+        for doc in docs:
+            hub.publish_document(doc)
+    finally:
+        hub.stop()
+    return docs

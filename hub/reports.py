@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from hub.exports import csv_row, xlsx_append
 from hub import models as m
 from hub.ledger import to_hours
 from hub.timebank import DEFAULT_TZ, _when, credits, engine_for, month_of, month_range
@@ -96,6 +97,20 @@ def volunteer_names(engine: Engine) -> dict[str, dict[str, Any]]:
     return out
 
 
+def certifiable(engine: Engine) -> list[dict[str, Any]]:
+    """Volunteers with credited hours (one SQL sum per volunteer account), for the certificate picker:
+    ``id``, ``name`` ("" when the hub has none) and ``hours``; most hours first. None with 0 hours."""
+    mv = m.movements
+    with engine.connect() as conn:
+        rows = conn.execute(select(mv.c.credit, func.sum(mv.c.micro_hours))
+                            .where(mv.c.kind.in_(("earn", "adjust")) & mv.c.credit.like("volunteer:%"))
+                            .group_by(mv.c.credit)).all()
+    names = volunteer_names(engine)
+    out = [{"id": credit.split(":", 1)[1], "name": str(names.get(credit.split(":", 1)[1], {}).get("name", "")),
+            "hours": to_hours(int(micro or 0))} for credit, micro in rows if (micro or 0) > 0]
+    return sorted(out, key=lambda v: (-v["hours"], v["id"]))
+
+
 def station_names(engine: Engine) -> dict[str, str]:
     """Station id -> the name it reports in its status messages (``[station] name`` of its settings)."""
     sc = m.station_counts
@@ -158,10 +173,14 @@ def volunteer_month(db: str | Engine, month: str, tz: str = DEFAULT_TZ) -> dict[
         return views[view][key]
 
     def targets(vid: str, team: str, station: str) -> list[_Row]:
-        return [row("volunteers", vid, kind="志愿者", id=vid, name=names.get(vid, {}).get("name", ""),
-                    team=teams.get(team, team)),
+        person = row("volunteers", vid, kind="志愿者", id=vid, name=names.get(vid, {}).get("name", ""),
+                     team=teams.get(team, team))
+        where = stations.get(station) or station
+        if where and where not in person.station.split("、"):
+            person.station = "、".join(p for p in (person.station, where) if p)
+        return [person,
                 row("teams", team, kind="队伍", id=team, name=teams.get(team, team)),
-                row("stations", station, kind="驿站", id=station, name=stations.get(station, ""), station=station)]
+                row("stations", station, kind="驿站", id=station, name=stations.get(station, station), station=station)]
 
     for c in credits(engine, month, tz):
         team = c.team or next(iter(names.get(c.volunteer_id, {}).get("teams", []) or [""]))
@@ -223,7 +242,7 @@ def report_volunteers(db: str | Engine, month: str, fmt: str = "csv", out: str |
         writer = csv.writer(text)
         writer.writerow(COLUMNS)
         for view in SHEETS:
-            writer.writerows(views[view])
+            writer.writerows(csv_row(r) for r in views[view])
         data = ("\ufeff" + text.getvalue()).encode("utf-8")      # BOM: Excel opens UTF-8 Chinese correctly
     else:
         from openpyxl import Workbook
@@ -236,7 +255,7 @@ def report_volunteers(db: str | Engine, month: str, fmt: str = "csv", out: str |
             for cell in ws[1]:
                 cell.font = Font(bold=True)
             for r in views[view]:
-                ws.append(r)
+                xlsx_append(ws, r)
         buf = io.BytesIO()
         wb.save(buf)
         data = buf.getvalue()
@@ -266,6 +285,7 @@ class CertificateData:
     content: list[tuple[str, Decimal, int]]     # (service or activity, hours, times)
     issuer: str
     issued: date
+    stations: str = ""                          # where the service was done, by name
 
 
 def certificate_data(db: str | Engine, volunteer_id: str, *, issuer: str, organisation: str = "",
@@ -295,6 +315,8 @@ def certificate_data(db: str | Engine, volunteer_id: str, *, issuer: str, organi
                                            .where(m.services.c.service_id.in_(part))).all())
     names_by_id = {s.id: s.name for s in DEFAULT_SERVICES}
     total, first, last = Decimal(0), None, None
+    station_label = station_names(engine)
+    where: list[str] = []
     content: dict[str, list] = defaultdict(lambda: [Decimal(0), 0])
     for c in mine:
         day = c.at.astimezone(ZoneInfo(tz)).date()
@@ -302,16 +324,21 @@ def certificate_data(db: str | Engine, volunteer_id: str, *, issuer: str, organi
             continue
         total += c.hours
         first, last = min(first or day, day), max(last or day, day)
+        if (station_label.get(c.station) or c.station) not in where:
+            where.append(station_label.get(c.station) or c.station)
         label = service_of.get(c.reference) if c.source == "service" else \
             names_by_id.get(activity_of.get(c.reference) or "", activity_of.get(c.reference) or "") or "志愿服务"
         content[label or "志愿服务"][0] += c.hours
         content[label or "志愿服务"][1] += 1
+    if total <= 0:
+        raise ReportError(f"{entry.get('name') or volunteer_id} has no credited hours"
+                          f"{' in this period' if period_from or period_to else ''}: there is nothing to certify")
     team_list = [teams.get(t, t) for t in entry.get("teams", []) if t]
     org = organisation or (f"{issuer}{'、'.join(team_list)}志愿服务队" if team_list else issuer)
     return CertificateData(volunteer_id, str(entry.get("name", "")), str(entry.get("masked_id") or "（已脱敏）"), org,
                            period_from or first, period_to or last, total,
                            sorted(((k, v[0], v[1]) for k, v in content.items()), key=lambda x: -x[1]),
-                           issuer, issued or datetime.now(timezone.utc).astimezone(ZoneInfo(tz)).date())
+                           issuer, issued or datetime.now(timezone.utc).astimezone(ZoneInfo(tz)).date(), "、".join(where))
 
 
 def _cn_date(d: date | None) -> str:
@@ -332,6 +359,7 @@ def certificate_lines(c: CertificateData) -> list[str]:
         f"证件号码：{c.masked_id}",
         f"志愿者编号：{c.volunteer_id}",
         f"所属志愿服务组织：{c.organisation}",
+        *([f"服务驿站：{c.stations}"] if c.stations else []),
         f"服务时间：{period}",
         f"服务时长：累计 {_hours(c.hours)} 小时",
         "服务内容：",

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from hub import models as m
 from hub import activities, family, wishes
+from hub.volunteer_pick import AssignError, check_assignment
 from kiosk.community.kinds import (
     ASSIGNED, CANCEL_REASONS, CANCELLED, CONFIRMED, DONE, REQUESTED, event_id,
 )
@@ -58,17 +59,19 @@ def _stamp(dt: datetime) -> str:
 
 
 def _insert_event(conn: Connection, row: dict[str, Any]) -> bool:
-    if conn.execute(select(m.request_events.c.id).where(m.request_events.c.id == row["id"])).first():
+    t = m.request_events
+    if conn.execute(select(t.c.id).where((t.c.station == row["station"]) & (t.c.id == row["id"]))).first():
         return False
     conn.execute(m.request_events.insert().values(**row))
     return True
 
 
-def apply_records(conn: Connection, records: Iterable[Any]) -> set[str]:
+def apply_records(conn: Connection, records: Iterable[Any], arrived: datetime | None = None) -> set[str]:
     """Fold freshly stored kiosk records into requests, inside the caller's transaction.
 
     Args:
         records: objects with ``id``, ``station``, ``kind``, ``ts`` and ``payload_json``.
+        arrived: when the hub received them (activity seats are ordered by it); default now.
 
     Returns:
         The ids of the requests that changed ("" stands for the wish board or activity sign-ups).
@@ -98,7 +101,7 @@ def apply_records(conn: Connection, records: Iterable[Any]) -> set[str]:
             changed.add(request_id)
     for request_id in changed:
         _fold(conn, request_id)
-    if wishes.apply_records(conn, records) + activities.apply_records(conn, records) \
+    if wishes.apply_records(conn, records) + activities.apply_records(conn, records, arrived or _now()) \
             + family.apply_records(conn, records):
         changed.add("")                   # the wish board, a sign-up or a family link changed: the document is due
     return changed
@@ -175,10 +178,14 @@ def assign(engine: Engine, ref: str, volunteer_id: str, by: str = "staff", stati
     """Staff assign (or re-assign) a volunteer to a request not done yet.
 
     Raises:
-        UnknownRequest, WrongState.
+        UnknownRequest, WrongState, RequestsError (no such volunteer, or the resident who asked).
     """
     if not volunteer_id.strip():
         raise RequestsError("name the volunteer to assign")
+    try:
+        check_assignment(engine, find(engine, ref, station), volunteer_id)
+    except AssignError as exc:
+        raise RequestsError(str(exc)) from None
     return _staff_event(engine, ref, station, "assigned", by, {"volunteer_id": volunteer_id.strip(), "by": by},
                         (REQUESTED, ASSIGNED))
 
@@ -240,11 +247,15 @@ def document_body(engine: Engine, now: datetime | None = None) -> dict[str, Any]
                                               .order_by(t.c.requested_at)).mappings()]
         family.with_priority(conn, rows, OPEN_STATES)
         links = family.state(conn)
+        names = dict(conn.execute(select(m.station_counts.c.station, m.station_counts.c.name)
+                                  .where(m.station_counts.c.name.is_not(None))).all())
     keys = ("number", "station", "service_type", "service_name", "state", "when_label", "note", "priority",
             "priority_account", "person_key", "display_name", "requested_at", "hours")
     out = []
     for r in rows:
         entry = {"id": r["request_id"], **{k: r[k] for k in keys}}
+        if names.get(r["station"]):
+            entry["station_name"] = names[r["station"]]
         if r["volunteer_id"]:
             entry["volunteer_id"] = r["volunteer_id"]
         out.append(entry)

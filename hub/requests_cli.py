@@ -22,7 +22,7 @@ from pathlib import Path
 
 from hub import activities, requests, wishes
 from hub.database import HubError
-from hub.publishing import publish
+from hub.publishing import publish, publish_requests
 from hub.store import HubStore
 from kiosk.community.kinds import CANCEL_REASONS, CANCELLED, CONFIRMED
 from sync.documents import DocumentKeyError, load_signing_key
@@ -158,13 +158,13 @@ def run(args, hub_kwargs) -> int:
         if args.no_publish:
             return 0
         try:
-            doc = publish(store, "requests", requests.document_body(store.engine),
-                          signing_key=load_signing_key(args.signing_key), **hub_kwargs(args))
+            docs = publish_requests(store, signing_key=load_signing_key(args.signing_key), **hub_kwargs(args))
         except (HubError, DocumentKeyError) as exc:
             print(f"saved, but the requests document was not published: {exc}; run "
                   f"`yizhan hub requests publish`", file=sys.stderr)
             return 1
-        print(f"published requests version {doc.version}")
+        versions = ", ".join(f"{d.scope}:{d.version}" for d in docs)
+        print(f"published the requests document of each station ({versions or 'no station yet'})")
         return 0
     except (requests.RequestsError, wishes.WishError) as exc:
         print(f"not done: {exc}", file=sys.stderr)

@@ -14,7 +14,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from hub import models as m
-from hub import people
+from hub import care, people
 from hub.people import HEALTH_KINDS, SERVICE_KINDS
 
 _PREFIX_RE = re.compile(r"[0-9a-f]{8,64}")
@@ -92,6 +92,7 @@ def withdraw_consent(engine: Engine, person_key: str, stations: tuple[str, ...] 
         withdrawal = conn.execute(insert(m.consent_withdrawals).values(
             person_key=key, at=datetime.now(timezone.utc), by=actor, stations=where, deleted=len(doomed)))
         people.erase(conn, [d[:2] for d in doomed], f"hub-withdrawal-{withdrawal.inserted_primary_key[0]}")
+        care.refresh(conn, [key])
         if audit is not None:
             audit(conn, {"records": len(doomed), "kinds": sorted({d[2] for d in doomed})}, {"records": 0})
     return len(doomed)

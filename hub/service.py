@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub import requests
+from hub import scopes
 from hub.database import HubError
 from hub.store import HubStore
 from hub.throttle import DEFAULT_INTERVAL_S, Coalescer
@@ -102,7 +102,11 @@ class Hub:
                 except queue.Empty:
                     break
                 stopping = item is None
-            results = self.store.store_batches([(topic, batch) for topic, batch, _ in group])
+            try:
+                results = self.store.store_batches([(topic, batch) for topic, batch, _ in group])
+            except Exception:           # noqa: BLE001 - the writer never dies; the stations resend
+                log.exception("writer: a group of %d batches failed; the stations will resend", len(group))
+                results = [HubError("group failed")] * len(group)
             for (_, _, arrived), reply in zip(group, results):
                 if isinstance(reply, HubError):
                     log.error("%s; the station will resend", reply)
@@ -114,7 +118,10 @@ class Hub:
                         self.metrics.batch_acked(reply.station, ack.stored, ack.duplicates, arrived)
                 except Exception as exc:
                     log.warning("ack to %s not sent (%s); the station will resend", reply.station, exc)
-            self.publish_due()
+            try:
+                self.publish_due()
+            except Exception:           # noqa: BLE001
+                log.exception("writer: publishing the requests document failed")
             if stopping:
                 return
 
@@ -134,14 +141,15 @@ class Hub:
         return done
 
     def publish_requests(self) -> bool:
-        """Publish the signed ``requests`` document for every station now (after kiosk records or a
+        """Publish each station's own signed ``requests`` document now (after kiosk records or a
         staff action changed a request); a failure is logged and returns False."""
         if self.signing_key is None:
             log.warning("requests document not published: this hub has no document signing key (--signing-key)")
             return True                 # nothing to retry without a key
         try:
-            self.publish_document(self.store.prepare_document("requests", requests.document_body(self.store.engine),
-                                                              signing_key=self.signing_key))
+            for station, body in scopes.station_bodies(self.store.engine).items():
+                self.publish_document(self.store.prepare_document("requests", body, station,
+                                                                  signing_key=self.signing_key))
         except (HubError, MessageError) as exc:
             log.warning("requests document not published: %s", exc)
             return False

@@ -26,18 +26,22 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from hub import authority
 from hub import deadletters
+from hub import care
 from hub import ledger
 from hub import models as m
 from hub import people
-from hub.people import HEALTH_KINDS, WITHDRAWAL_KIND
+from hub import person_links
+from hub import quotas
+from hub.people import HEALTH_KINDS
 from hub import requests
+from hub import station_status
 from hub.database import HubError, insert_records, open_engine
-from sync.documents import MAX_DOCUMENT_VERSION, Document, make_document, sign_document
+from sync.documents import MAX_DOCUMENT_VERSION, Document, expiry_of, make_document, sign_document
 from sync.messages import (ALL_STATIONS, SUFFIX_ACK, Ack, Batch, MessageError,
                            SchemaError, decode_batch, encode_ack, valid_station_id)
-from sync.status import decode_status
-from sync.screening import TimeOutOfRange, parse_bounded, redact
+from sync.screening import redact
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +89,11 @@ class HubStore:
         self.engine = open_engine(db, migrate=migrate)
         self.handled = 0
         self.dead = 0
+        #: Batches set aside whole because storing them raised (see :meth:`_set_aside`).
+        self.failed_batches = 0
+        #: Records refused beyond a station's daily quota (:mod:`hub.quotas`), and the quotas.
+        self.quota_refused = 0
+        self.quotas = dict(quotas.DAILY)
         self._limits_checked = 0.0
         #: Set when stored records changed a service request (the ``requests`` document is due).
         self.requests_changed = threading.Event()
@@ -113,7 +122,8 @@ class HubStore:
             self._dead_letter(conn, topic, station, reason, raw)
         self.dead += 1
 
-    def _with_retry(self, fn, attempts: int = 3):
+    def with_retry(self, fn, attempts: int = 3):
+        """``fn()``, tried again (up to ``attempts`` times) when the database is busy."""
         for attempt in range(attempts):
             try:
                 return fn()
@@ -166,14 +176,40 @@ class HubStore:
         if not items:
             return []
         try:
-            acks = self._with_retry(lambda: self._store_all(items))
-        except (SQLAlchemyError, HubError) as exc:
+            acks = self.with_retry(lambda: self._store_all(items))
+        except Exception as exc:       # noqa: BLE001 - whatever a batch raises, the writer goes on
             if len(items) > 1:
                 return [result for item in items for result in self.store_batches([item])]
-            batch = items[0][1]
-            return [exc if isinstance(exc, HubError)
-                    else HubError(f"cannot store batch {batch.batch_id} of {batch.station}: {exc}")]
+            topic, batch = items[0]
+            if isinstance(exc, (SQLAlchemyError, HubError)):    # the database refused: no ack, resent later
+                return [exc if isinstance(exc, HubError)
+                        else HubError(f"cannot store batch {batch.batch_id} of {batch.station}: {exc}")]
+            return [self._set_aside(topic, batch, exc)]
         return [Reply(batch.station, SUFFIX_ACK, encode_ack(ack)) for (_, batch), ack in zip(items, acks)]
+
+    def _set_aside(self, topic: str, batch: Batch, exc: Exception) -> Reply | HubError:
+        """A batch whose storing raised something other than a database error (a payload no check
+        foresaw): every record of it becomes a dead letter, the ack refuses them all as ``invalid``,
+        :attr:`failed_batches` counts it and the log names it. Nothing of it reaches a fold."""
+        log.error("batch %s of %s set aside: storing it raised %s: %s", batch.batch_id, batch.station,
+                  type(exc).__name__, redact(str(exc)[:300]))
+        self.failed_batches += 1
+        reason = f"the hub could not apply this batch ({type(exc).__name__}); set aside whole"
+        try:
+            with self.engine.begin() as conn:
+                for index, r in zip(batch.indices, batch.records):
+                    self._dead_letter(conn, topic, batch.station, f"record {index}: {reason}",
+                                      r.to_json().encode("utf-8"), r.id)
+                for (index, rid, why, text), code in zip(batch.rejected, batch.codes):
+                    self._dead_letter(conn, topic, batch.station, f"record {index}: {why}", text.encode("utf-8"),
+                                      rid, keep=code != "privacy")
+        except SQLAlchemyError as db_exc:
+            return HubError(f"cannot set batch {batch.batch_id} of {batch.station} aside: {db_exc}")
+        self.dead += len(batch.records) + len(batch.rejected)
+        refused = sorted([(i, "invalid") for i in batch.indices] + [(i, c) for (i, *_), c in zip(batch.rejected,
+                                                                                                batch.codes)])
+        ack = Ack(batch.batch_id, 0, 0, len(refused), tuple(refused))
+        return Reply(batch.station, SUFFIX_ACK, encode_ack(ack))
 
     def _store_all(self, items: Sequence[tuple[str, Batch]]) -> list[Ack]:
         now = _now()
@@ -185,6 +221,7 @@ class HubStore:
                 conn.execute(ins.on_conflict_do_update(index_elements=["station"],
                                                        set_={"last_seen": now, "last_batch_at": now}))
         self.dead += sum(set_aside for _, set_aside in stored)
+        self.quota_refused += sum(code == "quota" for ack, _ in stored for _, code in ack.refused)
         return [ack for ack, _ in stored]
 
     def _store(self, conn: Connection, topic: str, batch: Batch, now: datetime) -> tuple[Ack, int]:
@@ -207,20 +244,37 @@ class HubStore:
         held = {rid: (r.seq, r.kind, r.ts, r.payload_json) for rid, (_, r) in incoming.items() if rid in added}
         held.update(self._held(conn, batch.station, [rid for rid in incoming if rid not in added], ph))
         fresh, dups, conflicts = [r for _, r in incoming.values() if r.id in added], 0, []
+        incoming_by_index = {index: r for index, r in incoming.values()}
         for index, r in [item for item in incoming.values() if item[1].id not in added] + repeats:
             stored = held.get(r.id)
             if stored is None:            # cannot happen while (station, id) is the primary key
                 raise HubError(f"record {r.id} of {batch.station} was neither stored nor found")
             if stored == (r.seq, r.kind, r.ts, r.payload_json) or (r.kind in HEALTH_KINDS and (
                     r.payload_json.startswith(m.ERASED_PREFIX) or str(stored[3]).startswith(m.ERASED_PREFIX))
-                    and stored[:3] == (r.seq, r.kind, r.ts)):
+                    and stored[:3] == (r.seq, r.kind, r.ts)) or (
+                    stored[:3] == (r.seq, r.kind, r.ts) and person_links.same_link(r.kind, r.payload_json, stored[3])):
                 dups += 1            # the same record; or one erased (at the kiosk or here) after it was sent
             else:
                 conflicts.append((index, r, stored))
+        denied = authority.check(conn, batch.station, [(incoming[r.id][0], r) for r in fresh])
+        over = quotas.take(conn, batch.station, [(incoming[r.id][0], r) for r in fresh
+                                                 if incoming[r.id][0] not in denied], now, self.quotas)
+        codes = {**{i: "authority" for i in denied}, **{i: "quota" for i in over}}
+        denied = {**denied, **over}
+        if denied:
+            fresh = [r for r in fresh if incoming[r.id][0] not in denied]
+            for index, why in sorted(denied.items()):
+                r = incoming_by_index[index]
+                self._dead_letter(conn, topic, batch.station, f"record {index}: refused ({codes[index]}): {why}",
+                                  r.to_json().encode("utf-8"), r.id)
+                refused.append((index, codes[index]))
+                log.warning("record %s of %s refused: %s", r.id, batch.station, why)
         named = ledger.apply(conn, [(r.id, r.station, r.seq, r.kind, r.ts, r.payload_json) for r in fresh])
-        if requests.apply_records(conn, fresh):
+        if requests.apply_records(conn, fresh, arrived=now):
             self.requests_changed.set()
-        self._apply_withdrawals(conn, named)
+        people.apply_withdrawals(conn, named)
+        person_links.relabel_links(conn, fresh)        # the old key of a link is kept nowhere here
+        care.apply_named(conn, named)
         for index, r, stored in conflicts:
             digest, c = _digest(r.seq, r.kind, r.ts, r.payload_json), m.conflicts.c
             if conn.execute(select(c.record_id).where((c.station == r.station) & (c.record_id == r.id)
@@ -229,19 +283,21 @@ class HubStore:
                     received_at=now, station=r.station, record_id=r.id, batch_id=batch.batch_id, seq=r.seq,
                     kind=r.kind, ts=r.ts, payload=r.payload_json, digest=digest,
                     stored_digest=_digest(*stored), hub=self.name))
+                deadletters.cap_conflicts(conn, r.station)
             refused.append((index, "conflict"))
             log.warning("conflict: %s already holds record %s with other content; the new one is kept aside",
                         r.station, r.id)
         settled = self._already_stored(conn, batch.foreign)
         dups += len(settled)
         refused = [r for r in refused if r[0] not in settled]
-        set_aside = 0
+        set_aside = len(denied)
         for (index, rid, reason, text), code in zip(batch.rejected, batch.codes):
             if index not in settled:
                 self._dead_letter(conn, topic, batch.station, f"record {index}: {reason}", text.encode("utf-8"),
                                   rid, keep=code != "privacy")
                 set_aside += 1
-        return Ack(batch.batch_id, len(fresh), dups, len(refused), tuple(sorted(refused))), set_aside
+        named = tuple((index, f) for (index, *_), f in zip(batch.rejected, batch.fields) if f and index not in settled)
+        return Ack(batch.batch_id, len(fresh), dups, len(refused), tuple(sorted(refused)), named), set_aside
 
     @staticmethod
     def _held(conn: Connection, station: str, ids: list[str], ph: str) -> dict[str, tuple]:
@@ -265,71 +321,11 @@ class HubStore:
                 settled.add(index)
         return settled
 
-    @staticmethod
-    def _apply_withdrawals(conn: Connection, named: list[dict[str, str]]) -> None:
-        """A consent withdrawal erases that person's health records at every station (by person key);
-        a health record arriving after a withdrawal of the same person is erased too, as is one arriving
-        after staff recorded a withdrawal at the workbench whose stations include its own (a station
-        that was offline then delivers its backlog later). An erased record keeps its row with the
-        payload ``{"erased":"<withdrawal id>"}`` (:data:`hub.models.LIVE`). ``named``: who the
-        records just stored name (:func:`hub.ledger.apply`)."""
-        withdrawn = {n["person_key"]: n["record_id"] for n in named if n["kind"] == WITHDRAWAL_KIND}
-        health = [n for n in named if n["kind"] in HEALTH_KINDS and n["person_key"] not in withdrawn]
-        p = m.person_records.c
-        if health:
-            keys = sorted({n["person_key"] for n in health})
-            for person, rid in conn.execute(select(p.person_key, p.record_id).where(
-                    p.person_key.in_(keys) & (p.kind == WITHDRAWAL_KIND))):
-                withdrawn.setdefault(person, rid)
-            cw = m.consent_withdrawals.c
-            for wid, person, scope in conn.execute(select(cw.id, cw.person_key, cw.stations).where(
-                    cw.person_key.in_([k for k in keys if k not in withdrawn]))):
-                people.erase(conn, [(n["station"], n["record_id"]) for n in health if n["person_key"] == person
-                                    and (scope == "*" or n["station"] in scope.split(","))], f"hub-withdrawal-{wid}")
-        for person, by in sorted(withdrawn.items()):
-            people.erase(conn, [(s, rid) for s, rid, *_ in people.rows_of(conn, person, HEALTH_KINDS)], by)
-
     def handle_status(self, topic: str, station: str, raw: bytes, retained: bool = False) -> None:
         """Record a station's status message (invalid ones become dead letters). A live (not
-        retained) ``online`` status also records the doctor summary and the station's clock offset."""
-        if not raw:
-            return
-        try:
-            st = decode_status(raw, station if valid_station_id(station) else "\0")
-        except MessageError as exc:
-            self.reject(topic, station if valid_station_id(station) else None, f"{type(exc).__name__}: {exc}", raw)
-            return
-        values: dict[str, Any] = {"state": st.state, "status_ts": st.ts, "last_seen": _now()}
-        if st.app:
-            values["app"] = st.app
-        if st.queue is not None:
-            values.update(queue_depth=st.queue, oldest_unsynced=st.oldest, last_ack=st.last_ack, warn=st.warn,
-                          documents=json.dumps(st.documents, sort_keys=True))
-
-        arrived = _now()
-        health = {"received_at": arrived, "status_ts": st.ts,
-                  "clock_offset_s": (arrived - datetime.fromisoformat(st.ts)).total_seconds(),
-                  "healthy": None if st.health is None else st.health["ok"],
-                  "health": None if st.health is None else json.dumps(st.health, ensure_ascii=False)}
-
-        def write():
-            with self.engine.begin() as conn:
-                row = conn.execute(select(m.stations.c.status_ts).where(m.stations.c.station == st.station)).first()
-                if row and row[0] and _status_time(row[0]) > parse_bounded(st.ts):
-                    return
-                ins = _insert(conn, m.stations).values(station=st.station, **values)
-                conn.execute(ins.on_conflict_do_update(index_elements=["station"], set_=values))
-                if st.state == "online" and not retained:
-                    ins = _insert(conn, m.station_health).values(station=st.station, **health)
-                    conn.execute(ins.on_conflict_do_update(index_elements=["station"], set_=health))
-                if st.name:
-                    named = _insert(conn, m.station_counts).values(station=st.station, records=0, through=0,
-                                                                   name=st.name)
-                    conn.execute(named.on_conflict_do_update(index_elements=["station"], set_={"name": st.name}))
-        try:
-            self._with_retry(write)
-        except SQLAlchemyError as exc:
-            log.error("cannot store the status of %s: %s", st.station, exc)
+        retained) ``online`` status also records the doctor summary and the station's clock offset
+        (:mod:`hub.station_status`)."""
+        station_status.handle_status(self, topic, station, raw, retained)
 
     # --- queries and documents ----------------------------------------------------------------
 
@@ -403,7 +399,7 @@ class HubStore:
                 raise SchemaError(f"{doc_type} version {version} jumps more than {MAX_VERSION_STEP} past the "
                                   f"published {current}; versions run out at {MAX_DOCUMENT_VERSION}")
             issued = _now().isoformat(timespec="milliseconds")
-            doc = make_document(doc_type, version or current + 1, scope, issued, body)
+            doc = make_document(doc_type, version or current + 1, scope, issued, body, expiry_of(doc_type, issued))
             if signing_key is not None:
                 doc = sign_document(doc, signing_key)
             values = {"version": doc.version, "issued": issued, "body": json.dumps(body, ensure_ascii=False)}
@@ -417,12 +413,3 @@ class HubStore:
 
 def _digest(seq: int, kind: str, ts: str, payload: str) -> str:
     return hashlib.sha256(f"{seq}\n{kind}\n{ts}\n{payload}".encode()).hexdigest()
-
-
-def _status_time(stored: str) -> datetime:
-    """A stored status time for comparison; one out of range (stored before the door checked it)
-    counts as the distant past, so it can never freeze the row."""
-    try:
-        return parse_bounded(stored)
-    except TimeOutOfRange:
-        return datetime.min.replace(tzinfo=timezone.utc)

@@ -111,13 +111,16 @@ def answer(engine: Engine, wish_id: str, note: str, by: str = "staff") -> dict[s
     return _move(engine, wish_id, (POSTED,), by, state=CLOSED, note=note.strip()[:200])
 
 
-def document_entries(engine: Engine) -> list[dict[str, Any]]:
-    """The ``wishes`` list of the ``requests`` document: open ones and those done in the last 30 days."""
+def document_entries(engine: Engine, station: str | None = None) -> list[dict[str, Any]]:
+    """The ``wishes`` list of the ``requests`` document (of one station's, if given): open ones and
+    those done in the last 30 days."""
     t = m.wishes
     since = (datetime.now(timezone.utc) - KEEP_DONE).isoformat(timespec="milliseconds")
+    q = select(t).where(or_(t.c.state.in_((POSTED, PUBLISHED, CLAIMED)), t.c.updated_at >= since))
+    if station is not None:
+        q = q.where(t.c.station == station)
     with engine.connect() as conn:
-        rows = conn.execute(select(t).where(or_(t.c.state.in_((POSTED, PUBLISHED, CLAIMED)), t.c.updated_at >= since))
-                            .order_by(t.c.posted_at)).mappings().all()
+        rows = conn.execute(q.order_by(t.c.posted_at)).mappings().all()
     return [{"id": r["wish_id"], "kind": r["kind"], "state": r["state"], "category": r["category"],
              "phrase": r["phrase"], "person_key": r["person_key"], "posted_at": r["posted_at"],
              **({"claimed_by": r["claimed_by"]} if r["claimed_by"] else {}),

@@ -7,6 +7,7 @@ from typing import Any
 
 from kiosk.admin import PinGate
 from kiosk.community.activities import Activities
+from kiosk.district_clock import use_district_zone
 from kiosk.community.requests import Requests
 from kiosk.community.wishes import Wishes
 from kiosk.documents import current_documents
@@ -70,6 +71,7 @@ def build_context(settings: Settings) -> KioskContext:
     Raises:
         JournalError: the journal cannot be opened (message says what to do).
     """
+    use_district_zone(settings.station.timezone)          # one district clock, whatever the machine's zone
     journal = Journal(settings.data_dir / Journal.FILENAME, settings.station.id)
     session = Session(default_language=settings.ui.language, lang=settings.ui.language)
     gate = PinGate(settings.secrets.admin_pin_hash, settings.admin.max_tries, settings.admin.lockout_s, journal)

@@ -4,7 +4,7 @@ service requests, :mod:`kiosk.community`) and ``calendar`` (activities) from the
 The sync layer validates each document that arrives and, when it is newer, hands it here to be
 written atomically to ``<data_dir>/downlink/<type>.<scope>.json`` (temporary file, fsync, rename,
 directory fsync). The core reads the effective document of each type from the same folder; a
-station's own document takes precedence over the all-stations one (scope ``_all``). Reads are
+document issued last wins, whichever its scope (this station's or ``_all``). Reads are
 cached per file by modification time and size, so a tap that consults the roster three times
 reads the files once.
 """
@@ -15,6 +15,7 @@ import logging
 import os
 import tempfile
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -91,18 +92,41 @@ def stored_documents(data_dir: Path | str) -> dict[str, dict[str, dict[str, Any]
     return out
 
 
+def issued_at(doc: dict[str, Any]) -> datetime:
+    """When a stored document was issued (the distant past when it does not say)."""
+    try:
+        when = datetime.fromisoformat(str(doc.get("issued")))
+    except ValueError:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
 def current_documents(data_dir: Path | str) -> dict[str, dict[str, Any] | None]:
     """The effective document of each type: ``{"config": {...}, "roster": ..., "catalog": ...}``.
 
-    Each value is ``{"version", "scope", "issued", "body"}`` (the station's own document if one
-    was applied, else the all-stations one), or None when none has arrived yet.
+    Each value is ``{"version", "scope", "issued", "expires", "body"}``: of the applied documents of
+    that type (this station's and the all-stations one) the one issued last wins, whatever its
+    scope (issue 22); None when none has arrived yet.
     """
     out: dict[str, dict[str, Any] | None] = {}
     for doc_type, by_scope in stored_documents(data_dir).items():
-        own = [d for s, d in by_scope.items() if s != ALL_STATIONS]
-        doc = own[0] if own else by_scope.get(ALL_STATIONS)
+        doc = max(by_scope.values(), key=lambda d: (issued_at(d), d.get("scope") != ALL_STATIONS), default=None)
         out[doc_type] = ({"version": doc["version"], "scope": doc.get("scope"), "issued": doc.get("issued"),
-                          "body": doc["body"]} if doc else None)
+                          "expires": doc.get("expires", ""), "body": doc["body"]} if doc else None)
+    return out
+
+
+def expired_documents(data_dir: Path | str, now: datetime | None = None) -> list[str]:
+    """The types whose effective document is past its expiry: the kiosk keeps working on it and
+    tells staff (the hub has not reached it for that long)."""
+    now = now or datetime.now(timezone.utc)
+    out = []
+    for doc_type, doc in sorted(current_documents(data_dir).items()):
+        try:
+            if doc and doc.get("expires") and datetime.fromisoformat(doc["expires"]) < now:
+                out.append(doc_type)
+        except ValueError:
+            out.append(doc_type)
     return out
 
 

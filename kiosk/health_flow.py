@@ -9,9 +9,11 @@ from dataclasses import dataclass, replace
 
 from drivers.errors import DriverError
 from drivers.readings import BloodPressureReading, GlucoseReading, MealContext
+from kiosk.care import CARE_CODE, Advice, advice_after
 from kiosk.context import KioskContext
 from kiosk.health import Assessment, assess_bp, assess_glucose
 from kiosk.health_records import build_slip, record_measurement
+from kiosk.i18n import Translator
 from kiosk.records import Record
 
 log = logging.getLogger(__name__)
@@ -23,12 +25,14 @@ class NoPerson(RuntimeError):
 
 @dataclass(frozen=True)
 class MeasurementOutcome:
-    """A finished measurement: the reading, its assessment, and the journal records written."""
+    """A finished measurement: the reading, its assessment, the journal records written, and the
+    follow-up advice (a recheck on another day, or a referral; :mod:`kiosk.care`)."""
 
     reading: BloodPressureReading | GlucoseReading
     assessment: Assessment
     record: Record
     alert: Record | None
+    advice: Advice | None = None
 
 
 def assess(reading: BloodPressureReading | GlucoseReading, context: MealContext | None = None) -> Assessment:
@@ -62,7 +66,8 @@ def complete_measurement(ctx: KioskContext, reading: BloodPressureReading | Gluc
                                            station_id=ctx.settings.station.id)
     if alert is not None:
         log.warning("urgent %s result journaled as alert %s", record.kind, alert.id)
-    return MeasurementOutcome(reading, assessment, record, alert)
+    advice = advice_after(ctx.journal, person.keys, record, ctx.settings.volunteer.timezone)
+    return MeasurementOutcome(reading, assessment, record, alert, advice)
 
 
 def print_slip(ctx: KioskContext, outcome: MeasurementOutcome, post: Callable[[Callable[[], None]], None],
@@ -78,6 +83,9 @@ def print_slip(ctx: KioskContext, outcome: MeasurementOutcome, post: Callable[[C
         return False
     slip = build_slip(outcome.record, station_name=ctx.settings.station.name,
                       masked_name=person.display_name, lang=ctx.session.lang)
+    if outcome.advice is not None:
+        code = Translator(ctx.session.lang)._(CARE_CODE, code=person.person_key[:8])
+        slip = replace(slip, advice=f"{slip.advice} {outcome.advice.text(ctx.session.lang)} {code}".strip())
 
     def work() -> None:
         try:

@@ -20,7 +20,7 @@ from docs/protocols.md §5.3). No export calls it yet: it is the mapping a FHIR 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -71,6 +71,8 @@ class BpMeasurement:
 
     ``device_time`` is the monitor's own (naive, local) clock when it reports one;
     ``category``/``level``/``urgent``/``grade`` are the screening assessment of :func:`kiosk.health.assess_bp`.
+    ``rested``: the resident's answer to "did you sit quietly for 5 minutes?" (None: not asked); a
+    reading taken without rest is kept but does not count toward the three of a recheck (kiosk/care_rules.py).
     """
 
     person_key: str
@@ -88,6 +90,7 @@ class BpMeasurement:
     device_seq: int | None = None
     flags: frozenset[str] = field(default_factory=frozenset)
     session_id: str = ""
+    rested: bool | None = None
     unit: Unit = Unit.MMHG
     pulse_unit: Unit = Unit.PER_MIN
     loinc_panel: str = LOINC_BP_PANEL
@@ -121,6 +124,7 @@ class GlucoseMeasurement:
     device_time: datetime | None = None
     device_seq: int | None = None
     session_id: str = ""
+    rested: bool | None = None
     unit: Unit = Unit.MMOL_L
     loinc_code: str = LOINC_GLUCOSE_CAPILLARY_MOLES
 
@@ -231,7 +235,8 @@ def alert_values(payload: BpMeasurement | GlucoseMeasurement) -> str:
 
 def record_measurement(journal: Journal, person_key: str,
                        reading: BloodPressureReading | GlucoseReading, assessment: Assessment, *,
-                       session_id: str = "", station_id: str) -> tuple[Record, Record | None]:
+                       session_id: str = "", station_id: str, rested: bool | None = None,
+                       created_at: datetime | None = None) -> tuple[Record, Record | None]:
     """Journal one measurement (and its urgent alert); idempotent for device-identified readings.
 
     Args:
@@ -241,6 +246,8 @@ def record_measurement(journal: Journal, person_key: str,
         assessment: its screening assessment (``assess_bp`` / ``assess_glucose``).
         session_id: the health-check session it belongs to, or "".
         station_id: the station id that goes into the deterministic id.
+        rested: the resident's answer to the rest question (None: not asked).
+        created_at: the journal time (default now; a test clock).
 
     Returns:
         ``(measurement record, alert record or None)``. When the same device reading was journaled
@@ -252,7 +259,8 @@ def record_measurement(journal: Journal, person_key: str,
         JournalError: the journal refused or failed (e.g. PrivacyViolation).
     """
     rid = measurement_id(station_id, reading) or str(uuid.uuid4())
-    stored = journal.append(_payload(person_key, reading, assessment, session_id), record_id=rid).record
+    payload = replace(_payload(person_key, reading, assessment, session_id), rested=rested)
+    stored = journal.append(payload, record_id=rid, created_at=created_at).record
     payload = stored.payload
     if not payload.urgent:
         return stored, None
@@ -260,7 +268,7 @@ def record_measurement(journal: Journal, person_key: str,
                         measurement_kind=stored.kind, category=payload.category, level=payload.level,
                         values=alert_values(payload), session_id=payload.session_id)
     alert_id = str(uuid.uuid5(MEASUREMENT_NAMESPACE, f"alert|{stored.id}"))
-    return stored, journal.append(alert, record_id=alert_id).record
+    return stored, journal.append(alert, record_id=alert_id, created_at=created_at).record
 
 
 def recent_measurements(journal: Journal, person_key: str | tuple[str, ...], kind: str,

@@ -2,10 +2,11 @@
 
 Privacy by design: the full document number is used once, to compute the person key, and is then
 dropped with the document; only masked forms leave this module. A person whose records were
-journaled under the key of an earlier Yizhan (HMAC) is linked to the new key the first time their
-card is read (a ``person_key_linked`` record), so consent, trends and roster entries carry over. Residents are asked once for
-consent to the processing of health data (PIPL sensitive personal information); the decision is
-journaled and looked up on later visits.
+journaled under the key of an earlier Yizhan (HMAC, or scrypt at a lower cost) is linked to the new
+key the first time their card is read (a ``person_key_linked`` record), so consent, trends and
+roster entries carry over; once the hub has the link, the old key is erased (``kiosk.key_links``).
+Residents are asked once for consent to the processing of health data (PIPL sensitive personal
+information); the decision is journaled and looked up on later visits.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from datetime import date
 
 from kiosk.i18n import N_
 from kiosk.journal import ERASABLE_KINDS, Journal
-from kiosk.privacy import age_band, age_on, legacy_person_key, mask_id_number, mask_name, person_key
+from kiosk.privacy import age_band, age_on, earlier_person_keys, mask_id_number, mask_name, person_key
 from kiosk.records import ConsentDecision, ConsentWithdrawn, PersonKeyLinked, TokenUse, Visit
 from kiosk.roster import Roster
 from kiosk.session import Person
@@ -148,17 +149,18 @@ class IdentityService:
 
     # -- person-key migration ---------------------------------------------------------------------
     def _former_keys(self, key: str, number: str) -> tuple[str, ...]:
-        """The earlier keys linked to ``key``; links the HMAC key of an earlier Yizhan when this
-        journal or the roster knows it (a consent decision, a volunteer entry)."""
+        """The earlier keys linked to ``key``; links each key an earlier Yizhan derived (HMAC, an
+        earlier scrypt cost) that this journal or the roster knows (a consent decision, a volunteer
+        entry). Once the hub acknowledged a link, its records are relabelled and its old key is ""."""
         linked = self.journal.records("person_key_linked", where={"new_key": key}, limit=10)
         if linked:
-            return tuple(r.payload.old_key for r in linked)
-        old = legacy_person_key(self._key, number)
-        if self.consent_status(old) is None and self._roster().by_person_key(old) is None:
-            return ()
-        self.journal.append(PersonKeyLinked(old_key=old, new_key=key))
-        log.info("linked a person's records under the earlier person key to the new one")
-        return (old,)
+            return tuple(r.payload.old_key for r in linked if r.payload.old_key)
+        known = tuple(old for old in earlier_person_keys(self._key, number)
+                      if self.consent_status(old) is not None or self._roster().by_person_key(old) is not None)
+        for old in known:
+            self.journal.append(PersonKeyLinked(old_key=old, new_key=key))
+            log.info("linked a person's records under an earlier person key to the new one")
+        return known
 
     # -- consent and records ------------------------------------------------------------------------
     def consent_status(self, key: str) -> bool | None:
@@ -178,7 +180,7 @@ class IdentityService:
         the steps is mended by doing it again)."""
         linked = self.journal.records("person_key_linked", where={"new_key": person_key}, limit=10)
         erased = 0
-        for key in (person_key, *(r.payload.old_key for r in linked)):   # the earlier keys' records too
+        for key in (person_key, *(r.payload.old_key for r in linked if r.payload.old_key)):   # earlier keys too
             self.journal.append(ConsentDecision(person_key=key, granted=False))
             erasable = sum(len(self.journal.records(kind, where={"person_key": key}, limit=100_000))
                            for kind in ERASABLE_KINDS)

@@ -21,8 +21,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from kiosk.journal_seal import take_seal, write_seal
+from kiosk.key_links import TRIGGER_V5
 from kiosk.privacy import contains_id_number
-from kiosk.records import MAX_PAYLOAD_BYTES, Record, payload_from_dict, payload_to_json
+from kiosk.records import MAX_PAYLOAD_BYTES, PayloadError, Record, payload_from_dict, payload_to_json
+from kiosk.schema import check_payload
 
 
 class JournalError(Exception):
@@ -151,9 +154,12 @@ _V4 = "\n".join(
     f"CREATE INDEX records_{f} ON records (kind, json_extract(payload, '$.{f}'), seq) "
     f"WHERE json_extract(payload, '$.{f}') IS NOT NULL;" for f in INDEXED_FIELDS)
 
+# V5: an earlier person key is erased once the hub acknowledged its link (``kiosk.key_links``).
+_V5 = TRIGGER_V5.format(erasable=", ".join(f"'{k}'" for k in ERASABLE_KINDS))
+
 #: MIGRATIONS[i] is the SQL script taking a database from schema version i to i + 1.
 #: Append, never edit.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -322,9 +328,10 @@ class Journal:
     Thread-safe: one connection guarded by a lock. Other processes (the sync publisher) open the
     same file with :func:`connect`.
 
-    Opening runs ``PRAGMA quick_check`` (a read of the whole file) only on the first open of a UTC
-    day or when the last session did not :meth:`close` cleanly; a damaged file is then refused
-    untouched, as is a file of a newer version or one that is not a journal.
+    Opening runs ``PRAGMA quick_check`` (a read of the whole file) on the first open of a UTC day,
+    when the last session did not :meth:`close` cleanly, or when the file differs from the seal the
+    last clean close wrote (size and CRC-32, checked at every open); a damaged file is then
+    refused untouched, as is a file of a newer version or one that is not a journal.
     """
 
     FILENAME = "journal.sqlite3"
@@ -335,11 +342,16 @@ class Journal:
         self._lock = threading.Lock()
         #: Called with each new record after its commit (the publisher wakes up on it).
         self.listeners: list = []
-        #: Whether this open ran ``PRAGMA quick_check`` (first open of a UTC day, or after an unclean shutdown).
+        #: Whether this open ran ``PRAGMA quick_check`` (first open of a UTC day, after an unclean
+        #: shutdown, or when the file is not as its clean-shutdown seal says: ``kiosk.journal_seal``).
         self.integrity_checked = False
-        self._db = connect(self.path)
+        #: Whether the seal was compared and the file was byte for byte as sealed at the last clean stop.
+        self.seal_intact = False
+        self._db = connect(self.path)             # opening writes nothing to an existing file
         try:
-            if self._integrity_due():
+            due = self._integrity_due()
+            self.seal_intact = take_seal(self.path, compare=not due)   # no hashing when the full check runs
+            if due or not self.seal_intact:
                 self._check_integrity()
             migrate(self._db, self.path)
             self._mark_open()
@@ -421,6 +433,10 @@ class Journal:
                                 "bytes; refused")
         if contains_id_number(body):
             raise PrivacyViolation(f"a {kind} payload carries a full ID number; refused")
+        try:
+            check_payload(kind, json.loads(body))     # the hub's door applies the same schema
+        except PayloadError as exc:
+            raise RecordRefused(f"a {kind} payload does not fit its schema ({exc}); refused") from None
         rid = record_id or str(uuid.uuid4())
         ts = (created_at or _utcnow()).astimezone(timezone.utc)
         ts = ts.replace(microsecond=ts.microsecond // 1000 * 1000)   # stored with millisecond precision
@@ -553,13 +569,25 @@ class Journal:
                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
     def close(self) -> None:
-        """Record a clean shutdown (the next open skips the day's integrity check) and close."""
+        """Record a clean shutdown (the next open skips the day's integrity check), close, and seal
+        the file (``kiosk.journal_seal``: the next open checks it is unchanged, or runs the full check)."""
         try:
             self.set_meta(_META_CLEAN, "1")
+            clean = True
         except sqlite3.Error:
-            pass                                # then the next open checks the file, which is right
+            clean = False                       # then the next open checks the file, which is right
         with self._lock:
+            if clean:
+                try:
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error:
+                    pass                        # a reader elsewhere: the seal covers the log as it is
             self._db.close()
+        if clean:
+            try:
+                write_seal(self.path)
+            except OSError:
+                pass                            # no seal: the next open runs the full check
 
     def __enter__(self) -> Journal:
         return self

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from kiosk.i18n import N_
 from kiosk.journal import connect, migrate
+from kiosk.key_links import erase_acknowledged_links
 from kiosk.records import MAX_PAYLOAD_BYTES
 
 _META_LAST_ACK = "sync.last_ack"
@@ -192,7 +193,8 @@ class Outbox:
 
     def settle(self, batch_id: str, refused: Mapping[int, str] | None = None) -> tuple[int, int]:
         """Apply the hub's ack: rows at the ``refused`` indices (in the batch's order) become
-        rejected with their reason, every other row of the batch acknowledged.
+        rejected with their reason, every other row of the batch acknowledged. An acknowledged
+        ``person_key_linked`` record erases its earlier person key here (``kiosk.key_links``).
 
         Returns:
             (rows acknowledged, rows rejected); (0, 0) for an unknown or already settled batch.
@@ -208,6 +210,11 @@ class Outbox:
             if acked or bad:
                 db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
                            "DO UPDATE SET value = excluded.value", (_META_LAST_ACK, stamp))
+            refused_ids = {row[2] for row in bad}
+            erased = erase_acknowledged_links(db, [rid for rid in ids if rid not in refused_ids])
+        if erased:          # the old key leaves the write-ahead log too (pages were overwritten: secure_delete)
+            with self._lock:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return acked, len(bad)
 
     def requeue_stale(self, older_than_s: float = 0.0) -> int:

@@ -2,7 +2,8 @@
 
 The full ID number lives only in memory for the moment a card is read: it is turned into a
 ``person_key`` (scrypt, a memory-hard function, salted with a sub-key of the district key, so visits
-link across stations without the number, and a stolen key still leaves a search of years) and
+link across stations without the number; a stolen key leaves a search whose cost docs/kiosk-disk.md
+states from measurements) and
 masked forms for display. :func:`contains_id_number` lets the journal, the sync
 layer and the log filter refuse anything that still carries a full number.
 """
@@ -28,10 +29,16 @@ def redact_id_numbers(text: str) -> str:
     return _ID_RE.sub(lambda m: mask_id_number(m.group(1)) if id_number_valid(m.group(1)) else m.group(1), text)
 
 
-#: scrypt cost of a person key: 2^13 x 8 x 128 B = 8 MiB of memory and about 50 ms per derivation
-#: on a kiosk (``yizhan bench personkey`` measures it). Changing it changes every person key.
-PERSON_KEY_COST = {"n": 2 ** 13, "r": 8, "p": 1}
-_PERSON_SALT_LABEL = b"yizhan/person-key/v2"
+#: scrypt cost of a person key: 2^16 x 6 x 128 B = 48 MiB of memory and about 160-170 ms of CPU
+#: per derivation on this project's reference machine (one AMD EPYC core, 2026-12; see
+#: docs/kiosk-disk.md, ``yizhan bench personkey`` measures it) — what a card read can pay. Each
+#: guess of a thief holding the district key costs one derivation. Changing it changes every person
+#: key: the previous cost stays in :data:`EARLIER_PERSON_KEY_COSTS` so earlier keys get linked.
+PERSON_KEY_COST = {"n": 2 ** 16, "r": 6, "p": 1}
+_PERSON_SALT_LABEL = b"yizhan/person-key/v3"
+#: Earlier scrypt person keys (salt label, cost), newest first: 8 MiB, about 20 ms (until 2026-12).
+EARLIER_PERSON_KEY_COSTS = ((b"yizhan/person-key/v2", {"n": 2 ** 13, "r": 8, "p": 1}),)
+_MAXMEM = 128 * 1024 * 1024
 
 
 def _check_key(district_key: bytes) -> None:
@@ -39,16 +46,21 @@ def _check_key(district_key: bytes) -> None:
         raise ValueError("district key must be at least 16 bytes")
 
 
+def _scrypt_key(district_key: bytes, id_number: str, label: bytes, cost: dict[str, int]) -> str:
+    salt = hmac.new(district_key, label, hashlib.sha256).digest()
+    return hashlib.scrypt(normalise_id_number(id_number).encode("ascii", "replace"), salt=salt,
+                          maxmem=_MAXMEM, dklen=32, **cost).hex()
+
+
 def person_key(district_key: bytes, id_number: str) -> str:
     """The person key: scrypt of the normalised document number, salted with a district sub-key, as hex.
 
     Stable across stations of one district and useless without the key; with the key, each guess
-    of a number costs one full scrypt derivation (:data:`PERSON_KEY_COST`).
+    of a number costs one full scrypt derivation (:data:`PERSON_KEY_COST`) and is checked against
+    every person key of the district at once (one salt serves the district, so that lookups work).
     """
     _check_key(district_key)
-    salt = hmac.new(district_key, _PERSON_SALT_LABEL, hashlib.sha256).digest()
-    return hashlib.scrypt(normalise_id_number(id_number).encode("ascii", "replace"), salt=salt,
-                          maxmem=64 * 1024 * 1024, dklen=32, **PERSON_KEY_COST).hex()
+    return _scrypt_key(district_key, id_number, _PERSON_SALT_LABEL, PERSON_KEY_COST)
 
 
 def legacy_person_key(district_key: bytes, id_number: str) -> str:
@@ -57,6 +69,14 @@ def legacy_person_key(district_key: bytes, id_number: str) -> str:
     _check_key(district_key)
     return hmac.new(district_key, normalise_id_number(id_number).encode("ascii", "replace"),
                     hashlib.sha256).hexdigest()
+
+
+def earlier_person_keys(district_key: bytes, id_number: str) -> tuple[str, ...]:
+    """Every key an earlier Yizhan derived for this number (HMAC, then each earlier scrypt cost),
+    computed only to find and link records journaled under them; about 20 ms in all."""
+    _check_key(district_key)
+    return (legacy_person_key(district_key, id_number),
+            *(_scrypt_key(district_key, id_number, label, cost) for label, cost in EARLIER_PERSON_KEY_COSTS))
 
 
 def mask_id_number(number: str) -> str:

@@ -26,7 +26,10 @@ class UnknownRecordKind(KeyError):
 
 
 class PayloadError(ValueError):
-    """A payload does not match its dataclass (missing field, wrong type)."""
+    """A payload does not match its dataclass (missing field, wrong type); ``field`` names the field
+    when one is to blame."""
+
+    field: str = ""
 
 
 def record_kind(name: str, priority: int = 0):
@@ -158,6 +161,11 @@ def _fields(cls: type) -> tuple[tuple[str, Any, bool], ...]:
                  for f in dataclasses.fields(cls) if f.init)
 
 
+def payload_fields(cls: type) -> tuple[tuple[str, Any, bool], ...]:
+    """(name, resolved type, required) of each field of a payload dataclass."""
+    return _fields(cls)
+
+
 def _from_dict(cls: type[P], data: Any, where: str) -> P:
     if not isinstance(data, dict):
         raise PayloadError(f"{where}: expected an object, got {type(data).__name__}")
@@ -246,9 +254,10 @@ class Visit:
 @record_kind("person_key_linked")
 @dataclass(frozen=True)
 class PersonKeyLinked:
-    """A card read at this kiosk showed that ``old_key`` (the HMAC person key of an earlier Yizhan)
-    and ``new_key`` (the scrypt one) are the same person: consent, trends and roster entries
-    journaled under the old key carry over, here and at the hub."""
+    """A card read at this kiosk showed that ``old_key`` (a person key of an earlier Yizhan: HMAC, or
+    scrypt at an earlier cost) and ``new_key`` (the current one) are the same person: consent, trends and roster entries
+    journaled under the old key carry over, here and at the hub. Once the hub acknowledged it, the
+    records under ``old_key`` are relabelled and ``old_key`` becomes "" (``kiosk.key_links``)."""
 
     old_key: str
     new_key: str

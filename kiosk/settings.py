@@ -1,7 +1,9 @@
-"""Station settings: TOML files in ``config/`` loaded once into frozen, validated dataclasses.
+"""Station settings: TOML files loaded once into frozen, validated dataclasses.
 
-Load order: ``config/defaults.toml`` (every default, documented), then the station file
-(``config/station.toml``, or ``--config``/``YIZHAN_CONFIG``), then environment overrides
+Load order: ``defaults.toml`` (every default, documented; shipped in the package ``config`` and read
+through :mod:`importlib.resources`, so a wheel install has it), then the station file (``--config``/
+``YIZHAN_CONFIG``, else ``config/station.toml`` in the working directory, else the installed
+``/etc/yizhan/station.toml``), then environment overrides
 (``YIZHAN_STATION_ID``, ``YIZHAN_DATA_DIR``). Secrets (district HMAC key, MQTT password, admin PIN)
 never live in ``config/``: they come from ``YIZHAN_DISTRICT_KEY``/``YIZHAN_MQTT_PASSWORD``/
 ``YIZHAN_ADMIN_PIN``, systemd credentials (``$CREDENTIALS_DIRECTORY/district_key`` …, or a whole
@@ -14,6 +16,7 @@ Every problem in every file is collected and reported at once, as ``file: key: p
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import os
 import re
 import types
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiosk.district_clock import zone_exists
 from kiosk.secretstore import (DEMO_ADMIN_PIN, PIN_MAX_DIGITS, PIN_MIN_DIGITS, Secrets, hash_pin,  # noqa: F401
                                KIOSK_SECRETS, load_secrets, pin_format_ok, read_toml, verify_pin)
 
@@ -31,10 +35,14 @@ CONFIG_VERSION = 1
 #: MIGRATIONS[v] turns a version-v document (a dict) into version v + 1. Append, never edit.
 MIGRATIONS: dict[int, typing.Callable[[dict], dict]] = {}
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+#: The shipped settings files (the data-only package ``config``: the checkout's ``config/`` in a
+#: developer install, ``site-packages/config`` in a wheel install).
+CONFIG_DIR = Path(str(importlib.resources.files("config").joinpath("defaults.toml"))).parent
 DEFAULTS_FILE = CONFIG_DIR / "defaults.toml"
 DEMO_FILE = CONFIG_DIR / "demo.toml"
-DEFAULT_STATION_FILE = CONFIG_DIR / "station.toml"
+#: A developer's station file (in the working directory), then the one the packages install.
+LOCAL_STATION_FILE = Path("config/station.toml")
+INSTALLED_STATION_FILE = Path("/etc/yizhan/station.toml")
 _QUIET_HOURS = re.compile(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d")
 
 
@@ -58,6 +66,8 @@ class StationSettings:
     name: str
     district: str
     address: str
+    timezone: str = field(default="Asia/Shanghai", metadata=_meta(
+        doc="the district's time zone (IANA name): every time the kiosk shows, prints or counts by day"))
 
 
 @dataclass(frozen=True)
@@ -260,13 +270,18 @@ def _migrate(doc: dict, src: str, errors: list[str]) -> dict:
     return doc
 
 
+def default_station_file() -> Path:
+    """``config/station.toml`` in the working directory when there is one, else ``/etc/yizhan/station.toml``."""
+    return LOCAL_STATION_FILE if LOCAL_STATION_FILE.is_file() else INSTALLED_STATION_FILE
+
+
 def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False,
                   env: Mapping[str, str] | None = None, need: frozenset[str] = KIOSK_SECRETS) -> Settings:
     """Load, merge, migrate and validate the settings.
 
     Args:
-        config: the station file; default ``$YIZHAN_CONFIG``, else ``config/demo.toml`` in demo
-            mode, else ``config/station.toml``.
+        config: the station file; default ``$YIZHAN_CONFIG``, else the shipped ``demo.toml`` in demo
+            mode, else :func:`default_station_file`.
         demo: demo mode (simulated devices; generates demo secrets in the data directory).
         env: environment for overrides (default ``os.environ``).
         need: the secrets this command cannot run without (a missing one is an error; a malformed
@@ -278,7 +293,7 @@ def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False
     """
     env = os.environ if env is None else env
     errors: list[str] = []
-    station_path = Path(config or env.get("YIZHAN_CONFIG") or (DEMO_FILE if demo else DEFAULT_STATION_FILE))
+    station_path = Path(config or env.get("YIZHAN_CONFIG") or (DEMO_FILE if demo else default_station_file()))
     defaults = read_toml(DEFAULTS_FILE, errors)
     station = _migrate(read_toml(station_path, errors), str(station_path), errors)
     doc = _merge(defaults, station)
@@ -300,6 +315,14 @@ def load_settings(config: str | os.PathLike | None = None, *, demo: bool = False
         errors.append(f"{src}: station.id: letters, digits, - and _ only (got {st.id!r})")
     if st and not st.id:
         errors.append(f"{src}: station.id: missing (set it, or YIZHAN_STATION_ID)")
+    if st and not zone_exists(st.timezone):
+        errors.append(f"{src}: station.timezone: not a time zone (got {st.timezone!r}; e.g. Asia/Shanghai)")
+    vol_zone = doc.get("volunteer", {}).get("timezone") if isinstance(doc.get("volunteer"), dict) else None
+    if st and built["volunteer"] and vol_zone is None:          # one district clock: the station's zone
+        built["volunteer"] = dataclasses.replace(built["volunteer"], timezone=st.timezone)
+    elif st and vol_zone not in (None, st.timezone):
+        errors.append(f"{src}: volunteer.timezone: must be the district's zone station.timezone "
+                      f"({st.timezone}); leave it out")
     sync: SyncSettings | None = built["sync"]
     key = sync.document_public_key if sync else ""
     if key and not (len(key) == 64 and all(c in "0123456789abcdefABCDEF" for c in key)):

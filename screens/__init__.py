@@ -18,6 +18,7 @@ SCREENS = {
     "glucose_context": "screens.glucose_context:GlucoseContextScreen",
     "measure": "screens.measure:MeasureScreen",
     "result": "screens.result:ResultScreen",
+    "care_consent": "screens.care_consent:CareConsentScreen",
     "records": "screens.records:RecordsScreen",
     "health_day": "screens.health_day:HealthDayScreen",
     "volunteer": "screens.volunteer:VolunteerScreen",

@@ -71,7 +71,7 @@ class AdminPinScreen(KioskScreen):
             self.message_color = theme.DANGER
 
     def _locked(self, seconds: float) -> None:
-        self.message = self._("Too many wrong PINs. Locked for {m} minutes.", m=max(1, round(seconds / 60)))
+        self.message = self._("Too many wrong PINs. Locked: try again in {m} minutes.", m=max(1, round(seconds / 60)))
         self.message_color = theme.DANGER
 
     def reset(self) -> None:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, StringProperty
 
+from kiosk import care
+from kiosk.care_rules import RECHECK_DUE
 from kiosk.community.activities import ActivityError
+from kiosk.community.errors import RequestError
+from kiosk.community.lists import waiting_for
 from kiosk.i18n import N_, Joined
 from kiosk.session import Person
 from kiosk.speech import sentences
@@ -45,6 +50,9 @@ class GreetingScreen(KioskScreen):
     has_note = BooleanProperty(False)
     promotion = StringProperty("")
     has_promotion = BooleanProperty(False)
+    #: "您的代购已完成，请确认": a done request waits for this person's confirmation
+    waiting = StringProperty("")
+    reminder = StringProperty("")
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -53,6 +61,15 @@ class GreetingScreen(KioskScreen):
     def on_kv_post(self, _base_widget) -> None:
         self.on_has_note(self, self.has_note)
         self.on_has_promotion(self, self.has_promotion)
+        self.on_waiting(self, self.waiting)
+        self.on_reminder(self, self.reminder)
+
+    def on_waiting(self, _instance, text: str) -> None:
+        self.set_shown("waiting_banner", bool(text))
+
+    def on_reminder(self, _instance, text: str) -> None:
+        self.set_shown("reminder_banner", bool(text))
+        self.set_shown("facts_label", not text)         # the card's facts give way to what is due
 
     def on_has_note(self, _instance, shown: bool) -> None:
         self.set_shown("note_banner", shown)
@@ -83,8 +100,23 @@ class GreetingScreen(KioskScreen):
         self.has_note = declined
         self.note = self._("You did not agree to health data processing, so health checks are off. "
                            "Everything else is available.") if declined else ""
+        self._tell_waiting(person)
+        due = care.reminder(self.ctx.journal, person.keys, datetime.now(timezone.utc),
+                            self.ctx.settings.volunteer.timezone) if not declined else None
+        self.reminder = due.reminder(tr.lang) if due is not None else ""
         self._tell_promotion(person)
         self._build_actions(declined)
+
+    def _tell_waiting(self, person: Person) -> None:
+        """A request a volunteer marked done waits for this person's confirmation: say which."""
+        service = self.ctx.services.get("community")
+        try:
+            done = waiting_for(service.mine(person)) if service is not None else []
+        except (RequestError, OSError, ValueError) as exc:
+            log.error("requests unavailable: %s", exc)
+            done = []
+        self.waiting = self._("Your {service} is done, please confirm it", service=done[0].service_name) \
+            if done else ""
 
     def _tell_promotion(self, person: Person) -> None:
         """A waitlisted sign-up that moved up to a seat: say so, once (journaled as told)."""
@@ -118,11 +150,10 @@ class GreetingScreen(KioskScreen):
         steps = list(NEXT_STEPS.get(purpose, NEXT_STEPS["health"]))
         if role == "volunteer" and purpose != "volunteer":
             steps += NEXT_STEPS["volunteer"][:1]
-        for text, icon, target, colour in steps:
-            if declined and target in HEALTH_SCREENS:
-                continue
-            if not self.nav.has_screen(target):
-                continue
+        shown = [(text, icon, target, colour) for text, icon, target, colour in steps
+                 if not (declined and target in HEALTH_SCREENS) and self.nav.has_screen(target)]
+        box.cols = 1 if len(shown) <= 2 and not self.waiting else 2      # two columns keep the name in view
+        for text, icon, target, colour in shown:
             button = KButton(text=self._(text), icon=icon, bg_color=colour, font_role="title")
             button.bind(on_release=lambda _b, t=target: self.nav.go(t))
             box.add_widget(button)
@@ -132,10 +163,12 @@ class GreetingScreen(KioskScreen):
         person = self.ctx.session.person
         lines = sentences.greeting(person.display_name if person else "", tr.lang)
         news = sentences.fixed_lines(prompt("greeting.promoted"), tr.lang) if self.has_promotion else []
+        if self.reminder:
+            news.append(sentences.Line(sentences.speakable(self.reminder, tr.lang), fixed=False))
         return "greeting", lines + news + sentences.fixed_lines(prompt("greeting"), tr.lang)
 
     def reset(self) -> None:
-        self.hello = self.subtitle = self.facts = self.note = self.promotion = ""
+        self.hello = self.subtitle = self.facts = self.note = self.promotion = self.waiting = self.reminder = ""
         self.has_note = self.has_promotion = False
         self._promoted = ""
         if "actions" in self.ids:
@@ -143,7 +176,7 @@ class GreetingScreen(KioskScreen):
 
     @classmethod
     def tour_states(cls) -> list[str]:
-        return ["", "declined", "volunteer", "promoted"]
+        return ["", "declined", "volunteer", "promoted", "waiting", "recheck"]
 
     def load_demo(self, state: str = "") -> None:
         if state == "volunteer":
@@ -158,6 +191,11 @@ class GreetingScreen(KioskScreen):
         self.ctx.session.identify(Person(role="resident", person_key="0" * 64, display_name="王*明",
                                          masked_id="310***********1234", birth_year=1950, source="demo"))
         self.enter()
+        if state == "waiting":
+            self.waiting = self._("Your {service} is done, please confirm it", service="代购")
+            self._build_actions(False)
+        if state == "recheck":
+            self.reminder = care.Advice(RECHECK_DUE, date(2026, 12, 8), 2, overdue=True).reminder(tr.lang)
         if state == "promoted":
             self.promotion = self._("Good news: a place has freed up in “{title}” ({date} {time}). You are signed "
                                     "up now.", title="书法班", date="12-02", time="09:00")

@@ -6,7 +6,7 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import NumericProperty, StringProperty
 
-from kiosk.community.home import home_tiles
+from kiosk.community.home import announcement, home_tiles
 from kiosk.documents import current_documents
 from kiosk.i18n import N_
 from screens import (
@@ -42,6 +42,19 @@ class HomeScreen(KioskScreen):
     """The start screen: greeting and the station's tiles."""
 
     cols = NumericProperty(2)
+    #: the hub catalog's announcement (公告), "" for none
+    notice = StringProperty("")
+    #: the line under the tiles: the announcement, else how to identify
+    footer = StringProperty("")
+    footer_icon = StringProperty("card")
+
+    def on_kv_post(self, _base_widget) -> None:
+        self.on_notice(self, self.notice)
+
+    def on_notice(self, _instance, text: str) -> None:
+        self.footer = self._("Notice: {text}", text=text) if text else \
+            self._("You can use your ID card, citizen card or a QR code")
+        self.footer_icon = "warning" if text else "card"
 
     def enter(self, **_params) -> None:
         self.fill_tiles()
@@ -51,9 +64,11 @@ class HomeScreen(KioskScreen):
         if self.ctx is None or self.nav is None:
             return
         try:
-            config = (current_documents(self.ctx.settings.data_dir).get("config") or {}).get("body")
+            documents = current_documents(self.ctx.settings.data_dir)
         except OSError:
-            config = None
+            documents = {}
+        config = (documents.get("config") or {}).get("body")
+        self.notice = announcement((documents.get("catalog") or {}).get("body"))
         names = [t for t in home_tiles(config) if TILE_TARGETS[t] == "identify" or self.nav.has_screen(TILE_TARGETS[t])]
         box = self.ids.tiles
         box.clear_widgets()
@@ -73,8 +88,14 @@ class HomeScreen(KioskScreen):
         else:
             self.nav.go(target)
 
+    @classmethod
+    def tour_states(cls) -> list[str]:
+        return ["", "notice"]
+
     def load_demo(self, state: str = "") -> None:
         self.enter()
+        if state == "notice":
+            self.notice = "本周六上午九点在二楼活动室举办高血压健康讲座，欢迎参加"
 
 
 Builder.load_file(str(Path(__file__).with_name("home.kv")))

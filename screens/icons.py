@@ -119,6 +119,9 @@ class Icon(ContrastColours, Widget):
     def _draw_back(self) -> None:
         self._line(0.62, 0.16, 0.28, 0.5, 0.62, 0.84, w=0.1)
 
+    def _draw_forward(self) -> None:
+        self._line(0.38, 0.16, 0.72, 0.5, 0.38, 0.84, w=0.1)
+
     def _draw_home(self) -> None:
         self._line(0.1, 0.5, 0.5, 0.86, 0.9, 0.5, w=0.08)
         self._line(0.22, 0.58, 0.22, 0.12, 0.78, 0.12, 0.78, 0.58, w=0.08)

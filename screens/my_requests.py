@@ -11,17 +11,18 @@ from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.community.errors import RequestError
 from kiosk.community.kinds import ASSIGNED, CANCEL_REASONS, DONE, REQUESTED, STATE_WORDS
+from kiosk.community.lists import page_of, resident_order
 from kiosk.community.requests import RequestView
 from kiosk.community.wishes import CLAIMED, FULFILLED, WISH, WISH_STATE_WORDS, WishView, describe
 from kiosk.timebank.errors import VolunteerError
 from kiosk.timebank.kinds import RATINGS
 from screens import service, theme  # noqa: F401  (service: registers the RateFace rule)
 from screens.base import KioskScreen
+from screens.pager import fill_pager
 from screens.widgets import KButton, KLabel, Surface
 
-SHOWN = 3
 RESIDENT_REASONS = ("not_needed", "solved", "time")
-CARD_HEIGHT_DP = 128
+CARD_HEIGHT_DP = 124
 CARD_PADDING_DP = 8
 
 
@@ -37,6 +38,7 @@ class MyRequestsScreen(KioskScreen):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._current: RequestView | None = None
+        self._items: list = []
 
     def on_phase(self, _instance, phase: str) -> None:
         self.show_only(f"{phase}_panel", "list_panel", "rate_panel", "cancel_panel", "done_panel")
@@ -53,16 +55,22 @@ class MyRequestsScreen(KioskScreen):
         self.show(self.ctx.services["community"].mine(person), self.ctx.services["wishes"].mine(person))
 
     def show(self, views: list[RequestView], wishes: list[WishView] = ()) -> None:
-        """Fill the list with the newest requests, wishes and suggestions."""
+        """Fill the list: a done request waiting for confirmation first, then open ones, then wishes
+        and suggestions, closed ones last; a page at a time."""
+        self._items = resident_order(views, wishes)
+        self.turn(1)
+
+    def turn(self, number: int) -> None:
+        """Show page ``number`` of the list."""
         box = self.ids.cards
         box.clear_widgets()
-        items = sorted([(v.requested_at, v) for v in views] + [(w.posted_at, w) for w in wishes],
-                       key=lambda pair: pair[0], reverse=True)
-        if not items:
+        page = page_of(self._items, number)
+        if not self._items:
             box.add_widget(KLabel(text=self._("You have no requests yet."), role="title", size_hint_y=None,
                                   height=dp(64)))
-        for _at, item in items[:SHOWN]:
+        for item in page.items:
             box.add_widget(self._card(item) if isinstance(item, RequestView) else self._wish_card(item))
+        fill_pager(self.ids.pager, page, self._, self.turn)
 
     def _wish_card(self, wish: WishView) -> Surface:
         card = Surface(orientation="vertical", bg_color=theme.CARD, padding=(dp(24), dp(CARD_PADDING_DP)),
@@ -143,9 +151,11 @@ class MyRequestsScreen(KioskScreen):
 
     def reset(self) -> None:
         self._current = None
+        self._items = []
         self.subject = self.message = self.result = ""
         if "cards" in self.ids:
             self.ids.cards.clear_widgets()
+            self.ids.pager.clear_widgets()
 
     @classmethod
     def tour_states(cls) -> list[str]:
@@ -161,7 +171,7 @@ class MyRequestsScreen(KioskScreen):
         wishes = [WishView("w1", WISH, "class", "phone", FULFILLED, "张江科技公司", "手机课 12月5日 开课", "2026-11-29T10:00"),
                   WishView("w2", WISH, "daily", "walker", CLAIMED, "暖心橙志愿队", "", "2026-11-10T10:00")]
         self.enter()
-        self.show([] if state == "empty" else demo[:2], [] if state == "empty" else wishes[:1])
+        self.show([] if state == "empty" else demo, [] if state == "empty" else wishes)
         if state == "rate":
             self.start_rate(demo[0])
         elif state == "cancel":

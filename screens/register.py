@@ -116,6 +116,8 @@ class RegisterScreen(KioskScreen):
 
     def on_phone(self, _instance, phone: str) -> None:
         self.phone_display = phone or self._("Mobile number")
+        if len(phone) == PHONE_DIGITS and self.message == self._("Please enter the 11-digit mobile number."):
+            self.message = ""                   # the number is complete now: the reminder goes
 
     def press(self, key: str) -> None:
         """Phone keypad: a digit or 'clear'."""
@@ -138,6 +140,7 @@ class RegisterScreen(KioskScreen):
             return
         self.result = self._("{name} is registered as volunteer {id}.", name=self.who, id=volunteer.id)
         self._name = self._key = ""
+        self.message = ""
         self.phase = "done"
 
     def _rebind(self, uid: str) -> None:

@@ -6,7 +6,12 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ColorProperty, StringProperty
 
+from datetime import date
+
 from drivers.readings import BloodPressureReading, DeviceInfo, GlucoseReading, MealContext, Unit
+from kiosk import care
+from kiosk.care import Advice
+from kiosk.care_rules import RECHECK_DUE, REFERRAL_SUGGESTED
 from kiosk.health import Level
 from kiosk.health_flow import MeasurementOutcome, assess, print_slip
 from kiosk.i18n import N_
@@ -37,6 +42,8 @@ class ResultScreen(KioskScreen):
     urgent = BooleanProperty(False)
     print_text = StringProperty("")
     can_print = BooleanProperty(False)
+    follow_up = StringProperty("")
+    care_asked = BooleanProperty(False)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -64,12 +71,27 @@ class ResultScreen(KioskScreen):
         self.note = self._(assessment.screening_note)
         self.level_color, self.level_icon = LEVEL_STYLE[assessment.level]
         self.urgent = assessment.urgent
+        advice = getattr(outcome, "advice", None)
+        self.follow_up = advice.text(tr.lang) if advice is not None else ""
+        if self.follow_up:              # the recheck day (or the referral) is the advice that matters now
+            self.advice = self.follow_up
+        person = self.ctx.session.person
+        self.care_asked = person is not None and care.care_consent(self.ctx.journal, person.keys) is not None
         self.can_print = "printer" in self.ctx.services
         self.print_text = self._("Print a slip")
 
     def on_kv_post(self, _base_widget) -> None:
         self.on_urgent(self, self.urgent)
         self.on_can_print(self, self.can_print)
+        self.on_follow_up(self, self.follow_up)
+
+    def on_follow_up(self, _instance, _text: str) -> None:
+        # The care-sharing question (screens/care_consent.py): asked with a follow-up, changed or withdrawn
+        # after any reading once answered.
+        self.set_shown("follow_up_button", bool(self.follow_up) or self.care_asked)
+
+    def on_care_asked(self, _instance, _asked: bool) -> None:
+        self.on_follow_up(self, self.follow_up)
 
     def on_urgent(self, _instance, urgent: bool) -> None:
         self.set_shown("urgent_banner", urgent)
@@ -93,16 +115,17 @@ class ResultScreen(KioskScreen):
         """The result read aloud: numbers the Chinese way, the category in words, the advice."""
         if self.outcome is None:
             return "result.intro", None
-        return "result", sentences.result(self.outcome.reading, self.outcome.assessment, tr.lang)
+        return "result", sentences.result(self.outcome.reading, self.outcome.assessment, tr.lang, self.follow_up,
+                                          self.follow_up)
 
     def reset(self) -> None:
         self.outcome = None
-        self.value = self.unit = self.second = self.title = self.advice = self.note = ""
-        self.urgent = False
+        self.value = self.unit = self.second = self.title = self.advice = self.note = self.follow_up = ""
+        self.urgent = self.care_asked = False
 
     @classmethod
     def tour_states(cls) -> list[str]:
-        return ["", "high", "urgent", "glucose"]
+        return ["", "high", "urgent", "glucose", "recheck", "referral"]
 
     def load_demo(self, state: str = "") -> None:
         device = DeviceInfo(driver="demo", model="Demo")
@@ -110,9 +133,12 @@ class ResultScreen(KioskScreen):
             reading = GlucoseReading(mmol_l=6.4, device_value=115, device_unit=Unit.MG_DL, device=device,
                                      meal=MealContext.FASTING)
         else:
-            values = {"": (118, 76, 68), "high": (152, 96, 78), "urgent": (186, 112, 90)}[state]
+            values = {"": (118, 76, 68), "high": (152, 96, 78), "urgent": (186, 112, 90), "recheck": (150, 95, 72),
+                      "referral": (152, 96, 74)}[state]
             reading = BloodPressureReading(*values, device=device)
-        self.enter(outcome=MeasurementOutcome(reading, assess(reading), None, None))
+        advice = {"recheck": Advice(RECHECK_DUE, date(2026, 12, 8), 2),
+                  "referral": Advice(REFERRAL_SUGGESTED, None, 0)}.get(state)
+        self.enter(outcome=MeasurementOutcome(reading, assess(reading), None, None, advice))
 
 
 Builder.load_file(str(Path(__file__).with_name("result.kv")))

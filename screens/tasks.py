@@ -10,14 +10,15 @@ from kivy.properties import StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.community.errors import RequestError
-from kiosk.community.kinds import ASSIGNED, REQUESTED
+from kiosk.community.kinds import ASSIGNED, NOTE_PHRASES, REQUESTED
+from kiosk.community.lists import page_of, volunteer_order
 from kiosk.community.requests import RequestView
 from kiosk.timebank.errors import VolunteerError
 from screens import theme
 from screens.base import KioskScreen
+from screens.pager import fill_pager
 from screens.widgets import KButton, KLabel, Surface
 
-SHOWN = 3
 CARD_HEIGHT_DP = 124
 
 
@@ -26,6 +27,10 @@ class TasksScreen(KioskScreen):
 
     personal = True
     message = StringProperty("")
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._items: list[RequestView] = []
 
     def enter(self, **_params) -> None:
         self.message = ""
@@ -41,15 +46,28 @@ class TasksScreen(KioskScreen):
             mine, free = [], []
         self.show(mine, free)
 
-    def show(self, mine: list[RequestView], free: list[RequestView]) -> None:
-        """Own tasks first, then open requests (priority first within each)."""
+    def show(self, mine: list[RequestView], free: list[RequestView], page: int = 1) -> None:
+        """Own tasks first, then this station's open requests, then other stations' (priority first
+        within each); a page at a time."""
+        self._items = volunteer_order(mine, free, self.ctx.settings.station.id)
+        self.turn(page)
+
+    def turn(self, number: int) -> None:
+        """Show page ``number`` of the list."""
         box = self.ids.cards
         box.clear_widgets()
-        if not mine and not free:
+        page = page_of(self._items, number)
+        if not self._items:
             box.add_widget(KLabel(text=self._("No tasks right now. Thank you!"), role="title", size_hint_y=None,
                                   height=dp(64)))
-        for view in (mine + free)[:SHOWN]:
+        for view in page.items:
             box.add_widget(self._card(view))
+        fill_pager(self.ids.pager, page, self._, self.turn)
+
+    def _where(self, view: RequestView) -> str:
+        if view.station == self.ctx.settings.station.id:
+            return self._("This station")
+        return view.station_name or view.station
 
     def _card(self, view: RequestView) -> Surface:
         card = Surface(bg_color=theme.CARD, padding=(dp(24), dp(8)), spacing=dp(16), size_hint_y=None,
@@ -59,8 +77,11 @@ class TasksScreen(KioskScreen):
         if view.priority:
             head += "  " + self._("Priority")
         text.add_widget(KLabel(text=head, role="title", bold=True, size_hint_y=None, height=dp(64)))
-        text.add_widget(KLabel(text=self._("When: {when}", when=view.when_label or self._("As soon as possible")),
-                               role="body", color=theme.INK_SOFT, size_hint_y=None, height=dp(44)))
+        line = self._("{where} · {when}", where=self._where(view),
+                      when=view.when_label or self._("As soon as possible"))
+        if view.note in NOTE_PHRASES:
+            line = self._("{line} · {note}", line=line, note=self._(NOTE_PHRASES[view.note]))
+        text.add_widget(KLabel(text=line, role="body", color=theme.INK_SOFT, size_hint_y=None, height=dp(44)))
         card.add_widget(text)
         if view.state == ASSIGNED:
             action = KButton(text=self._("Mark done"), icon="check", bg_color=theme.OK)
@@ -95,8 +116,10 @@ class TasksScreen(KioskScreen):
 
     def reset(self) -> None:
         self.message = ""
+        self._items = []
         if "cards" in self.ids:
             self.ids.cards.clear_widgets()
+            self.ids.pager.clear_widgets()
 
     @classmethod
     def tour_states(cls) -> list[str]:
@@ -107,12 +130,15 @@ class TasksScreen(KioskScreen):
         if state == "empty":
             self.show([], [])
             return
-        self.show([RequestView("r1", "1130-01", "demo", "purchase", "代购", "", "", ASSIGNED, False, "", "V0001", "",
+        here = self.ctx.settings.station.id
+        self.show([RequestView("r1", "1130-01", here, "purchase", "代购", "", "", ASSIGNED, False, "", "V0001", "",
                                "王*明", "2026-11-30T08:00", 1.0)],
-                  [RequestView("r2", "1130-02", "demo", "errand", "代办", "", "", REQUESTED, True, "volunteer:V0003",
-                               "", "", "张*英", "2026-11-30T08:30", 1.0),
-                   RequestView("r3", "1130-03", "demo", "haircut", "上门理发", "12-01 09:00-11:00", "", REQUESTED, False,
-                               "", "", "", "刘*", "2026-11-30T09:00", 1.0)])
+                  [RequestView("r2", "1130-02", "demo-002", "errand", "代办", "", "receipt", REQUESTED, True,
+                               "volunteer:V0003", "", "", "张*英", "2026-11-30T08:30", 1.0, "张江二号驿站"),
+                   RequestView("r3", "1130-03", here, "haircut", "上门理发", "12-01 09:00-11:00", "", REQUESTED, False,
+                               "", "", "", "刘*", "2026-11-30T09:00", 1.0),
+                   RequestView("r4", "1130-04", "demo-003", "receive", "代收", "", "", REQUESTED, False, "", "", "",
+                               "赵*", "2026-11-30T09:30", 0.5, "张江三号驿站")])
 
 
 Builder.load_file(str(Path(__file__).with_name("tasks.kv")))

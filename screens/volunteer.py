@@ -107,6 +107,10 @@ class VolunteerScreen(KioskScreen):
             self.big = _hours(result.hours)
             self.big_caption = (self._("Checked out. {h} hours this shift, to be reviewed by staff.", h=self.big)
                                 if result.needs_review else self._("Checked out. Hours this shift:"))
+            if not result.needs_review and result.hours <= 0:       # say why a shift earned nothing
+                self.big_caption = self._("Checked out after {m} minutes: a shift earns hours from {h} hours on.",
+                                          m=result.raw_minutes,
+                                          h=_hours(float(self.ctx.services["timebank"].rules.min_hours)))
             self.phase = "done"
         elif isinstance(result, Ignored):
             self.message = self._("You just did that a moment ago.")

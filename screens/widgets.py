@@ -5,6 +5,8 @@ find the colour behind each piece of text. ``role`` on labels says which size ru
 """
 from __future__ import annotations
 
+import time
+import weakref
 from pathlib import Path
 
 from kivy.clock import Clock
@@ -25,6 +27,28 @@ from screens.icons import Icon  # noqa: F401  (registered for kv)
 
 #: called on every accepted tap of a Pressable (the shell plays the tap tone)
 TAP_LISTENERS: list = []
+#: A finger's second tap this soon after a tap, at the same place (within this share of the window),
+#: on another button — one that appeared there when the first tap changed the screen — is ignored: a
+#: double tap never presses two buttons. The same button again (a keypad's "1", "1") still works.
+TAP_GUARD_S = 0.6
+TAP_GUARD_SPOS = 0.03
+_last_tap: dict = {"at": -1e9, "spos": (-1.0, -1.0), "widget": None}
+#: the guard's clock (a test sets the time between a double tap's two taps)
+tap_clock = time.monotonic
+
+
+def tap_guard_left() -> float:
+    """Seconds until no touch anywhere can be taken for a double tap's second tap (0 when none)."""
+    return max(0.0, TAP_GUARD_S - (tap_clock() - _last_tap["at"]))
+
+
+def tap_guarded(widget, spos: tuple[float, float]) -> bool:
+    """A touch on ``widget`` at normalised window position ``spos`` now would be ignored."""
+    last = _last_tap["widget"]
+    return (tap_clock() - _last_tap["at"] < TAP_GUARD_S
+            and abs(spos[0] - _last_tap["spos"][0]) < TAP_GUARD_SPOS
+            and abs(spos[1] - _last_tap["spos"][1]) < TAP_GUARD_SPOS
+            and (last is None or last() is not widget))
 
 ROLE_SP = {"small": theme.TEXT_SMALL_SP, "body": theme.TEXT_BODY_SP, "title": theme.TEXT_TITLE_SP,
            "headline": theme.TEXT_HEADLINE_SP, "figure": theme.TEXT_FIGURE_SP}
@@ -208,7 +232,15 @@ class Pressable(ButtonBehavior, Surface):
     def on_state(self, _instance, state: str) -> None:
         self.press_shade = 0.22 if state == "down" else 0
 
+    def on_touch_down(self, touch) -> bool:
+        if self.collide_point(*touch.pos) and not self.disabled and tap_guarded(self, touch.spos):
+            return True                   # the second tap of a double tap: swallowed, nothing happens
+        return super().on_touch_down(touch)
+
     def on_release(self) -> None:
+        touch = self.last_touch
+        _last_tap.update(at=tap_clock(), spos=tuple(touch.spos) if touch is not None else (-1.0, -1.0),
+                         widget=weakref.ref(self))
         for listener in TAP_LISTENERS:
             listener()
 

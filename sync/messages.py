@@ -21,10 +21,18 @@ from dataclasses import dataclass
 from collections.abc import Sequence
 from typing import Any
 
+# The kind modules register every record kind's schema (imported for that effect).
+import kiosk.community.activities  # noqa: F401
+import kiosk.community.family  # noqa: F401
+import kiosk.community.kinds  # noqa: F401
+import kiosk.community.wishes  # noqa: F401
+import kiosk.health_records  # noqa: F401
+import kiosk.timebank.kinds  # noqa: F401
 from kiosk.i18n import N_
-from kiosk.records import MAX_PAYLOAD_BYTES
-from sync.screening import (TimeOutOfRange, check_embedded_times, holds_id_number, parse_bounded, redact,
-                            text_holds_id_number)
+from kiosk.records import MAX_PAYLOAD_BYTES, PayloadError, UnknownRecordKind
+from kiosk.schema import check_payload
+from sync.screening import (TimeOutOfRange, check_embedded_times, fields_hold_id_number, holds_id_number,
+                            parse_bounded, redact, text_holds_id_number)
 
 #: The wire format version of every message this module writes.
 FORMAT_VERSION = 1
@@ -68,7 +76,16 @@ class MalformedMessage(MessageError):
 
 
 class SchemaError(MessageError):
-    """The JSON does not match the message schema (missing field, wrong type, bad value)."""
+    """The JSON does not match the message schema (missing field, wrong type, bad value); ``field``
+    names the payload field to blame, when there is one."""
+
+    field: str = ""
+
+
+def _payload_error(where: str, exc: PayloadError) -> SchemaError:
+    err = SchemaError(f"{where}: payload {exc}")
+    err.field = exc.field
+    return err
 
 
 class UnsupportedVersion(SchemaError):
@@ -215,10 +232,12 @@ class Batch:
     #: Records refused only for naming another station, decoded as that station's: the hub acks
     #: one as a duplicate when exactly that record is already stored there (replayed by an operator).
     foreign: tuple[tuple[int, WireRecord], ...] = ()
+    #: The payload field to blame for each of ``rejected`` ("" when none is).
+    fields: tuple[str, ...] = ()
 
 
 #: Why a record of a batch was not stored, as an ack reports it (never the record's content).
-REFUSAL_CODES = ("invalid", "privacy", "station", "too_large", "conflict")
+REFUSAL_CODES = ("invalid", "privacy", "station", "too_large", "conflict", "authority", "quota")
 
 
 def refusal_code(exc: MessageError) -> str:
@@ -278,6 +297,12 @@ def _decode_record(item: Any, station: str, where: str) -> WireRecord:
     if type(payload) is not dict:
         raise SchemaError(f"{where}: payload must be an object")
     try:
+        check_payload(kind, payload)
+    except UnknownRecordKind:
+        raise SchemaError(f"{where}: {kind!r} is not a record kind this hub knows") from None
+    except PayloadError as exc:
+        raise _payload_error(where, exc) from None
+    try:
         payload_json = _dumps_str(payload)
     except ValueError:
         raise SchemaError(f"{where}: payload holds NaN or Infinity") from None
@@ -327,10 +352,12 @@ def decode_batch(raw: bytes, topic_station: str | None = None) -> Batch:
     rejected: list[tuple[int, str | None, str, str]] = []
     codes: list[str] = []
     foreign: list[tuple[int, WireRecord]] = []
+    fields: list[str] = []
     for i, item in enumerate(items):
         where = f"batch {batch_id} record {i}"
         try:
-            if check_privacy and text_holds_id_number(_dumps_lenient(item)):
+            if (check_privacy and text_holds_id_number(_dumps_lenient(item))) or (
+                    type(item) is dict and fields_hold_id_number(item.get("payload"))):
                 raise PrivacyRejected(f"{where}: the record carries a full ID number")
             records.append(_decode_record(item, station, where))
             indices.append(i)
@@ -342,12 +369,14 @@ def decode_batch(raw: bytes, topic_station: str | None = None) -> Batch:
             text = "" if private else _dumps_lenient(item)[:MAX_RECORD_BYTES]
             rejected.append((i, rid[:64] if rid else None, redact(str(exc)), text))
             codes.append(refusal_code(exc))
+            fields.append(redact(str(getattr(exc, "field", "")))[:64])
             if isinstance(exc, StationMismatch) and valid_station_id(item.get("station")):
                 try:
                     foreign.append((i, _decode_record(item, item["station"], where)))
                 except MessageError:
                     pass
-    return Batch(station, batch_id, tuple(records), tuple(rejected), tuple(indices), tuple(codes), tuple(foreign))
+    return Batch(station, batch_id, tuple(records), tuple(rejected), tuple(indices), tuple(codes), tuple(foreign),
+                 tuple(fields))
 
 
 def _dumps_lenient(value: Any) -> str:
@@ -361,7 +390,8 @@ class Ack:
     """The hub committed a batch: ``stored`` new records, ``duplicates`` already held (identical),
     ``rejected`` not stored; ``refused`` says which: ``(index in the batch, refusal code)``.
 
-    Only the records not in ``refused`` may be marked synced by the station.
+    Only the records not in ``refused`` may be marked synced by the station. ``fields`` names, for
+    a record refused as ``invalid``, the payload field to blame: ``(index, field)``.
     """
 
     batch_id: str
@@ -369,12 +399,16 @@ class Ack:
     duplicates: int = 0
     rejected: int = 0
     refused: tuple[tuple[int, str], ...] = ()
+    fields: tuple[tuple[int, str], ...] = ()
 
 
 def encode_ack(ack: Ack) -> bytes:
-    """``{"v":1,"batch":…,"stored":n,"dup":n,"rejected":n,"refused":[[index,"code"],…]}``."""
+    """``{"v":1,"batch":…,"stored":n,"dup":n,"rejected":n,"refused":[[index,"code"],…]}``; an entry
+    refused as invalid carries the field to blame as a third item: ``[index,"invalid","hours"]``."""
+    named = dict(ack.fields)
     return dumps({"v": FORMAT_VERSION, "batch": ack.batch_id, "stored": ack.stored, "dup": ack.duplicates,
-                  "rejected": ack.rejected, "refused": [list(r) for r in ack.refused]})
+                  "rejected": ack.rejected,
+                  "refused": [[i, c, named[i]] if named.get(i) else [i, c] for i, c in ack.refused]})
 
 
 def decode_ack(raw: bytes) -> Ack:
@@ -390,12 +424,15 @@ def decode_ack(raw: bytes) -> Ack:
     if any(c < 0 for c in counts):
         raise SchemaError("ack: counts must not be negative")
     refused = field_of(doc, "refused", list, "ack", optional=True) or []
-    out = []
+    out, named = [], []
     for item in refused:
-        if not (isinstance(item, list) and len(item) == 2 and type(item[0]) is int and 0 <= item[0] < MAX_RECORDS_PER_BATCH
-                and item[1] in REFUSAL_CODES):
-            raise SchemaError("ack: refused entries must be [index, code]")
+        if not (isinstance(item, list) and len(item) in (2, 3) and type(item[0]) is int
+                and 0 <= item[0] < MAX_RECORDS_PER_BATCH and item[1] in REFUSAL_CODES
+                and (len(item) == 2 or (type(item[2]) is str and len(item[2]) <= 64))):
+            raise SchemaError("ack: refused entries must be [index, code] or [index, code, field]")
         out.append((item[0], item[1]))
+        if len(item) == 3:
+            named.append((item[0], item[2]))
     if len(out) != counts[2]:
         raise SchemaError(f"ack: {counts[2]} rejected but {len(out)} refused entries")
-    return Ack(batch_id, *counts, tuple(out))
+    return Ack(batch_id, *counts, tuple(out), tuple(named))

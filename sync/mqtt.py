@@ -105,6 +105,9 @@ class MqttLink:
         self.keepalive = keepalive
         self._on_connect_cb, self._on_disconnect_cb = on_connect, on_disconnect
         self._subs: list[Subscription] = []
+        #: Topic filters the broker refused (filter -> its reason code): their messages never arrive.
+        self.refused: dict[str, str] = {}
+        self._pending: dict[int, str] = {}
         self._connected = threading.Event()
         self._down_logged = False
         self._ever_connected = False
@@ -130,6 +133,7 @@ class MqttLink:
         self._client.on_connect_fail = self._handle_connect_fail
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
+        self._client.on_subscribe = self._handle_subscribe
         self._client.on_socket_open = self._handle_socket_open
 
     # --- topics ------------------------------------------------------------------------------
@@ -218,7 +222,23 @@ class MqttLink:
         self.topic_filter(sub.suffix, sub.station, sub.share)
         self._subs.append(sub)
         if self.connected:
-            self._client.subscribe(self.topic_filter(sub.suffix, sub.station, sub.share), qos=qos)
+            self._subscribe(sub)
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Wait until the broker answered every subscription sent (see :attr:`refused`)."""
+        deadline = time.monotonic() + timeout
+        while self._pending and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return not self._pending
+
+    def topic_filters(self) -> list[str]:
+        """Every topic filter this link subscribes to on each connect."""
+        return [self.topic_filter(s.suffix, s.station, s.share) for s in self._subs]
+
+    def _subscribe(self, sub: Subscription) -> None:
+        topic = self.topic_filter(sub.suffix, sub.station, sub.share)
+        _rc, mid = self._client.subscribe(topic, qos=sub.qos)
+        self._pending[mid] = topic
 
     def publish(self, suffix: str, payload: bytes, *, qos: int = 1, retain: bool = False,
                 station: str | None = None) -> mqtt.MQTTMessageInfo:
@@ -257,7 +277,7 @@ class MqttLink:
             self._note_down(f"broker refused the connection: {reason_code}")
             return
         for sub in self._subs:
-            client.subscribe(self.topic_filter(sub.suffix, sub.station, sub.share), qos=sub.qos)
+            self._subscribe(sub)
         self.generation += 1
         self._connected.set()
         self.last_error = ""
@@ -269,6 +289,20 @@ class MqttLink:
         self._ever_connected = True
         if self._on_connect_cb:
             self._guard(self._on_connect_cb)
+
+    def _handle_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        topic = self._pending.pop(mid, None)
+        if topic is None:
+            return
+        failed = [rc for rc in reason_codes if rc.is_failure]
+        if failed:
+            if topic not in self.refused:
+                log.warning("the MQTT broker %s:%s refused the subscription to %s (%s): nothing published there "
+                            "reaches this station; check the broker's grants (yizhan-broker)", self.host, self.port,
+                            topic, failed[0])
+            self.refused[topic] = str(failed[0])
+        else:
+            self.refused.pop(topic, None)
 
     def _handle_connect_fail(self, client, userdata) -> None:
         self._note_down("connection failed")

@@ -44,6 +44,7 @@ LINE_ONLINE_QUEUED = N_("Online, {count} records to upload")
 LINE_OFFLINE = N_("Offline, {count} records queued")
 LINE_DISABLED = N_("Sync is off")
 LINE_REJECTED = N_("The hub refused {count} records; call the administrator")
+LINE_EXPIRED = N_("The hub's documents are out of date; call the administrator")
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -66,6 +67,8 @@ class SyncStatus:
     resends: int = 0
     #: Records the hub refused (kept at the kiosk, offered again at the next start).
     rejected: int = 0
+    #: Document types whose applied document is past its expiry (still in use).
+    expired: tuple[str, ...] = ()
 
     @property
     def line(self) -> str:
@@ -76,6 +79,8 @@ class SyncStatus:
             return LINE_OFFLINE
         if self.rejected:
             return LINE_REJECTED
+        if self.expired:
+            return LINE_EXPIRED
         return LINE_ONLINE_QUEUED if self.queue_depth else LINE_ONLINE
 
 
@@ -93,6 +98,12 @@ class _Flight:
     payload: bytes
     generation: int = -1
     sent_at: float = 0.0
+
+
+#: What a kiosk subscribes to, as (suffix, station): its acks, and each document type for itself
+#: and for every station. The broker must grant each (``yizhan-broker add-station``; ``yizhan doctor``).
+KIOSK_SUBSCRIPTIONS: tuple[tuple[str, str | None], ...] = ((SUFFIX_ACK, None),) + tuple(
+    (doc_type, station) for doc_type in DOCUMENT_TYPES for station in (None, ALL_STATIONS))
 
 
 class Publisher:
@@ -150,10 +161,8 @@ class Publisher:
                              password=settings.secrets.mqtt_password, keepalive=self.sync.keepalive_s,
                              will=(SUFFIX_STATUS, offline), on_connect=self._on_connect,
                              reconnect_min_s=reconnect_min_s, reconnect_max_s=reconnect_max_s)
-        self.link.subscribe(SUFFIX_ACK, self._on_ack)
-        for doc_type in DOCUMENT_TYPES:
-            self.link.subscribe(doc_type, self._on_document)
-            self.link.subscribe(doc_type, self._on_document, station=ALL_STATIONS)
+        for suffix, station in KIOSK_SUBSCRIPTIONS:
+            self.link.subscribe(suffix, self._on_ack if suffix == SUFFIX_ACK else self._on_document, station=station)
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -236,7 +245,7 @@ class Publisher:
         stats = self.outbox.stats()
         return SyncStatus(self.sync.enabled, False, stats.depth, stats.inflight, stats.oldest_unsynced,
                           stats.last_ack, dict(self._versions), stats.depth > self.sync.queue_warn,
-                          rejected=stats.rejected)
+                          rejected=stats.rejected, expired=tuple(self.downlink.expired()))
 
     def _refresh(self) -> SyncStatus:
         snap = self._make_snapshot()
@@ -247,13 +256,16 @@ class Publisher:
     def _publish_status(self) -> None:
         snap = self._refresh()
         status = Status(self.station, "online", _iso(datetime.now(timezone.utc)), APP_VERSION, snap.queue_depth,
-                        _iso(snap.oldest_unsynced), _iso(snap.last_ack), snap.queue_warn, snap.applied_versions,
+                        _iso(snap.oldest_unsynced), _iso(snap.last_ack), snap.queue_warn or bool(snap.expired),
+                        snap.applied_versions,
                         self._health, self.station_name)
         try:
             self.link.publish(SUFFIX_STATUS, encode_status(status), retain=True)
             if snap.queue_warn:
                 log.warning("%d records wait for upload (warning threshold %d)", snap.queue_depth,
                             self.sync.queue_warn)
+            if snap.expired:
+                log.warning("documents past their expiry (still in use): %s", ", ".join(snap.expired))
         except NotConnected:
             self._status_due.set()
 

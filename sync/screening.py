@@ -58,9 +58,26 @@ _RUN = "0" * 17
 _TS_RE = re.compile(r'"(\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?(?:Z|[+-]\d\d:\d\d))"')
 
 
-def normalise(text: str) -> str:
-    """``text`` NFKC-normalised (full-width digits and letters become ASCII)."""
-    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+#: Every Unicode decimal digit (Arabic-Indic ٣, Devanagari ३, …) and the Chinese numerals a person
+#: still reads as a number (〇一二三…, 零壹贰叁…) to its ASCII digit, one character for one.
+_DIGITS = str.maketrans({
+    **{c: str(unicodedata.decimal(chr(c))) for c in range(0x80, 0x110000)
+       if unicodedata.category(chr(c)) == "Nd"},
+    **{ord(ch): str(d) for d, chars in enumerate(("〇零", "一壹", "二贰貳", "三叁參", "四肆", "五伍", "六陆陸",
+                                                  "七柒", "八捌", "九玖")) for ch in chars}})
+#: Separators a person writes inside a number (3101.0419/5001_01…), mapped to a space (a gap). The
+#: comma separates a JSON text's own values too, so it counts only inside one decoded string.
+_PUNCTUATION_GAPS = str.maketrans({c: " " for c in "./_·"})
+_STRING_GAPS = str.maketrans({c: " " for c in "./,_·"})
+
+
+def normalise(text: str, comma: bool = False) -> str:
+    """``text`` as a reader sees its numbers: NFKC-normalised (full-width → ASCII), every decimal
+    digit of any script and every Chinese numeral as an ASCII digit, and ``.`` ``/`` ``_`` ``·``
+    (and ``,`` when ``comma``: the text is one string, not JSON) as gaps between digit groups."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).translate(_DIGITS)
+    return text.translate(_STRING_GAPS if comma else _PUNCTUATION_GAPS)
 
 
 def _digit_runs_hold_id(flat_source: str) -> bool:
@@ -130,19 +147,87 @@ def text_holds_id_number(json_text: str) -> bool:
 
 
 def holds_id_number(value: Any) -> bool:
-    """True if a decoded JSON value holds a full ID number anywhere (keys, strings, integers)."""
+    """True if a decoded JSON value holds a full ID number anywhere (keys, strings, integers), also
+    split over neighbouring fields (:func:`fields_hold_id_number`)."""
     if isinstance(value, str):
-        text = normalise(value)
+        text = normalise(value, comma=True)
         return _digit_runs_hold_id(text) or _split_runs_hold_id(text)
-    return text_holds_id_number(json.dumps(value, ensure_ascii=False, default=str))
+    return (text_holds_id_number(json.dumps(value, ensure_ascii=False, default=str))
+            or fields_hold_id_number(value))
+
+
+#: What a value a person reads as (part of) a number is made of: digits, maybe an X, separators.
+_NUMERIC_CHARS = "0123456789Xx ./_,·\t-"
+_NOT_DIGIT = re.compile(r"[^0-9Xx]")
+#: A number split over more fields than this is not one a person reads back.
+MAX_SPLIT_FIELDS = 4
+
+
+def _values(value: Any, out: list[Any]) -> None:
+    """The scalar values of ``value`` in document order; a list is a break (its items are readings,
+    not the pieces of one number)."""
+    if isinstance(value, dict):
+        for v in value.values():
+            if isinstance(v, (dict, list)):
+                _values(v, out)
+            else:
+                out.append(v)
+    elif isinstance(value, list):
+        out.append(None)
+        for v in value:
+            if isinstance(v, (dict, list)):
+                _values(v, out)
+        out.append(None)
+    else:
+        out.append(value)
+
+
+def _piece(value: Any) -> str:
+    """The digits of a value a person reads as a number ("" when it is not one)."""
+    if type(value) is int:
+        return str(value)
+    if type(value) is not str or not value:
+        return ""
+    text = value if value.isascii() else normalise(value, comma=True)
+    if text.strip(_NUMERIC_CHARS):
+        return ""
+    return _NOT_DIGIT.sub("", text)
+
+
+def fields_hold_id_number(value: Any) -> bool:
+    """True if the values of neighbouring fields (2 to :data:`MAX_SPLIT_FIELDS`, in document order),
+    each a number or a numeric text, hold one full ID number between them
+    (``{"a": "310104195001", "b": "011234"}``), or one string holds it with commas between its
+    digit groups (which a scan of the JSON text cannot tell from the commas between values)."""
+    leaves: list[Any] = []
+    _values(value, leaves)
+    pieces: list[str] = []
+    for leaf in leaves + [None]:
+        if type(leaf) is str and "," in leaf and holds_id_number(leaf):
+            return True                  # 310104,195001… inside one string
+        digits = _piece(leaf)
+        if digits:
+            pieces.append(digits)
+            continue
+        for i in range(len(pieces) - 1):
+            joined = pieces[i]
+            for j in range(i + 1, min(len(pieces), i + MAX_SPLIT_FIELDS)):
+                joined += pieces[j]
+                if len(joined) >= 18:
+                    if len(joined) == 18 and id_number_valid(joined):
+                        return True
+                    break
+        pieces = []
+    return False
 
 
 def redact(text: str) -> str:
     """``text`` safe for a log line or a stored reason: every run of digit groups that holds an ID
     number in any disguise is replaced by a masked form (or stars)."""
-    text = normalise(text)
-    if not (_digit_runs_hold_id(text) or _split_runs_hold_id(text)):
+    norm = normalise(text, comma=True)
+    if not (_digit_runs_hold_id(norm) or _split_runs_hold_id(norm)):
         return text
+    text = norm
 
     def mask(m: re.Match) -> str:
         run = m.group(0)

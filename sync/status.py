@@ -90,4 +90,6 @@ def decode_status(raw: bytes, topic_station: str | None = None) -> Status:
     name = field_of(doc, "name", str, "status", optional=True) or ""
     if len(name) > MAX_STATION_NAME:
         raise SchemaError(f"status: name longer than {MAX_STATION_NAME} characters")
+    if holds_id_number(doc):            # every field a person can read (name, app …), and across fields
+        raise PrivacyRejected("status: the message carries a full ID number")
     return Status(station, state, ts, app[:40], queue, oldest, last_ack, warn, dict(documents), health, name)

@@ -1,7 +1,8 @@
 """``yizhan bench identify``: card placed → greeting drawn, against the pure wire time of the frames.
 
 The SAM simulator paces its bytes at the real baud rate on a pty; the kiosk's real driver, identity
-service (HMAC, journal write with fsync) and shell (offscreen window) do the rest. "Drawn" is the
+service (the person key's scrypt derivation, whose cost is chosen and added to the target, journal
+write with fsync) and shell (offscreen window) do the rest. "Drawn" is the
 first buffer swap after the greeting became the current screen. Also measured when available:
 PC/SC tap → greeting (real pcscd + vpcd virtual card) and QR frame in hand → greeting.
 """
@@ -28,6 +29,7 @@ from drivers.sim.pcsc import VirtualCard
 from drivers.sim.qr import make_token_image
 from kiosk.context import build_context
 from kiosk.identify_sources import IdentityEvent, IdentitySources
+from kiosk.privacy import earlier_person_keys, person_key
 from kiosk.settings import DeviceSettings, load_settings
 from kiosk.tokens import issue_token
 
@@ -47,6 +49,17 @@ def wire_seconds(baud: int) -> float:
     responses = (len(sam.build_response(0x9F, bytes(4))) + len(sam.build_response(0x90, bytes(8)))
                  + len(sam.build_response(0x90, bytes(4 + sam.TEXT_SIZE + sam.PHOTO_SIZE))))
     return (requests + responses) * 10 / baud
+
+
+def _person_key_seconds(district_key: bytes, runs: int = 5) -> float:
+    """Median wall time of what a card read derives: the person key and the earlier keys it may link."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        person_key(district_key, SAMPLE_CARDS["resident"].expected.number)
+        earlier_person_keys(district_key, SAMPLE_CARDS["resident"].expected.number)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def _measure_until_greeting(h, trigger, timeout: float = 10.0) -> float:
@@ -101,14 +114,17 @@ def run(args: argparse.Namespace) -> int:
                 h.pump_until(lambda: ctx.status.get("idcard").get("card") is False, 5)
             wire = wire_seconds(args.baud)
             median = statistics.median(samples)
+            derive = _person_key_seconds(settings.secrets.district_key)
+            target = round(30 + derive * 1000, 1)      # the person key's cost is chosen (docs/kiosk-disk.md)
             result.update({
                 "idcard_placed_to_greeting_ms": round(median * 1000, 1),
                 "idcard_p90_ms": round(sorted(samples)[int(len(samples) * 0.9) - 1] * 1000, 1),
                 "wire_ms": round(wire * 1000, 1),
                 "kiosk_overhead_ms": round((median - wire) * 1000, 1),
-                "target_overhead_ms": 30,
+                "person_keys_ms": round(derive * 1000, 1),
+                "target_overhead_ms": target,
             })
-            result["target_met"] = result["kiosk_overhead_ms"] <= 30
+            result["target_met"] = result["kiosk_overhead_ms"] <= target
             if not args.no_qr:
                 result.update(_bench_qr(h, settings, service, args.runs))
             if not args.no_pcsc:

@@ -85,7 +85,8 @@ def drain(db: str, data: Path, broker: LocalBroker, batch_size: int, window: int
         records = con.execute("SELECT count(*) FROM records").fetchone()[0]
     finally:
         con.close()
-    hub = HubProcess(db, broker.host, broker.port, name="hub-bench", log_file=workdir / "hub.log").start()
+    hub = HubProcess(db, broker.host, broker.port, name="hub-bench", log_file=workdir / "hub.log",
+                     extra_args=["--record-kinds", "app.bench.records"]).start()
     try:
         env = {"YIZHAN_DATA_DIR": str(data), "YIZHAN_STATION_ID": station}
         settings = load_settings(demo=True, env=env)

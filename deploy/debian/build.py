@@ -1,17 +1,25 @@
 """Build Yizhan's Debian packages with ``dpkg-deb`` (``make deb``): ``yizhan``, ``yizhan-station``, ``yizhan-hub``.
 
-* ``yizhan`` — the application in ``/opt/yizhan/app`` (the packages, ``config/``, README) and a
-  virtualenv in ``/opt/yizhan/venv`` holding every dependency from ``pyproject.toml``, built with
-  Debian's ``/usr/bin/python3`` so the kiosk user can run it; ``/usr/bin/yizhan``.
-* ``yizhan-station`` — the kiosk's units (cage session, nightly backup), udev rules, the sysusers
-  and tmpfiles entries, the annotated settings file, the kiosk sysctl, and the maintainer scripts.
-* ``yizhan-hub`` — ``yizhan-hub@.service``, the web workbench and SQLite backup units, sysusers,
-  tmpfiles and ``/etc/yizhan/hub.env``.
+* ``yizhan`` — a virtualenv in ``/opt/yizhan/venv`` (Debian's ``/usr/bin/python3``) holding the
+  project installed as a wheel (its entry points, the driver registry, and its package data: the
+  ``config`` defaults, broker files, templates, catalogs) and what a station and a hub both need;
+  ``/usr/bin/yizhan``; README.
+* ``yizhan-station`` — the kiosk's own dependencies (``yizhan[kiosk]``: Kivy, OpenCV, pyscard …) in
+  ``/opt/yizhan/lib/station``, found through a ``.pth`` in the venv; the kiosk's units (cage session,
+  nightly backup), udev rules, sysusers and tmpfiles entries, the annotated settings file, the kiosk
+  sysctl, and the maintainer scripts.
+* ``yizhan-hub`` — the hub's own dependencies (``yizhan[hub,postgres]``) in ``/opt/yizhan/lib/hub``;
+  ``yizhan-hub@.service``, the web workbench and SQLite backup units, sysusers, tmpfiles,
+  ``/etc/yizhan/hub.env``, and the broker set-up (``/usr/sbin/yizhan-broker``, the Mosquitto
+  configuration in ``/usr/share/yizhan/mosquitto``).
 
+Every dependency comes from the hashed locks (``lock/kiosk.txt``, ``lock/hub.txt``; ``make lock``).
+Each package carries ``/usr/share/doc/<package>/copyright``, generated from the installed metadata
+of what it bundles; a component with an unknown or non-free licence stops the build.
 The virtualenv is built at its staging path and its scripts rewritten to ``/opt/yizhan/venv`` (as
-dh-virtualenv does); the application is found through a relative ``.pth``, so the same files also
-run from a throwaway install root. ``--venv bare`` skips the dependencies (a seconds-long build for
-the tests of contents and maintainer scripts); the packages to ship use ``--venv full``.
+dh-virtualenv does); the ``.pth`` lines are relative, so the same files also run from a throwaway
+install root. ``--venv bare`` installs the project's wheel but none of its dependencies (a quick build
+for the tests of contents and maintainer scripts); the packages to ship use ``--venv full``.
 
     python3 deploy/debian/build.py --out dist [--version 0.1.0] [--venv full|bare]
 """
@@ -26,19 +34,26 @@ import sys
 import tomllib
 from pathlib import Path
 
+import licences  # noqa: E402  (siblings: this directory is sys.path[0] when run as a script)
+import locks  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-#: What goes into /opt/yizhan/app (the packages the console script and the .pth need, and data).
-APP_DIRS = ("app", "drivers", "hub", "kiosk", "screens", "sync", "config")
-APP_FILES = ("pyproject.toml", "README.md")
+#: What the wheel is built from (a copy of these, so the checkout gets no build/ or egg-info).
+SOURCE_DIRS = ("app", "drivers", "hub", "kiosk", "screens", "sync", "config")
+SOURCE_FILES = ("pyproject.toml", "README.md")
 SYSTEM_PYTHON = "/usr/bin/python3"
 MAINTAINER = "Yizhan maintainers <yizhan@localhost>"
-#: Debian packages the virtualenv's wheels need at run time.
-CORE_DEPENDS = ("python3 (>= 3.11)", "python3 (<< 3.12)", "python3-venv", "libpcsclite1", "libgl1", "libegl1",
-                "libgl1-mesa-dri", "libmtdev1", "ca-certificates")
-STATION_DEPENDS = ("cage", "xwayland", "pcscd", "systemd", "udev")
+VENV = "opt/yizhan/venv"
+#: Where each package's own dependencies go (on sys.path through a .pth file in the venv).
+LIBS = {"yizhan-station": "opt/yizhan/lib/station", "yizhan-hub": "opt/yizhan/lib/hub"}
+LOCKS = {"yizhan-station": ROOT / "lock/kiosk.txt", "yizhan-hub": ROOT / "lock/hub.txt"}
+#: Debian packages the wheels need at run time: the kiosk's (GL, PC/SC, touch) only on a station.
+CORE_DEPENDS = ("python3 (>= 3.11)", "python3 (<< 3.12)", "python3-venv", "ca-certificates")
+STATION_DEPENDS = ("libpcsclite1", "libgl1", "libegl1", "libgl1-mesa-dri", "libmtdev1", "cage", "xwayland", "pcscd",
+                   "systemd", "udev")
 HUB_DEPENDS = ("systemd",)
-HUB_RECOMMENDS = ("mosquitto", "postgresql-client")
+HUB_RECOMMENDS = ("mosquitto", "mosquitto-clients", "postgresql-client")
 STATION_UNITS = ("yizhan-kiosk.service", "yizhan-backup.service", "yizhan-backup.timer")
 HUB_UNITS = ("yizhan-hub@.service", "yizhan-hub-web.service", "yizhan-hub-backup.service", "yizhan-hub-backup.timer")
 
@@ -61,10 +76,6 @@ def schema_version() -> int:
     return len([m for m in listed.group(1).split(",") if m.strip()])
 
 
-def _copy_tree(src: Path, dst: Path) -> None:
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "station.toml", "*.egg-info"))
-
-
 def _install(src: Path, dst: Path, mode: int) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dst)
@@ -80,26 +91,57 @@ def _run(cmd: list[str], **kw) -> None:
         raise BuildError(f"{' '.join(cmd[:4])}… failed with exit code {exc.returncode}") from exc
 
 
-def build_venv(stage: Path, mode: str) -> None:
-    """Create ``/opt/yizhan/venv`` under ``stage``; ``full`` installs every dependency."""
-    venv = stage / "opt/yizhan/venv"
-    if not Path(SYSTEM_PYTHON).exists():
-        raise BuildError(f"{SYSTEM_PYTHON} is missing: apt-get install python3 python3-venv")
-    _run([SYSTEM_PYTHON, "-m", "venv", *(["--without-pip"] if mode == "bare" else []), str(venv)])
-    if mode == "full":
-        meta = project()
-        deps = list(meta["dependencies"]) + list(meta.get("optional-dependencies", {}).get("postgres", []))
-        _run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-compile", "--upgrade", "pip"])
-        _run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-compile", *deps])
-        _run([str(venv / "bin/python"), "-m", "pip", "uninstall", "-q", "-y", "pip"])
-    site = next((venv / "lib").glob("python3.*/site-packages"))
-    # Relative to site-packages: the same tree runs from /opt and from a throwaway install root.
-    (site / "yizhan-app.pth").write_text(os.path.relpath(stage / "opt/yizhan/app", site) + "\n")
-    module, _, function = project()["scripts"]["yizhan"].partition(":")
-    script = venv / "bin/yizhan"
-    script.write_text(f"#!/opt/yizhan/venv/bin/python\nimport sys\nfrom {module} import {function}\n"
-                      f"sys.exit({function}())\n")
-    script.chmod(0o755)
+def git_describe() -> str:
+    """``git describe`` of the checkout, or ``unknown`` outside one."""
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty", "--tags"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out or "unknown"
+
+
+def python_dir() -> str:
+    """``python3.11``: the venv's ``lib/`` directory name for Debian's Python."""
+    out = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print(f'python{sys.version_info[0]}.{sys.version_info[1]}')"],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def builder(work: Path) -> Path:
+    """A virtualenv with pip in ``work/builder`` (Debian's Python), which builds and installs wheels."""
+    venv = work / "builder"
+    if not (venv / "bin/python").exists():
+        if not Path(SYSTEM_PYTHON).exists():
+            raise BuildError(f"{SYSTEM_PYTHON} is missing: apt-get install python3 python3-venv")
+        _run([SYSTEM_PYTHON, "-m", "venv", str(venv)])
+    return venv / "bin/python"
+
+
+def build_wheel(work: Path) -> Path:
+    """The project's wheel, built from a copy of the source with ``kiosk/build-info.txt`` (git describe)."""
+    src = work / "src"
+    shutil.rmtree(src, ignore_errors=True)
+    for d in SOURCE_DIRS:
+        shutil.copytree(ROOT / d, src / d, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "station.toml",
+                                                                         "*.egg-info", "secrets.toml"))
+    for f in SOURCE_FILES:
+        shutil.copyfile(ROOT / f, src / f)
+    (src / "kiosk/build-info.txt").write_text(git_describe() + "\n")
+    out = work / "wheel"
+    _run([str(builder(work)), "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(src)],
+         stdout=subprocess.DEVNULL)
+    return next(out.glob("yizhan-*.whl"))
+
+
+def _requirements(work: Path, name: str, blocks: list[str]) -> Path:
+    path = work / f"{name}.txt"
+    path.write_text("".join(b + "\n" for b in blocks))
+    return path
+
+
+def _relocate(stage: Path, venv: Path) -> None:
+    """Rewrite the staging prefix out of the venv's scripts and symlinks (as dh-virtualenv does)."""
     prefix = str(stage)
     for path in list((venv / "bin").iterdir()) + [venv / "pyvenv.cfg"]:
         if path.is_file() and not path.is_symlink():
@@ -111,9 +153,55 @@ def build_venv(stage: Path, mode: str) -> None:
             target = os.readlink(path)[len(prefix):]
             path.unlink()
             path.symlink_to(target)
-    # Byte-code compiled with the installed paths, so tracebacks name /opt/yizhan/….
-    _run([str(venv / "bin/python"), "-m", "compileall", "-q", "-j", "0", "-s", prefix, "-p", "/",
-          str(stage / "opt/yizhan/app"), str(site)], stdout=subprocess.DEVNULL)
+
+
+def _compile(stage: Path, *dirs: Path) -> None:
+    """Byte-code compiled with the installed paths, so tracebacks name /opt/yizhan/…."""
+    _run([SYSTEM_PYTHON, "-m", "compileall", "-q", "-j", "0", "-s", str(stage), "-p", "/", *map(str, dirs)],
+         stdout=subprocess.DEVNULL)
+
+
+def _copyright(stage: Path, package: str, sites: list[Path]) -> None:
+    rows = licences.components(sites)
+    try:
+        licences.check(rows)
+    except licences.LicenceError as exc:
+        raise BuildError(f"{package}: {exc}") from exc
+    doc = stage / "usr/share/doc" / package / "copyright"
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(licences.copyright_file(package, rows), encoding="utf-8")
+
+
+def build_venv(stage: Path, wheel: Path, common: list[str], mode: str, work: Path) -> None:
+    """``/opt/yizhan/venv`` under ``stage``: the project's wheel, and in ``full`` mode the common locked deps."""
+    venv = stage / VENV
+    _run([SYSTEM_PYTHON, "-m", "venv", str(venv)])
+    pip = [str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-compile", "--no-deps"]
+    if mode == "full":
+        _run([*pip, "--require-hashes", "-r", str(_requirements(work, "common", common))])
+    _run([*pip, str(wheel)])
+    _run([str(venv / "bin/python"), "-m", "pip", "uninstall", "-q", "-y", "pip", "setuptools"])
+    _relocate(stage, venv)
+    site = venv / "lib" / python_dir() / "site-packages"
+    _compile(stage, site)
+    _copyright(stage, "yizhan", [site])
+
+
+def build_libs(stage: Path, package: str, blocks: list[str], mode: str, work: Path) -> None:
+    """A package's own dependencies in ``/opt/yizhan/lib/<role>``, on the venv's path through a ``.pth``."""
+    lib = stage / LIBS[package]
+    lib.mkdir(parents=True)
+    if mode == "full":
+        _run([str(builder(work)), "-m", "pip", "install", "-q", "--no-compile", "--no-deps", "--require-hashes",
+              "--target", str(lib), "-r", str(_requirements(work, package, blocks))])
+        shutil.rmtree(lib / "bin", ignore_errors=True)         # console scripts of libraries: not used
+        _compile(stage, lib)
+    site = Path("/") / VENV / "lib" / python_dir() / "site-packages"
+    pth = stage / site.relative_to("/") / f"{package}.pth"
+    pth.parent.mkdir(parents=True)
+    # Relative to site-packages: the same tree runs from /opt and from a throwaway install root.
+    pth.write_text(os.path.relpath(Path("/") / LIBS[package], site) + "\n")
+    _copyright(stage, package, [lib])
 
 
 def _control(stage: Path, name: str, version: str, depends: list[str], description: str,
@@ -139,20 +227,16 @@ def _scripts(stage: Path, package: str) -> None:
             (stage / "DEBIAN" / script).chmod(0o755)
 
 
-def stage_core(stage: Path, version: str, venv: str) -> None:
-    """The ``yizhan`` package: application and virtualenv."""
+def stage_core(stage: Path, version: str, venv: str, wheel: Path, common: list[str], work: Path) -> None:
+    """The ``yizhan`` package: the virtualenv with the project's wheel."""
     app = stage / "opt/yizhan/app"
     app.mkdir(parents=True)
-    for d in APP_DIRS:
-        if (ROOT / d).is_dir():
-            _copy_tree(ROOT / d, app / d)
-    for f in APP_FILES:
-        shutil.copyfile(ROOT / f, app / f)
-    build_venv(stage, venv)
+    shutil.copyfile(ROOT / "README.md", app / "README.md")
+    build_venv(stage, wheel, common, venv, work)
     (stage / "usr/bin").mkdir(parents=True)
     (stage / "usr/bin/yizhan").symlink_to("/opt/yizhan/venv/bin/yizhan")
     _control(stage, "yizhan", version, list(CORE_DEPENDS),
-             "Yizhan citizen-station kiosk and district hub (application and its virtualenv)")
+             "Yizhan citizen-station kiosk and district hub (the application in its virtualenv)")
 
 
 def station_settings() -> str:
@@ -164,8 +248,9 @@ def station_settings() -> str:
                         "# the kiosk as a credential.")
 
 
-def stage_station(stage: Path, version: str) -> None:
+def stage_station(stage: Path, version: str, venv: str, blocks: list[str], work: Path) -> None:
     """The ``yizhan-station`` package."""
+    build_libs(stage, "yizhan-station", blocks, venv, work)
     for unit in STATION_UNITS:
         _install(DEPLOY / "systemd" / unit, stage / "usr/lib/systemd/system" / unit, 0o644)
     _install(DEPLOY / "udev/70-yizhan.rules", stage / "usr/lib/udev/rules.d/70-yizhan.rules", 0o644)
@@ -181,8 +266,11 @@ def stage_station(stage: Path, version: str) -> None:
     _scripts(stage, "yizhan-station")
 
 
-def stage_hub(stage: Path, version: str) -> None:
+def stage_hub(stage: Path, version: str, venv: str, blocks: list[str], work: Path) -> None:
     """The ``yizhan-hub`` package."""
+    build_libs(stage, "yizhan-hub", blocks, venv, work)
+    _install(ROOT / "config/mosquitto/yizhan-broker", stage / "usr/sbin/yizhan-broker", 0o755)
+    _install(ROOT / "config/mosquitto/mosquitto.conf", stage / "usr/share/yizhan/mosquitto/yizhan.conf", 0o644)
     for unit in HUB_UNITS:
         _install(DEPLOY / "systemd" / unit, stage / "usr/lib/systemd/system" / unit, 0o644)
     _install(DEPLOY / "sysusers/yizhan-hub.conf", stage / "usr/lib/sysusers.d/yizhan-hub.conf", 0o644)
@@ -203,11 +291,17 @@ def build(out: Path, version: str, venv: str = "full", work: Path | None = None,
     work = work or ROOT / "build/deb"
     shutil.rmtree(work, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
-    stages = {"yizhan": lambda s: stage_core(s, version, venv), "yizhan-station": lambda s: stage_station(s, version),
-              "yizhan-hub": lambda s: stage_hub(s, version)}
+    try:
+        common, kiosk_only, hub_only = locks.split(LOCKS["yizhan-station"], LOCKS["yizhan-hub"])
+    except (OSError, ValueError) as exc:
+        raise BuildError(f"the locks: {exc}") from exc
+    wheel = build_wheel(work) if "yizhan" in packages else Path()
+    stages = {"yizhan": lambda s: stage_core(s, version, venv, wheel, common, work),
+              "yizhan-station": lambda s: stage_station(s, version, venv, kiosk_only, work),
+              "yizhan-hub": lambda s: stage_hub(s, version, venv, hub_only, work)}
     debs = []
     for name in packages:
-        stage = work / name
+        stage = work / "stage" / name
         stage.mkdir(parents=True)
         stages[name](stage)
         deb = out / f"{name}_{version}_amd64.deb"

@@ -22,6 +22,7 @@ from hub.web.view import FILTERS, KIND_WORDS
 from hub.web.work import ACTION_WORDS
 from kiosk.health import category_title
 from kiosk.timebank.kinds import RATINGS
+from kiosk.version import describe
 
 HERE = Path(__file__).parent
 
@@ -68,7 +69,7 @@ class Workbench:
         env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
         env.filters.update(FILTERS)
         env.globals.update(category_title=category_title, action_words=ACTION_WORDS, rating_words=RATINGS,
-                           kind_words=KIND_WORDS, audit_words=AUDIT_WORDS)
+                           kind_words=KIND_WORDS, audit_words=AUDIT_WORDS, build=describe())
         self.templates = Jinja2Templates(env=env)
 
 

@@ -18,7 +18,7 @@ from hub import models as m
 ACTION_WORDS = {
     "sign_in": "Signed in", "sign_in.failed": "Sign-in failed", "sign_out": "Signed out",
     "user.add": "Account added", "user.passwd": "Password changed", "user.disable": "Account disabled",
-    "user.enable": "Account enabled", "alert.acknowledge": "Alert acknowledged", "alert.action": "Action recorded",
+    "user.enable": "Account enabled", "user.unlock": "Failed sign-ins cleared", "alert.acknowledge": "Alert acknowledged", "alert.action": "Action recorded",
     "alert.resolve": "Alert resolved", "follow_up.update": "Follow-up noted", "follow_up.close": "Follow-up closed",
     "review.credit": "Shift credited", "review.reject": "Shift not credited", "document.publish": "Document published",
     "dead_letter.replay": "Dead letter replayed", "resident.withdraw_consent": "Consent withdrawn, records deleted",

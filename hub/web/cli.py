@@ -16,8 +16,10 @@ import sys
 
 import uvicorn
 
+from hub.credentials import mqtt_password
 from hub.store import HubError, HubStore
 from hub.web import accounts
+from hub.web.server import forwarding
 from hub.web.app import BrokerOptions, Workbench, create_app
 from hub.web.tour import tour
 from sync.documents import DocumentKeyError, load_signing_key
@@ -42,14 +44,17 @@ def add_arguments(subparsers) -> None:
                    help="the hub's document key (PEM, from yizhan hub keygen); without it nothing can be published")
     p.add_argument("--issuer", default="市民驿站", help="出具单位 on certificates")
     p.add_argument("--tz", default="Asia/Shanghai")
+    p.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
+                   help="a reverse proxy whose X-Forwarded-For/-Proto headers are believed (repeatable); "
+                        "default none: the client's own address counts, even from 127.0.0.1")
     p.add_argument("--insecure-cookies", action="store_true",
                    help="cookies without the Secure flag (plain http on a LAN address, not recommended)")
     p.add_argument("--tour", metavar="DIR", default=None,
                    help="write a screenshot of every page (over demo data, in headless Chromium) and exit")
-    p = subparsers.add_parser("user", help="workbench accounts: add, passwd, disable, enable, list")
-    p.add_argument("action", choices=["add", "passwd", "disable", "enable", "list"])
+    p = subparsers.add_parser("user", help="workbench accounts: add, passwd, disable, enable, unlock, list")
+    p.add_argument("action", choices=["add", "passwd", "disable", "enable", "unlock", "list"])
     p.add_argument("username", nargs="?")
-    p.add_argument("--role", choices=["staff", "district", "admin"], default="staff")
+    p.add_argument("--role", choices=["staff", "care", "district", "admin"], default="staff")
     p.add_argument("--station", action="append", default=[], help="a station of a staff account (repeatable)")
     p.add_argument("--name", default="", help="display name")
     p.add_argument("--db", default="hub.sqlite3", help=DB_HELP)
@@ -80,6 +85,8 @@ def _user(args) -> int:
             accounts.add_user(engine, args.username, _password(), args.role, args.station, args.name)
         elif args.action == "passwd":
             accounts.set_password(engine, args.username, _password())
+        elif args.action == "unlock":
+            accounts.unlock(engine, args.username)
         else:
             accounts.set_disabled(engine, args.username, args.action == "disable")
     except accounts.AccountError as exc:
@@ -96,7 +103,7 @@ def _web(args) -> int:
         return 0
     broker = BrokerOptions(host=args.broker_host, port=args.broker_port, base_topic=args.base_topic, tls=args.tls,
                            ca_file=args.ca_file, username=args.username,
-                           password=os.environ.get("YIZHAN_MQTT_PASSWORD", ""))
+                           password=mqtt_password())
     try:
         key = load_signing_key(args.signing_key) if args.signing_key else None
     except DocumentKeyError as exc:
@@ -105,7 +112,8 @@ def _web(args) -> int:
     wb = Workbench(db=args.db, broker=broker, issuer=args.issuer, tz=args.tz,
                    secure_cookies=not args.insecure_cookies, signing_key=key)
     print(f"workbench: http://{args.host}:{args.port}/", flush=True)
-    uvicorn.run(create_app(wb), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_app(wb), host=args.host, port=args.port, log_level="warning",
+                **forwarding(args.trusted_proxy))
     return 0
 
 

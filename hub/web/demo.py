@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 
 from hub import ledger
@@ -36,6 +36,8 @@ STATIONS = ("sh-pd-zj-001", "sh-pd-zj-002", "sh-pd-zj-003")
 ACCOUNTS = (("jiedao", "yizhan-demo-2026", "district", ()),
             ("zhang", "yizhan-demo-2026", "staff", ("sh-pd-zj-001",)),
             ("admin", "yizhan-demo-2026", "admin", ()))
+#: The names the demo stations report (a kiosk sends its ``[station] name`` in its status).
+STATION_NAMES = ("张江镇第一市民驿站", "张江镇第二市民驿站", "张江镇第三市民驿站")
 VOLUNTEERS = (("v-wang", "王小明", "red"), ("v-li", "李芳", "orange"), ("v-zhao", "赵强", "blue"))
 
 
@@ -120,6 +122,7 @@ def seed(engine: Engine, now: datetime | None = None, accounts: bool = True, sta
                 station=st, state="online" if i < 2 else "offline", last_seen=seen, last_batch_at=seen,
                 status_ts=seen.isoformat(timespec="milliseconds"), app="0.1.0", queue_depth=[0, 3, 41][i],
                 warn=i == 2, documents=json.dumps({"roster": 3, "catalog": 2})))
+            conn.execute(update(m.station_counts).where(m.station_counts.c.station == st).values(name=STATION_NAMES[i]))
         health = getattr(m, "station_health", None)
         if health is not None:
             conn.execute(insert(health).values(

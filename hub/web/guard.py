@@ -34,7 +34,7 @@ LOGIN_CSRF_COOKIE = "yz_login_csrf"
 LANG_COOKIE = "yz_lang"
 #: The largest request body accepted (a document upload is at most this).
 MAX_BODY = 256 * 1024
-ROLE_RANK = {"staff": 0, "district": 1, "admin": 2}
+ROLE_RANK = {"staff": 0, "care": 0, "district": 1, "admin": 2}
 
 
 @dataclass

@@ -96,6 +96,7 @@ ZH: dict[str, str] = {
     # audit actions
     "Signed in": "登录", "Sign-in failed": "登录失败", "Signed out": "退出", "Account added": "添加账号",
     "Password changed": "修改密码", "Account disabled": "停用账号", "Account enabled": "启用账号",
+    "Failed sign-ins cleared": "清除登录失败记录",
     "Alert acknowledged": "确认预警", "Action recorded": "记录处置", "Alert resolved": "预警处理完毕",
     "Follow-up noted": "回访备注", "Follow-up closed": "关闭回访", "Shift credited": "核定值班",
     "Shift not credited": "不予核定", "Document published": "发布文件", "Dead letter replayed": "重新处理消息",
@@ -123,6 +124,29 @@ ZH.update({   # 四代请求 (hub/web/routes/requests.py)
     "Saved; the kiosks will see it when the broker is reachable again.": "已保存；消息服务恢复后终端即可看到。",
     "Service requests": "四代请求", "Service requests at station {station}": "驿站 {station} 的四代请求",
     "Volunteer id": "志愿者编号", "When": "时间",
+    "(no name in the roster)": "（名册中无姓名）", "{hours} h": "{hours} 小时",
+    "No volunteer has credited hours yet.": "还没有志愿者获得核定时长。",
+    "Asked at": "提出时间", "Note": "留言", "Choose a volunteer…": "选择志愿者…", "on shift now": "正在值班",
+    "Done; waiting for the resident to confirm": "已完成，等待居民确认", "Confirmed by the resident": "居民已确认",
+    "Assigned by staff to {who}": "已派给 {who}（志愿者尚未在终端操作）", "{who} took it on at a kiosk": "{who} 已在终端接单",
+    "Not assigned: {reason}": "未派单：{reason}",
+    "No volunteer {who} is known: pick one from the list.": "没有志愿者 {who}，请从列表中选择。",
+    "{who} asked for this request and cannot be assigned to it.": "{who} 是提出这个请求的人，不能派给本人。",
+    "Assigned to {who}; it shows in their tasks at the kiosk. Nobody has accepted it yet.":
+        "已派给 {who}，会出现在其终端的“我的任务”中；志愿者尚未接单。",
+})
+
+ZH.update({   # 家庭医生 / 健康管理员 (hub/web/routes/care.py)
+    "Care": "健康管理", "Care worklist": "健康管理工作单", "Screening": "筛查项目", "Status": "状态", "Since": "开始于",
+    "Due": "截止", "Date": "日期", "Reading": "读数", "Outcome": "结果", "Note": "备注", "FHIR export": "导出 FHIR",
+    "Record the referral": "登记转诊", "Record the outcome": "登记转诊结果", "Recorded: {status}.": "已登记：{status}。",
+    "Nobody is waiting for the care team.": "目前没有需要跟进的居民。",
+    "Residents who agreed to share their screening with the care team: three high readings on different days "
+    "(refer within two weeks), or a referral whose outcome is due. Oldest first.":
+        "已同意与家庭医生团队共享筛查结果的居民：不同日子三次测得偏高（两周内转诊），或转诊后待随访结果。按时间先后排列。",
+    "normal": "正常", "recheck_due": "待复测", "two_of_three": "已测 2 次，共 3 次", "referral_suggested": "建议转诊",
+    "referred": "已转诊", "outcome_recorded": "已登记结果", "confirmed": "确诊，已在医疗机构管理",
+    "not_confirmed": "未确诊", "unreachable": "无法联系",
 })
 
 ZH.update({   # 微心愿 and 我有建议 (hub/web/routes/wishes.py)

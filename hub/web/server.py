@@ -15,19 +15,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def forwarding(trusted: list[str] | tuple[str, ...] = ()) -> dict[str, object]:
+    """uvicorn's options for forwarded headers: believed only from the ``trusted`` proxy addresses the
+    operator lists (uvicorn's own default believes 127.0.0.1, so any client of a same-host proxy
+    could pick its address)."""
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": ",".join(trusted) if trusted else ""}
+
+
 class BackgroundServer:
     """``uvicorn`` serving ``app`` on 127.0.0.1 in a daemon thread.
 
     Args:
         app: the ASGI application.
         port: default a free port.
+        trusted_proxies: addresses whose forwarded headers are believed (default none).
     """
 
-    def __init__(self, app, port: int | None = None) -> None:
+    def __init__(self, app, port: int | None = None, trusted_proxies: tuple[str, ...] = ()) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                     lifespan="off"))
+                                                     lifespan="off", **forwarding(trusted_proxies)))
         self._thread = threading.Thread(target=self._server.run, name="workbench", daemon=True)
 
     def start(self, timeout: float = 15.0) -> BackgroundServer:

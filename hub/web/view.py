@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from hub import models as m
-from hub.reports import team_names, volunteer_names
+from hub.reports import station_names, team_names, volunteer_names
 from kiosk.timebank.catalog import DEFAULT_SERVICES
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -77,6 +77,14 @@ class Names:
                 except (ValueError, AttributeError, KeyError, TypeError):
                     continue
         return out
+
+    @functools.cached_property
+    def _stations(self) -> dict[str, str]:
+        return station_names(self.engine)
+
+    def station(self, sid: str) -> str:
+        """The name the station reports (示范市民驿站 …), or the id when it has sent none."""
+        return self._stations.get(sid) or sid
 
     def volunteer(self, vid: str) -> str:
         """``王小明（v-wang）``, or the id alone when no roster names it."""

@@ -1,11 +1,10 @@
 """近期活动: the hub's ``calendar`` document (title, place, time, capacity, stations); residents sign up
 or cancel by card, a full activity takes a waitlist, a card tap at the event marks attendance.
 
-Seats are pooled across stations: the hub's ``requests`` document carries, per activity, the
-active sign-ups it holds from every station in seat order (``queue``); a kiosk takes the other
-stations' from there and its own from its journal. Whether a sign-up holds a seat or waits is
-decided by one order, the same at every kiosk: sign-ups given a seat when they signed up first,
-then the waitlisted, each by sign-up time; the first ``capacity`` hold seats. When a seat holder
+Seats are pooled across stations: the station's ``requests`` document carries, per activity, the
+active sign-ups the hub holds from every station in seat order (``queue``: the order the hub
+received them; another station's without a person key); a kiosk adds its own sign-ups the hub has
+not received yet, by sign-up time. The first ``capacity`` hold seats. When a seat holder
 cancels, the first waiting one moves up (is *promoted*) at every station alike, and learns it at
 their next card tap (:meth:`Activities.promotions`).
 """
@@ -17,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from kiosk.community.errors import NotIdentified, RequestError
-from kiosk.community.kinds import EPOCH, event_id, hub_time
+from kiosk.community.kinds import event_id
 from kiosk.i18n import N_
 from kiosk.journal import Journal
 from kiosk.records import record_kind
@@ -179,18 +178,22 @@ class Activities:
         return out
 
     def _order(self, activity_id: str, pooled: dict[str, dict[str, Any]], local: dict[str, Any]) -> list[str]:
-        """Every active sign-up's person key in seat order (other stations' from the hub, this one's own)."""
+        """Every active sign-up's person key in seat order: the hub's queue (in the order the hub
+        received the sign-ups; another station's entries hold their place without a person key),
+        then this station's sign-ups the hub has not received yet, by sign-up time."""
         entry = pooled.get(activity_id, {})
         queue = entry.get("queue")
+        order: list[str] = []
         if isinstance(queue, list):
-            order = [(e.get("waitlisted") is True, hub_time(e.get("at")), e["key"]) for e in queue
-                     if isinstance(e, dict) and isinstance(e.get("key"), str) and e.get("station") != self.station_id]
+            order = [e["key"] for e in queue if isinstance(e, dict) and isinstance(e.get("key"), str)
+                     and (e.get("station") != self.station_id or e["key"] in local)]
         else:                     # a hub that sends counts only: other stations' sign-ups come first
             others = sum(n for st, n in (entry.get("signed") or {}).items()
                          if st != self.station_id and isinstance(n, int) and not isinstance(n, bool))
-            order = [(False, EPOCH, f"~{i}") for i in range(others)]
-        order += [(r.payload.waitlisted, r.created_at, key) for key, r in local.items()]
-        return [key for _w, _at, key in sorted(order, key=lambda e: (e[0], e[1], e[2]))]
+            order = [f"~{i}" for i in range(others)]
+        known = set(order)
+        order += [key for _at, key in sorted((r.created_at, key) for key, r in local.items() if key not in known)]
+        return order
 
     def _view(self, a: dict[str, Any], person: Person | None, pooled: dict[str, dict[str, Any]]) -> Activity:
         local = self._active(a["id"])

@@ -31,3 +31,11 @@ def home_tiles(config_body: dict[str, Any] | None) -> list[str]:
     if "help" not in tiles:
         tiles = tiles[:MAX_TILES - 1] + ["help"]
     return tiles[:MAX_TILES]
+
+
+def announcement(catalog_body: dict[str, Any] | None) -> str:
+    """The station's newest announcement (the last of the hub catalog's ``announcements``), or ""."""
+    items = catalog_body.get("announcements") if isinstance(catalog_body, dict) else None
+    texts = [str(a["text"]).strip() for a in items if isinstance(a, dict) and isinstance(a.get("text"), str)
+             and a["text"].strip()] if isinstance(items, list) else []
+    return texts[-1][:80] if texts else ""

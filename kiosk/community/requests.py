@@ -66,6 +66,8 @@ class RequestView:
     display_name: str
     requested_at: str
     hours: float
+    #: the station's name as the hub knows it ("" for this station's own requests)
+    station_name: str = ""
 
     @property
     def open(self) -> bool:
@@ -367,6 +369,6 @@ def _from_entry(e: dict[str, Any]) -> RequestView:
                        s("note"), REQUESTED, e.get("priority") is True, s("priority_account"), "",
                        s("person_key"), s("display_name"), s("requested_at"),
                        float(hours) if isinstance(hours, (int, float)) and not isinstance(hours, bool)
-                       else DEFAULT_HOURS)
+                       else DEFAULT_HOURS, s("station_name"))
 
 

@@ -38,6 +38,8 @@ PROMPTS: dict[str, tuple[str, ...]] = {
     "measure.reading": (N_("Reading the meter…"),),
     "measure.error": (N_("The measurement did not work. Please read the message on the screen, "
                          "or ask the staff."),),
+    "care_consent": (N_("Share your results with your family doctor team?"),
+                     N_("Tap Yes, share, or No, do not share. You can change your answer here at any time.")),
     "records": (N_("These are your past results. Tap Done when you have finished."),),
     "health_day": (N_("Staff or volunteer: tap your card to open the screening day"),),
     "health_day.open": (N_("Next resident, please tap your card"),),

@@ -135,8 +135,11 @@ def piece_texts(lang: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(words + numbers))
 
 
-def result(reading: BloodPressureReading | GlucoseReading, assessment: Assessment, lang: str) -> list[Line]:
-    """The result read aloud: the numbers, the category in words, the advice; an urgent message twice."""
+def result(reading: BloodPressureReading | GlucoseReading, assessment: Assessment, lang: str,
+           follow_up: str = "", replaces_advice: str = "") -> list[Line]:
+    """The result read aloud: the numbers, the category in words, the advice, the follow-up (a recheck
+    with its date, or a referral; synthesised when needed: it holds a date) — in place of the
+    category's advice when ``replaces_advice`` (the screen shows it there); an urgent message twice."""
     lines = []
     if isinstance(reading, BloodPressureReading):
         lines.append(_assembled(BP_SENTENCE, lang, systolic=_number(reading.systolic, lang),
@@ -150,7 +153,9 @@ def result(reading: BloodPressureReading | GlucoseReading, assessment: Assessmen
             bound = Translator(lang)._(ABOVE if flag == "HI" else BELOW)
             value = _pieces(bound, lang, value=value)
         lines.append(_assembled(GLUCOSE_SENTENCE, lang, value=value))
-    lines += fixed_lines([assessment.title, assessment.advice], lang)
+    lines += fixed_lines([assessment.title] if replaces_advice else [assessment.title, assessment.advice], lang)
+    if follow_up:
+        lines.append(Line(speakable(follow_up, lang), fixed=False))
     if assessment.urgent:
         lines += fixed_lines([SEE_STAFF_NOW, SEE_STAFF_NOW], lang)
     return lines

@@ -9,6 +9,7 @@ from typing import Any
 
 from kiosk.documents import current_documents
 from kiosk.journal import Journal
+from kiosk.key_links import META_RELABELLED
 from kiosk.roster import LOCAL_FILE, Roster, Volunteer
 from kiosk.timebank.kinds import CardRebound, VolunteerRegistered, _quarter_hours
 
@@ -105,14 +106,16 @@ _roster_cache: dict[tuple[str, int], tuple[tuple, Roster]] = {}
 
 
 def _roster_signature(data_dir: Path | str, journal: Journal) -> tuple:
-    """What the effective roster depends on: the hub document, the local file and the journal's roster records."""
+    """What the effective roster depends on: the hub document, the local file, the journal's roster records
+    and its relabelled person keys (``kiosk.key_links``)."""
     doc = _documents(data_dir).get("roster") or {}
     try:
         st = (Path(data_dir) / LOCAL_FILE).stat()
         local = (st.st_mtime_ns, st.st_size)
     except OSError:
         local = None
-    return doc.get("version"), doc.get("scope"), doc.get("issued"), local, journal.last_seq(ROSTER_KINDS)
+    return (doc.get("version"), doc.get("scope"), doc.get("issued"), local, journal.last_seq(ROSTER_KINDS),
+            journal.get_meta(META_RELABELLED))
 
 
 def load_roster(data_dir: Path | str, journal: Journal | None = None) -> Roster:

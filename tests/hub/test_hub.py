@@ -20,6 +20,7 @@ from sync.messages import WireRecord, decode_ack, decode_batch, encode_batch
 from sync.mqtt import MqttLink
 from sync.status import Status, encode_status
 from tests.support.services import wait_for
+from tests.support.payloads import complete
 from tests.support.signing import write_key
 from tests.sync.helpers import ROOT
 
@@ -224,10 +225,10 @@ def test_postgresql_store_upserts_and_dead_letters(pg_schema_url):
 def test_both_databases_store_every_character_and_ack_repeats_and_conflicts_alike(db, tmp_path, request):
     """PostgreSQL takes records by COPY (tabs, newlines and backslashes escaped), SQLite by VALUES."""
     url = request.getfixturevalue("pg_schema_url") if db == "postgresql" else str(tmp_path / "hub.sqlite3")
-    tricky = json.dumps({"person_key": "k", "note": "tab\there\nnew line \\ back\\slash \"quoted\" 驿站 😀 \u0000"},
+    tricky = json.dumps({"action": "k", "detail": "tab\there\nnew line \\ back\\slash \"quoted\" 驿站 😀 \u0000"},
                         ensure_ascii=False, separators=(",", ":"))
-    odd = WireRecord("st-a-odd", "st-a", 9, "visit", TS, tricky)
-    changed = WireRecord("st-a-r1", "st-a", 1, "visit", TS, '{"person_key":"other"}')
+    odd = WireRecord("st-a-odd", "st-a", 9, "admin_event", TS, tricky)
+    changed = WireRecord("st-a-r1", "st-a", 1, "visit", TS, '{"person_key":"other","role":"resident","source":"qr"}')
     store = HubStore(url, name="hub-x")
     try:
         first = decode_ack(store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b1", [rec(1), odd, rec(1)])).payload)
@@ -241,7 +242,7 @@ def test_both_databases_store_every_character_and_ack_repeats_and_conflicts_alik
         for n in range(3):                     # the same conflicting record resent: refused, kept once
             resent = decode_ack(store.handle_records(TOPIC, "st-a", encode_batch("st-a", f"b{n + 3}", [changed])).payload)
             assert resent.refused == ((0, "conflict"),)
-        other = WireRecord("st-a-r1", "st-a", 1, "visit", TS, '{"person_key":"third"}')
+        other = WireRecord("st-a-r1", "st-a", 1, "visit", TS, '{"person_key":"third","role":"resident","source":"qr"}')
         store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b9", [other]))
         assert len(store.conflicts("st-a")) == 2                          # other content is a new conflict
     finally:
@@ -289,41 +290,53 @@ def test_postgresql_hub_drain_exactly_once(tmp_path, mosquitto, pg_schema_url):
     assert sorted(r[0] for r in rows) == sorted(ids) and sorted(r[1] for r in rows) == list(range(1, 151))
 
 
-def test_a_consent_withdrawal_erases_that_persons_health_records_at_the_hub(store):
-    """By person key, at every station, including a health record that arrives afterwards. An erased
-    record keeps its row (no hole in the station's sequence) and nothing of the person; a resent copy
-    of it is a duplicate, not a conflict."""
+def test_a_stations_consent_withdrawal_erases_its_own_records_and_the_district_confirms_the_rest(store):
+    """Issue 22: a station's withdrawal erases, at once, the person's health records that station
+    holds (including one it delivers later); what another station holds stays until the district
+    confirms (staff record the withdrawal at the workbench for that station). An erased record keeps
+    its row (no hole in the station's sequence); a resent copy of it is a duplicate, not a conflict.
+    On the old code station A's withdrawal erased station B's records too."""
     import sqlite3
+
+    from hub.residents import withdraw_consent
+    p1, p2 = "b1" * 32, "b2" * 32
 
     def health(i, station, person):
         return WireRecord(f"{station}-h{i}", station, i, "bp_measurement", TS,
-                          json.dumps({"person_key": person, "systolic": 150, "diastolic": 95}))
+                          json.dumps(complete("bp_measurement", person_key=person, systolic=150, diastolic=95)))
 
-    store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b1", [health(1, "st-a", "p1"), health(2, "st-a", "p2"),
+    store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b1", [health(1, "st-a", p1), health(2, "st-a", p2),
                                                                       rec(3)]))
-    store.handle_records("yizhan/v1/st-b/records", "st-b", encode_batch("st-b", "b1", [health(1, "st-b", "p1")]))
-    withdrawal = WireRecord("st-a-w", "st-a", 4, "consent_withdrawn", TS, json.dumps({"person_key": "p1", "erased_count": 1}))
+    store.handle_records("yizhan/v1/st-b/records", "st-b", encode_batch("st-b", "b1", [health(1, "st-b", p1)]))
+    withdrawal = WireRecord("st-a-w", "st-a", 4, "consent_withdrawn", TS, json.dumps({"person_key": p1, "erased_count": 1}))
     store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b2", [withdrawal]))
-    late = health(2, "st-b", "p1")                       # queued at another station before the withdrawal
+    late = health(2, "st-b", p1)                       # queued at another station before the withdrawal
     store.handle_records("yizhan/v1/st-b/records", "st-b", encode_batch("st-b", "b2", [late]))
-    ack = decode_ack(store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b3", [health(1, "st-a", "p1")])).payload)
+    ack = decode_ack(store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b3", [health(1, "st-a", p1)])).payload)
     assert (ack.stored, ack.duplicates, ack.refused) == (0, 1, ())     # the station resent it before its ack
-    db = sqlite3.connect(store.engine.url.database)
-    try:
-        rows = db.execute("SELECT id, kind, payload FROM hub_records ORDER BY id").fetchall()
-        through = dict(db.execute("SELECT station, through FROM hub_station_counts").fetchall())
-        conflicts = db.execute("SELECT count(*) FROM hub_conflicts").fetchone()[0]
-    finally:
-        db.close()
+
+    def rows():
+        db = sqlite3.connect(store.engine.url.database)
+        try:
+            return (db.execute("SELECT id, kind, payload FROM hub_records ORDER BY id").fetchall(),
+                    dict(db.execute("SELECT station, through FROM hub_station_counts").fetchall()),
+                    db.execute("SELECT count(*) FROM hub_conflicts").fetchone()[0])
+        finally:
+            db.close()
+    held, through, conflicts = rows()
     erased = '{"erased":"st-a-w"}'
-    assert [(i, k) for i, k, _ in rows] == [("st-a-h1", "bp_measurement"), ("st-a-h2", "bp_measurement"),
+    assert [(i, k) for i, k, _ in held] == [("st-a-h1", "bp_measurement"), ("st-a-h2", "bp_measurement"),
                                           ("st-a-r3", "visit"), ("st-a-w", "consent_withdrawn"),
                                           ("st-b-h1", "bp_measurement"), ("st-b-h2", "bp_measurement")]
-    payloads = {i: p for i, _, p in rows}
-    assert [payloads[i] for i in ("st-a-h1", "st-b-h1", "st-b-h2")] == [erased] * 3
-    assert '"p2"' in payloads["st-a-h2"]                                 # another person's record is kept
-    assert not [i for i, k, p in rows if '"p1"' in p and k != "consent_withdrawn"]
+    payloads = {i: p for i, _, p in held}
+    assert payloads["st-a-h1"] == erased
+    assert p2 in payloads["st-a-h2"]                                 # another person's record is kept
+    assert p1 in payloads["st-b-h1"] and p1 in payloads["st-b-h2"]    # station B's: not by station A's word
     assert through == {"st-a": 4, "st-b": 2} and conflicts == 0
+
+    assert withdraw_consent(store.engine, p1, ("st-b",), actor="district") == 2     # the district confirms
+    held, _, _ = rows()
+    assert not [i for i, k, p in held if p1 in p and k != "consent_withdrawn"]
 
 
 def test_a_withdrawal_recorded_at_the_workbench_also_erases_the_backlog_a_station_delivers_later(store):
@@ -335,7 +348,7 @@ def test_a_withdrawal_recorded_at_the_workbench_also_erases_the_backlog_a_statio
 
     def health(i, station):
         return WireRecord(f"{station}-h{i}", station, i, "bp_measurement", TS,
-                          json.dumps({"person_key": person, "systolic": 150, "diastolic": 95}))
+                          json.dumps(complete("bp_measurement", person_key=person, systolic=150, diastolic=95)))
     assert withdraw_consent(store.engine, person, ("st-a",), actor="zhang") == 0
     store.handle_records(TOPIC, "st-a", encode_batch("st-a", "b1", [health(1, "st-a")]))
     store.handle_records("yizhan/v1/st-b/records", "st-b", encode_batch("st-b", "b1", [health(1, "st-b")]))

@@ -10,20 +10,21 @@ from hub import models as m
 from hub import residents
 from hub.store import HubStore
 from sync.messages import WireRecord, encode_batch
+from tests.support.payloads import complete
 
 TS = "2026-11-22T08:00:00.000+00:00"
 ANNA, BO = "a1" * 32, "a2" * 32
 
 
 def record(i: int, kind: str, **payload) -> WireRecord:
-    return WireRecord(f"st-a-{i}", "st-a", i, kind, TS, json.dumps(payload))
+    return WireRecord(f"st-a-{i}", "st-a", i, kind, TS, json.dumps(complete(kind, **payload)))
 
 
 def test_find_history_and_withdrawal_go_through_the_person_index(tmp_path):
     store = HubStore(str(tmp_path / "hub.sqlite3"))
     try:
         batch = [record(1, "bp_measurement", person_key=ANNA, systolic=120, diastolic=80),
-                 record(2, "service_confirmation", resident_key=ANNA, person_key=ANNA, rating=5),
+                 record(2, "service_confirmation", resident_key=ANNA, rating=5),
                  record(3, "visit", person_key=BO, role="resident", source="qr"),
                  record(4, "volunteer_check_in", person_key=ANNA)]          # not a kind of the resident pages
         store.handle_records("yizhan/v1/st-a/records", "st-a", encode_batch("st-a", "b1", batch))
@@ -31,7 +32,7 @@ def test_find_history_and_withdrawal_go_through_the_person_index(tmp_path):
         event.listen(store.engine, "before_cursor_execute",
                      lambda conn, cursor, sql, params, context, many: statements.append((sql, params)))
         found = residents.find(store.engine, "a1a1a1a1", None)
-        assert [(e["person_key"], e["records"]) for e in found] == [(ANNA, 2)]     # the record naming her twice: once
+        assert [(e["person_key"], e["records"]) for e in found] == [(ANNA, 2)]     # each record once
         assert {e["person_key"] for e in residents.find(store.engine, "a1a1a1a1", None)} == {ANNA}
         assert [h["id"] for h in residents.history(store.engine, BO, None)] == ["st-a-3"]
         assert residents.find(store.engine, "a1a1a1a1", ("st-b",)) == []               # another station's staff

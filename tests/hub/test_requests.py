@@ -55,6 +55,7 @@ def test_asked_at_a_assigned_at_the_hub_done_at_b_confirmed_at_a(hub, kiosks, cl
     assert (row["number"], row["state"], row["station"], row["overdue"]) == (asked.number, REQUESTED, "st-a", False)
     assert hr.queue(hub.engine, now=clock.now() + timedelta(hours=25))[0]["overdue"]
 
+    hub.prepare_document("roster", ROSTER)                        # staff pick volunteers the hub knows
     hr.assign(hub.engine, asked.number, "v-wang", by="staff-zhang")
     send_document(hub, a, b)
     assert rb.view(asked.request_id).state == ASSIGNED
@@ -84,8 +85,11 @@ def test_staff_actions_refuse_bad_states_and_claims_race(hub, kiosks):
     ra = community(a)
     asked = ra.ask(RESIDENT, "v1", "errand", ASAP)
     a.ship(hub)
+    hub.prepare_document("roster", ROSTER)
     with pytest.raises(hr.UnknownRequest):
         hr.assign(hub.engine, "9999-99", "v-wang")
+    with pytest.raises(hr.RequestsError, match="No volunteer nobody123"):   # an unknown name: refused
+        hr.assign(hub.engine, asked.number, "nobody123")
     with pytest.raises(hr.RequestsError):
         hr.cancel(hub.engine, asked.number, "because")
     ra.claim(LI, asked.request_id)                                # claimed at the kiosk …
@@ -363,7 +367,7 @@ def test_requests_document_publishes_are_coalesced_and_the_last_state_is_publish
                   clock=lambda: now[0], client_id="hub-coalesce")
     got = []
     watcher = MqttLink(host=mosquitto.host, port=mosquitto.port, base_topic="yizhan/v1", client_id="watch")
-    watcher.subscribe("requests", lambda _st, _sfx, payload, _r: got.append(decode_document(payload, public_key=HUB_KEY.public_key())), station="_all")
+    watcher.subscribe("requests", lambda _st, _sfx, payload, _r: got.append(decode_document(payload, public_key=HUB_KEY.public_key())), station="st-a")
     service.link.start()
     watcher.start()
     try:
@@ -398,7 +402,8 @@ def test_requests_document_publishes_are_coalesced_and_the_last_state_is_publish
 
 def publish_count(store) -> int:
     with store.engine.connect() as conn:
-        return conn.exec_driver_sql("SELECT version FROM hub_documents WHERE doc_type = 'requests'").scalar()
+        return conn.exec_driver_sql("SELECT version FROM hub_documents WHERE doc_type = 'requests' "
+                                    "AND scope = 'st-a'").scalar()       # each station's own (issue 22)
 
 
 def test_a_failed_publish_stays_due_and_bad_family_entries_are_refused():
@@ -419,3 +424,14 @@ def test_a_failed_publish_stays_due_and_bad_family_entries_are_refused():
     with pytest.raises(SchemaError):
         make_document("requests", 1, "_all", "2025-05-12T01:00:00.000+00:00",
                       {"activities": [{"id": "talk", "queue": [{"key": "b" * 64, "waitlisted": "no", "at": "x"}]}]})
+
+
+def test_staff_cannot_assign_a_request_to_the_volunteer_who_asked_for_it(hub, kiosks):
+    a = kiosks("st-a")
+    asked = community(a).ask(WANG, "visit-self", "purchase", ASAP)     # 王小明 asks as a resident
+    a.ship(hub)
+    hub.prepare_document("roster", ROSTER)
+    with pytest.raises(hr.RequestsError, match="王小明 asked for this request"):
+        hr.assign(hub.engine, asked.number, "v-wang")
+    assert hr.find(hub.engine, asked.number)["state"] == REQUESTED
+    assert hr.assign(hub.engine, asked.number, "v-li")["volunteer_id"] == "v-li"

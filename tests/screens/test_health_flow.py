@@ -5,9 +5,19 @@ reading raises an alert that jumps the outbox queue; glucose with its meal conte
 day; a volunteer's shift, service and rating; registration; spending hours."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
 import pytest
 
+from drivers.readings import BloodPressureReading, DeviceInfo
+from drivers.sim.idcard import SAMPLE_CARDS
+from drivers.sim.printer import Text, parse_escpos
+from kiosk.care import care_consent
+from kiosk.health import assess_bp
+from kiosk.health_records import record_measurement
 from kiosk.settings import DEMO_ADMIN_PIN, load_settings
+from kiosk.speech.numbers import read_int
 from tests.support.touch import hold, press, press_keys, visible_texts
 
 
@@ -442,3 +452,43 @@ def test_a_card_that_is_not_a_volunteers_is_refused_up_front(demo):
             pass
     press(h, "完成")
     assert h.shell.manager.current == "home"
+
+
+def test_a_high_reading_asks_for_a_recheck_on_another_day_on_screen_slip_and_voice(demo):
+    h, rig = demo
+    key = h.ctx.services["identity"].from_document(SAMPLE_CARDS["hmt_permit"].expected).person.person_key
+    earlier = datetime.now(timezone.utc) - timedelta(days=3)   # only this test measures this resident
+    record_measurement(h.ctx.journal, key, BloodPressureReading(150, 95, 70, device=DeviceInfo("sim", "Sim")),
+                       assess_bp(150, 95), station_id=h.ctx.settings.station.id, rested=True, created_at=earlier)
+    identify(h, rig, card="hmt_permit")
+    due = earlier.astimezone(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)
+    reminder = f"您该复测血压了（第2次，共3次），{due.month}月{due.day}日起即可复测。请先静坐5分钟再测量。"
+    assert reminder in visible_texts(h.shell)                       # the greeting reminds: the second of three
+    _, lines = h.screen("greeting").speech()
+    assert any(f"{read_int(due.month)}月{read_int(due.day)}日起即可复测" in line.text for line in lines)
+    press(h, "开始健康自测")
+    press(h, "量血压")
+    rig._bp_index = 2                             # 162/101: grade 2, not urgent
+    press(h, "开始测量")
+    assert h.pump_until(lambda: h.shell.manager.current == "result", 20)
+    h.frames(2)
+    tomorrow = datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)
+    said = f"请在{tomorrow.month}月{tomorrow.day}日以后再来复测一次（第3次，共3次），测量前静坐5分钟。"
+    assert said in visible_texts(h.shell)
+    _, lines = h.screen("result").speech()
+    spoken = f"请在{read_int(tomorrow.month)}月{read_int(tomorrow.day)}日以后再来复测一次"
+    assert any(spoken in line.text and "静坐五分钟" in line.text for line in lines), [x.text for x in lines]
+    press(h, "打印小票")
+    assert h.pump_until(lambda: "打印好了" in h.screen("result").print_text, 10)
+    keys = h.ctx.session.person.keys
+    press(h, "家庭医生")                           # the care-sharing consent, its own question
+    assert h.shell.manager.current == "care_consent" and "目前：您还没有选择。" in visible_texts(h.shell)
+    press(h, "告诉家庭医生")
+    assert h.shell.manager.current == "result" and care_consent(h.ctx.journal, keys) is True
+    press(h, "家庭医生")
+    assert "目前：您同意把筛查结果告诉家庭医生团队。" in visible_texts(h.shell)
+    press(h, "不告诉")                              # withdrawn the same way
+    assert h.shell.manager.current == "result" and care_consent(h.ctx.journal, keys) is False
+    printed = "".join(i.text for i in parse_escpos(rig.printer.captured()) if isinstance(i, Text))
+    assert f"{tomorrow.month}月{tomorrow.day}日以后再来复测" in printed.replace("\n", "")
+    assert f"家庭医生查询编号：{keys[0][:8]}" in printed.replace("\n", "")

@@ -8,9 +8,12 @@
 """
 from __future__ import annotations
 
+import time
+
 from kivy.tests.common import UnitTestTouch
 from kivy.uix.behaviors import ButtonBehavior
 
+from screens.widgets import tap_guard_left, tap_guarded
 from tests.support.audit import _name, _visible
 
 GRID = 5
@@ -72,6 +75,7 @@ def touch_audit(root, n: int = GRID) -> list[str]:
     Each problem names the button and the fraction of points it answered.
     """
     problems = []
+    time.sleep(tap_guard_left())      # a tap just before (a flow's press) must not guard these probes
     targets = buttons(root)
     catchers = {id(b): _Catcher(b) for b in targets}
     try:
@@ -125,6 +129,11 @@ def press(harness, text: str | None = None, *, id: str | None = None, screen=Non
     """
     harness.frames(1)                 # what just appeared is laid out before a finger finds it
     button = find_button(harness.shell, text, id=id, screen=screen)
+    x, y = button.to_window(*button.center)
+    spos = (x / harness.window.width, y / harness.window.height)
+    while tap_guarded(button, spos):  # a person's next tap comes after the double-tap guard
+        time.sleep(0.05)
+        harness.frames(1)
     seen = []
 
     def saw(*_args):

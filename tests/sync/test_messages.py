@@ -20,8 +20,9 @@ from tests.support.signing import HUB_KEY, signed
 TS = "2026-11-22T08:00:00.000+00:00"
 
 
-def rec(i: int, station: str = "st-a", payload: str = '{"person_key":"k","role":"resident","source":"qr"}'):
-    return WireRecord(f"r-{i}", station, i, "visit", TS, payload)
+def rec(i: int, station: str = "st-a", payload: str = '{"person_key":"k","role":"resident","source":"qr"}',
+        kind: str = "visit"):
+    return WireRecord(f"r-{i}", station, i, kind, TS, payload)
 
 
 def full_id() -> str:
@@ -30,7 +31,7 @@ def full_id() -> str:
 
 
 def test_batch_round_trip_keeps_payload_text_and_chinese():
-    records = [rec(1), rec(2, payload='{"detail":"血压 135/85","action":"x"}')]
+    records = [rec(1), rec(2, payload='{"detail":"血压 135/85","action":"x"}', kind="admin_event")]
     raw = msg.encode_batch("st-a", "b1", records)
     assert raw.startswith(b'{"v":1,"station":"st-a","batch":"b1","records":[{"id":"r-1"')
     assert "血压".encode() in raw

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.responses import Response
 
-from hub.reports import ReportError, certificate, report_volunteers, volunteer_names
+from hub.reports import ReportError, certifiable, certificate, report_volunteers, station_names
 from hub.screening import station_month
 from hub.web.charts import bars
 from hub.web.guard import Ctx, route
@@ -22,18 +22,20 @@ def _month(ctx: Ctx) -> str:
 def reports(ctx: Ctx) -> Response:
     month = _month(ctx)
     stats = station_month(ctx.wb.engine, month, ctx.scope, ctx.wb.tz)
-    chart = bars([(s, [v["measurements"], v["residents"], v["urgent"]]) for s, v in stats.items()],
+    names = station_names(ctx.wb.engine)
+    chart = bars([(names.get(s) or s, [v["measurements"], v["residents"], v["urgent"]]) for s, v in stats.items()],
                  [ctx._("Measurements"), ctx._("Residents measured"), ctx._("Urgent")],
-                 title=ctx._("Health screening, {month}", month=month)) if stats else ""
+                 title=ctx._("Health screening, {month}", month=month),
+                 colours=("#1f5fa8", "#455a64", "#c0392b")) if stats else ""     # 紧急 in red
     categories: dict[str, int] = {}
     for v in stats.values():
         for c, n in v["categories"].items():
             categories[c] = categories.get(c, 0) + n
     cat_chart = bars([(ctx._(category_title(c)), [n]) for c, n in sorted(categories.items())],
                      [ctx._("Measurements")], title=ctx._("Screening categories")) if categories else ""
-    names = volunteer_names(ctx.wb.engine) if ctx.user.all_stations else {}
     return ctx.render("reports.html", month=month, stats=stats, chart=chart, cat_chart=cat_chart,
-                      volunteers=sorted(names.values(), key=lambda v: str(v.get("id"))), category_title=category_title)
+                      volunteers=certifiable(ctx.wb.engine) if ctx.user.all_stations else [],
+                      category_title=category_title)
 
 
 def volunteer_report(ctx: Ctx) -> Response:

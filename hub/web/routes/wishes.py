@@ -8,10 +8,9 @@ import dataclasses
 
 from starlette.responses import Response
 
-from hub import requests as hr
 from hub import wishes as hw
 from hub.database import HubError
-from hub.publishing import publish
+from hub.publishing import publish_requests
 from hub.web.audit import record
 from hub.web.guard import Ctx, route
 from kiosk.community.wishes import CATEGORIES, SUGGESTION, WISH
@@ -51,8 +50,7 @@ def board(ctx: Ctx) -> Response:
 def send_requests_document(ctx: Ctx, back: str) -> Response:
     """Publish the signed ``requests`` document (requests, the wish board, pooled sign-ups) and go back."""
     try:
-        publish(ctx.wb.store, "requests", hr.document_body(ctx.wb.engine), signing_key=ctx.wb.signing_key,
-                **dataclasses.asdict(ctx.wb.broker))
+        publish_requests(ctx.wb.store, signing_key=ctx.wb.signing_key, **dataclasses.asdict(ctx.wb.broker))
     except (HubError, MessageError):
         return ctx.redirect(back, ctx._("Saved; the kiosks will see it when the broker is reachable again."))
     return ctx.redirect(back, ctx._("Saved and sent to the kiosks."))

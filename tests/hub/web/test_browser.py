@@ -15,6 +15,7 @@ import pytest
 import requests
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from app.doctor import FAIL, OK, Check, summary
@@ -204,8 +205,8 @@ def test_a_request_asked_at_the_kiosk_is_assigned_in_the_workbench_and_the_kiosk
     as_user(rig, "zhang")
     d.get(f"{rig['url']}/s/{KIOSK}/requests")
     assert asked.number in text(d) and "代办" in text(d)      # 代办 is in the defaults and the catalog above
-    d.find_element(By.ID, f"volunteer-{asked.number}").send_keys("v-wang")
+    Select(d.find_element(By.ID, f"volunteer-{asked.number}")).select_by_value("v-wang")
     press(d, By.ID, f"assign-{asked.number}")
-    assert "已保存并下发到终端" in text(d)
+    assert "已派给 王小明" in text(d) and "志愿者尚未接单" in text(d)
     assert wait_for(lambda: kiosk.view(asked.request_id).state == ASSIGNED, 20, 0.1)
     assert kiosk.view(asked.request_id).volunteer_id == "v-wang"
