@@ -2,7 +2,7 @@
 more than one page; a button that has no page to go to is not there (hidden means gone)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from kivy.metrics import dp
 from kivy.uix.widget import Widget

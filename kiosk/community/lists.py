@@ -8,14 +8,15 @@ requests of this station, then those of other stations. Lists are shown a page a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence, TypeVar, Union
+from typing import TypeVar, Union
+from collections.abc import Sequence
 
 from kiosk.community.kinds import ASSIGNED, CANCELLED, CONFIRMED, DONE, REQUESTED
 from kiosk.community.requests import RequestView
 from kiosk.community.wishes import CLOSED, FULFILLED, WishView
 
 T = TypeVar("T")
-Item = Union[RequestView, WishView]
+Item = Union[RequestView, WishView]  # noqa: UP007 (a runtime alias)
 
 #: Cards on one page of a kiosk list.
 PAGE_SIZE = 3
