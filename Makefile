@@ -19,8 +19,8 @@ SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 endif
 
 # pytest-xdist workers (`make test WORKERS=1` for one process). The tests mostly wait on subprocesses,
-# brokers and rendering, so more workers than the 2 cores pay; see README, Tests. --dist loadgroup keeps
-# the tests of one xdist_group (pcscd's fixed reader ports) on one worker.
+# brokers and rendering, so more workers than the 2 cores pay. --dist loadgroup keeps the tests of one
+# xdist_group on one worker (pcscd's fixed reader ports; a module's module-scoped fixture: tests/conftest.py).
 WORKERS ?= 3
 PYTEST := $(HEADLESS) $(PY) -m pytest -p randomly --randomly-seed=$(SEED) -n $(WORKERS) --dist loadgroup
 # The slow tiers (markers registered in pyproject.toml): `make check` leaves them to `make test`.
@@ -30,9 +30,10 @@ test: setup
 	@echo "make test: random order, seed $(SEED) (repeat with: make test SEED=$(SEED))"
 	$(PYTEST) -q --durations=15
 
-# Static checks (configuration in pyproject.toml): ruff's rule set.
+# Static checks (configuration in pyproject.toml): ruff's rule set, then mypy (strict on the core).
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 check: setup lint
 	@echo "make check: the fast tier, random order, seed $(SEED) (make test runs everything)"

@@ -125,9 +125,8 @@ def _bounded(check: Check, rule: Rule) -> Check:
                 raise _fail(where, "must not be empty")
             if max_len is not None and len(value) > max_len:
                 raise _fail(where, f"longer than {max_len} characters")
-        elif isinstance(value, (int, float)):
-            if (lo is not None and value < lo) or (hi is not None and value > hi):
-                raise _fail(where, f"{value!r} is outside {lo}..{hi}")
+        elif isinstance(value, (int, float)) and ((lo is not None and value < lo) or (hi is not None and value > hi)):
+            raise _fail(where, f"{value!r} is outside {lo}..{hi}")
         return value
     return bounded
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,6 +59,7 @@ def test_astm_frame_reader_then_parse(raw):
             typed(astm.parse_frame, item)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=255), max_size=200))
 def test_astm_record_parsers(text):

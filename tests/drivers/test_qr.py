@@ -73,6 +73,7 @@ def test_bad_frames_are_typed(frame):
 @settings(max_examples=200, deadline=None)
 @given(hnp.arrays(dtype=st.sampled_from([np.uint8, np.uint16, np.float32, np.int8]),
                   shape=hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=64)))
+@pytest.mark.slow
 def test_fuzz_decode_only_bad_frame(frame):
     try:
         assert isinstance(decode_qr(frame), list)
@@ -163,6 +164,7 @@ class Collect:
         self.q.put(item)
 
 
+@pytest.mark.slow
 def test_scanner_end_to_end_with_dedupe(tmp_path):
     a, b = _token(subject="V-A"), _token(subject="V-B")
     path = write_video(tmp_path / "desk.avi", [None, a, None, b, a], frames_per_text=4)
@@ -244,6 +246,7 @@ def _cli(*args: str, key: str | None = KEY_HEX) -> subprocess.CompletedProcess:
                           env=env, timeout=60)
 
 
+@pytest.mark.slow
 def test_sim_then_probe_video(tmp_path):
     out = tmp_path / "tok.avi"
     sim = _cli("sim", "qr", "--out", str(out), "--token-kind", "resident", "--subject", "cd" * 32,
@@ -259,6 +262,7 @@ def test_sim_then_probe_video(tmp_path):
     assert doc["frames_read"] == 11 and doc["decode_ms"] > 0
 
 
+@pytest.mark.slow
 def test_probe_refusals(tmp_path):
     write_image_folder(tmp_path / "foreign", ["https://example.com/menu"])
     expired = _token(now=time.time() - 7200, ttl=3600)
@@ -288,6 +292,7 @@ def test_sim_cli_needs_key_and_valid_subject(tmp_path):
     assert bad.returncode == 2 and "subject" in bad.stderr
 
 
+@pytest.mark.slow
 def test_noisy_frames_decode():
     text = _token(now=1_800_000_000)
     assert all(decode_qr(make_token_image(text, noise=0.03, seed=s)) == [text] for s in range(30))

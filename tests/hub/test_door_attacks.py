@@ -130,6 +130,7 @@ def test_another_station_cannot_pre_store_a_record_id_and_conflicts_are_kept_asi
 
 # --- item 4: only stored records are acked; refused ones stay visible and can be replayed ----------
 
+@pytest.mark.services
 def test_refused_records_stay_at_the_kiosk_until_replayed_at_the_hub(tmp_path, broker, hub):
     data = tmp_path / "kiosk"
     ids = fill_journal(data, "st-a", 6)                             # journaled as st-a …
@@ -164,6 +165,7 @@ def test_refused_records_stay_at_the_kiosk_until_replayed_at_the_hub(tmp_path, b
 
 # --- item 5: time fields are bounded at the door; reports never meet year 1 or 9999 ---------------
 
+@pytest.mark.services
 def test_absurd_times_are_refused_and_reports_keep_working(tmp_path, broker, hub):
     clock = Clock(datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc))
     k = Kiosk(tmp_path, "st-a", clock)
@@ -205,6 +207,7 @@ def test_absurd_times_are_refused_and_reports_keep_working(tmp_path, broker, hub
 
 # --- item 6: a junk flood cannot fill the hub's disk ---------------------------------------------
 
+@pytest.mark.services
 def test_dead_letters_keep_digests_not_floods(tmp_path, broker, hub):
     con = sqlite3.connect(hub.db)                                   # a dead letter from 100 days ago
     con.execute("INSERT INTO hub_dead_letters (received_at, topic, station, reason, size, payload, count) "
@@ -284,6 +287,7 @@ def sign_raw(doc: dict) -> bytes:
     return json.dumps({**doc, "sig": base64.b64encode(HUB_KEY.sign(canonical)).decode()}).encode()
 
 
+@pytest.mark.services
 def test_forged_documents_from_the_hub_login_are_refused_signed_ones_applied(tmp_path, broker, hub):
     data = tmp_path / "kiosk"
     data.mkdir()

@@ -122,6 +122,7 @@ def fuzz_store() -> HubStore:
                                                     max_size=6), max_size=3),
                            st.sampled_from(["st-a", "st-b"]))),
        st.sampled_from(["st-a", "_bad", "st-a/#"]))
+@pytest.mark.slow
 def test_fuzz_hub_validation_only_dead_letters(raw, topic_station):
     store = fuzz_store()
     before_dead, before_rows = store.dead, store.count_records()
@@ -133,6 +134,7 @@ def test_fuzz_hub_validation_only_dead_letters(raw, topic_station):
         assert store.count_records() == before_rows + ack.stored
 
 
+@pytest.mark.services
 def test_running_hub_survives_bad_input_and_still_acks(tmp_path, mosquitto):
     db = tmp_path / "hub.sqlite3"
     hub = HubProcess(str(db), mosquitto.host, mosquitto.port, log_file=tmp_path / "hub.log").start()
@@ -164,6 +166,7 @@ def yizhan(*args, env=None):
                           env={**os.environ, **(env or {})}, timeout=60)
 
 
+@pytest.mark.services
 def test_cli_stations_and_publish(tmp_path, mosquitto):
     db = tmp_path / "hub.sqlite3"
     store = HubStore(str(db))

@@ -117,6 +117,7 @@ def test_report_and_balances_are_the_same_on_postgresql(tmp_path, pg_schema_url)
     assert wang["balance"]["hours"] == 2.0 and wang["balance"]["through"] == {"st-a": records}
 
 
+@pytest.mark.services
 def test_stations_show_an_empty_queue_once_the_kiosk_drained(tmp_path, mosquitto):
     from sync.publisher import Publisher
     from tests.sync.helpers import fill_journal, load, outbox_depth, station_config

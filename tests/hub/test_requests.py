@@ -105,6 +105,7 @@ def test_staff_actions_refuse_bad_states_and_claims_race(hub, kiosks):
     assert "volunteer_id" in body["requests"][0]
 
 
+@pytest.mark.services
 def test_late_request_after_its_claim_and_cli(hub, kiosks, tmp_path):
     a = kiosks("st-a")
     ra = community(a)

@@ -194,6 +194,7 @@ def test_migrate_command_checks_then_upgrades_and_reading_commands_never_migrate
     assert out.returncode == 0 and "st-a" in out.stdout
 
 
+@pytest.mark.services
 def test_hub_run_refuses_a_database_from_a_newer_hub_with_a_message(tmp_path):
     db = str(tmp_path / "hub.sqlite3")
     HubStore(db).close()
@@ -208,6 +209,7 @@ def test_hub_run_refuses_a_database_from_a_newer_hub_with_a_message(tmp_path):
     assert out.returncode == 2
 
 
+@pytest.mark.services
 def test_hub_run_upgrades_a_pre_migration_database_at_start(tmp_path, mosquitto):
     db = str(tmp_path / "hub.sqlite3")
     make_pre_migration_hub(db)

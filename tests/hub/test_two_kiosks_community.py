@@ -40,6 +40,8 @@ from tests.support.services import wait_for
 from tests.support.signing import HUB_KEY
 from tests.sync.helpers import hub_rows
 
+pytestmark = pytest.mark.services
+
 DISTRICT_TZ = ZoneInfo("Asia/Shanghai")
 PASSWORD = "two-way-station-2026"
 

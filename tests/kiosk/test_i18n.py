@@ -14,6 +14,7 @@ from tests.support.catalog import ROOT, marked_msgids
 _FIELDS = re.compile(r"\{(\w*)\}")
 
 
+@pytest.mark.slow
 def test_every_marked_message_is_translated_to_chinese():
     zh = catalog("zh_CN")
     missing = [f"{where}: {msgid!r}" for msgid, where in marked_msgids().items() if msgid not in zh]

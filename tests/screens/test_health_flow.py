@@ -173,6 +173,7 @@ def test_records_show_the_trend(demo):
     assert records.bp_series and f"最近一次 {value} 毫米汞柱" in records.bp_latest
 
 
+@pytest.mark.slow
 def test_health_check_day_attributes_measurements_and_closes_with_a_summary(demo):
     h, rig = demo
     h.shell.home()
@@ -247,6 +248,7 @@ def test_volunteer_checks_in_records_a_service_and_the_resident_rates_it(demo):
     assert h.ctx.session.person.role == "volunteer"   # the volunteer's session carries on
 
 
+@pytest.mark.slow
 def test_staff_registers_a_volunteer_who_can_then_check_in(demo):
     h, rig = demo
     sources = h.ctx.services["identity_sources"]
@@ -311,6 +313,7 @@ def test_a_lost_volunteer_card_is_replaced_by_the_next_unregistered_card(demo):
     assert getattr(old, "reason", "") == "unknown_card"      # the old card stops working here
 
 
+@pytest.mark.slow
 def test_every_card_wait_offers_the_fitting_sample_cards_by_name(demo):
     """Demo mode has no dead end: wherever the kiosk waits for a card, the sample cards that fit are
     offered by name; the same card placed again is read again; the one expired card says so."""
@@ -402,6 +405,7 @@ def test_declining_needs_a_second_tap_away_from_not_me_and_consent_can_be_given_
     assert decisions == [False, True]
 
 
+@pytest.mark.slow
 def test_staff_record_a_withdrawal_and_the_persons_health_records_are_erased(demo):
     h, rig = demo
     identify(h, rig)                             # measure first: the test stands on its own in any order

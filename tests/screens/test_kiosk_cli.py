@@ -62,6 +62,7 @@ def test_newer_and_corrupt_journals_stop_the_kiosk_untouched(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)       # renders every state to a PNG: ran over 300 s on the 2-core machine under load
 def test_tour_writes_one_png_per_screen_state_without_touching_the_demo_data(tmp_path):
     """`make tour` beside a running `make run`: the tour works in a throwaway data directory, so the
     live demo's ./data (its journal, its device links) is left exactly as it was."""
@@ -93,6 +94,7 @@ def test_tour_writes_one_png_per_screen_state_without_touching_the_demo_data(tmp
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000     # a real, non-blank picture
 
 
+@pytest.mark.slow
 def test_start_up_without_a_display_says_so_and_keeps_kivy_noise_off_the_console(tmp_path):
     """`make run` on a machine without a display: one line says nothing will appear and how to see
     it; Kivy's "Older configuration version" chatter is not on the console."""

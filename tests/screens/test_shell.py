@@ -6,6 +6,8 @@ from kiosk.session import Person
 from tests.support.audit import audit
 from tests.support.touch import press, press_keys
 
+import pytest
+
 DEMO_PERSON = Person(role="resident", person_key="ab" * 32, display_name="王*明", masked_id="310***********1234",
                      birth_year=1950, gender="male", age_band="70-79", source="demo")
 
@@ -147,6 +149,7 @@ def test_admin_corner_needs_a_long_press(harness):
     shell.home()
 
 
+@pytest.mark.slow
 def test_pin_pad_locks_out_after_five_wrong_pins_and_admin_opens_with_the_right_one(harness):
     from kiosk.settings import DEMO_ADMIN_PIN
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from kiosk.admin import PinGate
 from kiosk.i18n import gettext
 from kiosk.journal import Journal
@@ -26,6 +28,7 @@ class Clock:
         return self.t
 
 
+@pytest.mark.slow
 def test_a_week_of_guessing_at_the_screen_tries_a_few_dozen_pins(tmp_path):
     clock = Clock()
     stored = hash_pin(PIN)
@@ -68,6 +71,7 @@ def test_a_correct_pin_resets_the_escalation(tmp_path):
         assert gate.try_pin("000001").locked_for_s == 60
 
 
+@pytest.mark.slow
 def test_the_pin_pad_wants_six_digits(harness):
     shell = harness.shell
     shell.go("admin_pin")

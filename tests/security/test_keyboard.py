@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = r"""
 import json, sys
 from kiosk.settings import load_settings
@@ -52,6 +54,7 @@ ctx.close()
 """
 
 
+@pytest.mark.slow
 def test_no_key_opens_anything(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("YIZHAN_") and k != "DISPLAY"}
     res = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path / "data")], capture_output=True, text=True,

@@ -50,6 +50,7 @@ def earlier_journal(tmp_path):
     return settings, old_resident, old_young, volunteer.id
 
 
+@pytest.mark.services
 def test_old_keys_are_linked_on_the_next_card_read_and_the_hub_follows(tmp_path, mosquitto, earlier_journal):
     from app.kiosk_app import HeadlessShell
     from kiosk.context import build_context

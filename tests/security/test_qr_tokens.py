@@ -89,6 +89,7 @@ def station_a(tmp_path):
     kiosk.close()
 
 
+@pytest.mark.slow
 def test_lifetime_binding_and_one_time_use(tmp_path, station_a):
     key = station_a.settings.secrets.district_key
     forever, bound_b, once = tmp_path / "forever", tmp_path / "bound-b", tmp_path / "once"

@@ -42,6 +42,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.slow
 def test_unsafe_secrets_are_refused_by_check_config(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
@@ -66,6 +67,7 @@ def test_unsafe_secrets_are_refused_by_check_config(tmp_path):
     assert "Traceback" not in res.stderr
 
 
+@pytest.mark.slow
 def test_short_pins_and_earlier_pin_hashes_are_refused(tmp_path):
     res = subprocess.run([*YIZHAN, "kiosk", "--hash-pin"], input="2468\n", capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "6 to 12 digits" in res.stderr
@@ -103,6 +105,7 @@ def _start_and_stop_the_demo(data: Path) -> None:
             proc.wait()
 
 
+@pytest.mark.slow
 def test_data_files_are_private_under_a_loose_umask(tmp_path):
     data = tmp_path / "data"
     _start_and_stop_the_demo(data)
@@ -152,6 +155,7 @@ def fill_up(folder: Path) -> Path:
     return filler
 
 
+@pytest.mark.slow
 def test_full_disk_on_first_start_leaves_no_empty_secrets(tiny_disk):
     data = tiny_disk / "data"
     data.mkdir()

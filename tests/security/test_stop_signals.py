@@ -28,6 +28,7 @@ baudrate = 115200
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_fullscreen_kiosk_stops_cleanly_on_a_signal(tmp_path, sig):
     sim = IdCardSimulator(link=str(tmp_path / "idcard"), baudrate=115200).start()

@@ -15,7 +15,7 @@ from tests.sync.helpers import fill_journal, hub_rows, outbox_depth, station_con
 
 TS = "2026-11-22T08:00:00.000+00:00"
 
-pytestmark = pytest.mark.skipif(bool(tools_missing()), reason=tools_missing() or "-")
+pytestmark = [pytest.mark.services, pytest.mark.skipif(bool(tools_missing()), reason=tools_missing() or "-")]
 
 
 @pytest.fixture()

@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 from sync.downlink import DownlinkStore, applied_versions, current_documents
 from sync.documents import make_document
@@ -72,6 +74,7 @@ def test_a_damaged_stored_file_is_ignored_and_replaced(tmp_path):
     assert store.apply("catalog", "st-a", doc(1)).applied
 
 
+@pytest.mark.services
 def test_hub_publish_reaches_the_kiosk_and_its_status(tmp_path, mosquitto):
     data = tmp_path / "kiosk"
     data.mkdir()

@@ -19,6 +19,8 @@ from tests.support.services import wait_for
 from tests.sync.helpers import (PublisherProcess, assert_exactly_once, fill_journal, hub_rows, load, outbox_depth,
                                 settle, station_config, wait_drained)
 
+pytestmark = pytest.mark.services
+
 
 @pytest.fixture()
 def hub_db(tmp_path):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,29 +38,28 @@ def browser_rig(tmp: Path, station: str = STATIONS[0]):
 
     Yields a dict: ``wb``, ``url``, ``driver``, ``journal``, ``publisher``, ``data_dir``.
     """
-    broker = Mosquitto(tmp / "mosquitto").start()
-    db = str(tmp / "hub.sqlite3")
-    wb = make_workbench(db, BrokerOptions(host=broker.host, port=broker.port))
-    hub = HubProcess(db, broker.host, broker.port, log_file=tmp / "hub.log").start()
-    server = BackgroundServer(create_app(wb)).start()
-    data_dir = tmp / "kiosk"
-    data_dir.mkdir()
-    settings = load(station_config(tmp / "station.toml", station, broker.port), data_dir)
-    journal = Journal(data_dir / Journal.FILENAME, station)
-    publisher = Publisher(settings, poll_s=0.05, reconnect_max_s=2)
-    publisher.start()
-    driver = chromium()
-    try:
+    with ExitStack() as stack:           # whatever started is stopped, also when a later start fails
+        broker = Mosquitto(tmp / "mosquitto").start()
+        stack.callback(broker.stop)
+        db = str(tmp / "hub.sqlite3")
+        wb = make_workbench(db, BrokerOptions(host=broker.host, port=broker.port))
+        stack.callback(wb.store.close)
+        hub = HubProcess(db, broker.host, broker.port, log_file=tmp / "hub.log").start()
+        stack.callback(hub.stop)
+        server = BackgroundServer(create_app(wb)).start()
+        stack.callback(server.stop)
+        data_dir = tmp / "kiosk"
+        data_dir.mkdir()
+        settings = load(station_config(tmp / "station.toml", station, broker.port), data_dir)
+        journal = Journal(data_dir / Journal.FILENAME, station)
+        stack.callback(journal.close)
+        publisher = Publisher(settings, poll_s=0.05, reconnect_max_s=2)
+        publisher.start()
+        stack.callback(publisher.stop)
+        driver = chromium()
+        stack.callback(driver.quit)
         yield {"wb": wb, "url": server.url, "driver": driver, "journal": journal, "publisher": publisher,
                "data_dir": data_dir}
-    finally:
-        driver.quit()
-        publisher.stop()
-        journal.close()
-        server.stop()
-        hub.stop()
-        broker.stop()
-        wb.store.close()
 
 
 class Client:

@@ -204,6 +204,7 @@ def test_the_monthly_report_page_and_downloads_follow_the_accounts_scope(workben
     assert district.get("/reports/monthly?month=2026-13").status_code == 400
 
 
+@pytest.mark.services
 def test_without_a_broker_the_activity_is_kept_and_the_page_says_so_and_without_a_key_nothing_is_published(workbench):
     wb, _server = workbench
     port = free_port()                                       # nothing listens there

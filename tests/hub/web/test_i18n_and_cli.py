@@ -54,6 +54,7 @@ def _yizhan(*args, env=None, stdin=""):
                           input=stdin, env={**os.environ, **(env or {})}, cwd=ROOT, timeout=60)
 
 
+@pytest.mark.slow
 def test_user_command_adds_changes_and_disables_accounts(tmp_path):
     db = str(tmp_path / "hub.sqlite3")
     pw = {"YIZHAN_USER_PASSWORD": "first-password-1"}
@@ -76,6 +77,7 @@ def test_user_command_adds_changes_and_disables_accounts(tmp_path):
     assert "li" in listing and "disabled" in listing and "password" not in listing
 
 
+@pytest.mark.slow
 def test_review_can_be_refused_from_the_command_line(tmp_path):
     db = str(tmp_path / "hub.sqlite3")
     seed(HubStore(db).engine, accounts=False)
@@ -86,6 +88,7 @@ def test_review_can_be_refused_from_the_command_line(tmp_path):
     assert item["record_id"] not in _yizhan("review", "--db", db).stdout
 
 
+@pytest.mark.slow
 def test_screening_statistics_per_station_and_month(tmp_path):
     engine = HubStore(str(tmp_path / "hub.sqlite3")).engine
     seed(engine, accounts=False)
@@ -110,6 +113,7 @@ def test_pending_reviews_answer_what_needs_review_answers(tmp_path):
     assert pending_reviews(db) == needs_review(db) == []
 
 
+@pytest.mark.slow
 def test_the_wish_board_commands_still_work_beside_the_page(tmp_path):
     db = str(tmp_path / "hub.sqlite3")
     seed(HubStore(db).engine, accounts=False)
