@@ -182,7 +182,7 @@ def district(hosts):
         st.env = {"PATH": PATH, "YIZHAN_CONFIG": str(st.path("/etc/yizhan/station.toml")),
                   "CREDENTIALS_DIRECTORY": str(st.creds), "KIVY_HOME": str(st.path("/var/lib/yizhan/kivy")),
                   "KIVY_NO_ARGS": "1", "SDL_AUDIODRIVER": "dummy", "HOME": str(st.path("/var/lib/yizhan"))}
-    for station, st in stations.items():
+    for st in stations.values():
         st.spawn("kiosk", [*st.user, *st.yizhan, "kiosk", "--windowed"], st.env, logs)
     print(f"acceptance: broker, hub, workbench and two kiosks started in {time.monotonic() - started:.0f} s")
     yield {**hosts, "db": db, "public_key": public_key}

@@ -103,7 +103,7 @@ def test_audit_passes_the_locks_and_fails_on_a_pin_or_a_floor_below_an_advisory(
 def _dist(site: Path, name: str, **fields: str) -> None:
     info = site / f"{name}-1.0.dist-info"
     info.mkdir(parents=True)
-    meta = [f"Metadata-Version: 2.4", f"Name: {name}", "Version: 1.0"] + [f"{k}: {v}" for k, v in fields.items()]
+    meta = ["Metadata-Version: 2.4", f"Name: {name}", "Version: 1.0"] + [f"{k}: {v}" for k, v in fields.items()]
     (info / "METADATA").write_text("\n".join(meta) + "\n")
 
 
