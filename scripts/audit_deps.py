@@ -115,7 +115,7 @@ def ignored(path: Path) -> dict[str, str]:
 
 def check_osv(locks: dict[str, dict[str, tuple[str, set[str]]]], db: Path, skip: dict[str, str]) -> list[str]:
     """Problems: a pinned version an advisory in the OSV database ``db`` names as affected."""
-    import yaml      # only with --osv-db: PyYAML is in the dev lock
+    import yaml  # type: ignore[import-untyped]  # only with --osv-db: PyYAML is in the dev lock
 
     problems = []
     for lock, pinned in locks.items():

@@ -41,6 +41,9 @@ SUFFIX_RECORDS = "records"
 SUFFIX_ACK = "ack"
 SUFFIX_STATUS = "status"
 DOCUMENT_TYPES = ("config", "roster", "catalog", "requests", "calendar")
+#: Documents published per station only (hub/scopes.py): a district-wide one would carry every station's
+#: person keys, so kiosks do not subscribe to ``_all/<type>`` for these and the broker does not grant it.
+STATION_ONLY_DOCUMENTS = ("requests",)
 #: States a request can have in the hub's ``requests`` document (see ``kiosk.community.kinds``).
 REQUEST_STATES = ("requested", "assigned", "done", "confirmed", "cancelled")
 #: States of a wish or suggestion in the same document's ``wishes`` list (``kiosk.community.wishes``).

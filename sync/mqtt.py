@@ -238,7 +238,8 @@ class MqttLink:
     def _subscribe(self, sub: Subscription) -> None:
         topic = self.topic_filter(sub.suffix, sub.station, sub.share)
         _rc, mid = self._client.subscribe(topic, qos=sub.qos)
-        self._pending[mid] = topic
+        if mid is not None:                  # None: not sent (the connection dropped); resent on reconnect
+            self._pending[mid] = topic
 
     def publish(self, suffix: str, payload: bytes, *, qos: int = 1, retain: bool = False,
                 station: str | None = None) -> mqtt.MQTTMessageInfo:

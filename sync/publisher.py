@@ -25,8 +25,8 @@ from kiosk.i18n import N_, Translator
 from kiosk.settings import Settings
 from kiosk.outbox import Outbox, OutboxBatch
 from sync.downlink import DownlinkStore
-from sync.messages import (ALL_STATIONS, DOCUMENT_TYPES, MAX_BATCH_BYTES, SUFFIX_ACK, SUFFIX_RECORDS, SUFFIX_STATUS,
-                           Ack, MessageError, decode_ack, encode_batch)
+from sync.messages import (ALL_STATIONS, DOCUMENT_TYPES, MAX_BATCH_BYTES, STATION_ONLY_DOCUMENTS, SUFFIX_ACK,
+                           SUFFIX_RECORDS, SUFFIX_STATUS, Ack, MessageError, decode_ack, encode_batch)
 from sync.status import Status, encode_status
 from sync.mqtt import MqttLink, NotConnected
 
@@ -100,10 +100,12 @@ class _Flight:
     sent_at: float = 0.0
 
 
-#: What a kiosk subscribes to, as (suffix, station): its acks, and each document type for itself
-#: and for every station. The broker must grant each (``yizhan-broker add-station``; ``yizhan doctor``).
+#: What a kiosk subscribes to, as (suffix, station): its acks, each document type for itself, and the
+#: district-wide (``_all``) ones but :data:`STATION_ONLY_DOCUMENTS`. The broker must grant each
+#: (``yizhan-broker add-station``; ``yizhan doctor`` checks it).
 KIOSK_SUBSCRIPTIONS: tuple[tuple[str, str | None], ...] = ((SUFFIX_ACK, None),) + tuple(
-    (doc_type, station) for doc_type in DOCUMENT_TYPES for station in (None, ALL_STATIONS))
+    (doc_type, station) for doc_type in DOCUMENT_TYPES for station in (None, ALL_STATIONS)
+    if not (station == ALL_STATIONS and doc_type in STATION_ONLY_DOCUMENTS))
 
 
 class Publisher:

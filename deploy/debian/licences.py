@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import sys
+from email.message import Message
 from pathlib import Path
+from typing import cast
 
 #: SPDX identifiers (and the classifier names that mean them) of the free licences packages may bundle.
 FREE = {
@@ -51,9 +53,14 @@ class LicenceError(Exception):
     """A bundled component's licence is unknown or not free; the message names each."""
 
 
+def _meta(dist: importlib.metadata.Distribution) -> Message:
+    """The distribution's metadata as the email message it is (``get`` returns None for a missing field)."""
+    return cast(Message, dist.metadata)
+
+
 def licence(dist: importlib.metadata.Distribution) -> str:
     """The SPDX expression of one distribution's licence, or ``""`` when its metadata does not say."""
-    meta = dist.metadata
+    meta = _meta(dist)
     if meta.get("License-Expression"):
         return meta["License-Expression"].strip()
     text = (meta.get("License") or "").strip()
@@ -83,7 +90,7 @@ def components(sites: list[Path]) -> list[tuple[str, str, str, str]]:
     """``(name, version, authors, licence)`` of every distribution under ``sites``, sorted by name."""
     rows = {}
     for dist in importlib.metadata.distributions(path=[str(s) for s in sites]):
-        meta = dist.metadata
+        meta = _meta(dist)
         authors = meta.get("Author") or meta.get("Author-email") or meta.get("Maintainer") or "its authors"
         rows[meta["Name"].lower()] = (meta["Name"], dist.version, " ".join(authors.split()), licence(dist))
     return [rows[k] for k in sorted(rows)]

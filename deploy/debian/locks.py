@@ -14,19 +14,17 @@ _REQ = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
 
 def blocks(lock: Path) -> dict[str, str]:
     """``{normalised name: "name==version --hash=… --hash=…"}`` of a hashed lock file."""
-    found: dict[str, str] = {}
-    current: list[str] = []
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
     for line in lock.read_text(encoding="utf-8").splitlines():
-        text = line.strip()
-        if _REQ.match(text):
-            current = [text.rstrip("\\").strip()]
-            found[normalise(_REQ.match(text).group(1))] = ""
-        elif text.startswith("--hash=") and current:
-            current.append(text.rstrip("\\").strip())
-        else:
-            continue
-        found[normalise(_REQ.match(current[0]).group(1))] = " ".join(current)
-    return found
+        text = line.strip().rstrip("\\").strip()
+        pin = _REQ.match(text)
+        if pin:
+            current = found.setdefault(normalise(pin.group(1)), [])
+            current.append(text)
+        elif text.startswith("--hash=") and current is not None:
+            current.append(text)
+    return {name: " ".join(parts) for name, parts in found.items()}
 
 
 def normalise(name: str) -> str:

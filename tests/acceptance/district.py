@@ -92,7 +92,7 @@ def env_file(path: Path) -> dict[str, str]:
 def exec_start(unit: Path, env: dict[str, str], specifiers: dict[str, str]) -> list[str]:
     """The unit's ``ExecStart=`` as argv, expanded as systemd does: ``%x`` specifiers, ``${VAR}`` as one
     word, a lone ``$VAR`` split into words."""
-    line = next(row for row in unit.read_text().splitlines() if row.startswith("ExecStart="))[len("ExecStart="):]
+    line = next(s for s in unit.read_text().splitlines() if s.startswith("ExecStart="))[len("ExecStart="):]
     for spec, value in specifiers.items():
         line = line.replace(f"%{spec}", value)
     argv: list[str] = []
@@ -158,10 +158,10 @@ class Host:
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen:
         """A long-running process on this host, in its own session; stopped by :meth:`stop_all`."""
-        log = open(logs / f"{self.name}-{name}.log", "ab")  # noqa: SIM115 (the child writes to it)
-        proc = subprocess.Popen(["ip", "netns", "exec", self.ns, "env", "-i",
-                                 *[f"{k}={v}" for k, v in env.items()], *argv],
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(logs / f"{self.name}-{name}.log", "ab") as log:      # the child keeps its own copy
+            proc = subprocess.Popen(["ip", "netns", "exec", self.ns, "env", "-i",
+                                     *[f"{k}={v}" for k, v in env.items()], *argv],
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.procs.append(proc)
         return proc
 

@@ -99,7 +99,7 @@ def test_contents_and_control(debs):
                                   text=True).stdout
     assert "libgl1" not in core_depends and "libpcsclite1" not in core_depends and "libgl1" in control
     hub = subprocess.run(["dpkg-deb", "-c", str(pkgs["yizhan-hub"])], capture_output=True, text=True).stdout
-    assert "-rwxr-xr-x root/root" in next(row for row in hub.splitlines() if row.endswith("./usr/sbin/yizhan-broker"))
+    assert "-rwxr-xr-x root/root" in next(s for s in hub.splitlines() if s.endswith("./usr/sbin/yizhan-broker"))
     assert "station.toml\n" not in core.replace("station.toml.example", "")      # no developer settings shipped
 
 

@@ -27,8 +27,6 @@ def secured_broker(tmp_path):
     broker.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped yizhan-broker grants stations only config, roster and catalog; "
-                                       "issue 22 decides the per-station document split and grants requests and calendar")
 def test_the_shipped_broker_grants_every_subscription_of_the_kiosk(tmp_path, secured_broker):
     settings = station_settings(tmp_path, secured_broker, "st-a", tmp_path / "data")
     publisher = Publisher(settings)
@@ -66,10 +64,6 @@ def test_doctor_and_the_link_name_the_document_a_broker_refuses(tmp_path, secure
 
 def test_doctor_passes_a_station_the_broker_grants(tmp_path, secured_broker):
     settings = station_settings(tmp_path, secured_broker, "st-b", tmp_path / "data")
-    # Whatever the shipped script does not grant yet (issue 22 decides the split), granted here by hand.
-    for doc in ("requests", "calendar"):
-        for topic in (f"yizhan/v1/st-b/{doc}", f"yizhan/v1/_all/{doc}"):
-            dynsec(tmp_path, secured_broker, "addRoleACL", "station-st-b", "subscribeLiteral", topic, "allow")
     check = check_broker(settings)
     assert check.status != FAIL, check
     assert "subscriptions granted" in check.message
