@@ -22,8 +22,7 @@ from hub import models as m
 from kiosk.health_records import PERSON_KEY_SYSTEM, to_fhir_observation
 from kiosk.records import Record, payload_from_dict
 
-#: SNOMED CT: "Referral to hypertension clinic" / "Referral to diabetes clinic" are not used: a
-#: screening referral is to the family doctor (general practitioner).
+#: SNOMED CT 3457005 |Patient referral|: a screening referral goes to the family doctor, not to a specialty clinic.
 SNOMED = "http://snomed.info/sct"
 REFERRAL_CODE = {"code": "3457005", "display": "Patient referral"}
 _NS = uuid.UUID("5d0e2b1a-8f3c-4a61-b7d2-9e4c1f6a3b80")

@@ -66,7 +66,9 @@ def complete_measurement(ctx: KioskContext, reading: BloodPressureReading | Gluc
                                            station_id=ctx.settings.station.id)
     if alert is not None:
         log.warning("urgent %s result journaled as alert %s", record.kind, alert.id)
-    advice = advice_after(ctx.journal, person.keys, record, ctx.settings.volunteer.timezone)
+    # An urgent reading is an emergency referral now (staff are called), not a recheck another day.
+    advice = None if assessment.urgent else advice_after(ctx.journal, person.keys, record,
+                                                         ctx.settings.volunteer.timezone)
     return MeasurementOutcome(reading, assessment, record, alert, advice)
 
 

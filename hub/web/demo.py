@@ -15,12 +15,13 @@ from types import SimpleNamespace
 from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 
-from hub import ledger
+from hub import care, ledger
 from hub import models as m
 from hub import requests as hub_requests
 from hub import wishes
 from hub.web import work
 from hub.web.accounts import add_user
+from kiosk.care import CareConsent
 from kiosk.health import Level, assess_bp, assess_glucose
 from kiosk.health_records import BpMeasurement, GlucoseMeasurement, HealthAlert, HealthSessionClosed
 from kiosk.records import payload_to_json
@@ -76,6 +77,16 @@ def _bp(w: _Writer, station: str, who: int, sys_: int, dia: int, when: datetime)
     return rid
 
 
+def _care(w: _Writer, now: datetime) -> None:
+    """Two residents who agreed to care sharing: three high days (referral suggested), and one whose
+    three high days were long ago (the referral is overdue)."""
+    for who, days in ((95, (9, 6, 2)), (96, (40, 33, 26))):
+        w.add(STATIONS[0], CareConsent(person_key=person(who), granted=True), now - timedelta(days=days[0], hours=1))
+        for n, day in enumerate(days):
+            _bp(w, STATIONS[n % 2], who, 148 + 2 * n, 94 - n, now - timedelta(days=day))
+    care.rebuild_in(w.conn)
+
+
 def seed(engine: Engine, now: datetime | None = None, accounts: bool = True, staff_station: str = STATIONS[0]) -> None:
     """Fill an empty hub database with the demo day (and the demo accounts; the staff account
     ``zhang`` works at ``staff_station``)."""
@@ -102,6 +113,7 @@ def seed(engine: Engine, now: datetime | None = None, accounts: bool = True, sta
                                       rating=rating, service_type="errand"), now - timedelta(hours=3 + n))
         _shifts(w, now)
         _community(w, now)
+        _care(w, now)
         w.add(STATIONS[0], HealthSessionClosed(session_id="s-demo-1", staff_key=person(70),
                                                opened_at=now - timedelta(days=3, hours=3), residents_measured=18,
                                                measurements=24, abnormal=7, urgent=1), now - timedelta(days=3))

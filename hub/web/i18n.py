@@ -137,7 +137,7 @@ ZH.update({   # 四代请求 (hub/web/routes/requests.py)
 })
 
 ZH.update({   # 家庭医生 / 健康管理员 (hub/web/routes/care.py)
-    "Care": "健康管理", "Care worklist": "健康管理工作单", "Screening": "筛查项目", "Status": "状态", "Since": "开始于",
+    "Care": "健康管理", "Care sharing": "告知家庭医生", "Care worklist": "健康管理工作单", "Screening": "筛查项目", "Status": "状态", "Since": "开始于",
     "Due": "截止", "Date": "日期", "Reading": "读数", "Outcome": "结果", "Note": "备注", "FHIR export": "导出 FHIR",
     "Record the referral": "登记转诊", "Record the outcome": "登记转诊结果", "Recorded: {status}.": "已登记：{status}。",
     "Nobody is waiting for the care team.": "目前没有需要跟进的居民。",

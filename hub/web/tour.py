@@ -43,6 +43,8 @@ PAGES = (
     ("28-activities-district", "/activities", "jiedao"),
     ("29-monthly-district", "/reports/monthly", "jiedao"),
     ("30-wishes-all", f"/s/{STATIONS[0]}/wishes?all=1", "jiedao"),
+    ("34-care", "/care", "jiedao"),
+    ("35-care-resident", f"/care/{person(95)}", "jiedao"),
 )
 #: Pages shown again in English (after the Chinese walk, signed in as the street office).
 ENGLISH = (("20-en-today", f"/s/{STATIONS[0]}/today"), ("21-en-reports", "/reports"),

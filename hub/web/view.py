@@ -102,4 +102,4 @@ class Names:
 #: Record kinds shown on a resident's page (English msgids).
 KIND_WORDS = {"bp_measurement": "Blood pressure", "glucose_measurement": "Glucose", "health_alert": "Urgent alert",
               "service_confirmation": "Service confirmed", "service_follow_up": "Follow-up", "consent": "Consent",
-              "visit": "Visit"}
+              "care_consent": "Care sharing", "visit": "Visit"}

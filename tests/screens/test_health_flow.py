@@ -96,6 +96,7 @@ def test_blood_pressure_end_to_end_with_live_gauge_and_urgent_alert(demo):
     assert any(v > 0 for v in gauge_values)   # the cuff pressure reached the gauge live, before the result
     result = h.screen("result")
     assert result.value == "186/112" and result.urgent
+    assert result.follow_up == ""                 # an emergency now, not a recheck another day
     journal = h.ctx.journal
     record = journal.records("bp_measurement", newest_first=True, limit=1)[0]
     assert (record.payload.systolic, record.payload.diastolic) == (186, 112)
