@@ -87,6 +87,7 @@ RULES: dict[str, dict[str, Rule]] = {
     "card_rebound": {},
     "consent_withdrawn": {"person_key": _KEY, "erased_count": _COUNT},
     "consent": {"person_key": _KEY},
+    "care_consent": {"person_key": _KEY},
     "visit": {},
     "person_key_linked": {"old_key": _KEY, "new_key": _KEY},
     "token_used": {},

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 # The kind modules register every record kind's schema (imported for that effect).
+import kiosk.care  # noqa: F401  (care_consent)
 import kiosk.community.activities  # noqa: F401
 import kiosk.community.family  # noqa: F401
 import kiosk.community.kinds  # noqa: F401

@@ -16,6 +16,7 @@ from hub.store import HubStore
 from kiosk.care_rules import (NORMAL, OUTCOME_RECORDED, RECHECK_DUE, REFERRAL_SUGGESTED, REFERRED, TWO_OF_THREE,
                               Reading, fold)
 from sync.messages import WireRecord, encode_batch
+from tests.support.payloads import complete
 
 ANNA, BO = "a1" * 32, "b2" * 32
 DAY0 = datetime(2026, 11, 1, 1, 30, tzinfo=timezone.utc)       # 09:30 in Shanghai (the door refuses the future)
@@ -30,9 +31,8 @@ class Kiosks:
     def bp(self, station: str, person: str, days: float, sys_: int, dia: int, rested: bool | None = True) -> WireRecord:
         n = next(self.seq)
         ts = (DAY0 + timedelta(days=days)).isoformat(timespec="milliseconds")
-        payload = {"person_key": person, "systolic": sys_, "diastolic": dia, "category": "x", "level": 2}
-        if rested is not None:
-            payload["rested"] = rested
+        payload = complete("bp_measurement", person_key=person, systolic=sys_, diastolic=dia, category="x",
+                           **({"rested": rested} if rested is not None else {}))
         return WireRecord(f"{station}-{n}", station, n, "bp_measurement", ts, json.dumps(payload))
 
     def consent(self, station: str, person: str, days: float, granted: bool) -> WireRecord:

@@ -164,7 +164,7 @@ def test_a_hub_upgraded_from_the_baseline_builds_its_time_bank_tables_from_the_r
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
     engine.dispose()
     store = HubStore(db)                                     # the hub upgrades at start
-    assert _rows(db, "2025-05")[("驿站", "st-a")]["名称"] == ""   # names come with the stations' next status
+    assert _rows(db, "2025-05")[("驿站", "st-a")]["名称"] == "st-a"   # its id until its next status names it
     store.handle_status("yizhan/v1/st-a/status", "st-a", encode_status(Status(
         "st-a", "online", "2025-05-06T04:00:00.000+00:00", "test", 0, None, None, False, {}, name=STATION_NAME)))
     store.close()
