@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from kiosk.care_rules import REFERRAL_SUGGESTED, RECHECK_DUE, TWO_OF_THREE, Reading, fold
 from kiosk.health_records import MEASUREMENT_KINDS, BpMeasurement
-from kiosk.i18n import N_, Translator
+from kiosk.i18n import N_, Msg, Text
 from kiosk.journal import Journal
 from kiosk.records import Record, record_kind
 
@@ -67,20 +67,32 @@ class Advice:
     track: str = "bp"
     overdue: bool = False
 
-    def text(self, lang: str) -> str:
-        """The advice after a reading in plain words, translated."""
-        tr = Translator(lang)
+    def text(self, lang: str) -> Msg:
+        """The advice after a reading in plain words, translated (renders again in another language)."""
         if self.due is None:
-            return tr._(REFERRAL)
-        return tr._(RECHECK, date=date_text(self.due, lang), number=self.number)
+            return Msg(REFERRAL, lang)
+        return Msg(RECHECK, lang, date=DayText(self.due, lang), number=self.number)
 
-    def reminder(self, lang: str) -> str:
-        """The greeting's reminder at a later card tap, translated."""
-        tr = Translator(lang)
+    def reminder(self, lang: str) -> Msg:
+        """The greeting's reminder at a later card tap, translated (renders again in another language)."""
         if self.due is None:
-            return tr._(REFERRAL)
+            return Msg(REFERRAL, lang)
         template = GLUCOSE_DUE if self.track == "glucose" else OVERDUE if self.overdue else DUE
-        return tr._(template, date=date_text(self.due, lang), number=self.number)
+        return Msg(template, lang, date=DayText(self.due, lang), number=self.number)
+
+
+class DayText(Text):
+    """A day as :func:`date_text` writes it, written again in another language by :meth:`to`."""
+
+    day: date
+
+    def __new__(cls, day: date, lang: str) -> DayText:
+        obj = super().__new__(cls, date_text(day, lang))
+        obj.day = day
+        return obj
+
+    def to(self, lang: str) -> DayText:
+        return DayText(self.day, lang)
 
 
 def date_text(day: date, lang: str) -> str:
