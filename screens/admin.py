@@ -37,7 +37,7 @@ class AdminScreen(KioskScreen):
         s = self.ctx.settings
         self.station_text = Joined("\n", (
             self._("Station {id} · {name}", id=s.station.id, name=s.station.name),
-            self._("Data: {path}", path=str(s.data_dir)),
+            self._("Data: {path}", path=short_path(s.data_dir)),
             self._("{n} records in the journal, {q} not yet at the hub", n=self.ctx.journal.count(),
                    q=self.ctx.journal.pending_count())))
         states = self.ctx.status.snapshot() if states is None else states
@@ -95,3 +95,13 @@ class AdminScreen(KioskScreen):
 
 
 Builder.load_file(str(Path(__file__).with_name("admin.kv")))
+
+
+def short_path(path, limit: int = 32) -> str:
+    """``path`` as the admin page shows it: whole when short (``/var/lib/yizhan``), else its root
+    folder and its last two parts around an ellipsis, so the line fits the panel beside the others."""
+    text = str(path)
+    parts = text.split("/")
+    if len(text) <= limit or len(parts) <= 4:
+        return text
+    return "/".join([*parts[:2], "…", *parts[-2:]])

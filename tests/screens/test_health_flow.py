@@ -457,11 +457,11 @@ def test_a_card_that_is_not_a_volunteers_is_refused_up_front(demo):
 
 def test_a_high_reading_asks_for_a_recheck_on_another_day_on_screen_slip_and_voice(demo):
     h, rig = demo
-    key = h.ctx.services["identity"].from_document(SAMPLE_CARDS["hmt_permit"].expected).person.person_key
-    earlier = datetime.now(timezone.utc) - timedelta(days=3)   # only this test measures this resident
+    key = h.ctx.services["identity"].from_document(SAMPLE_CARDS["foreign_2017"].expected).person.person_key
+    earlier = datetime.now(timezone.utc) - timedelta(days=3)   # only this test measures (or asks consent of) this resident
     record_measurement(h.ctx.journal, key, BloodPressureReading(150, 95, 70, device=DeviceInfo("sim", "Sim")),
                        assess_bp(150, 95), station_id=h.ctx.settings.station.id, rested=True, created_at=earlier)
-    identify(h, rig, card="hmt_permit")
+    identify(h, rig, card="foreign_2017")
     due = earlier.astimezone(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1)
     reminder = f"您该复测血压了（第2次，共3次），{due.month}月{due.day}日起即可复测。请先静坐5分钟再测量。"
     assert reminder in visible_texts(h.shell)                       # the greeting reminds: the second of three

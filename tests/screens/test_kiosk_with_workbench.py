@@ -16,6 +16,7 @@ import os
 import time
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
@@ -130,7 +131,13 @@ def test_the_clerk_assigns_by_picking_the_volunteer_who_does_it_and_the_resident
     assert any(n.startswith("测试乙 · 暖心橙") for n in names) and any(n.startswith("王小明") for n in names)
     picker.select_by_visible_text(next(n for n in names if n.startswith("测试乙")))
     d.find_element(By.ID, f"assign-{number}").click()
-    assert "已派给 测试乙" in d.find_element(By.TAG_NAME, "body").text
+
+    def body_text() -> str:                     # the form posts, then the page loads again
+        try:
+            return d.find_element(By.TAG_NAME, "body").text
+        except WebDriverException:
+            return ""
+    assert h.pump_until(lambda: "已派给 测试乙" in body_text(), 30)
     assert "已派给 测试乙（志愿者尚未在终端操作）" in d.find_element(By.CSS_SELECTOR, row).text   # not "accepted"
 
     community = h.ctx.services["community"]
