@@ -97,13 +97,17 @@ def test_a_double_tap_on_send_does_not_press_what_appears_under_it(chinese, monk
     where the done panel puts a button: it is ignored, so the resident sees the request number (and
     can print it) instead of being sent home."""
     h, rig = chinese
-    now = [1000.0]
-    monkeypatch.setattr(widgets, "tap_clock", lambda: now[0])
+    for name in ("at", "spos", "widget"):                          # the guard's memory is as it was after
+        monkeypatch.setitem(widgets._last_tap, name, widgets._last_tap[name])
     identify(h, rig, "请求服务", card="foreign_2023")
     press(h, "请求服务")
     press(h, "上门理发")
     press(h, "尽快")
     send = find_button(h.shell, "提交请求")
+    # From here the guard's clock moves only when the test says (it starts past any earlier tap's guard;
+    # a clock frozen before the presses above would hold a press at the same place forever).
+    now = [widgets.tap_clock() + widgets.TAP_GUARD_S]
+    monkeypatch.setattr(widgets, "tap_clock", lambda: now[0])
     x, y = send.to_window(send.right - 20, send.center_y)          # where 完成 will be
     tap_at(x, y)
     h.frames(2)                                                     # the done panel is drawn …

@@ -13,7 +13,7 @@ import time
 from kivy.tests.common import UnitTestTouch
 from kivy.uix.behaviors import ButtonBehavior
 
-from screens.widgets import tap_guard_left, tap_guarded
+from screens.widgets import TAP_GUARD_S, tap_guard_left, tap_guarded
 from tests.support.audit import _name, _visible
 
 GRID = 5
@@ -131,7 +131,10 @@ def press(harness, text: str | None = None, *, id: str | None = None, screen=Non
     button = find_button(harness.shell, text, id=id, screen=screen)
     x, y = button.to_window(*button.center)
     spos = (x / harness.window.width, y / harness.window.height)
+    give_up = time.monotonic() + 5 * TAP_GUARD_S
     while tap_guarded(button, spos):  # a person's next tap comes after the double-tap guard
+        if time.monotonic() > give_up:
+            raise NotPressable(f"the double-tap guard never let go of {_label_text(button)!r} (a frozen tap clock?)")
         time.sleep(0.05)
         harness.frames(1)
     seen = []
