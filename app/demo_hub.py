@@ -48,7 +48,10 @@ DEMO_WEB_PORT = 8765
 
 def stable_port(memo: Path, preferred: int = DEMO_WEB_PORT) -> int:
     """The port remembered in ``memo`` (else ``preferred``) when nothing listens there, else a free
-    one; the choice is remembered for the next start."""
+    one; the choice is remembered for the next start. ``YIZHAN_DEMO_ANY_PORT=1`` takes a free port
+    every time (tests run several demos at once, which must not race for one remembered port)."""
+    if os.environ.get("YIZHAN_DEMO_ANY_PORT") == "1":
+        return free_port()
     try:
         wanted = int(memo.read_text(encoding="utf-8").strip())
     except (OSError, ValueError):

@@ -23,6 +23,8 @@ if "KIVY_HOME" not in os.environ:          # one per test process: xdist workers
     os.environ["KIVY_HOME"] = tempfile.mkdtemp(prefix="yizhan-test-kivy-home-")
     atexit.register(shutil.rmtree, os.environ["KIVY_HOME"], True)
 os.environ.pop("DISPLAY", None)   # SDL renders offscreen through Mesa
+# Demos started by parallel workers take any free workbench port, never the remembered one they would race for.
+os.environ["YIZHAN_DEMO_ANY_PORT"] = "1"
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")   # no sound card: SDL mixes to nowhere, playback still runs
 
 import pytest  # noqa: E402
